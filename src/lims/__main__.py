@@ -1,0 +1,5 @@
+"""Run the `lims` command line as `python -m lims`."""
+
+from lims.cli.main import run
+
+run()

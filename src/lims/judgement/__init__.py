@@ -1,0 +1,1 @@
+"""Pure judgement functions per instrument family, driven by reference data."""

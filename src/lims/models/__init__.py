@@ -1,0 +1,1 @@
+"""Table models and API schemas of the LIMS."""

@@ -1,0 +1,1 @@
+"""Business rules of the LIMS: every rule lives once, here; routes and commands call these."""

@@ -1,0 +1,1 @@
+"""Server-rendered pages for consumers, stations, reviewers and testers."""

@@ -1,0 +1,1 @@
+"""Programs that behave as quick-test instruments on the same wire protocols, for tests and demos."""
