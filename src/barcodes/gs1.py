@@ -120,6 +120,7 @@ class Element:
     value: str
     date: dt.date | None = None
     decimal: Decimal | None = None
+    title_zh: str | None = None
 
 
 @dataclass(frozen=True)
@@ -221,6 +222,7 @@ class ParsedCode:
                 {
                     "ai": e.ai,
                     "title": e.title,
+                    "title_zh": e.title_zh,
                     "value": e.value,
                     "date": e.date.isoformat() if e.date else None,
                     "decimal": str(e.decimal) if e.decimal is not None else None,
@@ -351,7 +353,20 @@ def _element(es: GS1ElementString) -> Element:
         )
     if es.sscc_error:
         raise CodeError(f"AI ({es.ai.ai}): {es.sscc_error}", code="check_digit")
-    return Element(ai=es.ai.ai, title=es.ai.data_title, value=es.value, date=es.date, decimal=es.decimal)
+    return Element(
+        ai=es.ai.ai,
+        title=es.ai.data_title,
+        value=es.value,
+        date=es.date,
+        decimal=es.decimal,
+        title_zh=_ai_titles_zh().get(es.ai.ai[:3] + "0" if es.ai.ai.startswith("310") else es.ai.ai),
+    )
+
+
+@cache
+def _ai_titles_zh() -> dict[str, str]:
+    text = resources.files("barcodes").joinpath("data", "gs1_food_ais.csv").read_text(encoding="utf-8")
+    return {r["ai"]: r["title_zh"] for r in csv.DictReader(text.splitlines())}
 
 
 def _zh(es: GS1ElementString) -> str:

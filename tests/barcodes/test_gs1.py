@@ -215,3 +215,9 @@ def test_to_dict_is_json_ready() -> None:
     assert d["gtin"]["issuer"]["country"] == "CN"
     assert d["elements"][1]["date"] == "2026-12-31"
     json.dumps(d)
+
+
+def test_food_ais_have_chinese_titles() -> None:
+    parsed = parse_code(ELEMENT_STRINGS[1])
+    assert [e.title_zh for e in parsed.elements][:2] == ["商品条码（GTIN）", "生产日期"]
+    assert parsed.element("310") is not None and parsed.element("310").title_zh == "净含量（千克）"  # type: ignore[union-attr]
