@@ -1,0 +1,193 @@
+"""Enzyme inhibition judgement for organophosphate and carbamate residues (GB/T 5009.199-2003).
+
+Method: GB/T 5009.199-2003《蔬菜中有机磷和氨基甲酸酯类农药残留量的快速检测》, second method,
+酶抑制率法（分光光度法）; the same calculation is used by NY/T 448-2001.  Acetylcholinesterase
+hydrolyses the substrate and the product develops colour with DTNB, read at 412 nm at the start (A0)
+and after 3 min (A3).  What the text of the standard says, and what this module does with it:
+
+* ΔA = A3 − A0 for the control (no sample) and for the sample extract.
+* 抑制率(%) = (ΔA_control − ΔA_sample) / ΔA_control × 100.
+* The control's ΔA over the 3 min "应控制在 0.3 以上" (should be kept at 0.3 or above; in Chinese
+  standards 以上 includes the figure itself).  A control below it means the enzyme or substrate was
+  too weak, so the run is invalid rather than negative: ``min_control_dA = 0.3``, and exactly 0.3 is
+  accepted.
+* 抑制率 ≥ 50 % means a high dose of organophosphate or carbamate pesticide: the sample is positive
+  (``threshold_pct = 50``, and exactly 50 % is positive).  The standard asks for a positive to be
+  tested again at least twice; as with every quick test, the positive is suspected (疑似阳性) until
+  confirmed.
+* A sample can react faster than the control (some vegetables carry substances that do), which gives
+  a negative inhibition.  It is reported as calculated and judged negative.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lims.judgement._numbers import at_least, clean, finite, fmt
+from lims.judgement.outcome import Judgement, Outcome
+
+__all__ = [
+    "DEFAULT_ENZYME_METHOD",
+    "ENZYME_METHOD_SOURCE",
+    "EnzymeMethod",
+    "judge_enzyme",
+    "judge_enzyme_deltas",
+]
+
+ENZYME_METHOD_SOURCE = "GB/T 5009.199-2003, 第二法 酶抑制率法（分光光度法）; NY/T 448-2001"
+
+
+@dataclass(frozen=True)
+class EnzymeMethod:
+    """Parameters of an enzyme inhibition method: positive threshold and minimum control ΔA."""
+
+    threshold_pct: float = 50.0
+    min_control_dA: float = 0.3
+
+    def __post_init__(self) -> None:
+        """Refuse parameters no method could have."""
+        if not finite(self.threshold_pct) or not 0.0 < self.threshold_pct <= 100.0:
+            raise ValueError(f"threshold_pct must be in (0, 100], got {self.threshold_pct!r}")
+        if not finite(self.min_control_dA) or self.min_control_dA <= 0.0:
+            raise ValueError(f"min_control_dA must be a positive number, got {self.min_control_dA!r}")
+
+
+DEFAULT_ENZYME_METHOD = EnzymeMethod()
+"""The figures of GB/T 5009.199-2003: positive at ≥ 50 % inhibition, control ΔA at least 0.3."""
+
+
+def judge_enzyme(
+    *,
+    control_a0: float,
+    control_a3: float,
+    sample_a0: float,
+    sample_a3: float,
+    method: EnzymeMethod,
+) -> Judgement:
+    """Judge one channel from the control's and the sample's absorbances at 0 and 3 minutes."""
+    raw: dict[str, float | str | None] = {
+        "control_a0": clean(control_a0),
+        "control_a3": clean(control_a3),
+        "sample_a0": clean(sample_a0),
+        "sample_a3": clean(sample_a3),
+    }
+    if not finite(control_a0, control_a3, sample_a0, sample_a3):
+        return _non_finite(raw, method)
+    result = judge_enzyme_deltas(
+        control_dA=control_a3 - control_a0, sample_dA=sample_a3 - sample_a0, method=method
+    )
+    return Judgement(
+        outcome=result.outcome,
+        value=result.value,
+        unit=result.unit,
+        reason_code=result.reason_code,
+        reason=result.reason,
+        reason_zh=result.reason_zh,
+        details={**raw, **result.details},
+    )
+
+
+def judge_enzyme_deltas(*, control_dA: float, sample_dA: float, method: EnzymeMethod) -> Judgement:
+    """Judge one channel from the control's and the sample's 3-minute absorbance changes."""
+    details: dict[str, float | str | None] = {
+        "control_dA": clean(control_dA),
+        "sample_dA": clean(sample_dA),
+        "threshold_pct": method.threshold_pct,
+        "min_control_dA": method.min_control_dA,
+        "inhibition_pct": None,
+    }
+    if not finite(control_dA, sample_dA):
+        return _non_finite(details, method)
+
+    if not at_least(control_dA, method.min_control_dA):
+        return Judgement(
+            outcome=Outcome.INVALID,
+            value=None,
+            unit="%",
+            reason_code="control_dA_too_small",
+            reason=(
+                f"Invalid run: the control's absorbance change over 3 min is {fmt(control_dA)}, "
+                f"below the method's minimum of {fmt(method.min_control_dA)}; "
+                "check the enzyme and substrate and repeat the test."
+            ),
+            reason_zh=(
+                f"无效：对照 3 分钟吸光度变化 ΔA 为 {fmt(control_dA)}，"
+                f"低于方法要求的 {fmt(method.min_control_dA)}，请检查酶和底物后重新检测。"
+            ),
+            details=details,
+        )
+
+    inhibition = (control_dA - sample_dA) / control_dA * 100.0
+    if not finite(inhibition):  # only reachable with absurd readings near the float range
+        return _non_finite({**details, "inhibition_pct": clean(inhibition)}, method)
+    details["inhibition_pct"] = inhibition
+    shown, threshold = fmt(inhibition), fmt(method.threshold_pct)
+
+    if at_least(inhibition, method.threshold_pct):
+        return Judgement(
+            outcome=Outcome.POSITIVE,
+            value=inhibition,
+            unit="%",
+            reason_code="inhibition_above_threshold",
+            reason=(
+                f"Suspected positive: inhibition {shown} % is at or above the {threshold} % threshold "
+                f"(control ΔA {fmt(control_dA)}, sample ΔA {fmt(sample_dA)}); "
+                "repeat the test and confirm by a laboratory method."
+            ),
+            reason_zh=(
+                f"疑似阳性：抑制率 {shown}%，达到或超过判定值 {threshold}%"
+                f"（对照 ΔA {fmt(control_dA)}，样品 ΔA {fmt(sample_dA)}），需复检并送实验室确证。"
+            ),
+            details=details,
+        )
+    if inhibition < 0.0:
+        return Judgement(
+            outcome=Outcome.NEGATIVE,
+            value=inhibition,
+            unit="%",
+            reason_code="inhibition_negative",
+            reason=(
+                f"Negative: inhibition {shown} % is below zero because the sample reacted faster than "
+                f"the control (sample ΔA {fmt(sample_dA)} > control ΔA {fmt(control_dA)}); "
+                "reported as calculated."
+            ),
+            reason_zh=(
+                f"阴性：抑制率为 {shown}%，样品反应快于对照（样品 ΔA {fmt(sample_dA)} > "
+                f"对照 ΔA {fmt(control_dA)}），按计算值报告。"
+            ),
+            details=details,
+        )
+    return Judgement(
+        outcome=Outcome.NEGATIVE,
+        value=inhibition,
+        unit="%",
+        reason_code="inhibition_below_threshold",
+        reason=(
+            f"Negative: inhibition {shown} % is below the {threshold} % threshold "
+            f"(control ΔA {fmt(control_dA)}, sample ΔA {fmt(sample_dA)})."
+        ),
+        reason_zh=(
+            f"阴性：抑制率 {shown}%，低于判定值 {threshold}%"
+            f"（对照 ΔA {fmt(control_dA)}，样品 ΔA {fmt(sample_dA)}）。"
+        ),
+        details=details,
+    )
+
+
+def _non_finite(details: dict[str, float | str | None], method: EnzymeMethod) -> Judgement:
+    """An invalid judgement for readings that are not finite numbers."""
+    bad = ", ".join(f"{k}={v}" for k, v in details.items() if isinstance(v, str))
+    return Judgement(
+        outcome=Outcome.INVALID,
+        value=None,
+        unit="%",
+        reason_code="non_finite_input",
+        reason=f"Invalid run: the instrument sent readings that are not numbers ({bad}); repeat the test.",
+        reason_zh=f"无效：仪器读数不是有效数值（{bad}），请重新检测。",
+        details={
+            **details,
+            "threshold_pct": method.threshold_pct,
+            "min_control_dA": method.min_control_dA,
+            "inhibition_pct": None,
+        },
+    )

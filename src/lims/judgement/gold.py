@@ -1,0 +1,128 @@
+"""Colloidal gold card judgement (competitive immunochromatography) from T- and C-line intensities.
+
+In the competitive format used for veterinary drugs (clenbuterol, ractopamine, salbutamol,
+chloramphenicol, nitrofuran metabolites, malachite green) and mycotoxins (aflatoxin B1), the analyte
+in the sample takes up the gold-labelled antibody before it reaches the test line, so the more
+analyte, the fainter the T line.  The C (control) line must appear whatever the sample holds; without
+it the strip did not run and the test is invalid.  A reader reports both intensities and the kit lot
+gives a cut-off on T/C: below the cut-off the sample is positive (suspected, to be confirmed), at or
+above it negative.  The cut-off belongs to the kit lot (its instructions for use), not to this code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lims.judgement._numbers import at_least, clean, finite, fmt
+from lims.judgement.outcome import Judgement, Outcome
+
+__all__ = ["GoldKit", "judge_gold"]
+
+
+@dataclass(frozen=True)
+class GoldKit:
+    """A kit lot's reading rules: T/C cut-off and the weakest C line that counts as present."""
+
+    cutoff_tc: float
+    min_c_intensity: float
+
+    def __post_init__(self) -> None:
+        """Refuse a cut-off or C-line minimum no kit could have."""
+        if not finite(self.cutoff_tc) or self.cutoff_tc <= 0.0:
+            raise ValueError(f"cutoff_tc must be a positive number, got {self.cutoff_tc!r}")
+        if not finite(self.min_c_intensity) or self.min_c_intensity <= 0.0:
+            raise ValueError(f"min_c_intensity must be a positive number, got {self.min_c_intensity!r}")
+
+
+def judge_gold(*, t_intensity: float, c_intensity: float, kit: GoldKit) -> Judgement:
+    """Judge a card: no C line → invalid; T/C below the kit's cut-off → positive; else negative."""
+    details: dict[str, float | str | None] = {
+        "t_intensity": clean(t_intensity),
+        "c_intensity": clean(c_intensity),
+        "cutoff_tc": kit.cutoff_tc,
+        "min_c_intensity": kit.min_c_intensity,
+        "tc_ratio": None,
+    }
+    if not finite(t_intensity, c_intensity):
+        bad = ", ".join(f"{k}={v}" for k, v in details.items() if isinstance(v, str))
+        return Judgement(
+            outcome=Outcome.INVALID,
+            value=None,
+            unit="T/C",
+            reason_code="non_finite_input",
+            reason=f"Invalid card: the reader sent intensities that are not numbers ({bad}); test again.",
+            reason_zh=f"无效：读卡仪读数不是有效数值（{bad}），请重新检测。",
+            details=details,
+        )
+    if t_intensity < 0.0 or c_intensity < 0.0:
+        return Judgement(
+            outcome=Outcome.INVALID,
+            value=None,
+            unit="T/C",
+            reason_code="negative_intensity",
+            reason=(
+                f"Invalid card: a line intensity is negative (T {fmt(t_intensity)}, C {fmt(c_intensity)}), "
+                "which no strip can give; check the reader and repeat the test."
+            ),
+            reason_zh=(
+                f"无效：检测线强度出现负值（T {fmt(t_intensity)}，C {fmt(c_intensity)}），"
+                "请检查读卡仪后重新检测。"
+            ),
+            details=details,
+        )
+    if not at_least(c_intensity, kit.min_c_intensity):
+        return Judgement(
+            outcome=Outcome.INVALID,
+            value=None,
+            unit="T/C",
+            reason_code="no_c_line",
+            reason=(
+                f"Invalid card: no C line (C intensity {fmt(c_intensity)} is below the kit's minimum "
+                f"of {fmt(kit.min_c_intensity)}); repeat the test with a new card."
+            ),
+            reason_zh=(
+                f"无效：质控线（C 线）未显色（C 线强度 {fmt(c_intensity)}，低于试剂盒要求的 "
+                f"{fmt(kit.min_c_intensity)}），请更换试纸卡重新检测。"
+            ),
+            details=details,
+        )
+
+    ratio = t_intensity / c_intensity
+    details["tc_ratio"] = ratio
+    if not finite(ratio):  # only reachable with absurd intensities near the float range
+        details["tc_ratio"] = clean(ratio)
+        return Judgement(
+            outcome=Outcome.INVALID,
+            value=None,
+            unit="T/C",
+            reason_code="non_finite_input",
+            reason=f"Invalid card: no T/C can be computed from T {fmt(t_intensity)}, C {fmt(c_intensity)}.",
+            reason_zh=f"无效：无法由 T {fmt(t_intensity)} 和 C {fmt(c_intensity)} 计算 T/C。",
+            details=details,
+        )
+    shown, cutoff = fmt(ratio), fmt(kit.cutoff_tc)
+    if at_least(ratio, kit.cutoff_tc):
+        return Judgement(
+            outcome=Outcome.NEGATIVE,
+            value=ratio,
+            unit="T/C",
+            reason_code="tc_at_or_above_cutoff",
+            reason=f"Negative: T/C {shown} is at or above the kit's cut-off {cutoff}.",
+            reason_zh=f"阴性：T/C 为 {shown}，不低于试剂盒判定值 {cutoff}。",
+            details=details,
+        )
+    return Judgement(
+        outcome=Outcome.POSITIVE,
+        value=ratio,
+        unit="T/C",
+        reason_code="tc_below_cutoff",
+        reason=(
+            f"Suspected positive: T/C {shown} is below the kit's cut-off {cutoff} "
+            "(competitive format: a weaker T line means more analyte); confirm by a laboratory method."
+        ),
+        reason_zh=(
+            f"疑似阳性：T/C 为 {shown}，低于试剂盒判定值 {cutoff}"
+            "（竞争法：T 线越弱，目标物越多），需送实验室确证。"
+        ),
+        details=details,
+    )

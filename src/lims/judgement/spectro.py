@@ -1,0 +1,295 @@
+"""Spectrophotometric judgement: calibration curve, dilution and mass → content, compared with a limit.
+
+Items measured this way on a multi-parameter analyzer: nitrite (as NaNO₂; limits in GB 2760 for cured
+meat and GB 2762 for pickled vegetables), sulfur dioxide (as SO₂; GB 2760), and substances that may
+not be in food at all (formaldehyde, borax, rongalite/吊白块: listed by the authorities as non-food
+substances illegally added to food, so any detection is positive).  The limit, its unit, whether the
+substance is banned, the detection limit and the source clause come from reference data
+(``ItemLimit``); this module only does the arithmetic and the comparison.
+
+Calculation:
+
+1. net absorbance = absorbance − reagent blank;
+2. solution concentration from the linear curve A = slope × c + intercept fitted to the standards,
+   c = (A_net − intercept) / slope, valid only between the lowest and the highest standard;
+3. content in the sample = c × extract volume (mL) × dilution / sample mass (g), converted from
+   (solution unit · mL / g) to the limit's unit with the table in ``lims.judgement.units``.
+
+Comparison with the limit uses the full, unrounded value (全数值比较法, GB/T 8170-2008 4.3), and a
+content equal to the limit complies (limits are maxima, "≤").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from lims.judgement._numbers import above, at_least, clean, finite, fmt
+from lims.judgement.outcome import Judgement, Outcome
+from lims.judgement.units import CONTENT_UNITS_MG_PER_KG, content_factor, normalise_unit
+
+__all__ = ["MIN_R_SQUARED", "CalibrationCurve", "ItemLimit", "judge_spectro"]
+
+MIN_R_SQUARED = 0.99
+"""Least coefficient of determination accepted for a calibration curve."""
+
+
+@dataclass(frozen=True)
+class CalibrationCurve:
+    """Linear curve A = slope × c + intercept, calibrated for c in [min_conc, max_conc] conc_unit."""
+
+    slope: float
+    intercept: float
+    min_conc: float
+    max_conc: float
+    conc_unit: str
+
+    def __post_init__(self) -> None:
+        """Refuse a curve that cannot turn an absorbance into a concentration."""
+        if not finite(self.slope) or self.slope == 0.0:
+            raise ValueError(f"slope must be a non-zero number, got {self.slope!r}")
+        if not finite(self.intercept):
+            raise ValueError(f"intercept must be a number, got {self.intercept!r}")
+        if not finite(self.min_conc, self.max_conc) or not 0.0 <= self.min_conc < self.max_conc:
+            raise ValueError(
+                "calibrated range must satisfy 0 <= min_conc < max_conc, "
+                f"got {self.min_conc!r}..{self.max_conc!r}"
+            )
+        content_factor(self.conc_unit, "mg/kg")  # raises ValueError for an unknown unit
+
+    @classmethod
+    def from_standards(
+        cls,
+        points: Sequence[tuple[float, float]],
+        conc_unit: str,
+        *,
+        min_r_squared: float = MIN_R_SQUARED,
+    ) -> CalibrationCurve:
+        """Fit a curve by least squares to (concentration, absorbance) standards; refuse a poor fit."""
+        slope, intercept, r_squared = fit_line(points)
+        if r_squared < min_r_squared:
+            raise ValueError(
+                f"calibration curve rejected: r² = {r_squared:.4f} is below {fmt(min_r_squared)}; "
+                "prepare the standards again"
+            )
+        concs = [c for c, _ in points]
+        return cls(
+            slope=slope, intercept=intercept, min_conc=min(concs), max_conc=max(concs), conc_unit=conc_unit
+        )
+
+    def concentration(self, net_absorbance: float) -> float:
+        """Concentration of the measured solution for a blank-corrected absorbance."""
+        return (net_absorbance - self.intercept) / self.slope
+
+
+def fit_line(points: Sequence[tuple[float, float]]) -> tuple[float, float, float]:
+    """Least-squares line y = slope × x + intercept through (x, y) points: (slope, intercept, r²)."""
+    pts = [(float(x), float(y)) for x, y in points]
+    if len(pts) < 2:
+        raise ValueError(f"a calibration curve needs at least 2 standards, got {len(pts)}")
+    if not all(finite(x, y) for x, y in pts):
+        raise ValueError("calibration standards must be finite numbers")
+    if any(x < 0.0 for x, _ in pts):
+        raise ValueError("calibration standards cannot have a negative concentration")
+    n = len(pts)
+    mean_x = math.fsum(x for x, _ in pts) / n
+    mean_y = math.fsum(y for _, y in pts) / n
+    sxx = math.fsum((x - mean_x) ** 2 for x, _ in pts)
+    if sxx == 0.0:
+        raise ValueError("calibration standards need at least 2 different concentrations")
+    sxy = math.fsum((x - mean_x) * (y - mean_y) for x, y in pts)
+    syy = math.fsum((y - mean_y) ** 2 for _, y in pts)
+    if syy == 0.0:
+        raise ValueError("calibration standards all have the same absorbance: the curve has no slope")
+    slope = sxy / sxx
+    intercept = mean_y - slope * mean_x
+    ss_res = math.fsum((y - (slope * x + intercept)) ** 2 for x, y in pts)
+    r_squared = max(0.0, 1.0 - ss_res / syy)
+    return slope, intercept, r_squared
+
+
+@dataclass(frozen=True)
+class ItemLimit:
+    """Limit of an item in a food category: maximum (or banned), unit, detection limit, source clause."""
+
+    limit: float | None
+    unit: str
+    banned: bool
+    detection_limit: float
+    source: str
+
+    def __post_init__(self) -> None:
+        """Refuse a limit that cannot be judged against."""
+        if normalise_unit(self.unit) not in CONTENT_UNITS_MG_PER_KG:
+            known = ", ".join(CONTENT_UNITS_MG_PER_KG)
+            raise ValueError(f"unknown limit unit {self.unit!r} (known: {known})")
+        if not finite(self.detection_limit) or self.detection_limit < 0.0:
+            raise ValueError(f"detection_limit must be a number >= 0, got {self.detection_limit!r}")
+        if self.banned and self.detection_limit <= 0.0:
+            # "positive whenever detected" needs a detection limit above zero, or every reading is positive
+            raise ValueError("a banned item needs a detection limit above zero")
+        if self.limit is None:
+            if not self.banned:
+                raise ValueError("an item that is not banned needs a limit")
+        elif not finite(self.limit) or self.limit < 0.0:
+            raise ValueError(f"limit must be a number >= 0, got {self.limit!r}")
+        if not self.source.strip():
+            raise ValueError("a limit must cite its source")
+
+
+def judge_spectro(
+    *,
+    absorbance: float,
+    blank: float,
+    curve: CalibrationCurve,
+    dilution: float,
+    sample_mass_g: float,
+    extract_volume_ml: float,
+    limit: ItemLimit,
+) -> Judgement:
+    """Judge a colorimetric reading: content from curve, volume, dilution and mass against the limit."""
+    for name, figure in (
+        ("sample_mass_g", sample_mass_g),
+        ("dilution", dilution),
+        ("extract_volume_ml", extract_volume_ml),
+    ):
+        if not finite(figure) or figure <= 0.0:
+            raise ValueError(f"{name} must be a positive number, got {figure!r}")
+    factor = content_factor(curve.conc_unit, limit.unit)
+    unit = normalise_unit(limit.unit)
+    # content of the sample for a solution concentration c, in the limit's unit
+    scale = extract_volume_ml * dilution / sample_mass_g * factor
+
+    details: dict[str, float | str | None] = {
+        "absorbance": clean(absorbance),
+        "blank": clean(blank),
+        "net_absorbance": None,
+        "slope": curve.slope,
+        "intercept": curve.intercept,
+        "min_conc": curve.min_conc,
+        "max_conc": curve.max_conc,
+        "conc_unit": curve.conc_unit,
+        "solution_conc": None,
+        "dilution": dilution,
+        "sample_mass_g": sample_mass_g,
+        "extract_volume_ml": extract_volume_ml,
+        "unit_factor": factor,
+        "sample_conc": None,
+        "limit": limit.limit,
+        "unit": unit,
+        "banned": "yes" if limit.banned else "no",
+        "detection_limit": limit.detection_limit,
+        "source": limit.source,
+    }
+
+    if not finite(absorbance, blank):
+        bad = ", ".join(f"{k}={details[k]}" for k in ("absorbance", "blank") if isinstance(details[k], str))
+        return _invalid_non_finite(bad, unit, details)
+    net = absorbance - blank
+    conc = curve.concentration(net)
+    content = conc * scale
+    details.update(net_absorbance=clean(net), solution_conc=clean(conc), sample_conc=clean(content))
+    if not finite(net, conc, content):
+        return _invalid_non_finite(f"net absorbance {fmt(net)}", unit, details)
+
+    cu = curve.conc_unit
+    if above(conc, curve.max_conc):
+        return Judgement(
+            outcome=Outcome.INVALID,
+            value=None,
+            unit=unit,
+            reason_code="above_range_dilute",
+            reason=(
+                f"Out of range: the solution reads {fmt(conc)} {cu}, above the highest standard "
+                f"{fmt(curve.max_conc)} {cu}; dilute the extract and repeat."
+            ),
+            reason_zh=(
+                f"超出线性范围：测定液浓度 {fmt(conc)} {cu}，高于最高标准点 {fmt(curve.max_conc)} {cu}，"
+                "请稀释后重新测定。"
+            ),
+            details=details,
+        )
+
+    reporting_limit = max(limit.detection_limit, curve.min_conc * scale)
+    details["reporting_limit"] = reporting_limit
+    below_range = not at_least(conc, curve.min_conc)
+    if below_range or not at_least(content, limit.detection_limit):
+        why = (
+            f"the solution reads {fmt(conc)} {cu}, below the lowest standard {fmt(curve.min_conc)} {cu}"
+            if below_range
+            else f"{fmt(content)} {unit} is below the detection limit {fmt(limit.detection_limit)} {unit}"
+        )
+        why_zh = (
+            f"测定液浓度 {fmt(conc)} {cu}，低于最低标准点 {fmt(curve.min_conc)} {cu}"
+            if below_range
+            else f"含量 {fmt(content)} {unit}，低于检出限 {fmt(limit.detection_limit)} {unit}"
+        )
+        return Judgement(
+            outcome=Outcome.NEGATIVE,
+            value=None,
+            unit=unit,
+            reason_code="not_detected",
+            reason=f"Not detected: {why}; reported as < {fmt(reporting_limit)} {unit}.",
+            reason_zh=f"未检出：{why_zh}，报告为 < {fmt(reporting_limit)} {unit}。",
+            details=details,
+        )
+
+    shown = fmt(content)
+    if limit.banned:
+        return Judgement(
+            outcome=Outcome.POSITIVE,
+            value=content,
+            unit=unit,
+            reason_code="banned_detected",
+            reason=(
+                f"Suspected positive: {shown} {unit} found (detection limit {fmt(limit.detection_limit)} "
+                f"{unit}) of a substance that may not be present in food ({limit.source}); "
+                "confirm by a laboratory method."
+            ),
+            reason_zh=(
+                f"疑似阳性：检出 {shown} {unit}（检出限 {fmt(limit.detection_limit)} {unit}），"
+                f"该物质不得在食品中检出（{limit.source}），需送实验室确证。"
+            ),
+            details=details,
+        )
+    if limit.limit is None:  # unreachable: ItemLimit requires a limit for items that are not banned
+        raise ValueError("an item that is not banned needs a limit")
+    if above(content, limit.limit):
+        return Judgement(
+            outcome=Outcome.POSITIVE,
+            value=content,
+            unit=unit,
+            reason_code="above_limit",
+            reason=(
+                f"Suspected positive: {shown} {unit} is above the limit of {fmt(limit.limit)} {unit} "
+                f"({limit.source}); confirm by a laboratory method."
+            ),
+            reason_zh=(
+                f"疑似阳性：含量 {shown} {unit}，超过限量 {fmt(limit.limit)} {unit}（{limit.source}），"
+                "需送实验室确证。"
+            ),
+            details=details,
+        )
+    return Judgement(
+        outcome=Outcome.NEGATIVE,
+        value=content,
+        unit=unit,
+        reason_code="within_limit",
+        reason=f"Negative: {shown} {unit} is within the limit of {fmt(limit.limit)} {unit} ({limit.source}).",
+        reason_zh=f"阴性：含量 {shown} {unit}，未超过限量 {fmt(limit.limit)} {unit}（{limit.source}）。",
+        details=details,
+    )
+
+
+def _invalid_non_finite(what: str, unit: str, details: dict[str, float | str | None]) -> Judgement:
+    """An invalid judgement for readings that are not finite numbers."""
+    return Judgement(
+        outcome=Outcome.INVALID,
+        value=None,
+        unit=unit,
+        reason_code="non_finite_input",
+        reason=f"Invalid reading: the analyzer sent figures that are not numbers ({what}); repeat the test.",
+        reason_zh=f"无效：分析仪读数不是有效数值（{what}），请重新检测。",
+        details=details,
+    )
