@@ -1,0 +1,186 @@
+"""Packing engine: spread each point's batches over its days within the vehicle's daily capacity."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+UNLIMITED = 1 << 40
+VISITS = -1  # index of the points-per-day dimension in a capacity vector
+GOLDEN = 0.6180339887498949  # phase step between points: successive points land far apart in a segment
+LOAD_STEPS = 10  # day loads compare in tenths of capacity; within a step, spacing decides
+
+
+@dataclass(slots=True)
+class Demand:
+    """What one point still needs: batches per category index, over candidate day indices."""
+
+    route: int
+    days: list[int]  # candidate day indices, ascending
+    visits: int  # visits to spread the batches over (1 <= visits <= len(days))
+    quota: dict[int, int]  # category index -> batches
+
+
+@dataclass(slots=True)
+class Engine:
+    """Daily capacity ledger plus the batches placed per (point, day).
+
+    Capacity vectors are [samples, channels of each family..., points per day]; `usage[c]` is what one
+    batch of category c takes in every dimension but the last.
+    """
+
+    cap: list[int]
+    usage: list[list[int]]
+    n_days: int
+    used: list[list[int]] = field(init=False)
+    placed: dict[tuple[int, int], dict[int, int]] = field(init=False, default_factory=dict)
+    _inv: list[float] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.used = [[0] * len(self.cap) for _ in range(self.n_days)]
+        self._inv = [0.0 if c >= UNLIMITED else (1.0 / c if c else float("inf")) for c in self.cap]
+
+    def occupy(self, day: int, counts: dict[int, int], visit: bool = True) -> None:
+        """Charge work done outside the engine (completed tasks) against a day's capacity."""
+        row = self.used[day]
+        for cat, n in counts.items():
+            for k, u in enumerate(self.usage[cat]):
+                row[k] += u * n
+        row[VISITS] += int(visit)
+
+    def _need(self, counts: dict[int, int]) -> list[int]:
+        need = [0] * len(self.cap)
+        for cat, n in counts.items():
+            if n:
+                for k, u in enumerate(self.usage[cat]):
+                    if u:
+                        need[k] += u * n
+        need[VISITS] = 1
+        return need
+
+    def _load(self, day: int, need: Sequence[int] | None = None) -> float:
+        """Fullest dimension of the day as a fraction of capacity (after adding `need` if given)."""
+        row, worst = self.used[day], 0.0
+        for k, inv in enumerate(self._inv):
+            if inv:
+                value = row[k] + (need[k] if need is not None else 0)
+                if value and value * inv > worst:
+                    worst = value * inv
+        return worst
+
+    def _fits(self, day: int, need: Sequence[int]) -> bool:
+        row, cap = self.used[day], self.cap
+        return all(row[k] + need[k] <= cap[k] for k in range(len(cap)))
+
+    def _room(self, route: int, day: int, cat: int) -> int:
+        """How many more batches of `cat` this point can take on `day`."""
+        row, cap = self.used[day], self.cap
+        if (route, day) not in self.placed and row[VISITS] >= cap[VISITS]:
+            return 0
+        room = UNLIMITED
+        for k, u in enumerate(self.usage[cat]):
+            if u:
+                room = min(room, (cap[k] - row[k]) // u)
+        return max(room, 0)
+
+    def _put(self, route: int, day: int, cat: int, n: int) -> None:
+        bundle = self.placed.get((route, day))
+        if bundle is None:
+            bundle = self.placed[(route, day)] = {}
+            self.used[day][VISITS] += 1
+        bundle[cat] = bundle.get(cat, 0) + n
+        row = self.used[day]
+        for k, u in enumerate(self.usage[cat]):
+            row[k] += u * n
+
+    def _fill(self, route: int, days: Sequence[int], counts: dict[int, int]) -> dict[int, int]:
+        """Put as many batches as fit on the days, in the given order; return what is left."""
+        left: dict[int, int] = {}
+        for cat, n in counts.items():
+            for day in days:
+                if n <= 0:
+                    break
+                take = min(n, self._room(route, day, cat))
+                if take:
+                    self._put(route, day, cat, take)
+                    n -= take
+            if n:
+                left[cat] = n
+        return left
+
+    def place_visit(self, route: int, segment: Sequence[int], counts: dict[int, int]) -> dict[int, int]:
+        """Put one visit's batches on a day of its segment that holds them all.
+
+        Among such days the least loaded wins (load counted in tenths of capacity), then the one nearest
+        the point's own phase in the segment, so each point keeps a steady spacing between visits and
+        points spread across the segment. When no day holds them all, the least-loaded day takes what
+        fits; the rest is returned.
+        """
+        need = self._need(counts)
+        size = len(segment)
+        ideal = int(((route * GOLDEN) % 1.0) * size)
+        best, best_key = segment[0], (2, 0.0, 0)
+        for j, day in enumerate(segment):
+            if self._fits(day, need):
+                key = (0, float(int(self._load(day, need) * LOAD_STEPS)), abs(j - ideal))
+            else:
+                key = (1, self._load(day), abs(j - ideal))
+            if key < best_key:
+                best, best_key = day, key
+        if best_key[0] == 0:
+            for cat, n in counts.items():
+                if n:
+                    self._put(route, best, cat, n)
+            return {}
+        return self._fill(route, [best], counts)
+
+    def place_rest(self, route: int, days: Sequence[int], counts: dict[int, int]) -> dict[int, int]:
+        """Put left-over batches anywhere the point can go: its visit days first, then the least loaded."""
+        own = [d for d in days if (route, d) in self.placed]
+        other = sorted((d for d in days if (route, d) not in self.placed), key=lambda d: (self._load(d), d))
+        return self._fill(route, own + other, counts)
+
+
+def split(quota: int, visits: int, offset: int) -> list[int]:
+    """Split a quota over visits as evenly as possible; the odd batches go to spread-out visits."""
+    base, extra = divmod(quota, visits)
+    out = [base] * visits
+    for t in range(extra):
+        out[(offset + (t * visits) // extra) % visits] += 1
+    return out
+
+
+def segments(days: Sequence[int], visits: int) -> list[list[int]]:
+    """Cut the days into `visits` consecutive runs of near-equal length, one per visit."""
+    n = len(days)
+    return [list(days[(i * n) // visits : ((i + 1) * n) // visits]) for i in range(visits)]
+
+
+def allocate(engine: Engine, demands: Sequence[Demand]) -> dict[int, dict[int, int]]:
+    """Place every demand, most constrained points first; return what is left per point and category."""
+    order = sorted(demands, key=lambda d: (len(d.days), -sum(d.quota.values()), d.route))
+    pending: dict[int, dict[int, int]] = {}
+    for demand in order:
+        if not demand.days or demand.visits < 1:
+            continue
+        per_visit: list[dict[int, int]] = [{} for _ in range(demand.visits)]
+        for j, (cat, q) in enumerate(demand.quota.items()):
+            if q:
+                for i, n in enumerate(split(q, demand.visits, demand.route + j)):
+                    if n:
+                        per_visit[i][cat] = n
+        for segment, counts in zip(segments(demand.days, demand.visits), per_visit, strict=True):
+            if counts:
+                for cat, n in engine.place_visit(demand.route, segment, counts).items():
+                    pending.setdefault(demand.route, {})
+                    pending[demand.route][cat] = pending[demand.route].get(cat, 0) + n
+    left: dict[int, dict[int, int]] = {}
+    for demand in sorted(demands, key=lambda d: d.route):
+        rest = pending.get(demand.route)
+        if not demand.days or demand.visits < 1:
+            rest = {c: n for c, n in demand.quota.items() if n}
+        elif rest:
+            rest = engine.place_rest(demand.route, demand.days, dict(sorted(rest.items())))
+        if rest:
+            left[demand.route] = rest
+    return left

@@ -1,0 +1,154 @@
+"""Load a plan from YAML, reporting every fault with its field path and line in the file."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from schedules.errors import PlanError, Problem
+from schedules.model import Plan
+
+EXAMPLE = "district_plan.yaml"
+
+# Short messages for pydantic's error types; anything else keeps pydantic's own wording.
+_MESSAGES: dict[str, str] = {
+    "missing": "is required",
+    "extra_forbidden": "unknown field",
+    "greater_than_equal": "must be >= {ge}",
+    "greater_than": "must be > {gt}",
+    "less_than_equal": "must be <= {le}",
+    "int_parsing": "must be a whole number",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "string_type": "must be text",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "dict_type": "must be a mapping (key: value)",
+    "list_type": "must be a list",
+    "model_type": "must be a mapping (key: value)",
+    "too_short": "must have at least {min_length} entries",
+    "string_pattern_mismatch": "code may hold letters, digits, '_', '.', '-'",
+    "date_from_datetime_parsing": "must be a date YYYY-MM-DD",
+    "date_parsing": "must be a date YYYY-MM-DD",
+    "date_type": "must be a date YYYY-MM-DD",
+}
+
+
+def _dotted(parts: list[str | int]) -> str:
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _lines(node: yaml.Node, parts: list[str | int], table: dict[str, int], problems: list[Problem]) -> None:
+    """Record the 1-based line of every mapping value and list entry, keyed by dotted path."""
+    table.setdefault(_dotted(parts), node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            path = [*parts, key]
+            if key in seen:
+                problems.append(Problem(_dotted(path), "duplicate key", key_node.start_mark.line + 1))
+            seen.add(key)
+            table[_dotted(path)] = key_node.start_mark.line + 1
+            _lines(value_node, path, table, problems)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, child in enumerate(node.value):
+            _lines(child, [*parts, i], table, problems)
+
+
+def _line_for(path: str, table: dict[str, int]) -> int | None:
+    """Line of `path`, or of its nearest ancestor present in the file."""
+    while path:
+        if path in table:
+            return table[path]
+        cut = max(path.rfind("."), path.rfind("["))
+        path = path[:cut] if cut > 0 else ""
+    return table.get("")
+
+
+def _message(error: ErrorDetails) -> str:
+    template = _MESSAGES.get(error["type"])
+    if template is None:
+        message = error["msg"]
+        for prefix in ("Value error, ", "Assertion failed, "):
+            message = message.removeprefix(prefix)
+        if error["type"] in ("enum", "literal_error"):
+            return message.replace("Input should be", "must be")
+        return message
+    return template.format(**error.get("ctx", {}))
+
+
+def _loc_parts(loc: tuple[int | str, ...]) -> list[str | int]:
+    # pydantic adds tags like '[key]' or 'function-before[...]' for validators and unions: not fields.
+    return [p for p in loc if isinstance(p, int) or not any(ch in p for ch in "[](),")]
+
+
+def _read(source: str | Path) -> tuple[str, str]:
+    if isinstance(source, Path) or "\n" not in source:
+        path = Path(source)
+        try:
+            return path.read_text(encoding="utf-8"), path.name
+        except OSError as exc:
+            raise PlanError(f"cannot read plan file {path}: {exc.strerror or exc}") from None
+    return source, "plan"
+
+
+def load_plan(source: str | Path, *, name: str | None = None) -> Plan:
+    """Parse and validate a plan from a file path or YAML text; PlanError names field and line."""
+    text, default_name = _read(source)
+    origin = name or default_name
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise PlanError([Problem("", "empty plan", 1)], origin)
+        table: dict[str, int] = {}
+        problems: list[Problem] = []
+        _lines(node, [], table, problems)
+        if problems:
+            raise PlanError(problems, origin)
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise PlanError([Problem("", f"not valid YAML: {exc.problem or exc}", line)], origin) from None
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        raise PlanError([Problem("", "a plan must be a mapping of fields", 1)], origin)
+    return _validate(data, table, origin)
+
+
+def _validate(data: dict[str, Any], table: dict[str, int], origin: str) -> Plan:
+    try:
+        return Plan.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            path = _dotted(_loc_parts(error["loc"]))
+            problems.append(Problem(path, _message(error), _line_for(path, table)))
+        raise PlanError(problems, origin) from None
+    except PlanError as exc:
+        located = [Problem(p.path, p.message, _line_for(p.path, table)) for p in exc.problems]
+        raise PlanError(located, origin) from None
+
+
+def example_plan_path() -> Path:
+    """Path of the shipped example plan for the district."""
+    return Path(str(files("schedules").joinpath("examples", EXAMPLE)))
+
+
+def load_example() -> Plan:
+    """Load the shipped example plan."""
+    return load_plan(example_plan_path())
