@@ -1,1 +1,37 @@
-"""Table models and API schemas of the LIMS."""
+"""Table models and API schemas of the LIMS (table and schema classes are separate)."""
+
+from lims.models.audit import AuditEvent
+from lims.models.cases import PositiveCase, PublicWarning
+from lims.models.reference import (
+    District,
+    FoodCategory,
+    Instrument,
+    KitLot,
+    Limit,
+    SamplingPoint,
+    Station,
+    TestItem,
+)
+from lims.models.results import HeldReading, Review, TestResult
+from lims.models.samples import Sample, SampleVersion
+from lims.models.users import User
+
+__all__ = [
+    "AuditEvent",
+    "District",
+    "FoodCategory",
+    "HeldReading",
+    "Instrument",
+    "KitLot",
+    "Limit",
+    "PositiveCase",
+    "PublicWarning",
+    "Review",
+    "Sample",
+    "SampleVersion",
+    "SamplingPoint",
+    "Station",
+    "TestItem",
+    "TestResult",
+    "User",
+]

@@ -1,0 +1,37 @@
+"""Dependencies shared by routes: the database session and the signed-in user."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlmodel import Session
+
+from lims.db import get_engine
+from lims.services import auth
+from lims.services.audit import Actor
+from lims.services.errors import Unauthorized
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A session on the app's database; routes commit what they change."""
+    engine = getattr(request.app.state, "engine", None) or get_engine()
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def current_actor(session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Actor:
+    """The signed-in user as an audit actor, or 401."""
+    if not token:
+        raise Unauthorized("sign in first: send 'Authorization: Bearer <token>' from POST /api/v1/auth/token")
+    return auth.actor_for(auth.user_from_token(session, token))
+
+
+CurrentUser = Annotated[Actor, Depends(current_actor)]

@@ -1,0 +1,43 @@
+"""Turn service errors and database refusals into JSON answers with a reason, never a 500 for bad input."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+
+from lims.services.errors import ServiceError, Unauthorized
+
+
+async def service_error(request: Request, exc: Exception) -> JSONResponse:
+    """4xx with the service's reason."""
+    assert isinstance(exc, ServiceError)
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+    return JSONResponse({"detail": exc.reason}, status_code=exc.status_code, headers=headers)
+
+
+async def data_error(request: Request, exc: Exception) -> JSONResponse:
+    """A value the database cannot hold (out of range number, NUL character)."""
+    return JSONResponse(
+        {"detail": "a value is out of range or contains characters that cannot be stored"}, status_code=422
+    )
+
+
+async def integrity_error(request: Request, exc: Exception) -> JSONResponse:
+    """A duplicate or a broken reference."""
+    return JSONResponse({"detail": "conflicts with an existing record"}, status_code=409)
+
+
+async def busy_error(request: Request, exc: Exception) -> JSONResponse:
+    """The database is busy (lock timeout); the client may retry."""
+    return JSONResponse(
+        {"detail": "the database is busy; try again"}, status_code=503, headers={"Retry-After": "1"}
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on `app`."""
+    app.add_exception_handler(ServiceError, service_error)
+    app.add_exception_handler(DataError, data_error)
+    app.add_exception_handler(IntegrityError, integrity_error)
+    app.add_exception_handler(OperationalError, busy_error)

@@ -1,0 +1,48 @@
+"""Helpers shared by CLI commands: the engine, error reporting, schema upkeep."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
+
+import typer
+from sqlalchemy.engine import Engine
+
+from lims.db import get_engine
+from lims.services import schema
+from lims.services.errors import ServiceError
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print `message` to stderr and exit non-zero."""
+    typer.echo(f"lims: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def reporting_errors() -> Iterator[None]:
+    """Turn service errors into a clear message and exit status 1."""
+    try:
+        yield
+    except ServiceError as exc:
+        fail(exc.reason)
+
+
+def ready_engine(*, migrate_sqlite: bool = True) -> Engine:
+    """The configured engine with an up-to-date schema (SQLite is migrated automatically)."""
+    engine = get_engine()
+    if not schema.is_current(engine):
+        if engine.dialect.name == "sqlite" and migrate_sqlite:
+            schema.upgrade(engine)
+        else:
+            fail("the database schema is not up to date: run `lims db upgrade`")
+    return engine
+
+
+def read_secret(prompt: str) -> str:
+    """A password from stdin (one line), or interactively when stdin is a terminal."""
+    if sys.stdin.isatty():
+        return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=True))
+    return sys.stdin.readline().rstrip("\r\n")

@@ -1,0 +1,174 @@
+"""The `lims` command: demo, serve, database, users, reference data, audit, and the instrument and label tools."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from sqlmodel import Session
+
+from lims.cli.common import fail, read_secret, ready_engine, reporting_errors
+from lims.db import dispose_engines, get_engine
+from lims.models.common import Role
+from lims.services import audit, auth, demo, reference, schema
+from lims.services.audit import SYSTEM
+from lims.settings import get_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Food quick-test LIMS.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+user_app = typer.Typer(no_args_is_help=True, help="Users and roles.")
+audit_app = typer.Typer(no_args_is_help=True, help="The audit trail.")
+reference_app = typer.Typer(
+    no_args_is_help=True, help="Reference data (stations, points, items, limits, kits)."
+)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+app.add_typer(audit_app, name="audit")
+app.add_typer(reference_app, name="reference")
+console = Console(stderr=True)
+
+# Command groups living in their own modules; each exposes `register(app)`.
+COMMAND_MODULES = ("lims.cli.barcode_commands", "lims.cli.instrument_commands", "lims.cli.plan_commands")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration to the configured database."""
+    schema.upgrade(get_engine())
+    typer.echo("database is up to date")
+
+
+@user_app.command("add")
+def user_add(
+    name: str,
+    role: Annotated[Role, typer.Option(help="tester, reviewer, station or admin")],
+    station: Annotated[str | None, typer.Option(help="station code, for station users")] = None,
+    district: Annotated[str | None, typer.Option(help="district code (default: the first one)")] = None,
+    full_name: Annotated[str, typer.Option()] = "",
+) -> None:
+    """Add a user; the password is read from stdin."""
+    engine = ready_engine()
+    password = read_secret("Password")
+    with reporting_errors(), Session(engine) as session:
+        user = auth.add_user(
+            session,
+            SYSTEM,
+            name,
+            role.value,
+            password,
+            station_code=station,
+            district_code=district,
+            full_name=full_name,
+        )
+        session.commit()
+        typer.echo(f"added {user.username} ({user.role})")
+
+
+@reference_app.command("load")
+def reference_load(
+    folder: Annotated[Path | None, typer.Option(help="folder with district.yaml and items.yaml")] = None,
+) -> None:
+    """Apply the reference data files (default: the shipped ones); every change is audited."""
+    engine = ready_engine()
+    with reporting_errors(), Session(engine) as session:
+        report = reference.load_reference(session, SYSTEM, folder)
+        session.commit()
+    typer.echo(
+        json.dumps({"created": report.created, "changed": report.changed, "unchanged": report.unchanged})
+    )
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the hash chain and compare every audited row with its last audited state."""
+    from lims.services.audit_tables import AUDITED_MODELS
+
+    engine = ready_engine(migrate_sqlite=False)
+    with Session(engine) as session:
+        broken = audit.verify(session, AUDITED_MODELS)
+    if broken:
+        fail(f"audit trail broken at {broken}")
+    typer.echo("audit trail intact")
+
+
+def _fresh_sqlite() -> None:
+    """Move an existing SQLite database aside (never delete it) so the demo starts fresh."""
+    url = get_settings().resolved_database_url()
+    if not url.startswith("sqlite:///"):
+        return
+    path = Path(url.removeprefix("sqlite:///"))
+    if path.exists():
+        dispose_engines()
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        for suffix in ("", "-wal", "-shm"):
+            old = Path(f"{path}{suffix}")
+            if old.exists():
+                shutil.move(old, old.with_name(f"{path.stem}.{stamp}{path.suffix}{suffix}"))
+
+
+@app.command("demo")
+def demo_command(
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="serve the API and pages afterwards")
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as one JSON object")] = False,
+    days: Annotated[int, typer.Option(min=1, max=3650, help="days of work to simulate, ending today")] = 1,
+    samples_per_day: Annotated[int, typer.Option(min=10, max=999)] = 30,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+) -> None:
+    """Run the main job on a fresh database: reference data, users, samples, results, review, publication."""
+    _fresh_sqlite()
+    engine = ready_engine()
+    with reporting_errors():
+        summary = demo.run_demo(
+            engine,
+            days=days,
+            samples_per_day=samples_per_day,
+            progress=None if as_json or days == 1 else lambda d, n: console.print(f"day {d}/{n}", end="\r"),
+        )
+    if as_json:
+        typer.echo(json.dumps(summary.as_dict(), ensure_ascii=False))
+    else:
+        console.print(f"[bold]Demo done[/bold] on {engine.url.render_as_string(hide_password=True)}")
+        console.print(
+            f"  {summary.samples} samples, {summary.results} results, {summary.positives} suspected "
+            f"positives, {summary.published} published, {summary.rejected} rejected for retest"
+        )
+        console.print("  users: " + ", ".join(f"{u} / {p}" for u, p in summary.users.items()))
+        console.print("  try: " + ", ".join(f"/trace/{c}" for c in summary.trace_codes[:3]))
+    if serve:
+        serve_command(host=host, port=port)
+
+
+@app.command("serve")
+def serve_command(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    """Serve the API and pages (Ctrl-C stops)."""
+    import uvicorn
+
+    ready_engine()
+    console.print(f"serving on http://{host}:{port}/  (API docs at /docs)")
+    uvicorn.run(
+        "lims.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning"
+    )
+
+
+for _module in COMMAND_MODULES:
+    try:
+        importlib.import_module(_module).register(app)
+    except ModuleNotFoundError as exc:
+        if exc.name != _module:
+            raise
+
+
+def run() -> None:
+    """Entry point of the `lims` console script."""
+    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    app()

@@ -1,0 +1,62 @@
+"""Shared column helpers and enumerations of the domain model."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC (all stored times are UTC)."""
+    return datetime.now(UTC)
+
+
+def json_column(nullable: bool = True) -> Any:
+    """A portable JSON column (JSON on PostgreSQL, TEXT-backed JSON on SQLite)."""
+    return Column(JSON, nullable=nullable)
+
+
+class Role(StrEnum):
+    """What a user may do."""
+
+    TESTER = "tester"
+    REVIEWER = "reviewer"
+    STATION = "station"
+    ADMIN = "admin"
+
+
+class Family(StrEnum):
+    """Instrument family, which decides the judgement method."""
+
+    PESTICIDE = "pesticide"
+    GOLD = "gold"
+    SPECTRO = "spectro"
+
+
+class ResultStatus(StrEnum):
+    """States of a test result in the closed loop (处理 → 审核 → 反馈 → 归档)."""
+
+    TESTED = "tested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    PUBLISHED = "published"
+    ARCHIVED = "archived"
+    SUPERSEDED = "superseded"
+
+
+class JudgementOutcome(StrEnum):
+    """Screening outcome; a positive is 疑似阳性 until confirmed by a lab."""
+
+    NEGATIVE = "negative"
+    POSITIVE = "positive"
+    INVALID = "invalid"
+
+
+class Area(StrEnum):
+    """Where a sampling point lies; decides the rapid-response time (20 / 40 minutes)."""
+
+    URBAN = "urban"
+    RURAL = "rural"

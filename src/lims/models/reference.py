@@ -1,0 +1,170 @@
+"""Reference data: districts, stations, sampling points, food categories, items, limits, kits, instruments."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from lims.models.common import json_column
+
+
+class DistrictBase(SQLModel):
+    """An organisation that runs a 12315 centre and its quick-test lab."""
+
+    code: str = Field(max_length=2, unique=True, index=True, description="Two letters, prefix of label ids")
+    name: str
+    name_en: str = ""
+
+
+class District(DistrictBase, table=True):
+    """A district row."""
+
+    __tablename__ = "district"
+    id: int | None = Field(default=None, primary_key=True)
+
+
+class StationBase(SQLModel):
+    """A consumer-rights service station (省级 / 市级 standard, or a rural consumer association)."""
+
+    code: str = Field(max_length=16, unique=True, index=True)
+    name: str
+    name_en: str = ""
+    level: str = Field(description="provincial | city | rural")
+    kind: str = Field(default="", description="mall, supermarket, market, scenic, appliance, telecom, …")
+    address: str = ""
+
+
+class Station(StationBase, table=True):
+    """A station row."""
+
+    __tablename__ = "station"
+    id: int | None = Field(default=None, primary_key=True)
+    district_id: int = Field(foreign_key="district.id", index=True)
+
+
+class StationPublic(StationBase):
+    """A station as the API shows it."""
+
+    id: int
+
+
+class SamplingPointBase(SQLModel):
+    """A fixed place where the vehicle takes samples (定点)."""
+
+    code: str = Field(max_length=16, unique=True, index=True)
+    name: str
+    name_en: str = ""
+    kind: str = ""
+    area: str = Field(default="urban", description="urban | rural")
+    address: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+class SamplingPoint(SamplingPointBase, table=True):
+    """A sampling point row."""
+
+    __tablename__ = "sampling_point"
+    id: int | None = Field(default=None, primary_key=True)
+    station_id: int = Field(foreign_key="station.id", index=True)
+
+
+class SamplingPointPublic(SamplingPointBase):
+    """A sampling point as the API shows it."""
+
+    id: int
+    station_id: int
+
+
+class FoodCategoryBase(SQLModel):
+    """A food category that limits are set for."""
+
+    code: str = Field(max_length=32, unique=True, index=True)
+    name_zh: str
+    name_en: str
+
+
+class FoodCategory(FoodCategoryBase, table=True):
+    """A food category row."""
+
+    __tablename__ = "food_category"
+    id: int | None = Field(default=None, primary_key=True)
+
+
+class TestItemBase(SQLModel):
+    """A test item (检测项目): what is measured, by which family and method."""
+
+    code: str = Field(max_length=16, unique=True, index=True)
+    name_zh: str
+    name_en: str
+    family: str = Field(description="pesticide | gold | spectro")
+    method_standard: str
+    unit: str
+    banned: bool = False
+
+
+class TestItem(TestItemBase, table=True):
+    """A test item row; `method` holds the method parameters (threshold, curve, detection limit)."""
+
+    __tablename__ = "test_item"
+    __test__ = False
+    id: int | None = Field(default=None, primary_key=True)
+    method: dict[str, Any] = Field(default_factory=dict, sa_column=json_column(nullable=False))
+
+
+class LimitBase(SQLModel):
+    """A limit for an item in a food category, citing its source clause."""
+
+    limit: float | None = Field(default=None, description="None when the substance is banned")
+    unit: str
+    source: str
+
+
+class Limit(LimitBase, table=True):
+    """A limit row."""
+
+    __tablename__ = "item_limit"
+    __table_args__ = (UniqueConstraint("item_id", "category_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="test_item.id", index=True)
+    category_id: int = Field(foreign_key="food_category.id", index=True)
+
+
+class KitLotBase(SQLModel):
+    """A lot of test kits (cards or reagents) with its expiry and cut-off."""
+
+    lot: str = Field(max_length=40)
+    manufacturer: str = ""
+    expires_on: date
+    cutoff_tc: float | None = None
+    min_c_intensity: float | None = None
+
+
+class KitLot(KitLotBase, table=True):
+    """A kit lot row."""
+
+    __tablename__ = "kit_lot"
+    __table_args__ = (UniqueConstraint("item_id", "lot"),)
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="test_item.id", index=True)
+
+
+class InstrumentBase(SQLModel):
+    """A quick-test instrument in the lab or the vehicle."""
+
+    serial: str = Field(max_length=40, unique=True, index=True)
+    family: str
+    model: str = ""
+    connection_url: str = ""
+    calibration_due: date
+
+
+class Instrument(InstrumentBase, table=True):
+    """An instrument row."""
+
+    __tablename__ = "instrument"
+    id: int | None = Field(default=None, primary_key=True)
+    district_id: int = Field(foreign_key="district.id", index=True)

@@ -1,0 +1,127 @@
+"""Test results, their reviews, and readings held for unknown samples."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from lims.models.common import json_column, utcnow
+
+
+class TestResult(SQLModel, table=True):
+    """A judged result with the raw data it was computed from; corrections are new linked rows."""
+
+    __tablename__ = "test_result"
+    __test__ = False
+    __table_args__ = (UniqueConstraint("instrument_id", "instrument_sequence"),)
+    id: int | None = Field(default=None, primary_key=True)
+    district_id: int = Field(foreign_key="district.id", index=True)
+    sample_id: int = Field(foreign_key="sample.id", index=True)
+    item_id: int = Field(foreign_key="test_item.id", index=True)
+    instrument_id: int | None = Field(default=None, foreign_key="instrument.id", index=True)
+    instrument_sequence: int | None = None
+    kit_lot_id: int | None = Field(default=None, foreign_key="kit_lot.id")
+    channel: int | None = None
+    raw: dict[str, Any] = Field(default_factory=dict, sa_column=json_column(nullable=False))
+    value: float | None = None
+    unit: str = ""
+    judgement: str = Field(index=True)
+    reason_code: str = ""
+    reason: str = ""
+    instrument_value: float | None = None
+    instrument_judgement: str | None = None
+    flags: list[str] = Field(default_factory=list, sa_column=json_column(nullable=False))
+    status: str = Field(index=True)
+    tester_id: int = Field(foreign_key="app_user.id")
+    tested_at: datetime = Field(index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    published_at: datetime | None = Field(default=None, index=True)
+    version: int = 1
+    supersedes_id: int | None = Field(default=None, foreign_key="test_result.id")
+    correction_reason: str = ""
+
+
+class ResultSubmit(SQLModel):
+    """Raw data a tester submits for one item of one sample; the LIMS judges it."""
+
+    sample_label_id: str = Field(min_length=1, max_length=12)
+    item_code: str = Field(min_length=1, max_length=16)
+    raw: dict[str, float] = Field(description="Raw figures named as the item's family expects")
+    instrument_serial: str | None = None
+    kit_lot: str | None = None
+    channel: int | None = Field(default=None, ge=0, le=64)
+    tested_at: AwareDatetime | None = None
+
+
+class ResultCorrection(SQLModel):
+    """A corrected submission of raw data for a result that is not yet approved."""
+
+    raw: dict[str, float]
+    reason: str = Field(min_length=3, max_length=500)
+
+
+class ReviewDecision(SQLModel):
+    """A reviewer's decision on a result."""
+
+    reason: str = Field(default="", max_length=500)
+    acknowledge_flags: bool = False
+
+
+class ResultPublic(SQLModel):
+    """A result as reviewers and testers see it."""
+
+    id: int
+    sample_label_id: str
+    item_code: str
+    item_name_zh: str
+    item_name_en: str
+    point_code: str
+    value: float | None
+    unit: str
+    judgement: str
+    reason: str
+    status: str
+    flags: list[str]
+    raw: dict[str, Any]
+    instrument_serial: str | None
+    instrument_value: float | None
+    instrument_judgement: str | None
+    tested_at: datetime
+    published_at: datetime | None
+    version: int
+    supersedes_id: int | None
+
+
+class Review(SQLModel, table=True):
+    """A signed review step: what was decided, by whom, and the hash of what they saw."""
+
+    __tablename__ = "review"
+    id: int | None = Field(default=None, primary_key=True)
+    result_id: int = Field(foreign_key="test_result.id", index=True)
+    reviewer_id: int = Field(foreign_key="app_user.id")
+    action: str
+    meaning: str
+    reason: str = ""
+    acknowledged_flags: list[str] = Field(default_factory=list, sa_column=json_column(nullable=False))
+    signed_hash: str = Field(max_length=64)
+    at: datetime = Field(default_factory=utcnow)
+
+
+class HeldReading(SQLModel, table=True):
+    """An instrument reading whose sample is unknown, waiting for a tester to assign it."""
+
+    __tablename__ = "held_reading"
+    __table_args__ = (UniqueConstraint("instrument_serial", "sequence"),)
+    id: int | None = Field(default=None, primary_key=True)
+    instrument_serial: str = Field(max_length=40, index=True)
+    sequence: int
+    family: str
+    item_code: str
+    sample_label_id: str | None = None
+    reading: dict[str, Any] = Field(sa_column=json_column(nullable=False))
+    received_at: datetime = Field(default_factory=utcnow)
+    assigned_result_id: int | None = Field(default=None, foreign_key="test_result.id")

@@ -1,0 +1,67 @@
+"""What a consumer sees for a code: the sample or product, its published results, active warnings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import SQLModel
+
+
+class TracedResult(SQLModel):
+    """One published quick-test result in plain terms."""
+
+    sample_label_id: str
+    item_code: str
+    item_name_zh: str
+    item_name_en: str
+    judgement: str
+    meaning_zh: str
+    meaning_en: str
+    value: float | None
+    unit: str
+    limit: float | None
+    limit_unit: str
+    limit_source: str
+    method_standard: str
+    point_name: str
+    point_name_en: str
+    tested_at: datetime
+    published_at: datetime | None
+
+
+class TracedSample(SQLModel):
+    """The sample a label id names."""
+
+    label_id: str
+    product_name: str
+    brand: str
+    gtin: str | None
+    batch: str
+    category_code: str
+    point_name: str
+    point_name_en: str
+    collected_at: datetime
+
+
+class TracedWarning(SQLModel):
+    """An active warning relevant to the code."""
+
+    id: int
+    title_zh: str
+    title_en: str
+    published_at: datetime
+
+
+class TraceRecord(SQLModel):
+    """The answer to GET /api/v1/trace/{code}."""
+
+    code: str
+    kind: str
+    gtin: str | None = None
+    sample: TracedSample | None = None
+    results: list[TracedResult]
+    warnings: list[TracedWarning]
+    notice_zh: str = "快速检测为筛查方法，疑似阳性结果需经有资质的实验室确认。"
+    notice_en: str = (
+        "Quick tests are screening tests: a suspected positive must be confirmed by a qualified laboratory."
+    )

@@ -1,0 +1,37 @@
+"""The tables whose every row must match its last audited state."""
+
+from __future__ import annotations
+
+from sqlmodel import SQLModel
+
+from lims.models import (
+    District,
+    FoodCategory,
+    Instrument,
+    KitLot,
+    Limit,
+    PositiveCase,
+    PublicWarning,
+    Sample,
+    SamplingPoint,
+    Station,
+    TestItem,
+    TestResult,
+    User,
+)
+
+AUDITED_MODELS: list[type[SQLModel]] = [
+    District,
+    Station,
+    SamplingPoint,
+    FoodCategory,
+    TestItem,
+    Limit,
+    KitLot,
+    Instrument,
+    User,
+    Sample,
+    TestResult,
+    PositiveCase,
+    PublicWarning,
+]

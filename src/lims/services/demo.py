@@ -1,0 +1,281 @@
+"""The main job end to end on demo data: reference data, users, a day of samples, results, review, publication."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from lims.judgement import content_factor
+from lims.models import FoodCategory, KitLot, Limit, SamplingPoint, TestItem, TestResult, User
+from lims.models.common import JudgementOutcome, ResultStatus, Role, utcnow
+from lims.models.results import ResultSubmit
+from lims.models.samples import SampleCreate
+from lims.services import auth, reference, results, samples, workflow
+from lims.services.audit import SYSTEM, Actor
+
+DEMO_USERS: dict[str, tuple[str, str, str | None]] = {
+    # user name: (role, password, station code)
+    "tester": (Role.TESTER, "tester-demo-2026", None),
+    "reviewer": (Role.REVIEWER, "reviewer-demo-2026", None),
+    "station": (Role.STATION, "station-demo-2026", "ST04"),
+    "admin": (Role.ADMIN, "admin-demo-2026", None),
+}
+
+# What the vehicle takes at a point, by category: product, brand, GTIN (or None for loose produce), supplier.
+PRODUCTS: dict[str, list[tuple[str, str, str | None, str]]] = {
+    "VEG_LEAF": [
+        ("小白菜", "", None, "x蔬菜合作社"),
+        ("菠菜", "", None, "x农场"),
+        ("油麦菜", "", None, "x蔬菜基地"),
+    ],
+    "VEG": [("豇豆", "", None, "x蔬菜基地"), ("韭菜", "", None, "x农户"), ("芹菜", "", None, "x合作社")],
+    "FRUIT": [("草莓", "", None, "x果园"), ("葡萄", "", None, "x果业")],
+    "PORK": [("猪后腿肉", "", None, "x肉联厂"), ("猪肝", "", None, "x屠宰场")],
+    "BEEF_MUTTON": [("牛腩", "", None, "x牛羊肉批发"), ("羊肉卷", "x草原", "6901234567892", "x食品公司")],
+    "AQUATIC": [
+        ("草鱼", "", None, "x水产批发"),
+        ("基围虾", "", None, "x水产"),
+        ("鲜鱿鱼", "", None, "x海鲜"),
+    ],
+    "TRIPE": [("水发牛百叶", "", None, "x干货行")],
+    "CURED_MEAT": [("腊肉", "x腊味", "6920202888883", "x腊味食品厂"), ("咸肉", "", None, "x肉制品")],
+    "PICKLES": [("榨菜", "x榨菜", "6901234500011", "x榨菜集团"), ("酸豆角", "", None, "x酱菜")],
+    "DRIED_FRUIT": [("葡萄干", "x果", "6901234500028", "x果业"), ("杏干", "", None, "x干果")],
+    "MUSHROOM": [("干香菇", "x山珍", "6901234500035", "x山货")],
+    "MAIZE": [("玉米糁", "", None, "x粮油")],
+    "PEANUT": [("花生仁", "", None, "x粮油"), ("花生油", "x花", "6901234500042", "x油脂")],
+    "RICE": [("大米", "x香", "6901234500059", "x米业")],
+    "WHEAT": [("小麦粉", "x麦", "6901234500066", "x面粉厂")],
+    "NOODLES": [("湿米粉", "", None, "x米粉作坊"), ("腐竹", "", None, "x豆制品")],
+}
+
+# Categories each kind of point sells.
+POINT_CATEGORIES: dict[str, list[str]] = {
+    "market": ["VEG_LEAF", "VEG", "FRUIT", "PORK", "BEEF_MUTTON", "AQUATIC", "TRIPE", "NOODLES", "PICKLES"],
+    "supermarket": [
+        "VEG_LEAF",
+        "VEG",
+        "FRUIT",
+        "PORK",
+        "AQUATIC",
+        "CURED_MEAT",
+        "PICKLES",
+        "DRIED_FRUIT",
+        "MUSHROOM",
+        "RICE",
+        "WHEAT",
+        "PEANUT",
+        "MAIZE",
+    ],
+    "mall": ["FRUIT", "DRIED_FRUIT", "CURED_MEAT", "MUSHROOM", "RICE"],
+    "scenic": ["AQUATIC", "NOODLES", "FRUIT", "DRIED_FRUIT"],
+}
+POSITIVE_RATE = 0.04
+
+
+@dataclass
+class DemoSummary:
+    """What the demo did, for the console and `--json`."""
+
+    samples: int = 0
+    results: int = 0
+    positives: int = 0
+    published: int = 0
+    rejected: int = 0
+    cases: int = 0
+    days: int = 1
+    trace_codes: list[str] = field(default_factory=list)
+    users: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary as plain data."""
+        return dict(self.__dict__)
+
+
+def _raw_for(
+    item: TestItem, limit: Limit, kit: KitLot | None, positive: bool, rng: random.Random
+) -> dict[str, float]:
+    """Raw instrument figures that a real run with this outcome would give."""
+    if item.family == "pesticide":
+        control = rng.uniform(0.45, 0.75)
+        inhibition = rng.uniform(55, 85) if positive else rng.uniform(-5, 35)
+        return {"control_dA": round(control, 4), "sample_dA": round(control * (1 - inhibition / 100), 4)}
+    if item.family == "gold":
+        cutoff = kit.cutoff_tc if kit and kit.cutoff_tc else item.method["default_cutoff_tc"]
+        c = rng.uniform(0.7, 1.3)
+        ratio = rng.uniform(0.25, 0.7) * cutoff if positive else rng.uniform(1.1, 1.8) * cutoff
+        return {"t": round(c * ratio, 4), "c": round(c, 4)}
+    method = item.method
+    standards = method["standards"]
+    slope = (standards[-1][1] - standards[0][1]) / (standards[-1][0] - standards[0][0])
+    mass, dilution, volume = round(rng.uniform(4.8, 5.2), 3), 1.0, float(method["extract_volume_ml"])
+    top = standards[-1][0] * 0.85
+    factor = volume * dilution / mass * content_factor(method["conc_unit"], limit.unit)
+    if positive:
+        content = (
+            (limit.limit * rng.uniform(1.3, 2.5))
+            if limit.limit
+            else method["detection_limit"] * rng.uniform(1.5, 3)
+        )
+    else:
+        content = (limit.limit * rng.uniform(0.1, 0.6)) if limit.limit else 0.0
+    conc = min(content / factor, top)
+    blank = round(rng.uniform(0.01, 0.03), 4)
+    absorbance = round(blank + slope * conc + standards[0][1], 4)
+    return {"absorbance": absorbance, "blank": blank, "dilution": dilution, "mass_g": mass}
+
+
+@dataclass
+class _Reference:
+    points: list[SamplingPoint]
+    items_by_category: dict[str, list[tuple[TestItem, Limit]]]
+    kits: dict[int, KitLot]
+
+
+def _reference(session: Session) -> _Reference:
+    categories = {c.id: c.code for c in session.exec(select(FoodCategory))}
+    items = {i.id: i for i in session.exec(select(TestItem))}
+    by_category: dict[str, list[tuple[TestItem, Limit]]] = {}
+    for limit in session.exec(select(Limit)):
+        by_category.setdefault(categories[limit.category_id], []).append((items[limit.item_id], limit))
+    today = utcnow().date()
+    kits = {k.item_id: k for k in session.exec(select(KitLot)) if k.expires_on >= today}
+    points = [
+        p
+        for p in session.exec(select(SamplingPoint).order_by(SamplingPoint.code))
+        if p.kind in POINT_CATEGORIES
+    ]
+    return _Reference(points, by_category, kits)
+
+
+def ensure_users(session: Session) -> dict[str, User]:
+    """The demo's users, created when missing."""
+    users = {}
+    for name, (role, password, station) in DEMO_USERS.items():
+        user = session.exec(select(User).where(User.username == name)).first()
+        users[name] = user or auth.add_user(
+            session, SYSTEM, name, role, password, station_code=station, full_name=f"Demo {role}"
+        )
+    return users
+
+
+def _work_day(
+    session: Session,
+    ref: _Reference,
+    tester: Actor,
+    reviewer: Actor,
+    day_start: datetime,
+    samples_per_day: int,
+    rng: random.Random,
+    summary: DemoSummary,
+    collect_codes: bool,
+) -> None:
+    per_point = max(1, samples_per_day // len(ref.points))
+    for point_index, point in enumerate(ref.points):
+        visit = day_start + timedelta(hours=1, minutes=25 * point_index)
+        categories = POINT_CATEGORIES[point.kind]
+        for n in range(per_point):
+            category = categories[(n + point_index) % len(categories)]
+            product, brand, gtin, supplier = rng.choice(PRODUCTS[category])
+            sample = samples.register(
+                session,
+                tester,
+                SampleCreate(
+                    point_code=point.code,
+                    product_name=product,
+                    category_code=category,
+                    brand=brand,
+                    gtin=gtin,
+                    batch=f"{day_start:%Y%m%d}{rng.randint(1, 9)}",
+                    supplier=supplier,
+                    quantity=round(rng.uniform(0.5, 3), 1),
+                    collected_at=visit + timedelta(minutes=3 * n),
+                ),
+            )
+            summary.samples += 1
+            published_here = False
+            for item, limit in ref.items_by_category.get(category, []):
+                kit = ref.kits.get(int(item.id or 0))
+                positive = rng.random() < POSITIVE_RATE
+                result = results.submit(
+                    session,
+                    tester,
+                    ResultSubmit(
+                        sample_label_id=sample.label_id,
+                        item_code=item.code,
+                        raw=_raw_for(item, limit, kit, positive, rng),
+                        kit_lot=kit.lot if kit else None,
+                        tested_at=visit + timedelta(minutes=3 * n + 40),
+                    ),
+                )
+                summary.results += 1
+                if result.judgement == JudgementOutcome.INVALID:
+                    workflow.transition(
+                        session, reviewer, result, "reject", reason="invalid run; retest the sample"
+                    )
+                    summary.rejected += 1
+                    continue
+                workflow.transition(session, reviewer, result, "approve", acknowledge_flags=True)
+                workflow.transition(session, reviewer, result, "publish")
+                summary.published += 1
+                published_here = True
+                if result.judgement == JudgementOutcome.POSITIVE:
+                    summary.positives += 1
+                    summary.cases += 1
+            if collect_codes and published_here:
+                summary.trace_codes.append(sample.label_id)
+                ean13 = sample.gtin[1:] if sample.gtin and sample.gtin.startswith("0") else sample.gtin
+                if ean13 and ean13 not in summary.trace_codes:
+                    summary.trace_codes.append(ean13)
+
+
+def run_demo(
+    engine: Engine,
+    *,
+    days: int = 1,
+    samples_per_day: int = 30,
+    seed: int = 12315,
+    progress: Callable[[int, int], None] | None = None,
+) -> DemoSummary:
+    """Load reference data and users, then do `days` days of work ending today; each day in one transaction."""
+    rng = random.Random(seed)
+    summary = DemoSummary(days=days)
+    with Session(engine, expire_on_commit=False) as session:
+        reference.load_reference(session, SYSTEM)
+        users = ensure_users(session)
+        session.commit()
+        ref = _reference(session)
+    tester, reviewer = auth.actor_for(users["tester"]), auth.actor_for(users["reviewer"])
+    now = utcnow()
+    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    for back in range(days - 1, -1, -1):
+        # Today's work ends before now; earlier days start at their own midnight.
+        day_start = now - timedelta(hours=7) if back == 0 else midnight - timedelta(days=back)
+        with Session(engine, expire_on_commit=False) as session:
+            _work_day(
+                session,
+                ref,
+                tester,
+                reviewer,
+                day_start,
+                samples_per_day if back == 0 else max(samples_per_day, 200),
+                rng,
+                summary,
+                collect_codes=back == 0,
+            )
+            session.commit()
+        if progress:
+            progress(days - back, days)
+    summary.users = {name: password for name, (_role, password, _s) in DEMO_USERS.items()}
+    return summary
+
+
+def count_published(session: Session) -> int:
+    """How many results are published now."""
+    return len(session.exec(select(TestResult.id).where(TestResult.status == ResultStatus.PUBLISHED)).all())

@@ -1,0 +1,160 @@
+"""Public traceability: what was tested and found for a sample label id or a product code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, select
+from sqlmodel import Session
+
+from lims.models import Limit, PublicWarning, Sample, SamplingPoint, TestItem, TestResult
+from lims.models.common import ResultStatus
+from lims.models.trace import TracedResult, TracedSample, TracedWarning, TraceRecord
+from lims.services import gtin, warnings
+from lims.services.errors import Invalid, NotFound
+from lims.services.label_ids import label_id_problem, looks_like_label_id
+
+# Plain-language meaning of each screening outcome (Chinese first).
+MEANING: dict[str, tuple[str, str]] = {
+    "negative": ("阴性：本次快速检测未发现问题", "Negative: this quick test found no problem"),
+    "positive": (
+        "疑似阳性：快速检测发现可能不合格，需实验室确认",
+        "Suspected positive: the quick test indicates a possible problem; a laboratory confirms it",
+    ),
+    "invalid": ("无效：本次检测无效，需重新检测", "Invalid: the test did not work and is repeated"),
+}
+PUBLIC_STATUSES = (ResultStatus.PUBLISHED.value, ResultStatus.ARCHIVED.value)
+MAX_CODE_LENGTH = 512
+
+
+def _results(session: Session, condition: Any, limit: int = 200) -> list[TracedResult]:
+    statement = (
+        select(
+            TestResult.judgement,
+            TestResult.value,
+            TestResult.unit,
+            TestResult.tested_at,
+            TestResult.published_at,
+            Sample.label_id,
+            TestItem.code,
+            TestItem.name_zh,
+            TestItem.name_en,
+            TestItem.method_standard,
+            SamplingPoint.name,
+            SamplingPoint.name_en,
+            Limit.limit,
+            Limit.unit.label("limit_unit"),
+            Limit.source,
+        )
+        .join(Sample, Sample.id == TestResult.sample_id)  # type: ignore[arg-type]
+        .join(TestItem, TestItem.id == TestResult.item_id)  # type: ignore[arg-type]
+        .join(SamplingPoint, SamplingPoint.id == Sample.point_id)  # type: ignore[arg-type]
+        .outerjoin(
+            Limit,
+            and_(
+                Limit.item_id == TestResult.item_id,  # type: ignore[arg-type]
+                Limit.category_id == select(_category_id()).scalar_subquery(),
+            ),
+        )
+        .where(condition, TestResult.status.in_(PUBLIC_STATUSES))  # type: ignore[attr-defined]
+        .order_by(TestResult.tested_at.desc())  # type: ignore[attr-defined]
+        .limit(limit)
+    )
+    rows = session.execute(statement).all()
+    return [
+        TracedResult(
+            sample_label_id=r.label_id,
+            item_code=r.code,
+            item_name_zh=r.name_zh,
+            item_name_en=r.name_en,
+            judgement=r.judgement,
+            meaning_zh=MEANING[r.judgement][0],
+            meaning_en=MEANING[r.judgement][1],
+            value=r.value,
+            unit=r.unit,
+            limit=r.limit,
+            limit_unit=r.limit_unit or "",
+            limit_source=r.source or "",
+            method_standard=r.method_standard,
+            point_name=r.name,
+            point_name_en=r.name_en,
+            tested_at=r.tested_at,
+            published_at=r.published_at,
+        )
+        for r in rows
+    ]
+
+
+def _category_id() -> Any:
+    from lims.models import FoodCategory
+
+    return select(FoodCategory.id).where(FoodCategory.code == Sample.category_code).correlate(Sample)
+
+
+def _warnings(rows: list[PublicWarning]) -> list[TracedWarning]:
+    return [
+        TracedWarning(
+            id=int(w.id or 0), title_zh=w.title_zh, title_en=w.title_en, published_at=w.published_at
+        )
+        for w in rows
+    ]
+
+
+def trace_sample(session: Session, label_id: str) -> TraceRecord:
+    """A sample's published results by its label id."""
+    problem = label_id_problem(label_id)
+    if problem:
+        raise Invalid(problem)
+    row = session.execute(
+        select(Sample, SamplingPoint.name, SamplingPoint.name_en)
+        .join(SamplingPoint, SamplingPoint.id == Sample.point_id)  # type: ignore[arg-type]
+        .where(Sample.label_id == label_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"no sample with label id {label_id}")
+    sample: Sample = row[0]
+    results = _results(session, TestResult.sample_id == sample.id)
+    if not results:
+        raise NotFound(f"sample {label_id} has no published results yet")
+    traced = TracedSample(
+        label_id=sample.label_id,
+        product_name=sample.product_name,
+        brand=sample.brand,
+        gtin=sample.gtin,
+        batch=sample.batch,
+        category_code=sample.category_code,
+        point_name=row[1],
+        point_name_en=row[2],
+        collected_at=sample.collected_at,
+    )
+    items = {r.item_code for r in results}
+    return TraceRecord(
+        code=label_id,
+        kind="sample",
+        gtin=sample.gtin,
+        sample=traced,
+        results=results,
+        warnings=_warnings(warnings.active(session, gtin14=sample.gtin, item_codes=items)),
+    )
+
+
+def trace_gtin(session: Session, code: str) -> TraceRecord:
+    """Every published result for samples of a product, by any form of its GTIN."""
+    gtin14 = gtin.normalise(code)
+    results = _results(session, Sample.gtin == gtin14)
+    active = warnings.active(session, gtin14=gtin14)
+    if not results and not active:
+        raise NotFound(f"no published results for GTIN {gtin14}")
+    return TraceRecord(code=code, kind="gtin", gtin=gtin14, results=results, warnings=_warnings(active))
+
+
+def trace(session: Session, code: str) -> TraceRecord:
+    """Trace any supported code: a sample label id or a GTIN-8/12/13/14."""
+    code = code.strip()
+    if not code or len(code) > MAX_CODE_LENGTH:
+        raise Invalid("code is empty or too long")
+    if looks_like_label_id(code.upper()):
+        return trace_sample(session, code.upper())
+    if code.isdigit():
+        return trace_gtin(session, code)
+    raise Invalid("not a sample label id or GTIN")

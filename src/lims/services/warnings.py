@@ -1,0 +1,63 @@
+"""Consumption-safety warnings (消费警示): published by reviewers, read by everyone."""
+
+from __future__ import annotations
+
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+
+from lims.models import FoodCategory, PublicWarning, TestItem
+from lims.models.cases import WarningBase
+from lims.models.common import Role, utcnow
+from lims.services import audit, gtin
+from lims.services.audit import Actor
+from lims.services.auth import require_role
+from lims.services.errors import Invalid
+
+
+def publish(session: Session, actor: Actor, data: WarningBase) -> PublicWarning:
+    """Publish a warning now."""
+    require_role(actor, Role.REVIEWER)
+    if (
+        data.item_code
+        and session.exec(select(TestItem.id).where(TestItem.code == data.item_code)).first() is None
+    ):
+        raise Invalid(f"unknown test item {data.item_code!r}")
+    if (
+        data.category_code
+        and session.exec(select(FoodCategory.id).where(FoodCategory.code == data.category_code)).first()
+        is None
+    ):
+        raise Invalid(f"unknown food category {data.category_code!r}")
+    if data.expires_at is not None and data.expires_at <= utcnow():
+        raise Invalid("expires_at is in the past")
+    values = data.model_dump()
+    if values["gtin"]:
+        values["gtin"] = gtin.normalise(values["gtin"])
+    warning = PublicWarning(
+        **values, district_id=int(actor.district_id or 0), published_by_id=int(actor.user_id or 0)
+    )
+    session.add(warning)
+    session.flush()
+    audit.record(session, actor, warning, "publish", None)
+    return warning
+
+
+def active(
+    session: Session, *, gtin14: str | None = None, item_codes: set[str] | None = None
+) -> list[PublicWarning]:
+    """Warnings in force now, newest first; optionally only those about a product or items."""
+    now = utcnow()
+    statement = select(PublicWarning).where(
+        col(PublicWarning.withdrawn_at).is_(None),
+        or_(col(PublicWarning.expires_at).is_(None), col(PublicWarning.expires_at) > now),
+    )
+    if gtin14 is not None or item_codes is not None:
+        conditions = []
+        if gtin14 is not None:
+            conditions.append(col(PublicWarning.gtin) == gtin14)
+        if item_codes:
+            conditions.append(col(PublicWarning.item_code).in_(item_codes))
+        if not conditions:
+            return []
+        statement = statement.where(or_(*conditions))
+    return list(session.exec(statement.order_by(col(PublicWarning.published_at).desc()).limit(50)).all())

@@ -1,0 +1,45 @@
+"""Settings from `LIMS_…` environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; every field can be set as `LIMS_<FIELD>`."""
+
+    model_config = SettingsConfigDict(env_prefix="LIMS_", extra="ignore")
+
+    var_dir: Path = Path("var")
+    database_url: str = ""
+    secret_key: str = ""
+    token_minutes: int = 12 * 60
+    public_base_url: str = "http://127.0.0.1:8000"
+    link_timer_scale: float = 1.0
+
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file under `var_dir`."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.var_dir / 'lims.db'}"
+
+    def resolved_secret_key(self) -> str:
+        """The signing key; generated once and kept in `var_dir` when not configured."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.var_dir / "secret_key"
+        if not path.exists():
+            self.var_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()
