@@ -97,9 +97,7 @@ def _task(
     )
 
 
-def _done_by_point(
-    plan: Plan, month: Month, done_tasks: Iterable[Task]
-) -> dict[tuple[int, date], dict[str, int]]:
+def _done_by_point(plan: Plan, month: Month, done_tasks: Iterable[Task]) -> dict[tuple[int, date], dict[str, int]]:
     routes = {p.code: i for i, p in enumerate(plan.points)}
     merged: dict[tuple[int, date], dict[str, int]] = {}
     for task in done_tasks:
@@ -183,9 +181,7 @@ def generate(plan: Plan, month: Month | str | date | None = None) -> Schedule:
     return _schedule(plan, chosen, (), chosen.first)
 
 
-def replan(
-    plan: Plan, month: Month | str | date | None, done_tasks: Iterable[Task], from_date: date
-) -> Schedule:
+def replan(plan: Plan, month: Month | str | date | None, done_tasks: Iterable[Task], from_date: date) -> Schedule:
     """Keep the completed tasks; spread what remains of each quota over the vehicle days from `from_date`."""
     chosen = plan_month(plan, month)
     return _schedule(plan, chosen, list(done_tasks), max(from_date, chosen.first))

@@ -39,6 +39,20 @@ _MESSAGES: dict[str, str] = {
 }
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe YAML loader that leaves impossible dates (2026-13-01) as text for validation to report."""
+
+    def construct_yaml_timestamp(self, node: yaml.Node) -> object:  # type: ignore[override]
+        """A date or datetime, or the scalar's text when it names no real day."""
+        try:
+            return super().construct_yaml_timestamp(node)  # type: ignore[arg-type]
+        except ValueError:
+            return self.construct_scalar(node)  # type: ignore[arg-type]
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
 def _dotted(parts: list[str | int]) -> str:
     out = ""
     for part in parts:
@@ -95,7 +109,7 @@ def _loc_parts(loc: tuple[int | str, ...]) -> list[str | int]:
 
 
 def _read(source: str | Path) -> tuple[str, str]:
-    if isinstance(source, Path) or "\n" not in source:
+    if isinstance(source, Path) or ("\n" not in source and source.strip()):
         path = Path(source)
         try:
             return path.read_text(encoding="utf-8"), path.name
@@ -105,10 +119,14 @@ def _read(source: str | Path) -> tuple[str, str]:
 
 
 def load_plan(source: str | Path, *, name: str | None = None) -> Plan:
-    """Parse and validate a plan from a file path or YAML text; PlanError names field and line."""
+    """Parse and validate a plan from a file path or YAML text; PlanError names field and line.
+
+    A `Path`, or a one-line string, is a file to read; a string holding a newline is the YAML itself.
+    Errors are reported as `NAME line N: field.path: message`, NAME being `name`, else the file's name.
+    """
     text, default_name = _read(source)
     origin = name or default_name
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:

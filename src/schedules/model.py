@@ -69,6 +69,12 @@ class DateRange(_Strict):
     start: date
     end: date
 
+    @model_validator(mode="after")
+    def _ordered(self) -> DateRange:
+        if self.end < self.start:
+            raise ValueError(f"range ends ({self.end}) before it starts ({self.start})")
+        return self
+
     def __contains__(self, day: object) -> bool:
         return isinstance(day, date) and self.start <= day <= self.end
 
@@ -93,6 +99,8 @@ def _parse_blackout(value: Any) -> Any:
         return DateRange(start=start, end=end)
     if isinstance(value, DateRange | Weekday):
         return value
+    if isinstance(value, dict) and set(value) == {"start", "end"}:
+        return DateRange.model_validate(value)
     raise ValueError(_BLACKOUT_HELP)
 
 
@@ -210,11 +218,7 @@ class Plan(_Strict):
 
 
 def _check_codes(where: str, codes: list[str], known: Mapping[str, Any], what: str) -> list[Problem]:
-    return [
-        Problem(f"{where}[{i}]", f"unknown {what} {code!r}")
-        for i, code in enumerate(codes)
-        if code not in known
-    ]
+    return [Problem(f"{where}[{i}]", f"unknown {what} {code!r}") for i, code in enumerate(codes) if code not in known]
 
 
 def plan_problems(plan: Plan) -> list[Problem]:
@@ -224,9 +228,7 @@ def plan_problems(plan: Plan) -> list[Problem]:
         if not re.match(CODE, code):
             problems.append(Problem(f"categories.{code}", "code may hold letters, digits, '_', '.', '-'"))
     for code, item in plan.items.items():
-        problems += _check_codes(
-            f"items.{code}.categories", item.categories, plan.categories, "food category"
-        )
+        problems += _check_codes(f"items.{code}.categories", item.categories, plan.categories, "food category")
     tested = plan.category_items()
     used_families = {plan.items[c].family for c in plan.items}
     for family in sorted(used_families - set(plan.vehicle.channels_per_day)):
@@ -236,9 +238,7 @@ def plan_problems(plan: Plan) -> list[Problem]:
     for i, point in enumerate(plan.points):
         where = f"points[{i}]"
         if point.code in seen:
-            problems.append(
-                Problem(f"{where}.code", f"duplicate point {point.code} (also points[{seen[point.code]}])")
-            )
+            problems.append(Problem(f"{where}.code", f"duplicate point {point.code} (also points[{seen[point.code]}])"))
         seen.setdefault(point.code, i)
         problems += _check_codes(f"{where}.categories", point.categories, plan.categories, "food category")
         for cat in point.batches:

@@ -24,17 +24,13 @@ class Located(Protocol):
     def area(self) -> str: ...
 
 
-def urgent_task(
-    point: Located, received_at: datetime, *, minutes: Mapping[Area, int] | None = None
-) -> UrgentTask:
+def urgent_task(point: Located, received_at: datetime, *, minutes: Mapping[Area, int] | None = None) -> UrgentTask:
     """An urgent test at the point, due `minutes[area]` after the complaint was received."""
     table = DEFAULT_RESPONSE_MINUTES if minutes is None else minutes
     try:
         area = Area(point.area)
     except ValueError:
-        raise PlanError(
-            f"point {point.code}: area must be one of {', '.join(a.value for a in Area)}"
-        ) from None
+        raise PlanError(f"point {point.code}: area must be one of {', '.join(a.value for a in Area)}") from None
     if area not in table:
         raise PlanError(f"point {point.code}: no response time for area {area.value}")
     return UrgentTask(
