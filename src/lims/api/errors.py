@@ -30,9 +30,7 @@ async def integrity_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def busy_error(request: Request, exc: Exception) -> JSONResponse:
     """The database is busy (lock timeout); the client may retry."""
-    return JSONResponse(
-        {"detail": "the database is busy; try again"}, status_code=503, headers={"Retry-After": "1"}
-    )
+    return JSONResponse({"detail": "the database is busy; try again"}, status_code=503, headers={"Retry-After": "1"})
 
 
 def install(app: FastAPI) -> None:

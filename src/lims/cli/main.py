@@ -25,9 +25,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="Food quick-t
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 user_app = typer.Typer(no_args_is_help=True, help="Users and roles.")
 audit_app = typer.Typer(no_args_is_help=True, help="The audit trail.")
-reference_app = typer.Typer(
-    no_args_is_help=True, help="Reference data (stations, points, items, limits, kits)."
-)
+reference_app = typer.Typer(no_args_is_help=True, help="Reference data (stations, points, items, limits, kits).")
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
@@ -80,9 +78,7 @@ def reference_load(
     with reporting_errors(), Session(engine) as session:
         report = reference.load_reference(session, SYSTEM, folder)
         session.commit()
-    typer.echo(
-        json.dumps({"created": report.created, "changed": report.changed, "unchanged": report.unchanged})
-    )
+    typer.echo(json.dumps({"created": report.created, "changed": report.changed, "unchanged": report.unchanged}))
 
 
 @audit_app.command("verify")
@@ -115,9 +111,7 @@ def _fresh_sqlite() -> None:
 
 @app.command("demo")
 def demo_command(
-    serve: Annotated[
-        bool, typer.Option("--serve/--no-serve", help="serve the API and pages afterwards")
-    ] = True,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="serve the API and pages afterwards")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as one JSON object")] = False,
     days: Annotated[int, typer.Option(min=1, max=3650, help="days of work to simulate, ending today")] = 1,
     samples_per_day: Annotated[int, typer.Option(min=10, max=999)] = 30,
@@ -155,9 +149,7 @@ def serve_command(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -
 
     ready_engine()
     console.print(f"serving on http://{host}:{port}/  (API docs at /docs)")
-    uvicorn.run(
-        "lims.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning"
-    )
+    uvicorn.run("lims.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
 
 
 for _module in COMMAND_MODULES:

@@ -73,9 +73,7 @@ def judge_enzyme(
     }
     if not finite(control_a0, control_a3, sample_a0, sample_a3):
         return _non_finite(raw, method)
-    result = judge_enzyme_deltas(
-        control_dA=control_a3 - control_a0, sample_dA=sample_a3 - sample_a0, method=method
-    )
+    result = judge_enzyme_deltas(control_dA=control_a3 - control_a0, sample_dA=sample_a3 - sample_a0, method=method)
     return Judgement(
         outcome=result.outcome,
         value=result.value,
@@ -167,8 +165,7 @@ def judge_enzyme_deltas(*, control_dA: float, sample_dA: float, method: EnzymeMe
             f"(control ΔA {fmt(control_dA)}, sample ΔA {fmt(sample_dA)})."
         ),
         reason_zh=(
-            f"阴性：抑制率 {shown}%，低于判定值 {threshold}%"
-            f"（对照 ΔA {fmt(control_dA)}，样品 ΔA {fmt(sample_dA)}）。"
+            f"阴性：抑制率 {shown}%，低于判定值 {threshold}%（对照 ΔA {fmt(control_dA)}，样品 ΔA {fmt(sample_dA)}）。"
         ),
         details=details,
     )

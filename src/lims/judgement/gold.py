@@ -65,8 +65,7 @@ def judge_gold(*, t_intensity: float, c_intensity: float, kit: GoldKit) -> Judge
                 "which no strip can give; check the reader and repeat the test."
             ),
             reason_zh=(
-                f"无效：检测线强度出现负值（T {fmt(t_intensity)}，C {fmt(c_intensity)}），"
-                "请检查读卡仪后重新检测。"
+                f"无效：检测线强度出现负值（T {fmt(t_intensity)}，C {fmt(c_intensity)}），请检查读卡仪后重新检测。"
             ),
             details=details,
         )
@@ -121,8 +120,7 @@ def judge_gold(*, t_intensity: float, c_intensity: float, kit: GoldKit) -> Judge
             "(competitive format: a weaker T line means more analyte); confirm by a laboratory method."
         ),
         reason_zh=(
-            f"疑似阳性：T/C 为 {shown}，低于试剂盒判定值 {cutoff}"
-            "（竞争法：T 线越弱，目标物越多），需送实验室确证。"
+            f"疑似阳性：T/C 为 {shown}，低于试剂盒判定值 {cutoff}（竞争法：T 线越弱，目标物越多），需送实验室确证。"
         ),
         details=details,
     )

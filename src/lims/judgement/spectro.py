@@ -53,8 +53,7 @@ class CalibrationCurve:
             raise ValueError(f"intercept must be a number, got {self.intercept!r}")
         if not finite(self.min_conc, self.max_conc) or not 0.0 <= self.min_conc < self.max_conc:
             raise ValueError(
-                "calibrated range must satisfy 0 <= min_conc < max_conc, "
-                f"got {self.min_conc!r}..{self.max_conc!r}"
+                f"calibrated range must satisfy 0 <= min_conc < max_conc, got {self.min_conc!r}..{self.max_conc!r}"
             )
         content_factor(self.conc_unit, "mg/kg")  # raises ValueError for an unknown unit
 
@@ -74,9 +73,7 @@ class CalibrationCurve:
                 "prepare the standards again"
             )
         concs = [c for c, _ in points]
-        return cls(
-            slope=slope, intercept=intercept, min_conc=min(concs), max_conc=max(concs), conc_unit=conc_unit
-        )
+        return cls(slope=slope, intercept=intercept, min_conc=min(concs), max_conc=max(concs), conc_unit=conc_unit)
 
     def concentration(self, net_absorbance: float) -> float:
         """Concentration of the measured solution for a blank-corrected absorbance."""
@@ -266,8 +263,7 @@ def judge_spectro(
                 f"({limit.source}); confirm by a laboratory method."
             ),
             reason_zh=(
-                f"疑似阳性：含量 {shown} {unit}，超过限量 {fmt(limit.limit)} {unit}（{limit.source}），"
-                "需送实验室确证。"
+                f"疑似阳性：含量 {shown} {unit}，超过限量 {fmt(limit.limit)} {unit}（{limit.source}），需送实验室确证。"
             ),
             details=details,
         )

@@ -77,9 +77,7 @@ def _lock_chain(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(731215)"))
 
 
-def record(
-    session: Session, actor: Actor, row: SQLModel, action: str, before: dict[str, Any] | None
-) -> AuditEvent:
+def record(session: Session, actor: Actor, row: SQLModel, action: str, before: dict[str, Any] | None) -> AuditEvent:
     """Append an event for `row` (already flushed) with its state before and after `action`."""
     session.flush()
     _lock_chain(session)
@@ -177,7 +175,5 @@ def verify(session: Session, audited_models: list[type[SQLModel]]) -> Break | No
                 )
         for (entity, entity_id), (event_id, _after) in latest.items():
             if entity == table and entity_id not in seen:
-                return Break(
-                    event_id, table, entity_id, "audited row is missing (deleted outside the application)"
-                )
+                return Break(event_id, table, entity_id, "audited row is missing (deleted outside the application)")
     return None

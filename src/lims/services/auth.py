@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -51,11 +53,7 @@ def add_user(
         raise Invalid(f"unknown role {role!r}; choose one of {', '.join(r.value for r in Role)}")
     if len(password) < MIN_PASSWORD:
         raise Invalid(f"password must have at least {MIN_PASSWORD} characters")
-    if (
-        not username
-        or len(username) > 64
-        or not username.replace("-", "").replace("_", "").replace(".", "").isalnum()
-    ):
+    if not username or len(username) > 64 or not username.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise Invalid("user name must be 1-64 letters, digits, '.', '-' or '_'")
     if session.exec(select(User).where(User.username == username)).first():
         raise Conflict(f"user {username!r} already exists")
@@ -107,10 +105,8 @@ def authenticate(session: Session, username: str, password: str) -> User:
 
 def _hasher_dummy_verify() -> None:
     """Spend the time of a real check so unknown names cannot be told apart by timing."""
-    try:
+    with contextlib.suppress(VerificationError):
         _hasher.verify(_DUMMY_HASH, "not-the-password")
-    except VerificationError:
-        pass
 
 
 _DUMMY_HASH = _hasher.hash("dummy-password-for-timing")

@@ -112,9 +112,7 @@ def list_for(session: Session, actor: Actor, *, open_only: bool = False) -> list
     return list(session.exec(statement.order_by(col(PositiveCase.id).desc())).all())
 
 
-def _change(
-    session: Session, actor: Actor, case: PositiveCase, action: str, **values: object
-) -> PositiveCase:
+def _change(session: Session, actor: Actor, case: PositiveCase, action: str, **values: object) -> PositiveCase:
     require_role(actor, Role.REVIEWER, Role.STATION)
     if case.closed_at:
         raise Conflict(f"case {case.id} is closed")

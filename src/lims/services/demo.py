@@ -98,9 +98,7 @@ class DemoSummary:
         return dict(self.__dict__)
 
 
-def _raw_for(
-    item: TestItem, limit: Limit, kit: KitLot | None, positive: bool, rng: random.Random
-) -> dict[str, float]:
+def _raw_for(item: TestItem, limit: Limit, kit: KitLot | None, positive: bool, rng: random.Random) -> dict[str, float]:
     """Raw instrument figures that a real run with this outcome would give."""
     if item.family == "pesticide":
         control = rng.uniform(0.45, 0.75)
@@ -119,9 +117,7 @@ def _raw_for(
     factor = volume * dilution / mass * content_factor(method["conc_unit"], limit.unit)
     if positive:
         content = (
-            (limit.limit * rng.uniform(1.3, 2.5))
-            if limit.limit
-            else method["detection_limit"] * rng.uniform(1.5, 3)
+            (limit.limit * rng.uniform(1.3, 2.5)) if limit.limit else method["detection_limit"] * rng.uniform(1.5, 3)
         )
     else:
         content = (limit.limit * rng.uniform(0.1, 0.6)) if limit.limit else 0.0
@@ -146,11 +142,7 @@ def _reference(session: Session) -> _Reference:
         by_category.setdefault(categories[limit.category_id], []).append((items[limit.item_id], limit))
     today = utcnow().date()
     kits = {k.item_id: k for k in session.exec(select(KitLot)) if k.expires_on >= today}
-    points = [
-        p
-        for p in session.exec(select(SamplingPoint).order_by(SamplingPoint.code))
-        if p.kind in POINT_CATEGORIES
-    ]
+    points = [p for p in session.exec(select(SamplingPoint).order_by(SamplingPoint.code)) if p.kind in POINT_CATEGORIES]
     return _Reference(points, by_category, kits)
 
 
@@ -216,9 +208,7 @@ def _work_day(
                 )
                 summary.results += 1
                 if result.judgement == JudgementOutcome.INVALID:
-                    workflow.transition(
-                        session, reviewer, result, "reject", reason="invalid run; retest the sample"
-                    )
+                    workflow.transition(session, reviewer, result, "reject", reason="invalid run; retest the sample")
                     summary.rejected += 1
                     continue
                 workflow.transition(session, reviewer, result, "approve", acknowledge_flags=True)

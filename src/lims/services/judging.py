@@ -44,9 +44,7 @@ def _numbers(raw: Mapping[str, Any], family: str) -> dict[str, float]:
 
 def _pesticide(item: TestItem, raw: dict[str, float], limit: Limit, kit: KitLot | None) -> Judgement:
     method = EnzymeMethod(
-        threshold_pct=float(
-            limit.limit if limit.limit is not None else item.method.get("threshold_pct", 50.0)
-        ),
+        threshold_pct=float(limit.limit if limit.limit is not None else item.method.get("threshold_pct", 50.0)),
         min_control_dA=float(item.method.get("min_control_dA", 0.3)),
     )
     if "control_dA" in raw:
@@ -62,9 +60,7 @@ def _pesticide(item: TestItem, raw: dict[str, float], limit: Limit, kit: KitLot 
 
 def _gold(item: TestItem, raw: dict[str, float], limit: Limit, kit: KitLot | None) -> Judgement:
     cutoff = kit.cutoff_tc if kit and kit.cutoff_tc is not None else item.method.get("default_cutoff_tc")
-    min_c = (
-        kit.min_c_intensity if kit and kit.min_c_intensity is not None else item.method.get("default_min_c")
-    )
+    min_c = kit.min_c_intensity if kit and kit.min_c_intensity is not None else item.method.get("default_min_c")
     if cutoff is None or min_c is None:
         raise Invalid(f"item {item.code} needs a kit lot with a cut-off")
     return judge_gold(
@@ -116,9 +112,7 @@ JUDGES: dict[str, Callable[[TestItem, dict[str, float], Limit, KitLot | None], J
 def judge(item: TestItem, raw: Mapping[str, Any], limit: Limit, kit: KitLot | None) -> Judgement:
     """Judge raw figures for `item` against `limit` (and the kit lot's cut-off for gold cards)."""
     numbers = _numbers(raw, item.family)
-    extras = {
-        k: float(v) for k, v in raw.items() if k in ("slope", "intercept") and isinstance(v, int | float)
-    }
+    extras = {k: float(v) for k, v in raw.items() if k in ("slope", "intercept") and isinstance(v, int | float)}
     try:
         return JUDGES[item.family](item, {**numbers, **extras}, limit, kit)
     except ValueError as exc:

@@ -51,13 +51,9 @@ def _item(session: Session, code: str) -> TestItem:
 
 def _limit(session: Session, item: TestItem, sample: Sample) -> Limit:
     category = session.exec(select(FoodCategory).where(FoodCategory.code == sample.category_code)).one()
-    limit = session.exec(
-        select(Limit).where(Limit.item_id == item.id, Limit.category_id == category.id)
-    ).first()
+    limit = session.exec(select(Limit).where(Limit.item_id == item.id, Limit.category_id == category.id)).first()
     if limit is None:
-        raise Invalid(
-            f"item {item.code} is not tested on {category.code} ({category.name_en}): no limit is defined"
-        )
+        raise Invalid(f"item {item.code} is not tested on {category.code} ({category.name_en}): no limit is defined")
     return limit
 
 
@@ -68,9 +64,7 @@ def _instrument(session: Session, serial: str | None, item: TestItem) -> Instrum
     if instrument is None:
         raise Invalid(f"unknown instrument {serial!r}")
     if instrument.family != item.family:
-        raise Invalid(
-            f"instrument {serial} is a {instrument.family} instrument; item {item.code} needs {item.family}"
-        )
+        raise Invalid(f"instrument {serial} is a {instrument.family} instrument; item {item.code} needs {item.family}")
     return instrument
 
 
@@ -219,10 +213,7 @@ def public_views(session: Session, results: list[TestResult]) -> list[ResultPubl
     """API views of results, with sample, item, point and instrument codes filled in."""
     if not results:
         return []
-    samples = {
-        s.id: s
-        for s in session.exec(select(Sample).where(col(Sample.id).in_({r.sample_id for r in results})))
-    }
+    samples = {s.id: s for s in session.exec(select(Sample).where(col(Sample.id).in_({r.sample_id for r in results})))}
     items = {i.id: i for i in session.exec(select(TestItem))}
     points = {p.id: p for p in session.exec(select(SamplingPoint))}
     instruments = {i.id: i for i in session.exec(select(Instrument))}
@@ -284,9 +275,7 @@ def search(
     require_role(actor, Role.TESTER, Role.REVIEWER, Role.STATION, Role.ADMIN)
     statement = select(TestResult)
     if actor.role == Role.STATION:
-        statement = statement.where(
-            col(TestResult.status).in_([ResultStatus.PUBLISHED, ResultStatus.ARCHIVED])
-        )
+        statement = statement.where(col(TestResult.status).in_([ResultStatus.PUBLISHED, ResultStatus.ARCHIVED]))
         if status and status not in (ResultStatus.PUBLISHED, ResultStatus.ARCHIVED):
             return []
     else:

@@ -33,9 +33,7 @@ def _validated(session: Session, data: SampleData) -> SampleData:
 def _next_label_id(session: Session, district: District, collected: datetime) -> str:
     day = collected.astimezone(UTC).date()
     prefix = f"{district.code}{day:%y%m%d}"
-    count = session.exec(
-        select(func.count()).select_from(Sample).where(col(Sample.label_id).startswith(prefix))
-    ).one()
+    count = session.exec(select(func.count()).select_from(Sample).where(col(Sample.label_id).startswith(prefix))).one()
     if count >= MAX_PER_DAY:
         raise Conflict(f"district {district.code} already has {MAX_PER_DAY} samples on {day}")
     return make_label_id(district.code, day, int(count) + 1)
@@ -131,9 +129,7 @@ def public(session: Session, sample: Sample) -> SamplePublic:
     """The API view of a sample."""
     point = session.get(SamplingPoint, sample.point_id)
     assert point is not None
-    return SamplePublic.model_validate(
-        {**sample.model_dump(), "point_code": point.code, "point_name": point.name}
-    )
+    return SamplePublic.model_validate({**sample.model_dump(), "point_code": point.code, "point_name": point.name})
 
 
 def list_for(

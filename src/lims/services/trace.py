@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlmodel import Session
 
-from lims.models import Limit, PublicWarning, Sample, SamplingPoint, TestItem, TestResult
+from lims.models import FoodCategory, Limit, PublicWarning, Sample, SamplingPoint, TestItem, TestResult
 from lims.models.common import ResultStatus
 from lims.models.trace import TracedResult, TracedSample, TracedWarning, TraceRecord
 from lims.services import gtin, warnings
@@ -49,13 +49,8 @@ def _results(session: Session, condition: Any, limit: int = 200) -> list[TracedR
         .join(Sample, Sample.id == TestResult.sample_id)  # type: ignore[arg-type]
         .join(TestItem, TestItem.id == TestResult.item_id)  # type: ignore[arg-type]
         .join(SamplingPoint, SamplingPoint.id == Sample.point_id)  # type: ignore[arg-type]
-        .outerjoin(
-            Limit,
-            and_(
-                Limit.item_id == TestResult.item_id,  # type: ignore[arg-type]
-                Limit.category_id == select(_category_id()).scalar_subquery(),
-            ),
-        )
+        .join(FoodCategory, FoodCategory.code == Sample.category_code)  # type: ignore[arg-type]
+        .outerjoin(Limit, and_(Limit.item_id == TestResult.item_id, Limit.category_id == FoodCategory.id))  # type: ignore[arg-type]
         .where(condition, TestResult.status.in_(PUBLIC_STATUSES))  # type: ignore[attr-defined]
         .order_by(TestResult.tested_at.desc())  # type: ignore[attr-defined]
         .limit(limit)
@@ -85,17 +80,9 @@ def _results(session: Session, condition: Any, limit: int = 200) -> list[TracedR
     ]
 
 
-def _category_id() -> Any:
-    from lims.models import FoodCategory
-
-    return select(FoodCategory.id).where(FoodCategory.code == Sample.category_code).correlate(Sample)
-
-
 def _warnings(rows: list[PublicWarning]) -> list[TracedWarning]:
     return [
-        TracedWarning(
-            id=int(w.id or 0), title_zh=w.title_zh, title_en=w.title_en, published_at=w.published_at
-        )
+        TracedWarning(id=int(w.id or 0), title_zh=w.title_zh, title_en=w.title_en, published_at=w.published_at)
         for w in rows
     ]
 

@@ -17,15 +17,11 @@ from lims.services.errors import Invalid
 def publish(session: Session, actor: Actor, data: WarningBase) -> PublicWarning:
     """Publish a warning now."""
     require_role(actor, Role.REVIEWER)
-    if (
-        data.item_code
-        and session.exec(select(TestItem.id).where(TestItem.code == data.item_code)).first() is None
-    ):
+    if data.item_code and session.exec(select(TestItem.id).where(TestItem.code == data.item_code)).first() is None:
         raise Invalid(f"unknown test item {data.item_code!r}")
     if (
         data.category_code
-        and session.exec(select(FoodCategory.id).where(FoodCategory.code == data.category_code)).first()
-        is None
+        and session.exec(select(FoodCategory.id).where(FoodCategory.code == data.category_code)).first() is None
     ):
         raise Invalid(f"unknown food category {data.category_code!r}")
     if data.expires_at is not None and data.expires_at <= utcnow():
@@ -33,18 +29,14 @@ def publish(session: Session, actor: Actor, data: WarningBase) -> PublicWarning:
     values = data.model_dump()
     if values["gtin"]:
         values["gtin"] = gtin.normalise(values["gtin"])
-    warning = PublicWarning(
-        **values, district_id=int(actor.district_id or 0), published_by_id=int(actor.user_id or 0)
-    )
+    warning = PublicWarning(**values, district_id=int(actor.district_id or 0), published_by_id=int(actor.user_id or 0))
     session.add(warning)
     session.flush()
     audit.record(session, actor, warning, "publish", None)
     return warning
 
 
-def active(
-    session: Session, *, gtin14: str | None = None, item_codes: set[str] | None = None
-) -> list[PublicWarning]:
+def active(session: Session, *, gtin14: str | None = None, item_codes: set[str] | None = None) -> list[PublicWarning]:
     """Warnings in force now, newest first; optionally only those about a product or items."""
     now = utcnow()
     statement = select(PublicWarning).where(

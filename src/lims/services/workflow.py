@@ -138,8 +138,4 @@ def transition(
 def allowed(role: str, status: str, action: str) -> bool:
     """Whether `role` may do `action` on a result in `status` (ignoring four-eyes and flags)."""
     rule = TRANSITIONS.get(action)
-    return (
-        rule is not None
-        and role in {r.value for r in rule.roles}
-        and status in {s.value for s in rule.sources}
-    )
+    return rule is not None and role in {r.value for r in rule.roles} and status in {s.value for s in rule.sources}

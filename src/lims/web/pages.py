@@ -52,7 +52,5 @@ def trace_page(request: Request, session: SessionDep, code: str) -> HTMLResponse
     try:
         record = trace.trace(session, code)
     except ServiceError as exc:
-        return render(
-            request, "trace.html", status_code=exc.status_code, record=None, code=code, error=exc.reason
-        )
+        return render(request, "trace.html", status_code=exc.status_code, record=None, code=code, error=exc.reason)
     return render(request, "trace.html", record=record, code=code)

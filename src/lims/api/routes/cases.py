@@ -27,9 +27,7 @@ def read(session: SessionDep, actor: CurrentUser, case_id: CaseId) -> CasePublic
 
 
 @router.post("/{case_id}/retest-request")
-def retest_request(
-    session: SessionDep, actor: CurrentUser, case_id: CaseId, body: RetestRequest
-) -> CasePublic:
+def retest_request(session: SessionDep, actor: CurrentUser, case_id: CaseId, body: RetestRequest) -> CasePublic:
     """The tested party asks for a retest at a qualified lab, within four hours of the notice."""
     case = cases.request_retest(session, actor, case_id, body)
     session.commit()
@@ -45,9 +43,7 @@ def acceptance(session: SessionDep, actor: CurrentUser, case_id: CaseId) -> Case
 
 
 @router.post("/{case_id}/referral-outcome")
-def referral_outcome(
-    session: SessionDep, actor: CurrentUser, case_id: CaseId, body: ReferralOutcome
-) -> CasePublic:
+def referral_outcome(session: SessionDep, actor: CurrentUser, case_id: CaseId, body: ReferralOutcome) -> CasePublic:
     """The qualified lab's finding."""
     case = cases.record_outcome(session, actor, case_id, body)
     session.commit()

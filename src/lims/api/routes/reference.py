@@ -15,10 +15,7 @@ router = APIRouter(prefix="/reference", tags=["reference"])
 @router.get("/points")
 def points(session: SessionDep) -> list[SamplingPointPublic]:
     """Every sampling point."""
-    return [
-        SamplingPointPublic.model_validate(p, from_attributes=True)
-        for p in session.exec(select(SamplingPoint))
-    ]
+    return [SamplingPointPublic.model_validate(p, from_attributes=True) for p in session.exec(select(SamplingPoint))]
 
 
 @router.get("/items")

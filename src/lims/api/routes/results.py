@@ -58,9 +58,7 @@ def read(session: SessionDep, actor: CurrentUser, result_id: ResultId) -> Result
 
 
 @router.post("/{result_id}/corrections", status_code=201)
-def correct(
-    session: SessionDep, actor: CurrentUser, result_id: ResultId, body: ResultCorrection
-) -> ResultPublic:
+def correct(session: SessionDep, actor: CurrentUser, result_id: ResultId, body: ResultCorrection) -> ResultPublic:
     """Replace a result awaiting review by a corrected version (tester)."""
     new = results.correct(session, actor, result_id, body)
     session.commit()
@@ -78,8 +76,6 @@ def review(
     """Approve, reject (with a reason), publish or archive a result (reviewer, never the tester)."""
     body = body or ReviewDecision()
     result = results.get_for(session, actor, result_id)
-    workflow.transition(
-        session, actor, result, action, reason=body.reason, acknowledge_flags=body.acknowledge_flags
-    )
+    workflow.transition(session, actor, result, action, reason=body.reason, acknowledge_flags=body.acknowledge_flags)
     session.commit()
     return results.public_views(session, [result])[0]

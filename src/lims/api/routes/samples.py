@@ -43,9 +43,7 @@ def read(session: SessionDep, actor: CurrentUser, label_id: LabelId) -> SamplePu
 
 
 @router.post("/{label_id}/corrections")
-def correct(
-    session: SessionDep, actor: CurrentUser, label_id: LabelId, body: SampleCorrection
-) -> SamplePublic:
+def correct(session: SessionDep, actor: CurrentUser, label_id: LabelId, body: SampleCorrection) -> SamplePublic:
     """Record a corrected version; the earlier version stays readable."""
     sample = samples.correct(session, actor, label_id, body)
     session.commit()

@@ -1,0 +1,150 @@
+"""Shared fixtures: a migrated database per backend (SQLite always, PostgreSQL when configured), reset per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlmodel
+from fastapi.testclient import TestClient
+from sqlalchemy import MetaData, insert, select, text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel
+
+import lims.models  # noqa: F401  (registers the tables)
+from lims.api.deps import get_session
+from lims.app import create_app
+from lims.db import make_engine
+from lims.models import User
+from lims.services import auth, reference, schema
+from lims.services.audit import SYSTEM
+
+PG_URL = os.environ.get("LIMS_TEST_DATABASE_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+# Users every test can act as: name -> (role, station code).
+TEST_USERS: dict[str, tuple[str, str | None]] = {
+    "tester": ("tester", None),
+    "tester2": ("tester", None),
+    "reviewer": ("reviewer", None),
+    "reviewer2": ("reviewer", None),
+    "station": ("station", "ST04"),
+    "station_other": ("station", "ST01"),
+    "admin": ("admin", None),
+}
+PASSWORD = "correct-horse-battery"
+BASE_ROWS: dict[str, dict[str, list[dict[str, Any]]]] = {}
+
+
+def _drop_everything(engine: Engine) -> None:
+    meta = MetaData()
+    meta.reflect(engine)
+    meta.drop_all(engine)
+
+
+def _base_state(engine: Engine) -> dict[str, list[dict[str, Any]]]:
+    """Load reference data and test users once; remember every row to restore before each test."""
+    with Session(engine) as session:
+        reference.load_reference(session, SYSTEM)
+        for name, (role, station) in TEST_USERS.items():
+            auth.add_user(session, SYSTEM, name, role, PASSWORD, station_code=station)
+        session.commit()
+    rows: dict[str, list[dict[str, Any]]] = {}
+    with engine.connect() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            rows[table.name] = [dict(r._mapping) for r in conn.execute(select(table).order_by(table.c.id))]
+    return rows
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def base_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A database migrated with the shipped Alembic migrations, holding the base state."""
+    if request.param == "postgresql":
+        assert PG_URL
+        engine = make_engine(PG_URL)
+        _drop_everything(engine)
+    else:
+        engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('db') / 'lims.db'}")
+    schema.upgrade(engine)
+    assert schema.is_current(engine)
+    BASE_ROWS[str(engine.url)] = _base_state(engine)
+    yield engine
+    engine.dispose()
+
+
+def restore(engine: Engine) -> None:
+    """Put the database back to the base state."""
+    tables = SQLModel.metadata.sorted_tables
+    base = BASE_ROWS[str(engine.url)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(tables):
+                conn.execute(table.delete())
+        for table in tables:
+            if base[table.name]:
+                conn.execute(insert(table), base[table.name])
+        if engine.dialect.name == "postgresql":
+            for table in tables:
+                conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', 'id'), "
+                        f'COALESCE((SELECT MAX(id) FROM "{table.name}"), 0) + 1, false)'
+                    )
+                )
+
+
+@pytest.fixture
+def engine(base_engine: Engine) -> Engine:
+    """The test database, reset to reference data and test users."""
+    restore(base_engine)
+    return base_engine
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session on the test database."""
+    with Session(engine, expire_on_commit=False) as s:
+        yield s
+
+
+@pytest.fixture
+def app(engine: Engine) -> Any:
+    """The app with its session dependency pointed at the test database."""
+    application = create_app(engine)
+
+    def override() -> Iterator[Session]:
+        with Session(engine, expire_on_commit=False) as s:
+            yield s
+
+    application.dependency_overrides[get_session] = override
+    return application
+
+
+@pytest.fixture
+def client(app: Any) -> Iterator[TestClient]:
+    """An HTTP client on the app."""
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def headers(engine: Engine) -> dict[str, dict[str, str]]:
+    """Authorization headers per test user name."""
+    with Session(engine) as s:
+        users = {u.username: u for u in s.exec(sqlmodel.select(User))}
+    return {name: {"Authorization": f"Bearer {auth.issue_token(user)}"} for name, user in users.items()}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep settings (secret key, SQLite default) in a per-test folder."""
+    from lims.settings import get_settings
+
+    monkeypatch.setenv("LIMS_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("LIMS_SECRET_KEY", "test-secret-key-not-for-production")
+    get_settings.cache_clear()
