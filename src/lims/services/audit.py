@@ -42,13 +42,13 @@ def _plain(value: Any) -> Any:
 
 def snapshot(row: SQLModel) -> dict[str, Any]:
     """The stored state of a table row as plain JSON values, in a stable form."""
-    data = {name: _plain(getattr(row, name)) for name in type(row).model_fields}
-    return json.loads(canonical(data))
+    return snapshot_fields(row, type(row).model_fields)
 
 
 def snapshot_fields(obj: object, fields: Any) -> dict[str, Any]:
     """The named fields of `obj` as plain JSON values."""
-    return json.loads(canonical({name: _plain(getattr(obj, name)) for name in fields}))
+    data: dict[str, Any] = json.loads(canonical({name: _plain(getattr(obj, name)) for name in fields}))
+    return data
 
 
 def canonical(data: Any) -> str:
@@ -159,13 +159,13 @@ def verify(session: Session, audited_models: list[type[SQLModel]]) -> Break | No
         table = str(model.__tablename__)
         seen: set[int] = set()
         for row in session.exec(select(model)).all():
-            row_id = int(row.id)
+            stored = snapshot(row)
+            row_id = int(stored["id"])
             seen.add(row_id)
             found = latest.get((table, row_id))
             if found is None:
                 return Break(None, table, row_id, "row has no audit event (inserted outside the application)")
             event_id, after = found
-            stored = snapshot(row)
             if stored != after:
                 return Break(
                     event_id,

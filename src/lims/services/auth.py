@@ -7,7 +7,7 @@ import contextlib
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from lims.models import District, Station, User
 from lims.models.common import Role
@@ -60,7 +60,7 @@ def add_user(
     district = (
         session.exec(select(District).where(District.code == district_code)).first()
         if district_code
-        else session.exec(select(District).order_by(District.id)).first()
+        else session.exec(select(District).order_by(col(District.id))).first()
     )
     if district is None:
         raise NotFound(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import and_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from lims.models import FoodCategory, Limit, PublicWarning, Sample, SamplingPoint, TestItem, TestResult
 from lims.models.common import ResultStatus
@@ -30,29 +30,31 @@ MAX_CODE_LENGTH = 512
 def _results(session: Session, condition: Any, limit: int = 200) -> list[TracedResult]:
     statement = (
         select(
-            TestResult.judgement,
-            TestResult.value,
-            TestResult.unit,
-            TestResult.tested_at,
-            TestResult.published_at,
-            Sample.label_id,
-            TestItem.code,
-            TestItem.name_zh,
-            TestItem.name_en,
-            TestItem.method_standard,
-            SamplingPoint.name,
-            SamplingPoint.name_en,
-            Limit.limit,
-            Limit.unit.label("limit_unit"),
-            Limit.source,
+            col(TestResult.judgement),
+            col(TestResult.value),
+            col(TestResult.unit),
+            col(TestResult.tested_at),
+            col(TestResult.published_at),
+            col(Sample.label_id),
+            col(TestItem.code),
+            col(TestItem.name_zh),
+            col(TestItem.name_en),
+            col(TestItem.method_standard),
+            col(SamplingPoint.name),
+            col(SamplingPoint.name_en),
+            col(Limit.limit),
+            col(Limit.unit).label("limit_unit"),
+            col(Limit.source),
         )
-        .join(Sample, Sample.id == TestResult.sample_id)  # type: ignore[arg-type]
-        .join(TestItem, TestItem.id == TestResult.item_id)  # type: ignore[arg-type]
-        .join(SamplingPoint, SamplingPoint.id == Sample.point_id)  # type: ignore[arg-type]
-        .join(FoodCategory, FoodCategory.code == Sample.category_code)  # type: ignore[arg-type]
-        .outerjoin(Limit, and_(Limit.item_id == TestResult.item_id, Limit.category_id == FoodCategory.id))  # type: ignore[arg-type]
-        .where(condition, TestResult.status.in_(PUBLIC_STATUSES))  # type: ignore[attr-defined]
-        .order_by(TestResult.tested_at.desc())  # type: ignore[attr-defined]
+        .join(Sample, col(Sample.id) == col(TestResult.sample_id))
+        .join(TestItem, col(TestItem.id) == col(TestResult.item_id))
+        .join(SamplingPoint, col(SamplingPoint.id) == col(Sample.point_id))
+        .join(FoodCategory, col(FoodCategory.code) == col(Sample.category_code))
+        .outerjoin(
+            Limit, and_(col(Limit.item_id) == col(TestResult.item_id), col(Limit.category_id) == col(FoodCategory.id))
+        )
+        .where(condition, col(TestResult.status).in_(PUBLIC_STATUSES))
+        .order_by(col(TestResult.tested_at).desc())
         .limit(limit)
     )
     rows = session.execute(statement).all()
@@ -93,14 +95,14 @@ def trace_sample(session: Session, label_id: str) -> TraceRecord:
     if problem:
         raise Invalid(problem)
     row = session.execute(
-        select(Sample, SamplingPoint.name, SamplingPoint.name_en)
-        .join(SamplingPoint, SamplingPoint.id == Sample.point_id)  # type: ignore[arg-type]
-        .where(Sample.label_id == label_id)
+        select(Sample, col(SamplingPoint.name), col(SamplingPoint.name_en))
+        .join(SamplingPoint, col(SamplingPoint.id) == col(Sample.point_id))
+        .where(col(Sample.label_id) == label_id)
     ).first()
     if row is None:
         raise NotFound(f"no sample with label id {label_id}")
     sample: Sample = row[0]
-    results = _results(session, TestResult.sample_id == sample.id)
+    results = _results(session, col(TestResult.sample_id) == sample.id)
     if not results:
         raise NotFound(f"sample {label_id} has no published results yet")
     traced = TracedSample(
@@ -128,7 +130,7 @@ def trace_sample(session: Session, label_id: str) -> TraceRecord:
 def trace_gtin(session: Session, code: str) -> TraceRecord:
     """Every published result for samples of a product, by any form of its GTIN."""
     gtin14 = gtin.normalise(code)
-    results = _results(session, Sample.gtin == gtin14)
+    results = _results(session, col(Sample.gtin) == gtin14)
     active = warnings.active(session, gtin14=gtin14)
     if not results and not active:
         raise NotFound(f"no published results for GTIN {gtin14}")
