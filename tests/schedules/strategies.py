@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -62,7 +63,12 @@ def plan_data(
         rule["visits"] = visits
     if daily_point:
         rule = {"weekdays": WEEKDAYS[:5], "adjusted_workdays": True, "batches_per": "visit"}
-        daily = {"code": "PD", "station": "ST00", "area": "urban", "categories": [tested[0] if tested else cats[0]]}
+        daily: dict[str, Any] = {
+            "code": "PD",
+            "station": "ST00",
+            "area": "urban",
+            "categories": [tested[0] if tested else cats[0]],
+        }
         if tested:
             daily["batches"] = {tested[0]: draw(st.integers(1, 3))}
         points.append(daily)
@@ -81,7 +87,7 @@ def plan_data(
 
 
 @st.composite
-def plans(draw: st.DrawFn, **kwargs: Any) -> Plan:
+def plans(draw: st.DrawFn, /, **kwargs: Any) -> Plan:
     """Any valid plan: capacity from scarce to ample, points per day limited or not."""
     data = draw(plan_data(**kwargs))
     data["vehicle"] = {
@@ -93,7 +99,7 @@ def plans(draw: st.DrawFn, **kwargs: Any) -> Plan:
     return Plan.model_validate(data)
 
 
-def _demand(plan: Plan, due: dict[str, dict[str, int]]) -> list[int]:
+def _demand(plan: Plan, due: Mapping[str, Mapping[str, int]]) -> list[int]:
     usage = plan.category_usage()
     out = [0] * (1 + len(Family))
     for quota in due.values():
@@ -110,7 +116,7 @@ def _widest(plan: Plan) -> list[int]:
 
 
 @st.composite
-def roomy_plans(draw: st.DrawFn, **kwargs: Any) -> Plan:
+def roomy_plans(draw: st.DrawFn, /, **kwargs: Any) -> Plan:
     """Plans without blackouts or a points-per-day limit whose capacity leaves room for every quota."""
     kwargs.setdefault("blackouts", False)
     data = draw(plan_data(**kwargs))
@@ -125,7 +131,7 @@ def roomy_plans(draw: st.DrawFn, **kwargs: Any) -> Plan:
     return Plan.model_validate(data)
 
 
-def capacity_allows(plan: Plan, due: dict[str, dict[str, int]], days: int) -> bool:
+def capacity_allows(plan: Plan, due: Mapping[str, Mapping[str, int]], days: int) -> bool:
     """Aggregate headroom under which placing batch by batch can never get stuck.
 
     With no blackouts and no points-per-day limit, a batch fails only when on every day some dimension

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from schedules import (
+    Family,
     Month,
     Plan,
     Schedule,
@@ -39,7 +40,7 @@ def _month(plan: Plan) -> Month:
 
 def _caps(plan: Plan) -> list[int]:
     v = plan.vehicle
-    return [v.samples_per_day, *(v.channels_per_day.get(f, 0) for f in ("pesticide", "gold", "spectro"))]
+    return [v.samples_per_day, *(v.channels_per_day.get(f, 0) for f in Family)]
 
 
 def _check_feasible(plan: Plan, schedule: Schedule) -> None:
@@ -82,7 +83,7 @@ def test_any_plan_respects_calendar_capacity_and_accounts_for_every_batch(plan: 
 def test_quotas_met_exactly_when_capacity_allows(plan: Plan) -> None:
     schedule = generate(plan)
     days = len(schedule.working_days)
-    allows = capacity_allows(plan, dict(schedule.quotas), days)
+    allows = capacity_allows(plan, schedule.quotas, days)
     event(f"capacity allows: {allows}")
     if allows:
         assert schedule.shortfalls == ()
