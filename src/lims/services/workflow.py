@@ -135,7 +135,15 @@ def transition(
     return result
 
 
-def allowed(role: str, status: str, action: str) -> bool:
-    """Whether `role` may do `action` on a result in `status` (ignoring four-eyes and flags)."""
+def act(
+    session: Session, actor: Actor, result_id: int, action: str, *, reason: str = "", acknowledge_flags: bool = False
+) -> TestResult:
+    """Check the actor's role for `action`, then find the result and move it."""
+    from lims.services import results
+
     rule = TRANSITIONS.get(action)
-    return rule is not None and role in {r.value for r in rule.roles} and status in {s.value for s in rule.sources}
+    if rule is None or action not in REVIEW_ACTIONS:
+        raise Invalid(f"unknown action {action!r}")
+    require_role(actor, *rule.roles)
+    result = results.get_for(session, actor, result_id)
+    return transition(session, actor, result, action, reason=reason, acknowledge_flags=acknowledge_flags)

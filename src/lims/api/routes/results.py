@@ -75,7 +75,8 @@ def review(
 ) -> ResultPublic:
     """Approve, reject (with a reason), publish or archive a result (reviewer, never the tester)."""
     body = body or ReviewDecision()
-    result = results.get_for(session, actor, result_id)
-    workflow.transition(session, actor, result, action, reason=body.reason, acknowledge_flags=body.acknowledge_flags)
+    result = workflow.act(
+        session, actor, result_id, action, reason=body.reason, acknowledge_flags=body.acknowledge_flags
+    )
     session.commit()
     return results.public_views(session, [result])[0]
