@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -76,4 +77,4 @@ def test_every_transition_appends_one_event(client: TestClient, headers: dict, e
     assert publish.before is not None and publish.before["status"] == "approved"
     assert publish.after is not None and publish.after["status"] == "published"
     assert publish.actor == "reviewer" and publish.entity_id == result["id"]
-    assert all(e.prev_hash == p.hash for p, e in zip(events, events[1:], strict=False))
+    assert all(e.prev_hash == p.hash for p, e in itertools.pairwise(events))
