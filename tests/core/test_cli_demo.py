@@ -1,0 +1,131 @@
+"""The newcomer's path on a fresh folder: `lims demo --no-serve --json`, then `lims serve`, over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from lims.services.label_ids import label_id_problem
+
+
+def _lims(cwd: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIMS_")}
+    return subprocess.run(
+        [sys.executable, "-m", "lims", *args],
+        cwd=cwd,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    folder = tmp_path_factory.mktemp("newcomer")
+    done = _lims(folder, "demo", "--no-serve", "--json")
+    assert done.returncode == 0, done.stderr
+    return folder, json.loads(done.stdout)
+
+
+@pytest.fixture(scope="module")
+def server(demo_dir: tuple[Path, dict]) -> Iterator[str]:
+    folder, _summary = demo_dir
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIMS_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lims", "serve", "--port", str(port)],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("server did not start")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        assert process.stderr is not None
+        process.stderr.close()
+
+
+def test_demo_summary(demo_dir: tuple[Path, dict]) -> None:
+    folder, summary = demo_dir
+    for key in ("samples", "results", "positives", "published", "trace_codes"):
+        assert key in summary
+    assert summary["samples"] >= 20 and summary["results"] >= summary["samples"]
+    assert summary["published"] > 0 and summary["positives"] >= 0
+    assert summary["trace_codes"]
+    assert (folder / "var" / "lims.db").exists()
+
+
+def test_trace_codes_answer_over_http(server: str, demo_dir: tuple[Path, dict]) -> None:
+    _folder, summary = demo_dir
+    for code in summary["trace_codes"]:
+        response = httpx.get(f"{server}/api/v1/trace/{code}")
+        assert response.status_code == 200, (code, response.text)
+        assert response.json()["results"]
+    sample_code = next(c for c in summary["trace_codes"] if label_id_problem(c) is None)
+    unknown = sample_code[:2] + "000101001"
+    from lims.services.label_ids import check_char
+
+    unknown += check_char(unknown)
+    assert httpx.get(f"{server}/api/v1/trace/{unknown}").status_code == 404
+    assert httpx.get(f"{server}/api/v1/trace/%%garbage%%").status_code == 422
+    assert httpx.get(f"{server}/trace/{sample_code}").status_code == 200
+
+
+def test_results_need_a_token_and_station_sees_published_only(server: str, demo_dir: tuple[Path, dict]) -> None:
+    _folder, summary = demo_dir
+    assert httpx.get(f"{server}/api/v1/results").status_code == 401
+    token = httpx.post(
+        f"{server}/api/v1/auth/token", data={"username": "station", "password": summary["users"]["station"]}
+    ).json()["access_token"]
+    seen = httpx.get(f"{server}/api/v1/results?limit=1000", headers={"Authorization": f"Bearer {token}"})
+    assert seen.status_code == 200
+    assert seen.json() and {r["status"] for r in seen.json()} <= {"published", "archived"}
+    bad = httpx.post(f"{server}/api/v1/auth/token", data={"username": "station", "password": "wrong-password"})
+    assert bad.status_code == 401
+
+
+def test_audit_verify_on_demo_database(demo_dir: tuple[Path, dict]) -> None:
+    folder, _summary = demo_dir
+    assert _lims(folder, "audit", "verify").returncode == 0
+
+
+def test_user_add_reads_password_from_stdin(demo_dir: tuple[Path, dict]) -> None:
+    folder, _summary = demo_dir
+    added = _lims(folder, "user", "add", "liwei", "--role", "reviewer", stdin="a-strong-password\n")
+    assert added.returncode == 0, added.stderr
+    again = _lims(folder, "user", "add", "liwei", "--role", "reviewer", stdin="a-strong-password\n")
+    assert again.returncode != 0 and "already exists" in again.stderr
+    short = _lims(folder, "user", "add", "wangfang", "--role", "tester", stdin="short\n")
+    assert short.returncode != 0 and "at least" in short.stderr
+    bad_role = _lims(folder, "user", "add", "zhao", "--role", "boss", stdin="a-strong-password\n")
+    assert bad_role.returncode != 0
