@@ -68,10 +68,6 @@ class Engine:
                     worst = value * inv
         return worst
 
-    def _fits(self, day: int, need: Sequence[int]) -> bool:
-        row, cap = self.used[day], self.cap
-        return all(row[k] + need[k] <= cap[k] for k in range(len(cap)))
-
     def _room(self, route: int, day: int, cat: int) -> int:
         """How many more batches of `cat` this point can take on `day`."""
         row, cap = self.used[day], self.cap
@@ -119,12 +115,21 @@ class Engine:
         need = self._need(counts)
         size = len(segment)
         ideal = int(((route * GOLDEN) % 1.0) * size)
+        cap, inv, dims = self.cap, self._inv, range(len(self.cap))
         best, best_key = segment[0], (2, 0.0, 0)
         for j, day in enumerate(segment):
-            if self._fits(day, need):
-                key = (0, float(int(self._load(day, need) * LOAD_STEPS)), abs(j - ideal))
-            else:
-                key = (1, self._load(day), abs(j - ideal))
+            row = self.used[day]
+            fits, after, now = True, 0.0, 0.0
+            for k in dims:
+                value = row[k] + need[k]
+                if value > cap[k]:
+                    fits = False
+                if inv[k]:
+                    if value and value * inv[k] > after:
+                        after = value * inv[k]
+                    if row[k] and row[k] * inv[k] > now:
+                        now = row[k] * inv[k]
+            key = (0, float(int(after * LOAD_STEPS)), abs(j - ideal)) if fits else (1, now, abs(j - ideal))
             if key < best_key:
                 best, best_key = day, key
         if best_key[0] == 0:

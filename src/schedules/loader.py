@@ -39,7 +39,13 @@ _MESSAGES: dict[str, str] = {
 }
 
 
-class _Loader(yaml.SafeLoader):
+try:
+    from yaml import CSafeLoader as _BaseLoader  # libyaml: same nodes and marks, many times faster
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+
+class _Loader(_BaseLoader):
     """Safe YAML loader that leaves impossible dates (2026-13-01) as text for validation to report."""
 
     def construct_yaml_timestamp(self, node: yaml.Node) -> object:  # type: ignore[override]
@@ -63,22 +69,22 @@ def _dotted(parts: list[str | int]) -> str:
     return out
 
 
-def _lines(node: yaml.Node, parts: list[str | int], table: dict[str, int], problems: list[Problem]) -> None:
+def _lines(node: yaml.Node, path: str, table: dict[str, int], problems: list[Problem]) -> None:
     """Record the 1-based line of every mapping value and list entry, keyed by dotted path."""
-    table.setdefault(_dotted(parts), node.start_mark.line + 1)
+    table.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
             key = str(key_node.value)
-            path = [*parts, key]
+            child = f"{path}.{key}" if path else key
             if key in seen:
-                problems.append(Problem(_dotted(path), "duplicate key", key_node.start_mark.line + 1))
+                problems.append(Problem(child, "duplicate key", key_node.start_mark.line + 1))
             seen.add(key)
-            table[_dotted(path)] = key_node.start_mark.line + 1
-            _lines(value_node, path, table, problems)
+            table[child] = key_node.start_mark.line + 1
+            _lines(value_node, child, table, problems)
     elif isinstance(node, yaml.SequenceNode):
-        for i, child in enumerate(node.value):
-            _lines(child, [*parts, i], table, problems)
+        for i, item in enumerate(node.value):
+            _lines(item, f"{path}[{i}]", table, problems)
 
 
 def _line_for(path: str, table: dict[str, int]) -> int | None:
@@ -133,7 +139,7 @@ def load_plan(source: str | Path, *, name: str | None = None) -> Plan:
             raise PlanError([Problem("", "empty plan", 1)], origin)
         table: dict[str, int] = {}
         problems: list[Problem] = []
-        _lines(node, [], table, problems)
+        _lines(node, "", table, problems)
         if problems:
             raise PlanError(problems, origin)
         data = loader.construct_document(node)

@@ -166,7 +166,7 @@ class Point(_Strict):
 
     def closed_on(self, day: date) -> bool:
         """True when the point is blacked out on `day`."""
-        return matches(self.blackout, day)
+        return bool(self.blackout) and matches(self.blackout, day)
 
 
 class Plan(_Strict):

@@ -116,8 +116,11 @@ def _widest(plan: Plan) -> list[int]:
 
 
 @st.composite
-def roomy_plans(draw: st.DrawFn, /, **kwargs: Any) -> Plan:
-    """Plans without blackouts or a points-per-day limit whose capacity leaves room for every quota."""
+def roomy_plans(draw: st.DrawFn, /, ample: bool = False, **kwargs: Any) -> Plan:
+    """Plans without blackouts or a points-per-day limit whose capacity leaves room for every quota.
+
+    With `ample`, one day could take the whole month's work, so no visit ever has to be split.
+    """
     kwargs.setdefault("blackouts", False)
     data = draw(plan_data(**kwargs))
     data["vehicle"] = {"samples_per_day": 1, "channels_per_day": dict.fromkeys(FAMILIES, 0)}
@@ -126,6 +129,8 @@ def roomy_plans(draw: st.DrawFn, /, **kwargs: Any) -> Plan:
     demand, widest = _demand(probe, quotas(probe)), _widest(probe)
     dims = len(demand)
     caps = [max(4 * dims * w, math.ceil(2 * dims * d / days), 1) for d, w in zip(demand, widest, strict=True)]
+    if ample:
+        caps = [max(c, 2 * d + w) for c, d, w in zip(caps, demand, widest, strict=True)]
     caps = [c + draw(st.integers(0, 5)) for c in caps]
     data["vehicle"] = {"samples_per_day": caps[0], "channels_per_day": dict(zip(FAMILIES, caps[1:], strict=True))}
     return Plan.model_validate(data)
