@@ -3,9 +3,9 @@
 from schedules.carryover import carry_over, next_working_day, progress
 from schedules.errors import CalendarError, PlanError, Problem
 from schedules.generate import generate, plan_month, quotas, replan, vehicle_days
-from schedules.loader import example_plan_path, load_example, load_plan
+from schedules.loader import example_plan_path, load_example, load_plan, parse_plan
 from schedules.model import Area, BatchBasis, DateRange, Family, Item, Plan, Point, Rule, Vehicle, Weekday
-from schedules.tasks import Overdue, ProgressRow, Reason, Schedule, Shortfall, Task, UrgentTask
+from schedules.tasks import Done, DoneWork, Overdue, ProgressRow, Reason, Schedule, Shortfall, Task, UrgentTask
 from schedules.urgent import urgent_task
 from schedules.workdays import (
     Month,
@@ -23,6 +23,8 @@ __all__ = [
     "BatchBasis",
     "CalendarError",
     "DateRange",
+    "Done",
+    "DoneWork",
     "Family",
     "Item",
     "Month",
@@ -50,6 +52,7 @@ __all__ = [
     "load_example",
     "load_plan",
     "next_working_day",
+    "parse_plan",
     "plan_month",
     "progress",
     "quotas",

@@ -8,13 +8,13 @@ from datetime import date
 from schedules.errors import CalendarError
 from schedules.generate import vehicle_days
 from schedules.model import Plan
-from schedules.tasks import Overdue, ProgressRow, Schedule, Task
+from schedules.tasks import DoneWork, Overdue, ProgressRow, Schedule, Task
 from schedules.workdays import Month
 
 LOOKAHEAD_MONTHS = 3
 
 
-def _done_map(done: Iterable[Task]) -> dict[tuple[date, str], dict[str, int]]:
+def _done_map(done: Iterable[DoneWork]) -> dict[tuple[date, str], dict[str, int]]:
     out: dict[tuple[date, str], dict[str, int]] = {}
     for task in done:
         bundle = out.setdefault((task.date, task.point), {})
@@ -39,7 +39,7 @@ def next_working_day(plan: Plan, point: str, on_or_after: date) -> date | None:
     return None
 
 
-def carry_over(plan: Plan, tasks: Iterable[Task], done: Iterable[Task], today: date) -> tuple[Overdue, ...]:
+def carry_over(plan: Plan, tasks: Iterable[Task], done: Iterable[DoneWork], today: date) -> tuple[Overdue, ...]:
     """Tasks dated before `today` with batches still missing, each with the day it is carried to.
 
     `done` holds what was done against each task, keyed by the task's date and point (whatever day the
@@ -57,11 +57,14 @@ def carry_over(plan: Plan, tasks: Iterable[Task], done: Iterable[Task], today: d
     return tuple(out)
 
 
-def progress(plan: Plan, schedule: Schedule, done: Iterable[Task]) -> tuple[ProgressRow, ...]:
-    """Planned (the month's quota) against done batches, per point and item, in route and item order."""
+def progress(plan: Plan, schedule: Schedule, done: Iterable[DoneWork]) -> tuple[ProgressRow, ...]:
+    """Planned (the month's quota) against done batches, per point and item, in route and item order.
+
+    Only `done` counts as done (a re-planned schedule's own done tasks are not added a second time).
+    """
     cat_items = plan.category_items()
     done_cats: dict[str, dict[str, int]] = {}
-    for task in list(done) + [t for t in schedule.tasks if t.done]:
+    for task in done:
         bucket = done_cats.setdefault(task.point, {})
         for cat, n in task.batches.items():
             bucket[cat] = bucket.get(cat, 0) + n

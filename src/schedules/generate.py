@@ -8,7 +8,7 @@ from datetime import date
 from schedules.allocate import UNLIMITED, Demand, Engine, allocate
 from schedules.errors import PlanError
 from schedules.model import BatchBasis, Family, Plan, Point
-from schedules.tasks import Reason, Schedule, Shortfall, Task
+from schedules.tasks import DoneWork, Reason, Schedule, Shortfall, Task
 from schedules.workdays import Month, working_days
 
 FAMILIES: tuple[Family, ...] = tuple(Family)
@@ -97,7 +97,7 @@ def _task(
     )
 
 
-def _done_by_point(plan: Plan, month: Month, done_tasks: Iterable[Task]) -> dict[tuple[int, date], dict[str, int]]:
+def _done_by_point(plan: Plan, month: Month, done_tasks: Iterable[DoneWork]) -> dict[tuple[int, date], dict[str, int]]:
     routes = {p.code: i for i, p in enumerate(plan.points)}
     merged: dict[tuple[int, date], dict[str, int]] = {}
     for task in done_tasks:
@@ -115,7 +115,7 @@ def _done_by_point(plan: Plan, month: Month, done_tasks: Iterable[Task]) -> dict
     return merged
 
 
-def _schedule(plan: Plan, month: Month, done_tasks: Iterable[Task], start: date) -> Schedule:
+def _schedule(plan: Plan, month: Month, done_tasks: Iterable[DoneWork], start: date) -> Schedule:
     days = vehicle_days(plan, month)
     period = [d for d in days if d >= start]
     index = {d: i for i, d in enumerate(period)}
@@ -181,7 +181,12 @@ def generate(plan: Plan, month: Month | str | date | None = None) -> Schedule:
     return _schedule(plan, chosen, (), chosen.first)
 
 
-def replan(plan: Plan, month: Month | str | date | None, done_tasks: Iterable[Task], from_date: date) -> Schedule:
-    """Keep the completed tasks; spread what remains of each quota over the vehicle days from `from_date`."""
+def replan(plan: Plan, month: Month | str | date | None, done_tasks: Iterable[DoneWork], from_date: date) -> Schedule:
+    """Keep the completed tasks; spread what remains of each quota over the vehicle days from `from_date`.
+
+    `done_tasks` are Task or Done records of the work done this month (batches actually taken); they
+    come back as tasks flagged `done`. Points keep their remaining visits and nothing lands before
+    `from_date` or on a day a point already had a completed visit.
+    """
     chosen = plan_month(plan, month)
     return _schedule(plan, chosen, list(done_tasks), max(from_date, chosen.first))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -154,7 +155,12 @@ def load_plan(source: str | Path, *, name: str | None = None) -> Plan:
     return _validate(data, table, origin)
 
 
-def _validate(data: dict[str, Any], table: dict[str, int], origin: str) -> Plan:
+def parse_plan(data: Mapping[str, Any], *, name: str | None = None) -> Plan:
+    """Validate a plan given as plain data (e.g. stored JSON); every fault raises PlanError, by field path."""
+    return _validate(data, {}, name)
+
+
+def _validate(data: Mapping[str, Any], table: dict[str, int], origin: str | None) -> Plan:
     try:
         return Plan.model_validate(data)
     except ValidationError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from datetime import date
@@ -191,6 +193,11 @@ class Plan(_Strict):
         if problems:
             raise PlanError(problems)
         return self
+
+    def digest(self) -> str:
+        """SHA-256 of the plan's canonical JSON: equal plans, equal digests (for plan versions)."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def point(self, code: str) -> Point:
         """The point with this code (PlanError when unknown)."""

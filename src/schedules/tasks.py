@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from schedules.model import Area, Family
 from schedules.workdays import Month
@@ -18,6 +18,28 @@ class Reason(StrEnum):
 
     CAPACITY = "capacity"  # the vehicle's samples, channels or points per day ran out
     NO_DAY = "no_available_day"  # the point has no open working day left in the period
+
+
+class DoneWork(Protocol):
+    """What was done against one task: its date and point, and batches taken per food category."""
+
+    @property
+    def date(self) -> date: ...
+
+    @property
+    def point(self) -> str: ...
+
+    @property
+    def batches(self) -> Mapping[str, int]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """A plain DoneWork record: batches per category done against the task of `point` on `date`."""
+
+    date: date
+    point: str
+    batches: Mapping[str, int]
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from schedules import Area, BatchBasis, DateRange, Family, PlanError, Weekday, load_plan
+from schedules import Area, BatchBasis, DateRange, Family, PlanError, Weekday, load_plan, parse_plan
 
 MINIMAL = """\
 name: Test plan
@@ -169,3 +169,27 @@ def test_file_errors_use_the_file_name(tmp_path: Path) -> None:
 def test_every_problem_is_reported_at_once() -> None:
     text = MINIMAL.replace("samples_per_day: 10", "samples_per_day: -5").replace("area: urban", "area: town")
     assert len(_error(text).splitlines()) == 2
+
+
+def test_plain_data_plans_report_paths_without_lines() -> None:
+    plan = load_plan(MINIMAL)
+    assert parse_plan(plan.model_dump(mode="json")) == plan
+    data = plan.model_dump(mode="json")
+    data["points"][0]["batches"]["VEG"] = -2
+    data["points"][0]["categories"] = ["VEG", "LAMB"]
+    with pytest.raises(PlanError) as info:
+        parse_plan(data, name="stored plan 7")
+    assert str(info.value) == "stored plan 7: points[0].batches.VEG: must be >= 0"
+    data["points"][0]["batches"]["VEG"] = 2
+    with pytest.raises(PlanError) as info:
+        parse_plan(data)
+    assert str(info.value).splitlines() == [
+        "points[0].categories[1]: unknown food category 'LAMB'",
+        "points[0].batches.PORK: category is not sold at this point",
+    ]
+
+
+def test_digest_identifies_the_plan_content() -> None:
+    plan = load_plan(MINIMAL)
+    assert plan.digest() == load_plan(MINIMAL.replace("month: 2026-10", "month: '2026-10'")).digest()
+    assert plan.digest() != load_plan(MINIMAL.replace("VEG: 4,", "VEG: 5,")).digest()

@@ -9,6 +9,7 @@ import pytest
 
 from schedules import (
     Area,
+    Done,
     PlanError,
     Task,
     carry_over,
@@ -16,6 +17,7 @@ from schedules import (
     load_example,
     next_working_day,
     progress,
+    replan,
     urgent_task,
 )
 
@@ -53,6 +55,18 @@ def test_done_and_partly_done_tasks() -> None:
     (overdue,) = carry_over(plan, [task], [part], task.date + timedelta(days=5))
     assert overdue.missing == dict.fromkeys(task.batches, 1)
     assert carry_over(plan, [task], [], task.date) == ()  # due today is not overdue
+
+
+def test_plain_done_records_work_like_tasks() -> None:
+    plan = load_example()
+    task = _first("P02")
+    done = Done(task.date, task.point, dict(task.batches))
+    assert carry_over(plan, [task], [done], task.date + timedelta(days=3)) == ()
+    second = replan(plan, "2026-10", [done], task.date + timedelta(days=1))
+    assert [(t.date, t.point, t.done) for t in second.tasks if t.done] == [(task.date, "P02", True)]
+    assert second.shortfalls == ()
+    rows = {(r.point, r.item): r for r in progress(plan, second, [done])}
+    assert rows[("P02", "BORAX")].done == task.batches.get("NOODLES", 0)
 
 
 def test_progress_per_point_and_item() -> None:
