@@ -7,6 +7,7 @@ from sqlmodel import SQLModel
 from lims.models import (
     District,
     FoodCategory,
+    HeldReading,
     Instrument,
     KitLot,
     Limit,
@@ -25,6 +26,7 @@ AUDITED_MODELS: list[type[SQLModel]] = [
     Station,
     SamplingPoint,
     FoodCategory,
+    HeldReading,
     TestItem,
     Limit,
     KitLot,

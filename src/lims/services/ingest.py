@@ -1,0 +1,201 @@
+"""Store instrument readings as judged results, exactly once, or hold them when the sample is unknown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from sqlmodel import Session, col, select
+
+from instrument_drivers.reading import Reading
+from lims.models import District, HeldReading, Instrument, Sample, TestItem, TestResult, User
+from lims.models.common import Role
+from lims.models.results import ResultSubmit
+from lims.services import audit, auth, results
+from lims.services.audit import SYSTEM, Actor
+from lims.services.errors import Invalid
+
+GATEWAY_USER = "instrument-gateway"
+
+# How each family's raw figures map onto the names the judgement engine reads.
+RAW_NAMES: dict[str, dict[str, str]] = {
+    "pesticide": {"control_dA": "delta_a_control", "sample_dA": "delta_a_sample"},
+    "gold": {"t": "t", "c": "c"},
+    "spectro": {"absorbance": "absorbance", "blank": "blank", "dilution": "dilution", "mass_g": "mass_g"},
+}
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What became of a reading: a result, a held reading, and whether it had been stored before."""
+
+    reading: Reading
+    result_id: int | None
+    held_id: int | None
+    duplicate: bool
+    judgement: str | None
+    value: float | None
+    hold_reason: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        """One line of `lims acquire --json` / `lims readings --json`."""
+        return {
+            "instrument_serial": self.reading.instrument_serial,
+            "sequence": self.reading.sequence,
+            "item": self.reading.item_code,
+            "sample": self.reading.sample_label_id,
+            "channel": self.reading.channel,
+            "value": self.value,
+            "judgement": self.judgement,
+            "instrument_value": self.reading.value,
+            "instrument_judgement": self.reading.judgement,
+            "result_id": self.result_id,
+            "held": self.held_id is not None,
+            "hold_reason": self.hold_reason,
+            "duplicate": self.duplicate,
+        }
+
+
+def gateway_actor(session: Session, district_id: int) -> Actor:
+    """The technical tester account that instrument results are recorded under (cannot sign in)."""
+    user = session.exec(select(User).where(User.username == GATEWAY_USER)).first()
+    if user is None:
+        import secrets
+
+        district = session.get(District, district_id)
+        user = auth.add_user(
+            session,
+            SYSTEM,
+            GATEWAY_USER,
+            Role.TESTER,
+            secrets.token_urlsafe(32),
+            district_code=district.code if district else None,
+            full_name="Instrument gateway",
+        )
+        before = audit.snapshot(user)
+        user.active = False
+        session.add(user)
+        session.flush()
+        audit.record(session, SYSTEM, user, "deactivate_login", before)
+    return auth.actor_for(user)
+
+
+def _existing(session: Session, reading: Reading) -> Stored | None:
+    found = session.exec(
+        select(TestResult)
+        .join(Instrument, col(Instrument.id) == col(TestResult.instrument_id))
+        .where(Instrument.serial == reading.instrument_serial, TestResult.instrument_sequence == reading.sequence)
+    ).first()
+    if found is not None:
+        return Stored(reading, found.id, None, True, found.judgement, found.value)
+    held = session.exec(
+        select(HeldReading).where(
+            HeldReading.instrument_serial == reading.instrument_serial, HeldReading.sequence == reading.sequence
+        )
+    ).first()
+    if held is not None:
+        return Stored(reading, held.assigned_result_id, held.id, True, None, None, str(held.reading.get("reason", "")))
+    return None
+
+
+def _hold(session: Session, actor: Actor, reading: Reading, reason: str) -> Stored:
+    held = HeldReading(
+        instrument_serial=reading.instrument_serial,
+        sequence=reading.sequence,
+        family=reading.family,
+        item_code=reading.item_code,
+        sample_label_id=reading.sample_label_id,
+        reading={**reading.as_dict(), "reason": reason},
+    )
+    session.add(held)
+    session.flush()
+    audit.record(session, actor, held, "hold", None)
+    return Stored(reading, None, held.id, False, None, None, reason)
+
+
+def store(session: Session, reading: Reading) -> Stored:
+    """Store `reading` once: a judged result when its sample and item are known, else a held reading."""
+    previous = _existing(session, reading)
+    if previous is not None:
+        return previous
+    instrument = session.exec(select(Instrument).where(Instrument.serial == reading.instrument_serial)).first()
+    sample = (
+        session.exec(select(Sample).where(Sample.label_id == reading.sample_label_id.upper())).first()
+        if reading.sample_label_id
+        else None
+    )
+    district_id = (sample.district_id if sample else None) or (instrument.district_id if instrument else None)
+    if district_id is None:
+        district_id = int(session.exec(select(District.id)).first() or 0)
+    actor = gateway_actor(session, district_id)
+    if instrument is None:
+        return _hold(session, actor, reading, f"unknown instrument {reading.instrument_serial}")
+    if sample is None:
+        return _hold(session, actor, reading, f"unknown sample {reading.sample_label_id or '(none)'}")
+    names = RAW_NAMES[reading.family]
+    raw = {ours: reading.raw[theirs] for ours, theirs in names.items() if theirs in reading.raw}
+    item = session.exec(select(TestItem).where(TestItem.code == reading.item_code)).first()
+    if item is None:
+        return _hold(session, actor, reading, f"unknown item {reading.item_code}")
+    try:  # submit validates everything before it writes, so a refusal leaves nothing behind
+        result = results.submit(
+            session,
+            actor,
+            ResultSubmit(
+                sample_label_id=sample.label_id,
+                item_code=item.code,
+                raw=raw,
+                instrument_serial=instrument.serial,
+                kit_lot=_kit_lot(reading),
+                channel=reading.channel,
+                tested_at=reading.instrument_time
+                if reading.instrument_time and reading.instrument_time.tzinfo
+                else None,
+            ),
+            instrument_sequence=reading.sequence,
+            instrument_value=reading.value,
+            instrument_judgement=reading.judgement,
+            raw_extra={"instrument": reading.raw},
+        )
+    except Invalid as exc:
+        return _hold(session, actor, reading, exc.reason)
+    except ValidationError as exc:
+        return _hold(session, actor, reading, f"raw data rejected: {exc.errors()[0]['msg']}")
+    return Stored(reading, result.id, None, False, result.judgement, result.value)
+
+
+def _kit_lot(reading: Reading) -> str | None:
+    lot = reading.raw.get("kit_lot")
+    return str(lot) if lot else None
+
+
+def stored_for(session: Session, serial: str) -> list[Stored]:
+    """Everything stored for an instrument, results and held readings, by sequence number."""
+    rows: list[Stored] = []
+    for result in session.exec(
+        select(TestResult)
+        .join(Instrument, col(Instrument.id) == col(TestResult.instrument_id))
+        .where(Instrument.serial == serial, col(TestResult.instrument_sequence).is_not(None))
+    ):
+        instrument_raw = result.raw.get("instrument", {})
+        item = session.get(TestItem, result.item_id)
+        sample = session.get(Sample, result.sample_id)
+        reading = Reading(
+            instrument_serial=serial,
+            family=item.family if item else "",
+            sequence=int(result.instrument_sequence or 0),
+            item_code=item.code if item else "",
+            channel=result.channel,
+            sample_label_id=sample.label_id if sample else None,
+            raw=instrument_raw,
+            value=result.instrument_value,
+            judgement=result.instrument_judgement,
+        )
+        rows.append(Stored(reading, result.id, None, False, result.judgement, result.value))
+    for held in session.exec(select(HeldReading).where(HeldReading.instrument_serial == serial)):
+        reading = Reading.from_dict({k: v for k, v in held.reading.items() if k != "reason"})
+        rows.append(
+            Stored(reading, held.assigned_result_id, held.id, False, None, None, str(held.reading.get("reason", "")))
+        )
+    return sorted(rows, key=lambda s: s.reading.sequence)
