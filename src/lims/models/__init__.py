@@ -12,6 +12,7 @@ from lims.models.reference import (
     Station,
     TestItem,
 )
+from lims.models.notifications import NotificationMark
 from lims.models.results import HeldReading, Review, TestResult
 from lims.models.samples import Sample, SampleVersion
 from lims.models.users import User
@@ -24,6 +25,7 @@ __all__ = [
     "Instrument",
     "KitLot",
     "Limit",
+    "NotificationMark",
     "PositiveCase",
     "PublicWarning",
     "Review",
