@@ -27,13 +27,17 @@ def plan_month(plan: Plan, month: Month | str | date | None) -> Month:
 
 
 def vehicle_days(plan: Plan, month: Month | str) -> list[date]:
-    """Working days the vehicle runs in the month, by the plan's rule (weekdays, 调休, days off)."""
+    """Working days the vehicle runs in the month, by the plan's rule (weekdays, 调休, days off).
+
+    An ordinary working day counts when its weekday is in `rule.weekdays`; an adjusted working day
+    (a Saturday or Sunday worked for a holiday) counts when `rule.adjusted_workdays` is true.
+    """
     rule = plan.rule
     weekdays = {w.number for w in rule.weekdays}
     return [
         d
         for d in working_days(month)
-        if (d.weekday() in weekdays or (rule.adjusted_workdays and d.weekday() >= 5)) and not rule.off_on(d)
+        if (rule.adjusted_workdays if d.weekday() >= 5 else d.weekday() in weekdays) and not rule.off_on(d)
     ]
 
 

@@ -120,6 +120,7 @@ class Rule(_Strict):
     weekdays: list[Weekday] = Field(
         default_factory=lambda: [Weekday.MON, Weekday.TUE, Weekday.WED, Weekday.THU, Weekday.FRI],
         min_length=1,
+        description="weekdays the vehicle runs on (ordinary working days only)",
     )
     visits: int | None = Field(default=None, ge=1, description="visits per point per month; none: every day")
     adjusted_workdays: bool = Field(default=True, description="run on adjusted working days (调休上班)")
