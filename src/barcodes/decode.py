@@ -1,0 +1,337 @@
+"""Read barcodes from photos: zxing-cpp first, pyzbar second, cheap retries only when nothing is found."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import zxingcpp
+from pyzbar import pyzbar
+
+from barcodes.gs1 import CodeError, parse_element_string, parse_gtin, upce_to_upca
+from barcodes.imageio import ImageError, ImageInput, load_gray
+
+__all__ = ["SYMBOLOGIES", "Decoded", "ImageError", "decode", "decode_gray"]
+
+Gray = npt.NDArray[Any]
+Point = tuple[int, int]
+Affine = npt.NDArray[np.float64]
+
+_F = zxingcpp.BarcodeFormat
+# zxing-cpp format -> our symbology name; only these formats are read at all.
+_ZXING_READ_FORMATS = zxingcpp.BarcodeFormats(
+    (_F.EAN13, _F.EAN8, _F.UPCA, _F.UPCE, _F.Code128, _F.QRCodeModel2, _F.QRCodeModel1, _F.DataMatrix)
+)
+_ZXING_FORMATS: dict[Any, str] = {
+    _F.QRCode: "QR Code",
+    _F.EAN13: "EAN-13",
+    _F.EAN8: "EAN-8",
+    _F.UPCA: "UPC-A",
+    _F.UPCE: "UPC-E",
+    _F.Code128: "Code 128",
+    _F.QRCodeModel2: "QR Code",
+    _F.QRCodeModel1: "QR Code",
+    _F.DataMatrix: "Data Matrix",
+}
+_ZBAR_FORMATS: dict[str, str] = {
+    "EAN13": "EAN-13",
+    "EAN8": "EAN-8",
+    "UPCA": "UPC-A",
+    "CODE128": "Code 128",
+    "QRCODE": "QR Code",
+}
+SYMBOLOGIES = tuple(sorted(set(_ZXING_FORMATS.values())))
+_ZBAR_SYMBOLS = [pyzbar.ZBarSymbol[name] for name in _ZBAR_FORMATS]
+_MATRIX = frozenset({"QR Code", "Data Matrix"})
+_LINEAR = frozenset({"EAN-13", "EAN-8", "UPC-A", "UPC-E", "Code 128"})
+# Symbology identifiers (ISO/IEC 15424) that announce GS1 data or an ECI-declared character set.
+_GS1_IDS = frozenset({"]C1", "]d2", "]d5", "]Q3", "]Q4"})
+_ECI_IDS = frozenset({"]Q2", "]Q4", "]Q6", "]d4", "]d5", "]d6"})
+_MIN_SIDE_FOR_UPSCALE = 640
+_ZBAR_SIDE = 1280
+_MAX_SIDE_FOR_FULL_PASSES = 2400
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """One barcode read from an image; ``corners`` are four (x, y) points in the input image."""
+
+    symbology: str
+    text: str
+    raw: bytes
+    corners: tuple[Point, ...]
+    gs1: bool = False
+    symbology_identifier: str = ""
+    decoder: str = "zxing-cpp"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (raw bytes as hex)."""
+        return {
+            "symbology": self.symbology,
+            "text": self.text,
+            "gs1": self.gs1,
+            "symbology_identifier": self.symbology_identifier,
+            "raw_hex": self.raw.hex(),
+            "corners": [list(p) for p in self.corners],
+            "decoder": self.decoder,
+        }
+
+
+@dataclass(frozen=True)
+class _View:
+    image: Gray
+    to_source: Affine  # 2x3 affine mapping view pixels to input pixels
+
+
+def _identity() -> Affine:
+    return np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+
+
+def _map(points: list[tuple[float, float]], affine: Affine) -> tuple[Point, ...]:
+    pts = np.array([[x, y, 1.0] for x, y in points]) @ affine.T
+    return tuple((round(float(x)), round(float(y))) for x, y in pts)
+
+
+# --------------------------------------------------------------------------- text and validation
+
+
+def _text_from_bytes(raw: bytes, zxing_text: str, sid: str) -> str:
+    """Read GB 18030 where the decoder fell back to Latin-1 for undeclared multi-byte text."""
+    if sid in _ECI_IDS or not raw or raw.isascii() or zxing_text != raw.decode("latin-1"):
+        return zxing_text
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return zxing_text
+
+
+def _valid(symbology: str, text: str, gs1: bool) -> bool:
+    """Check digits and GS1 syntax: a read that fails them is treated as a misread."""
+    try:
+        if symbology in ("EAN-13", "EAN-8", "UPC-A"):
+            parse_gtin(text)
+        elif symbology == "UPC-E":
+            parse_gtin(upce_to_upca(text))
+        if gs1:
+            parse_element_string(text)
+    except CodeError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- decoders
+
+
+def _zxing(view: _View, **options: Any) -> list[Decoded]:
+    out = []
+    for r in zxingcpp.read_barcodes(
+        view.image, formats=_ZXING_READ_FORMATS, text_mode=zxingcpp.TextMode.Plain, **options
+    ):
+        symbology = _ZXING_FORMATS.get(r.format)
+        if symbology is None or not r.valid:
+            continue
+        sid = r.symbology_identifier
+        gs1 = sid in _GS1_IDS
+        raw = bytes(r.bytes)
+        if symbology == "EAN-13" and raw.startswith(b"0") and len(raw) == 13:
+            symbology, raw = "UPC-A", raw[1:]
+            r_text = raw.decode()
+        else:
+            r_text = r.text
+        text = _text_from_bytes(raw, r_text, sid) if symbology in _MATRIX and not gs1 else r_text
+        if not _valid(symbology, text, gs1):
+            continue
+        pos = r.position
+        corners = [(float(p.x), float(p.y)) for p in (pos.top_left, pos.top_right, pos.bottom_right, pos.bottom_left)]
+        out.append(Decoded(symbology, text, raw, _map(corners, view.to_source), gs1, sid))
+    return out
+
+
+def _zbar(view: _View) -> list[Decoded]:
+    out = []
+    for r in pyzbar.decode(view.image, symbols=_ZBAR_SYMBOLS):
+        symbology = _ZBAR_FORMATS.get(r.type)
+        raw = bytes(r.data)
+        # A linear read seen on a single scan line is too weak to trust.
+        if symbology is None or (symbology in _LINEAR and r.quality < 2):
+            continue
+        if symbology == "EAN-13" and raw.startswith(b"0"):
+            symbology, raw = "UPC-A", raw[1:]
+        gs1 = symbology == "Code 128" and raw.startswith(b"]C1")
+        if gs1:
+            raw = raw[3:]
+        text = raw.decode("utf-8", "replace")
+        if symbology in _MATRIX:
+            text = _text_from_bytes(raw, raw.decode("latin-1"), "")
+        if not _valid(symbology, text, gs1):
+            continue
+        corners = [(float(x), float(y)) for x, y in r.polygon] or [
+            (r.rect.left, r.rect.top),
+            (r.rect.left + r.rect.width, r.rect.top),
+            (r.rect.left + r.rect.width, r.rect.top + r.rect.height),
+            (r.rect.left, r.rect.top + r.rect.height),
+        ]
+        out.append(Decoded(symbology, text, raw, _map(corners, view.to_source), gs1, "", "zbar"))
+    return out
+
+
+# --------------------------------------------------------------------------- retry views
+
+
+def _scaled(gray: Gray, factor: float) -> _View:
+    interp = cv2.INTER_CUBIC if factor > 1 else cv2.INTER_AREA
+    img = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=interp)
+    return _View(img, np.array([[1 / factor, 0.0, 0.0], [0.0, 1 / factor, 0.0]]))
+
+
+def _working(gray: Gray) -> _View:
+    side = max(gray.shape)
+    if side > _MAX_SIDE_FOR_FULL_PASSES:
+        return _scaled(gray, _MAX_SIDE_FOR_FULL_PASSES / side)
+    return _View(gray, _identity())
+
+
+def _clahe(view: _View) -> _View:
+    clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8))
+    return _View(clahe.apply(view.image), view.to_source)
+
+
+def _sharpen(view: _View) -> _View:
+    """Denoise lightly, then unsharp-mask: recovers blurred, noisy edges."""
+    smooth = cv2.GaussianBlur(view.image, (0, 0), 1.0)
+    blurred = cv2.GaussianBlur(smooth, (0, 0), 2.0)
+    return _View(cv2.addWeighted(smooth, 2.0, blurred, -1.0, 0), view.to_source)
+
+
+def _upscale(view: _View) -> _View | None:
+    if max(view.image.shape) >= _MIN_SIDE_FOR_UPSCALE:
+        return None
+    up = _scaled(view.image, 2.0)
+    return _View(up.image, view.to_source @ np.vstack([up.to_source, [0.0, 0.0, 1.0]]))
+
+
+def _rotated(view: _View, degrees: float) -> _View:
+    h, w = view.image.shape
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    cos, sin = abs(m[0, 0]), abs(m[0, 1])
+    nw, nh = int(h * sin + w * cos), int(h * cos + w * sin)
+    m[0, 2] += nw / 2 - w / 2
+    m[1, 2] += nh / 2 - h / 2
+    img = cv2.warpAffine(view.image, m, (nw, nh), flags=cv2.INTER_LINEAR, borderValue=255)
+    inverse = cv2.invertAffineTransform(m)
+    return _View(img, view.to_source @ np.vstack([inverse, [0.0, 0.0, 1.0]]))
+
+
+def _regions(view: _View, limit: int = 4) -> Iterator[_View]:
+    """Crops around high-gradient blobs (barcode candidates), enlarged when small."""
+    img = view.image
+    scale = 640 / max(img.shape)
+    small = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else img
+    s = min(scale, 1.0)
+    gx = cv2.Sobel(small, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(small, cv2.CV_32F, 0, 1, ksize=3)
+    mag = cv2.convertScaleAbs(cv2.magnitude(gx, gy))
+    mag = cv2.blur(mag, (9, 9))
+    _, mask = cv2.threshold(mag, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (15, 15)))
+    mask = cv2.erode(mask, np.ones((3, 3), np.uint8), iterations=2)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    boxes = sorted((cv2.boundingRect(c) for c in contours), key=lambda b: b[2] * b[3], reverse=True)
+    h_img, w_img = img.shape
+    for x, y, w, h in boxes[:limit]:
+        if w * h < 0.002 * small.shape[0] * small.shape[1]:
+            break
+        if w * h > 0.8 * small.shape[0] * small.shape[1]:
+            continue
+        pad = int(0.25 * max(w, h))
+        x0, y0 = max(0, int((x - pad) / s)), max(0, int((y - pad) / s))
+        x1, y1 = min(w_img, int((x + w + pad) / s)), min(h_img, int((y + h + pad) / s))
+        crop = img[y0:y1, x0:x1]
+        factor = min(4.0, max(1.0, 600 / max(crop.shape)))
+        shift = np.array([[1.0, 0.0, x0], [0.0, 1.0, y0], [0.0, 0.0, 1.0]])
+        base = view.to_source @ shift
+        if factor > 1.0:
+            up = _scaled(np.ascontiguousarray(crop), factor)
+            yield _View(up.image, base @ np.vstack([up.to_source, [0.0, 0.0, 1.0]]))
+        else:
+            yield _View(np.ascontiguousarray(crop), base)
+
+
+def _retries(view: _View) -> Iterator[Callable[[], list[Decoded]]]:
+    """Retry passes in order of cost/benefit; each runs only if the ones before found nothing."""
+    enhanced = _clahe(view)
+    yield lambda: _zxing(enhanced, try_downscale=False)
+    for region in _regions(enhanced):
+        yield lambda region=region: _zxing(region, try_downscale=False, try_invert=False)  # type: ignore[misc]
+    yield lambda: _zxing(_sharpen(_upscale(view) or view), try_downscale=False, try_invert=False)
+    small = _scaled(view.image, _ZBAR_SIDE / max(view.image.shape)) if max(view.image.shape) > _ZBAR_SIDE else view
+    yield lambda: _zbar(_View(small.image, view.to_source @ np.vstack([small.to_source, [0.0, 0.0, 1.0]])))
+    yield lambda: _zxing(_rotated(enhanced, 45.0), try_downscale=False, try_invert=False)
+
+
+def _box(d: Decoded) -> tuple[float, float, float, float]:
+    """Bounding box; a linear read is a scan line, so it is widened to cover the bars' height."""
+    xs = [p[0] for p in d.corners]
+    ys = [p[1] for p in d.corners]
+    pad = 0.5 * max(max(xs) - min(xs), max(ys) - min(ys)) if d.symbology in _LINEAR else 0.0
+    return min(xs) - pad, min(ys) - pad, max(xs) + pad, max(ys) + pad
+
+
+def _overlap(a: Decoded, b: Decoded) -> bool:
+    ax0, ay0, ax1, ay1 = _box(a)
+    bx0, by0, bx1, by1 = _box(b)
+    return ax0 <= bx1 and bx0 <= ax1 and ay0 <= by1 and by0 <= ay1
+
+
+def _resolve_conflicts(found: list[Decoded], view: _View) -> list[Decoded]:
+    """Two different linear reads of one place: keep only what pyzbar confirms, else neither."""
+    linear = [d for d in found if d.symbology in _LINEAR]
+    clash = {id(a) for a in linear for b in linear if a is not b and a.text != b.text and _overlap(a, b)}
+    if not clash:
+        return found
+    confirmed = {d.text for d in _zbar(view)}
+    return [d for d in found if id(d) not in clash or d.text in confirmed]
+
+
+def _unique(found: list[Decoded]) -> list[Decoded]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for d in found:
+        key = (d.symbology, d.text)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
+
+
+def decode_gray(gray: Gray) -> list[Decoded]:
+    """Decode an already-loaded 8-bit grayscale image."""
+    full = _View(gray, _identity())
+    found = _resolve_conflicts(_unique(_zxing(full)), full)
+    if found:
+        return found
+    view = _working(gray)
+    votes: dict[tuple[str, str], list[Decoded]] = {}
+    for attempt in _retries(view):
+        accepted = []
+        for d in _unique(attempt()):
+            seen = votes.setdefault((d.symbology, d.text), [])
+            seen.append(d)
+            # On degraded views a linear read must be seen twice (two views or two decoders).
+            if d.symbology not in _LINEAR or len(seen) >= 2:
+                accepted.append(seen[0])
+        found = _resolve_conflicts(accepted, view)
+        if found:
+            return found
+    return []
+
+
+def decode(image: ImageInput) -> list[Decoded]:
+    """Decode every supported barcode in an image given as bytes, a path or a numpy array."""
+    return decode_gray(load_gray(image))

@@ -1,0 +1,211 @@
+"""Generate phone-like photos of known barcodes (perspective, blur, glare, noise, JPEG), seeded."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import segno
+import zxingcpp
+
+from barcodes.gs1 import check_digit
+
+__all__ = ["SYNTH_SYMBOLOGIES", "SynthPhoto", "degrade", "phone_photos", "render_code"]
+
+Gray = npt.NDArray[Any]
+Rng = np.random.Generator
+
+_F = zxingcpp.BarcodeFormat
+
+
+@dataclass(frozen=True)
+class SynthPhoto:
+    """One generated photo and the content it must decode to."""
+
+    image: Gray
+    symbology: str
+    text: str
+    raw: bytes
+    preset: str
+    seed: int
+
+
+def _digits(rng: Rng, n: int) -> str:
+    return "".join(str(int(d)) for d in rng.integers(0, 10, n))
+
+
+def _gtin(payload: str) -> str:
+    return payload + str(check_digit(payload))
+
+
+def _ean13(rng: Rng) -> tuple[str, str]:
+    t = _gtin(f"69{rng.integers(0, 10)}" + _digits(rng, 9))
+    return t, t
+
+
+def _ean8(rng: Rng) -> tuple[str, str]:
+    t = _gtin("69" + _digits(rng, 5))
+    return t, t
+
+
+def _upca(rng: Rng) -> tuple[str, str]:
+    t = _gtin("0" + _digits(rng, 10))
+    return t, t
+
+
+def _code128(rng: Rng) -> tuple[str, str]:
+    t = f"S{rng.integers(2024, 2028)}{_digits(rng, 6)}"
+    return t, t
+
+
+def _gs1_payload(rng: Rng) -> tuple[str, str]:
+    gtin = _gtin("069" + _digits(rng, 10))
+    lot = f"L{_digits(rng, 4)}"
+    expiry = f"{rng.integers(25, 29):02d}{rng.integers(1, 13):02d}{rng.integers(1, 29):02d}"
+    hri = f"(01){gtin}(17){expiry}(10){lot}"
+    return hri, f"01{gtin}17{expiry}10{lot}"
+
+
+def _url(rng: Rng) -> tuple[str, str]:
+    t = f"https://lims.example.cn/s/S{_digits(rng, 8)}?sig={_digits(rng, 12)}"
+    return t, t
+
+
+_CHINESE = ("康师傅红烧牛肉面", "旺仔牛奶", "金龙鱼食用油", "蒙牛纯牛奶", "五常大米", "老干妈风味豆豉")
+
+
+def _chinese(rng: Rng) -> tuple[str, str]:
+    t = f"{_CHINESE[int(rng.integers(0, len(_CHINESE)))]} 批号{_digits(rng, 6)}"
+    return t, t
+
+
+@dataclass(frozen=True)
+class _Kind:
+    symbology: str
+    content: Callable[[Rng], tuple[str, str]]
+    fmt: object
+    gs1: bool = False
+    gbk: bool = False
+
+
+_KINDS = (
+    _Kind("EAN-13", _ean13, _F.EAN13),
+    _Kind("EAN-8", _ean8, _F.EAN8),
+    _Kind("UPC-A", _upca, _F.UPCA),
+    _Kind("Code 128", _code128, _F.Code128),
+    _Kind("GS1-128", _gs1_payload, _F.Code128, gs1=True),
+    _Kind("QR Code", _url, _F.QRCode),
+    _Kind("QR Code GB18030", _chinese, _F.QRCode, gbk=True),
+    _Kind("GS1 DataMatrix", _gs1_payload, _F.DataMatrix, gs1=True),
+)
+SYNTH_SYMBOLOGIES = tuple(k.symbology for k in _KINDS)
+
+
+def render_code(symbology: str, text: str, module_px: int = 4) -> Gray:
+    """Clean render of one code with quiet zones; ``text`` is HRI for GS1 kinds."""
+    kind = next(k for k in _KINDS if k.symbology == symbology)
+    if kind.gbk:
+        qr = segno.make(text, encoding="gb18030", error="m", micro=False)
+        matrix = np.array(list(qr.matrix_iter(scale=module_px, border=4)), dtype=np.uint8)
+        return np.where(matrix > 0, 0, 255).astype(np.uint8)
+    opts = {"gs1": True} if kind.gs1 else {}
+    code = zxingcpp.create_barcode(text, kind.fmt, **opts)  # type: ignore[arg-type]
+    img: Gray = np.array(code.to_image(scale=module_px, add_quiet_zones=True), dtype=np.uint8)
+    if kind.symbology in ("EAN-13", "EAN-8", "UPC-A", "Code 128", "GS1-128") and img.shape[0] < img.shape[1] // 3:
+        img = cv2.resize(img, (img.shape[1], img.shape[1] // 3), interpolation=cv2.INTER_NEAREST)
+    return img
+
+
+def _background(rng: Rng, h: int, w: int) -> Gray:
+    """A package-like surface: shaded base, coloured blocks, text-like strokes."""
+    base = float(rng.uniform(120, 230))
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    grad = base + rng.uniform(-40, 40) * (xx / w) + rng.uniform(-40, 40) * (yy / h)
+    img: Gray = np.clip(grad, 0, 255).astype(np.uint8)
+    for _ in range(int(rng.integers(3, 9))):
+        x0, y0 = int(rng.integers(0, w)), int(rng.integers(0, h))
+        x1, y1 = x0 + int(rng.integers(40, w // 2)), y0 + int(rng.integers(20, h // 3))
+        cv2.rectangle(img, (x0, y0), (x1, y1), int(rng.integers(30, 230)), -1)
+    for _ in range(int(rng.integers(4, 14))):
+        org = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+        cv2.putText(
+            img,
+            "NET WT 500g 配料",
+            org,
+            cv2.FONT_HERSHEY_SIMPLEX,
+            float(rng.uniform(0.5, 1.6)),
+            int(rng.integers(0, 90)),
+            2,
+        )
+    return img
+
+
+def degrade(code: Gray, rng: Rng, size: tuple[int, int] = (960, 1280), module_px: int = 4, linear: bool = True) -> Gray:
+    """Place a clean code on a package in a photo and degrade it like a hand-held phone camera."""
+    h, w = size
+    photo: Gray = _background(rng, h, w).astype(np.float32)
+    # Code size, as pixels per module in the photo: small codes sit near the decoders' limits.
+    module = float(rng.uniform(2.2, 5.0) if linear else rng.uniform(3.5, 9.0))
+    scale = min(module / module_px, 0.8 * min(w, h * 2) / code.shape[1], 0.8 * h / code.shape[0])
+    module = scale * module_px
+    ch, cw = int(code.shape[0] * scale), int(code.shape[1] * scale)
+    cx, cy = float(rng.uniform(0.3, 0.7)) * w, float(rng.uniform(0.3, 0.7)) * h
+    src = np.array([[0, 0], [code.shape[1], 0], [code.shape[1], code.shape[0]], [0, code.shape[0]]], dtype=np.float32)
+    angle = float(rng.uniform(-25, 25)) + (90.0 if rng.random() < 0.15 else 0.0)
+    rot = cv2.getRotationMatrix2D((0, 0), angle, 1.0)[:, :2]
+    half = np.array([[-cw / 2, -ch / 2], [cw / 2, -ch / 2], [cw / 2, ch / 2], [-cw / 2, ch / 2]], dtype=np.float32)
+    jitter = rng.uniform(-0.12, 0.12, (4, 2)) * np.array([cw, ch], dtype=np.float32)
+    dst = (half + jitter) @ rot.T + np.array([cx, cy], dtype=np.float32)
+    m = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
+    warped = cv2.warpPerspective(code, m, (w, h), flags=cv2.INTER_AREA, borderValue=0)
+    mask = cv2.warpPerspective(np.full_like(code, 255), m, (w, h), flags=cv2.INTER_AREA, borderValue=0)
+    alpha = mask.astype(np.float32) / 255.0
+    photo = photo * (1 - alpha) + warped.astype(np.float32) * alpha
+    # Low contrast: ink is never black and paper never white under room light.
+    lo, hi = float(rng.uniform(20, 90)), float(rng.uniform(170, 245))
+    photo = lo + photo * (hi - lo) / 255.0
+    # Uneven light: a shadow gradient and sometimes a specular glare spot.
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    shade = 1.0 - float(rng.uniform(0.0, 0.45)) * np.clip(
+        (xx * rng.uniform(-1, 1) + yy * rng.uniform(-1, 1)) / w + 0.5, 0, 1
+    )
+    photo *= shade
+    if rng.random() < 0.5:
+        gx, gy = cx + rng.uniform(-0.3, 0.3) * cw, cy + rng.uniform(-0.3, 0.3) * ch
+        radius = float(rng.uniform(0.04, 0.12)) * w
+        glare = np.exp(-((xx - gx) ** 2 + (yy - gy) ** 2) / (2 * radius**2))
+        photo += glare * float(rng.uniform(40, 110))
+    # Focus and hand shake.
+    photo = cv2.GaussianBlur(photo, (0, 0), float(rng.uniform(0.25, 0.5)) * module)
+    if rng.random() < 0.4:
+        length = max(2, int(rng.uniform(0.5, 1.2) * module))
+        kernel: Gray = np.zeros((length, length), np.float32)
+        kernel[length // 2, :] = 1.0 / length
+        kernel = cv2.warpAffine(
+            kernel, cv2.getRotationMatrix2D((length / 2, length / 2), float(rng.uniform(0, 180)), 1), (length, length)
+        )
+        kernel = kernel / max(float(kernel.sum()), 1e-6)
+        photo = cv2.filter2D(photo, -1, kernel)
+    # Sensor noise and JPEG compression.
+    photo += rng.normal(0, float(rng.uniform(2, 12)), photo.shape).astype(np.float32)
+    out = np.clip(photo, 0, 255).astype(np.uint8)
+    ok, jpg = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 80))])
+    assert ok
+    return np.asarray(cv2.imdecode(jpg, cv2.IMREAD_GRAYSCALE), dtype=np.uint8)
+
+
+def phone_photos(count: int, seed: int = 0, size: tuple[int, int] = (960, 1280)) -> Iterator[SynthPhoto]:
+    """``count`` photos cycling through the symbologies; the same seed gives the same images."""
+    for i in range(count):
+        kind = _KINDS[i % len(_KINDS)]
+        item_seed = seed * 1_000_003 + i
+        rng = np.random.default_rng(item_seed)
+        text, plain = kind.content(rng)
+        clean = render_code(kind.symbology, text, module_px=4)
+        image = degrade(clean, rng, size, module_px=4, linear=kind.fmt not in (_F.QRCode, _F.DataMatrix))
+        raw = plain.encode("gb18030") if kind.gbk else plain.encode()
+        yield SynthPhoto(image, kind.symbology, plain, raw, kind.symbology.replace(" ", "-"), item_seed)

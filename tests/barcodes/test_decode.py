@@ -1,0 +1,164 @@
+"""Decoder: clean and generated images, shared real samples, GB 18030 text, hostile inputs."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import segno
+
+from barcodes.decode import decode
+from barcodes.imageio import MAX_PIXELS, ImageError, header_size, load_gray
+from barcodes.synth import SYNTH_SYMBOLOGIES, phone_photos, render_code
+
+SAMPLES = Path("/work/shared/benchmarks/zxing-samples")
+
+
+def _png(img: np.ndarray) -> bytes:
+    ok, buf = cv2.imencode(".png", img)
+    assert ok
+    return buf.tobytes()
+
+
+@pytest.mark.parametrize(
+    ("symbology", "text"),
+    [
+        ("EAN-13", "6901234567892"),
+        ("EAN-8", "69012341"),
+        ("UPC-A", "036000291452"),
+        ("Code 128", "S2026000123"),
+        ("QR Code", "https://lims.example.cn/s/S1?sig=abc"),
+    ],
+)
+def test_clean_render_reads_back(symbology: str, text: str) -> None:
+    img = np.pad(render_code(symbology, text), 40, constant_values=255)
+    found = decode(img)
+    assert [(d.symbology, d.text) for d in found] == [(symbology, text)]
+    assert len(found[0].corners) == 4
+
+
+def test_gs1_code128_and_datamatrix_are_flagged_and_parse() -> None:
+    for symbology in ("GS1-128", "GS1 DataMatrix"):
+        img = np.pad(render_code(symbology, "(01)06901234567892(17)261231(10)L7"), 40, constant_values=255)
+        (d,) = decode(_png(img))
+        assert d.gs1
+        assert d.text == "0106901234567892" + "17261231" + "10L7"
+
+
+def test_gb18030_qr_text_is_decoded_from_raw_bytes() -> None:
+    qr = segno.make("康师傅红烧牛肉面", encoding="gb18030", micro=False)
+    buf = io.BytesIO()
+    qr.save(buf, kind="png", scale=5)
+    (d,) = decode(buf.getvalue())
+    assert d.text == "康师傅红烧牛肉面"
+    assert d.raw == "康师傅红烧牛肉面".encode("gb18030")
+
+
+def test_generated_photos_are_deterministic() -> None:
+    a = next(phone_photos(1, seed=7))
+    b = next(phone_photos(1, seed=7))
+    assert np.array_equal(a.image, b.image)
+    assert a.text == b.text
+
+
+def test_generated_photos_decode_without_misreads() -> None:
+    photos = list(phone_photos(2 * len(SYNTH_SYMBOLOGIES), seed=11))
+    correct = 0
+    for p in photos:
+        texts = [d.text for d in decode(p.image)]
+        assert all(t == p.text for t in texts), (p.symbology, texts)
+        correct += p.text in texts
+    assert correct >= len(photos) // 2
+
+
+@pytest.mark.skipif(not SAMPLES.is_dir(), reason="shared samples not present")
+@pytest.mark.parametrize("folder", ["ean13-3", "qrcode-3", "datamatrix-4", "upca-3", "code128-2"])
+def test_shared_samples_folder(folder: str) -> None:
+    correct = total = 0
+    for img in sorted((SAMPLES / folder).glob("*.webp"))[:8]:
+        expected = img.with_suffix(".txt").read_bytes().decode()
+        texts = [d.text.zfill(13) if d.symbology == "UPC-A" else d.text for d in decode(img)]
+        total += 1
+        correct += expected in texts
+    assert correct >= total - 1
+
+
+@pytest.mark.skipif(not SAMPLES.is_dir(), reason="shared samples not present")
+def test_falsepositives_report_nothing() -> None:
+    for img in sorted((SAMPLES / "falsepositives-2").glob("*.webp"))[:10]:
+        assert decode(img) == [], img.name
+
+
+# --------------------------------------------------------------------------- hostile inputs
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(ihdr)) + chunk + struct.pack(">I", zlib.crc32(chunk))
+
+
+def test_non_image_is_rejected() -> None:
+    with pytest.raises(ImageError) as err:
+        decode(b"%PDF-1.4 not an image at all")
+    assert err.value.code == "not_image"
+    with pytest.raises(ImageError):
+        decode(b"")
+
+
+def test_truncated_files_are_rejected() -> None:
+    data = _png(np.full((200, 300), 255, np.uint8))
+    with pytest.raises(ImageError) as err:
+        decode(data[: len(data) // 2])
+    assert err.value.code == "truncated"
+    ok, jpg = cv2.imencode(".jpg", np.random.default_rng(1).integers(0, 255, (300, 300), dtype=np.uint8))
+    assert ok
+    with pytest.raises(ImageError) as err:
+        decode(jpg.tobytes()[:-2000])
+    assert err.value.code == "truncated"
+
+
+def test_decompression_bomb_is_refused_from_header() -> None:
+    # A tiny file that claims 100 000 x 100 000 pixels: refused before any pixel is decoded.
+    bomb = _png_header_only(100_000, 100_000) + b"\x00" * 64
+    assert header_size(bomb) == ("png", 100_000, 100_000)
+    with pytest.raises(ImageError) as err:
+        decode(bomb)
+    assert err.value.code == "too_large"
+
+
+def test_real_compressed_bomb_is_refused() -> None:
+    # 10 000 x 6 000 white pixels compress to a few hundred kilobytes.
+    side = (10_000, 6_000)
+    raw = zlib.compress(b"".join(b"\x00" + b"\xff" * side[0] for _ in range(side[1])), 9)
+    idat = b"IDAT" + raw
+    png = (
+        _png_header_only(*side)
+        + struct.pack(">I", len(raw))
+        + idat
+        + struct.pack(">I", zlib.crc32(idat))
+        + b"\x00\x00\x00\x00IEND\xaeB`\x82"
+    )
+    assert len(png) < 1_000_000
+    with pytest.raises(ImageError) as err:
+        load_gray(png)
+    assert err.value.code == "too_large"
+    assert MAX_PIXELS < 10_000 * 6_000
+
+
+def test_huge_array_is_refused() -> None:
+    big = np.lib.stride_tricks.as_strided(np.zeros(1, np.uint8), shape=(10_000, 10_000), strides=(0, 0))
+    with pytest.raises(ImageError) as err:
+        decode(big)
+    assert err.value.code == "too_large"
+
+
+def test_missing_path_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(ImageError) as err:
+        decode(tmp_path / "nope.png")
+    assert err.value.code == "unreadable"
