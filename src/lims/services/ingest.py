@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from instrument_drivers.reading import Reading
@@ -15,6 +17,9 @@ from lims.models.results import ResultSubmit
 from lims.services import audit, auth, results
 from lims.services.audit import SYSTEM, Actor
 from lims.services.errors import Invalid
+
+if TYPE_CHECKING:
+    from instrument_drivers.base import Driver
 
 GATEWAY_USER = "instrument-gateway"
 
@@ -199,3 +204,31 @@ def stored_for(session: Session, serial: str) -> list[Stored]:
             Stored(reading, held.assigned_result_id, held.id, False, None, None, str(held.reading.get("reason", "")))
         )
     return sorted(rows, key=lambda s: s.reading.sequence)
+
+
+def acquire(
+    engine: Engine,
+    driver: Driver,
+    *,
+    count: int | None = None,
+    idle_exit: float | None = None,
+    on_stored: Callable[[Stored], None] | None = None,
+) -> int:
+    """Receive readings from an open driver, commit each, and only then acknowledge it to the instrument.
+
+    Ends after `count` newly stored readings or `idle_exit` seconds without a new one; returns how many
+    new readings were stored. A reading re-sent after a crash is found stored and acknowledged again.
+    """
+    stored_new = 0
+    for reading in driver.readings(idle_exit=idle_exit):
+        with Session(engine, expire_on_commit=False) as session:
+            stored = store(session, reading)
+            session.commit()
+        driver.ack(reading)
+        if on_stored is not None:
+            on_stored(stored)
+        if not stored.duplicate:
+            stored_new += 1
+            if count is not None and stored_new >= count:
+                break
+    return stored_new
