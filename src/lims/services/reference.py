@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from lims.models import District, FoodCategory, Instrument, KitLot, Limit, SamplingPoint, Station, TestItem
 from lims.services import audit
@@ -213,3 +213,18 @@ def _load(session: Session, actor: Actor, docs: dict[str, Any], report: LoadRepo
                 "min_c_intensity": k.get("min_c_intensity"),
             },
         )
+
+
+def points(session: Session) -> list[SamplingPoint]:
+    """Every sampling point, by code (for forms and filters)."""
+    return list(session.exec(select(SamplingPoint).order_by(col(SamplingPoint.code))).all())
+
+
+def items(session: Session) -> list[TestItem]:
+    """Every test item, by code (for forms and filters)."""
+    return list(session.exec(select(TestItem).order_by(col(TestItem.code))).all())
+
+
+def categories(session: Session) -> list[FoodCategory]:
+    """Every food category, by code (for forms and filters)."""
+    return list(session.exec(select(FoodCategory).order_by(col(FoodCategory.code))).all())
