@@ -67,38 +67,31 @@ class _TaskMaker:
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
-        self.usage = plan.category_usage()
         self.cat_items = plan.category_items()
+        self.rank = {c: i for i, c in enumerate(plan.categories)}
+        self.item_rank = {code: i for i, code in enumerate(plan.items)}
+        self.usage = {c: [(f, n) for f, n in use.items() if n] for c, use in plan.category_usage().items()}
 
     def __call__(self, route: int, day: date, counts: dict[str, int], done: bool = False) -> Task:
         """One task for the point at `route` on `day` with these batches per category."""
-        return _task(self.plan, self.usage, self.cat_items, route, day, counts, done)
-
-
-def _task(
-    plan: Plan,
-    usage: dict[str, dict[Family, int]],
-    cat_items: dict[str, tuple[str, ...]],
-    route: int,
-    day: date,
-    counts: dict[str, int],
-    done: bool,
-) -> Task:
-    point = plan.points[route]
-    batches = {c: counts[c] for c in plan.categories if counts.get(c)}
-    wanted = {i for c in batches for i in cat_items[c]}
-    channels = {f: sum(usage[c][f] * n for c, n in batches.items()) for f in FAMILIES}
-    return Task(
-        date=day,
-        point=point.code,
-        station=point.station,
-        area=point.area,
-        route=route,
-        batches=batches,
-        items=tuple(i for i in plan.items if i in wanted),
-        channels={f: n for f, n in channels.items() if n},
-        done=done,
-    )
+        point = self.plan.points[route]
+        batches = {c: counts[c] for c in sorted(counts, key=self.rank.__getitem__) if counts[c]}
+        items = sorted({i for c in batches for i in self.cat_items[c]}, key=self.item_rank.__getitem__)
+        used: dict[Family, int] = {}
+        for cat, n in batches.items():
+            for family, per_batch in self.usage[cat]:
+                used[family] = used.get(family, 0) + per_batch * n
+        return Task(
+            date=day,
+            point=point.code,
+            station=point.station,
+            area=point.area,
+            route=route,
+            batches=batches,
+            items=tuple(items),
+            channels={f: used[f] for f in FAMILIES if f in used},
+            done=done,
+        )
 
 
 def _done_by_point(plan: Plan, month: Month, done_tasks: Iterable[DoneWork]) -> dict[tuple[int, date], dict[str, int]]:
@@ -150,7 +143,10 @@ def _schedule(plan: Plan, month: Month, done_tasks: Iterable[DoneWork], start: d
         own_done = done_cats.get(route, {})
         remaining = {cat_index[c]: max(q - own_done.get(c, 0), 0) for c, q in quota.items()}
         visited = done_days.get(route, set())
-        candidates = [i for i, d in enumerate(period) if d not in visited and not point.closed_on(d)]
+        if visited or point.blackout:
+            candidates = [i for i, d in enumerate(period) if d not in visited and not point.closed_on(d)]
+        else:
+            candidates = list(range(len(period)))
         visits = planned_visits(plan, point, days) - len(visited)
         if any(remaining.values()):
             visits = max(visits, 1)

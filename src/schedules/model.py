@@ -45,7 +45,10 @@ class Weekday(StrEnum):
     @property
     def number(self) -> int:
         """Python's `date.weekday()` number (Monday is 0)."""
-        return list(Weekday).index(self)
+        return _WEEKDAY_NUMBERS[self.value]
+
+
+_WEEKDAY_NUMBERS = {name: i for i, name in enumerate(("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"))}
 
 
 class BatchBasis(StrEnum):
