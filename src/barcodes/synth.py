@@ -188,7 +188,7 @@ def degrade(code: Gray, rng: Rng, size: tuple[int, int] = (960, 1280), module_px
         kernel = cv2.warpAffine(
             kernel, cv2.getRotationMatrix2D((length / 2, length / 2), float(rng.uniform(0, 180)), 1), (length, length)
         )
-        kernel = kernel / max(float(kernel.sum()), 1e-6)
+        kernel = (kernel / max(float(kernel.sum()), 1e-6)).astype(np.float32)
         photo = cv2.filter2D(photo, -1, kernel)
     # Sensor noise and JPEG compression.
     photo += rng.normal(0, float(rng.uniform(2, 12)), photo.shape).astype(np.float32)
