@@ -6,6 +6,10 @@ import os
 import subprocess
 import sys
 from datetime import date
+from pathlib import Path
+
+import pytest
+import yaml
 
 from schedules import (
     Family,
@@ -103,3 +107,15 @@ def test_october_2026_output_is_identical_twice() -> None:
         run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
         outputs.append(run.stdout.strip())
     assert outputs == [first, first]
+
+
+def test_example_points_agree_with_the_district_reference_data() -> None:
+    reference = Path(__file__).resolve().parents[2] / "src" / "lims" / "reference" / "district.yaml"
+    if not reference.exists():
+        pytest.skip("LIMS reference data not in this tree")
+    data = yaml.safe_load(reference.read_text(encoding="utf-8"))
+    known = {p["code"]: (p["station"], p["area"]) for p in data.get("points", [])}
+    plan = load_example()
+    assert {p.code: (p.station, p.area.value) for p in plan.points} == {c: known[c] for c in POINTS}
+    stations = {s["code"] for s in data.get("stations", [])}
+    assert {p.station for p in plan.points} <= stations

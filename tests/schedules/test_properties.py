@@ -14,6 +14,7 @@ from schedules import (
     Schedule,
     Task,
     adjusted_workdays,
+    carry_over,
     generate,
     is_statutory_holiday,
     is_working_day,
@@ -128,10 +129,10 @@ def test_generation_is_deterministic(plan: Plan) -> None:
     assert generate(plan).to_json() == generate(again).to_json()
 
 
-def _done_part(schedule: Schedule, cut: date, data: st.DataObject) -> list[Task]:
+def _done_part(schedule: Schedule, cut: date, data: st.DataObject, *, on_cut: bool = False) -> list[Task]:
     done = []
     for task in schedule.tasks:
-        if task.date < cut and data.draw(st.booleans()):
+        if (task.date < cut or (on_cut and task.date == cut)) and data.draw(st.booleans()):
             batches = {c: data.draw(st.integers(0, n)) for c, n in task.batches.items()}
             done.append(Task(task.date, task.point, task.station, task.area, task.route, batches, task.items))
     return done
@@ -143,12 +144,12 @@ def test_replan_keeps_done_work_and_accounts_for_the_rest(plan: Plan, data: st.D
     first = generate(plan)
     month = _month(plan)
     cut = data.draw(st.sampled_from(month.days()))
-    done = _done_part(first, cut, data)
+    done = _done_part(first, cut, data, on_cut=True)  # work done on the re-plan day takes its capacity
     second = replan(plan, month, done, cut)
     kept = [(t.date, t.point, dict(t.batches)) for t in second.tasks if t.done]
     assert kept == [(t.date, t.point, {c: n for c, n in t.batches.items() if n}) for t in done]
     assert all(t.date >= cut for t in second.tasks if not t.done)
-    _check_feasible(plan, second)
+    _check_feasible(plan, second)  # capacity counted with the done tasks
     done_points = {(t.date, t.point) for t in done}
     assert not any((t.date, t.point) in done_points for t in second.tasks if not t.done)
     got, missing = scheduled(second), short(second)
@@ -180,3 +181,26 @@ def test_replan_meets_the_rest_when_capacity_allows(plan: Plan, data: st.DataObj
         for point, quota in second.quotas.items():
             for cat, n in quota.items():
                 assert got.get((point, cat), 0) == n
+
+
+@PROPERTY
+@given(plans(), st.data())
+def test_carry_over_flags_exactly_the_unfinished_past_tasks(plan: Plan, data: st.DataObject) -> None:
+    schedule = generate(plan)
+    month = _month(plan)
+    today = data.draw(st.sampled_from(month.days()))
+    done = _done_part(schedule, today, data)
+    overdue = carry_over(plan, schedule.tasks, done, today)
+    got = {(t.date, t.point): dict(t.batches) for t in done}
+    expected = [
+        t
+        for t in schedule.tasks
+        if t.date < today and any(n > got.get((t.date, t.point), {}).get(c, 0) for c, n in t.batches.items())
+    ]
+    assert [o.task for o in overdue] == expected
+    for item in overdue:
+        assert all(n > 0 for n in item.missing.values())
+        if item.next_day is not None:
+            assert item.next_day >= today
+            assert item.next_day in vehicle_days(plan, Month.parse(item.next_day))
+            assert not plan.point(item.task.point).closed_on(item.next_day)
