@@ -191,6 +191,15 @@ class Plan(_Strict):
     items: dict[str, Item] = Field(min_length=1)
     points: list[Point] = Field(min_length=1)
 
+    @field_validator("month", mode="before")
+    @classmethod
+    def _month_text(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, str) or not re.match(r"^\d{4}-(0[1-9]|1[0-2])$", value.strip()):
+            raise ValueError("must be YYYY-MM")
+        return value.strip()
+
     @model_validator(mode="after")
     def _cross_check(self) -> Plan:
         problems = plan_problems(self)
@@ -260,17 +269,9 @@ def plan_problems(plan: Plan) -> list[Problem]:
             elif not tested.get(cat):
                 problems.append(Problem(f"{where}.batches.{cat}", "no test item covers this category"))
     if plan.month is not None:
-        try:
-            month = Month.parse(plan.month)
-        except PlanError:
-            problems.append(Problem("month", "must be YYYY-MM"))
-        else:
-            low, high = supported_years()
-            if not low <= month.year <= high:
-                problems.append(
-                    Problem(
-                        "month",
-                        f"no statutory holiday data for {month.year} (chinese-calendar knows {low}–{high})",
-                    )
-                )
+        year, (low, high) = Month.parse(plan.month).year, supported_years()
+        if not low <= year <= high:
+            problems.append(
+                Problem("month", f"no statutory holiday data for {year} (chinese-calendar knows {low}–{high})")
+            )
     return problems

@@ -139,7 +139,8 @@ def test_bad_blackouts_each_reported() -> None:
 
 
 def test_month_format_and_calendar_range() -> None:
-    assert _error(MINIMAL.replace("month: 2026-10", "month: October")) == "plan.yaml line 2: month: must be YYYY-MM"
+    for bad in ("October", "2026-10-01", "2026-13", "202610"):
+        assert _error(MINIMAL.replace("month: 2026-10", f"month: {bad}")) == "plan.yaml line 2: month: must be YYYY-MM"
     message = _error(MINIMAL.replace("month: 2026-10", "month: 2099-01"))
     assert message.startswith("plan.yaml line 2: month: no statutory holiday data for 2099")
 
