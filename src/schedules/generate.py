@@ -78,9 +78,12 @@ class _TaskMaker:
         batches = {c: counts[c] for c in sorted(counts, key=self.rank.__getitem__) if counts[c]}
         items = sorted({i for c in batches for i in self.cat_items[c]}, key=self.item_rank.__getitem__)
         used: dict[Family, int] = {}
+        tests: dict[str, int] = {}
         for cat, n in batches.items():
             for family, per_batch in self.usage[cat]:
                 used[family] = used.get(family, 0) + per_batch * n
+            for item in self.cat_items[cat]:
+                tests[item] = tests.get(item, 0) + n
         return Task(
             date=day,
             point=point.code,
@@ -91,6 +94,7 @@ class _TaskMaker:
             items=tuple(items),
             channels={f: used[f] for f in FAMILIES if f in used},
             done=done,
+            tests={i: tests[i] for i in items},
         )
 
 

@@ -55,6 +55,7 @@ class Task:
     items: tuple[str, ...]  # test items the batches are run for
     channels: Mapping[Family, int] = field(default_factory=dict)  # instrument channels used, per family
     done: bool = False  # a completed task kept by a re-plan
+    tests: Mapping[str, int] = field(default_factory=dict)  # item -> tests to run (batches it applies to)
 
     @property
     def samples(self) -> int:
@@ -72,9 +73,26 @@ class Task:
             "batches": dict(self.batches),
             "items": list(self.items),
             "samples": self.samples,
+            "tests": dict(self.tests),
             "channels": {f.value: n for f, n in self.channels.items()},
             "done": self.done,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Task:
+        """Rebuild a task from `to_dict()` output (e.g. stored JSON)."""
+        return cls(
+            date=date.fromisoformat(data["date"]),
+            point=data["point"],
+            station=data["station"],
+            area=Area(data["area"]),
+            route=int(data["route"]),
+            batches=dict(data["batches"]),
+            items=tuple(data["items"]),
+            channels={Family(f): int(n) for f, n in data.get("channels", {}).items()},
+            done=bool(data.get("done", False)),
+            tests=dict(data.get("tests", {})),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +114,11 @@ class Shortfall:
             "batches": self.batches,
             "reason": self.reason.value,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Shortfall:
+        """Rebuild a shortfall from `to_dict()` output."""
+        return cls(data["point"], data["item"], data["category"], int(data["batches"]), Reason(data["reason"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +154,18 @@ class Schedule:
     def to_json(self, indent: int | None = 2) -> str:
         """JSON text of `to_dict()`."""
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Schedule:
+        """Rebuild a schedule from `to_dict()` output (e.g. a stored plan version)."""
+        return cls(
+            plan=data["plan"],
+            month=Month.parse(data["month"]),
+            working_days=tuple(date.fromisoformat(d) for d in data["working_days"]),
+            quotas={p: dict(q) for p, q in data["quotas"].items()},
+            tasks=tuple(Task.from_dict(t) for t in data["tasks"]),
+            shortfalls=tuple(Shortfall.from_dict(s) for s in data["shortfalls"]),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -13,6 +15,7 @@ from schedules import (
     Plan,
     PlanError,
     Reason,
+    Schedule,
     Task,
     Weekday,
     generate,
@@ -65,6 +68,14 @@ def test_every_working_day_plan_meets_quotas_on_working_days() -> None:
     noodles = [t for t in schedule.tasks if "NOODLES" in t.batches]
     assert all(t.items[-2:] == ("BORAX", "RONG") for t in noodles)
     assert all(t.channels.get(Family.SPECTRO) == 2 * t.batches["NOODLES"] for t in noodles)
+    assert all(t.tests["BORAX"] == t.tests["RONG"] == t.batches["NOODLES"] for t in noodles)
+
+
+def test_schedule_round_trips_through_json() -> None:
+    schedule = generate(_plan(rule={"visits": 2}))
+    again = Schedule.from_dict(json.loads(schedule.to_json()))
+    assert again == schedule
+    assert again.to_json() == schedule.to_json()
 
 
 def test_tuesday_thursday_rule_with_and_without_adjusted_days() -> None:
@@ -115,6 +126,7 @@ def test_shortfall_is_reported_per_point_and_item() -> None:
         ("P01", "RONG", "NOODLES", 2, Reason.CAPACITY),
     ]
     assert _totals(schedule.tasks)[("P01", "VEG")] == 6
+    assert Schedule.from_dict(json.loads(schedule.to_json())) == schedule
 
 
 def test_tight_capacity_fills_days_and_reports_the_rest() -> None:
@@ -172,9 +184,7 @@ def test_replan_keeps_done_tasks_and_moves_the_rest_forward() -> None:
     done = [t for t in first.tasks if t.date < cut and t.point == "P01"]
     assert done
     second = replan(plan, "2026-10", done, cut)
-    assert [t for t in second.tasks if t.done] == [
-        Task(t.date, t.point, t.station, t.area, t.route, t.batches, t.items, t.channels, done=True) for t in done
-    ]
+    assert [t for t in second.tasks if t.done] == [replace(t, done=True) for t in done]
     assert all(t.date >= cut for t in second.tasks if not t.done)
     assert second.shortfalls == ()
     assert _totals(second.tasks) == _totals(first.tasks)
