@@ -5,7 +5,7 @@ round-robin that puts each point's visits on evenly spaced working days with no 
 measured in the same run, with their ratio, and how both grow from the smallest size. The vehicle
 budget is the province's combined daily capacity, sized so that every quota fits.
 
-    python bench/plan.py [--points 500 1000 2000 5000] [--months 12] [--year 2026]
+    python bench/plan.py [--points 500 1000 2000 5000] [--months 12] [--year 2026] [--repeat 1]
 """
 
 from __future__ import annotations
@@ -121,6 +121,7 @@ def main() -> None:
     parser.add_argument("--points", type=int, nargs="+", default=[500, 1000, 2000, 5000])
     parser.add_argument("--months", type=int, default=12)
     parser.add_argument("--year", type=int, default=2026)
+    parser.add_argument("--repeat", type=int, default=1, help="best of N generation runs per size")
     args = parser.parse_args()
     months = [Month(args.year, m) for m in range(1, args.months + 1)]
     warm = Plan.model_validate(province_plan(1))
@@ -137,8 +138,8 @@ def main() -> None:
         text = yaml.safe_dump(province_plan(n), allow_unicode=True, sort_keys=False)
         load_s, _ = timed(partial(load_plan, text))
         plan = load_plan(text)
-        gen_s, result = timed(partial(generate_year, plan, months))
-        base_s, _ = timed(partial(round_robin_year, plan, months), repeat=3)
+        gen_s, result = timed(partial(generate_year, plan, months), repeat=args.repeat)
+        base_s, _ = timed(partial(round_robin_year, plan, months), repeat=5)
         schedules = cast(list[Schedule], result)
         tasks = sum(len(s.tasks) for s in schedules)
         short = sum(f.batches for s in schedules for f in s.shortfalls)
