@@ -238,9 +238,7 @@ class ParsedCode:
 
 def _message(code: ParsedCode) -> GS1Message:
     if code.elements:
-        return GS1Message.parse_hri(
-            "".join(f"({e.ai}){e.value}" for e in code.elements), config=_PARSE_CONFIG
-        )
+        return GS1Message.parse_hri("".join(f"({e.ai}){e.value}" for e in code.elements), config=_PARSE_CONFIG)
     if code.gtin is not None:
         return GS1Message.parse(f"01{code.gtin.gtin14}", config=_PARSE_CONFIG)
     raise CodeError("not a GS1 code", code="not_gs1", reason_zh="不是GS1编码")
@@ -338,9 +336,7 @@ def upce_to_upca(upce: str) -> str:
     try:
         return Upc.parse(upce.strip()).as_upc_a()
     except (ParseError, ValueError) as exc:
-        raise CodeError(
-            f"invalid UPC-E {upce!r}: {exc}", code="check_digit", reason_zh="UPC-E编码无效"
-        ) from exc
+        raise CodeError(f"invalid UPC-E {upce!r}: {exc}", code="check_digit", reason_zh="UPC-E编码无效") from exc
 
 
 # --------------------------------------------------------------------------- element strings
@@ -348,9 +344,7 @@ def upce_to_upca(upce: str) -> str:
 
 def _element(es: GS1ElementString) -> Element:
     if es.gtin_error:
-        raise CodeError(
-            f"AI ({es.ai.ai}): {_bad_gtin_reason(es.value)}", code="check_digit", reason_zh=_zh(es)
-        )
+        raise CodeError(f"AI ({es.ai.ai}): {_bad_gtin_reason(es.value)}", code="check_digit", reason_zh=_zh(es))
     if es.sscc_error:
         raise CodeError(f"AI ({es.ai.ai}): {es.sscc_error}", code="check_digit")
     return Element(

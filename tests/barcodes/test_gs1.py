@@ -128,9 +128,7 @@ def test_element_strings_agree_with_biip(text: str) -> None:
     assert parsed.kind is CodeKind.GS1_ELEMENT_STRING
     body = text[3:] if text.startswith("]") else text
     reference = GS1Message.parse(body)
-    assert [(e.ai, e.value) for e in parsed.elements] == [
-        (e.ai.ai, e.value) for e in reference.element_strings
-    ]
+    assert [(e.ai, e.value) for e in parsed.elements] == [(e.ai.ai, e.value) for e in reference.element_strings]
     assert parsed.hri() == reference.as_hri()
 
 
@@ -186,9 +184,7 @@ def test_digital_link_round_trip(url: str) -> None:
 
 def test_digital_link_out_of_gtin_and_element_string() -> None:
     assert digital_link("6901234567892") == "https://id.gs1.org/01/06901234567892"
-    assert (
-        digital_link("0106901234567892" + "10L1", "q.example") == "https://q.example/01/06901234567892/10/L1"
-    )
+    assert digital_link("0106901234567892" + "10L1", "q.example") == "https://q.example/01/06901234567892/10/L1"
 
 
 def test_bad_digital_link_raises() -> None:
