@@ -1,56 +1,131 @@
-"""Server-rendered pages: home, consumer trace page, warnings."""
+"""Server-rendered pages: home, the consumer's scan and trace pages, signed sample links, public warnings."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+import importlib
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.templating import Jinja2Templates
+from fastapi import File, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from barcodes import gs1
 from lims.api.deps import SessionDep
-from lims.services import trace, warnings
+from lims.services import links, trace, warnings
 from lims.services.errors import ServiceError
+from lims.services.label_ids import looks_like_label_id
+from lims.web import feeds, review, signin, station, vehicle
+from lims.web.common import Viewer, page_router, render
 from lims.web.i18n import language, texts
 
-router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-
-
-def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """Render a template in the request's language and remember the choice."""
-    lang = language(request)
-    response = templates.TemplateResponse(
-        request,
-        name,
-        {"t": texts(lang), "lang": lang, "other_lang": "en" if lang == "zh" else "zh", **context},
-        status_code=status_code,
-    )
-    if request.query_params.get("lang") == lang:
-        response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax")
-    return response
+router = page_router()
+MAX_PHOTO_BYTES = 15 * 1024 * 1024
+_NOT_ISSUER = object()
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, session: SessionDep) -> HTMLResponse:
+def home(request: Request, session: SessionDep, me: Viewer) -> HTMLResponse:
     """The home page with a way in for each kind of user."""
-    return render(request, "home.html", warnings=warnings.active(session)[:3])
+    return render(request, "home.html", warnings=warnings.active(session)[:3], code="")
+
+
+def code_target(text: str) -> str:
+    """Where a scanned or typed code leads: a signed sample link, a sample, or a product's page."""
+    text = text.strip()
+    if "://" in text:
+        url = urlsplit(text)
+        if url.path.startswith("/s/"):
+            return url.path + (f"?{url.query}" if url.query else "")
+    if looks_like_label_id(text.upper()):
+        return f"/trace/{text.upper()}"
+    try:
+        parsed = gs1.parse_code(text)
+    except gs1.CodeError:
+        parsed = None
+    if parsed is not None and parsed.gtin is not None:
+        return f"/trace/{parsed.gtin.short}"
+    return "/trace/" + quote(text, safe="")
+
+
+def _issuer(record: Any) -> Any:
+    """The GS1 issuer of the record's product code: an Issuer, False when unknown, None without a code."""
+    if not record or not record.gtin:
+        return None
+    return gs1.issuer_of(record.gtin) or False
+
+
+def _trace_page(request: Request, status_code: int = 200, **context: Any) -> HTMLResponse:
+    record = context.get("record")
+    context.setdefault("code", "")
+    return render(request, "trace.html", status_code=status_code, issuer=_issuer(record), **context)
 
 
 @router.get("/trace", response_class=HTMLResponse)
-def trace_form(request: Request, code: str = "") -> HTMLResponse:
-    """The consumer's look-up form; a submitted code goes to its page."""
+def trace_form(request: Request, me: Viewer, code: str = "") -> Response:
+    """The consumer's scan page; a typed code goes to its page."""
     if code.strip():
-        return RedirectResponse(f"/trace/{code.strip()}", status_code=303)  # type: ignore[return-value]
-    return render(request, "trace.html", record=None, code="")
+        return RedirectResponse(code_target(code), status_code=303)
+    return _trace_page(request, record=None)
+
+
+@router.post("/trace/photo", response_class=HTMLResponse)
+async def trace_photo(request: Request, me: Viewer, photo: Annotated[UploadFile, File()]) -> Response:
+    """Read the barcode in an uploaded photo and go to that code's page; a clear message when there is none."""
+    t = texts(language(request))
+    data = await photo.read(MAX_PHOTO_BYTES + 1)
+    if len(data) > MAX_PHOTO_BYTES:
+        return _trace_page(request, 413, record=None, headline=t["photo_too_large"], error="photo over 15 MB")
+    if not data:
+        return _trace_page(request, 422, record=None, headline=t["not_image"], error="the file is empty")
+    try:
+        decoder = importlib.import_module("barcodes.decode")
+    except ImportError:  # photo decoding ships with the barcodes package; typing a code always works
+        return _trace_page(request, 503, record=None, headline=t["no_decoder"], error="barcodes.decode not installed")
+    try:
+        found = decoder.decode(data)
+    except ValueError as exc:  # barcodes.imageio.ImageError: not an image, truncated, too many pixels
+        reason = getattr(exc, "reason", str(exc))
+        return _trace_page(request, 422, record=None, headline=t["not_image"], hint=t["bad_photo_hint"], error=reason)
+    if not found:
+        return _trace_page(
+            request, 422, record=None, headline=t["bad_photo"], hint=t["bad_photo_hint"], error="no barcode found"
+        )
+    texts_found = [d.text for d in found]
+    best = sorted(texts_found, key=lambda s: 0 if "/s/" in s else 1 if looks_like_label_id(s.upper()) else 2)[0]
+    return RedirectResponse(code_target(best), status_code=303)
 
 
 @router.get("/trace/{code:path}", response_class=HTMLResponse)
-def trace_page(request: Request, session: SessionDep, code: str) -> HTMLResponse:
+def trace_page(request: Request, session: SessionDep, me: Viewer, code: str) -> HTMLResponse:
     """The consumer's page for a code: product or sample, published results, warnings."""
     try:
         record = trace.trace(session, code)
     except ServiceError as exc:
-        return render(request, "trace.html", status_code=exc.status_code, record=None, code=code, error=exc.reason)
-    return render(request, "trace.html", record=record, code=code)
+        t = texts(language(request))
+        headline = t["err_404"] if exc.status_code == 404 else t["err_422"]
+        return _trace_page(request, exc.status_code, record=None, code=code, headline=headline, error=exc.reason)
+    return _trace_page(request, record=record, code=code)
+
+
+@router.get("/s/{label_id}", response_class=HTMLResponse)
+def signed_sample(request: Request, session: SessionDep, me: Viewer, label_id: str, t: str = "") -> HTMLResponse:
+    """A sample's public page from the signed link on its label; tampered, foreign or expired links are refused."""
+    words = texts(language(request))
+    try:
+        links.verify(label_id, t)
+    except links.LinkError as exc:
+        headline = words[f"link_{exc.kind}"]
+        return _trace_page(request, exc.status_code, record=None, headline=headline, error=exc.reason)
+    try:
+        record = trace.trace_sample(session, label_id.upper())
+    except ServiceError as exc:
+        headline = words["err_404"] if exc.status_code == 404 else words["err_422"]
+        return _trace_page(request, exc.status_code, record=None, headline=headline, error=exc.reason)
+    return _trace_page(request, record=record, code=label_id.upper(), verified=True)
+
+
+router.include_router(feeds.router)
+router.include_router(signin.router)
+router.include_router(review.router)
+router.include_router(station.router)
+router.include_router(vehicle.router)

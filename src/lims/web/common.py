@@ -1,0 +1,235 @@
+"""What every page shares: templates, rendering, the sign-in cookie, role checks, CSRF and error pages."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute, APIRouter
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+
+from lims.api.deps import SessionDep
+from lims.models.common import Role
+from lims.services import auth
+from lims.services.audit import Actor
+from lims.services.errors import Forbidden, ServiceError
+from lims.settings import get_settings
+from lims.web.i18n import language, texts
+
+SESSION_COOKIE = "lims_session"
+CSRF_COOKIE = "lims_csrf"
+CSRF_FIELD = "csrf"
+HOME_OF_ROLE = {Role.TESTER: "/vehicle", Role.REVIEWER: "/review", Role.STATION: "/station", Role.ADMIN: "/"}
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+class LoginRequired(Exception):
+    """The page needs a signed-in user; the visitor is sent to the sign-in form."""
+
+
+class CsrfFailed(ServiceError):
+    """A form came without the token of this browser session (possibly from another site)."""
+
+    status_code = 403
+
+
+def _headline(status: int, t: dict[str, str]) -> str:
+    return {
+        401: t["err_401"],
+        403: t["err_403"],
+        404: t["err_404"],
+        409: t["err_409"],
+        410: t["err_410"],
+        413: t["err_413"],
+        422: t["err_422"],
+        503: t["err_503"],
+    }.get(status, t["error_title"])
+
+
+def error_page(request: Request, status: int, reason: str, headline: str = "") -> HTMLResponse:
+    """A page that says what went wrong, in the visitor's language, with the detail from the service."""
+    t = texts(language(request))
+    return render(request, "error.html", status_code=status, headline=headline or _headline(status, t), reason=reason)
+
+
+class PageRoute(APIRoute):
+    """A route whose refusals become HTML pages (or a sign-in redirect), never JSON or a stack trace."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """Wrap the handler so service errors and bad input render the error page."""
+        handler = super().get_route_handler()
+
+        async def page_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except LoginRequired:
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+            except ServiceError as exc:
+                return error_page(request, exc.status_code, exc.reason)
+            except (RequestValidationError, ValidationError) as exc:
+                return error_page(request, 422, validation_reason(exc))
+            except (DataError, IntegrityError):
+                return error_page(request, 422, "a value is out of range or conflicts with an existing record")
+            except OperationalError:
+                return error_page(request, 503, "the database is busy; try again")
+
+        return page_handler
+
+
+def validation_reason(exc: RequestValidationError | ValidationError) -> str:
+    """The first few field problems of a rejected form, as one line."""
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(x) for x in error.get("loc", ()) if x not in ("body", "query", "path", "form"))
+        parts.append(f"{where}: {error.get('msg', '')}" if where else str(error.get("msg", "")))
+    return "; ".join(parts) or "the form is incomplete"
+
+
+def page_router() -> APIRouter:
+    """A router for pages: hidden from the OpenAPI schema, errors rendered as pages."""
+    return APIRouter(include_in_schema=False, route_class=PageRoute)
+
+
+# --------------------------------------------------------------------------- sign-in and roles
+
+
+def viewer(request: Request, session: SessionDep) -> Actor | None:
+    """The signed-in user from the session cookie, or None for a visitor (an expired cookie counts as none)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    try:
+        user = auth.user_from_token(session, token)
+    except ServiceError:
+        return None
+    actor = auth.actor_for(user)
+    request.state.actor = actor
+    request.state.full_name = user.full_name or user.username
+    return actor
+
+
+Viewer = Annotated[Actor | None, Depends(viewer)]
+
+
+def role_page(*roles: Role) -> Callable[[Request, Actor | None], Actor]:
+    """A dependency giving the signed-in actor; sign-in redirect without one, 403 page for another role."""
+
+    def dependency(request: Request, actor: Viewer) -> Actor:
+        if actor is None:
+            raise LoginRequired()
+        if actor.role not in {r.value for r in roles}:
+            raise Forbidden(f"this page is for the {' or '.join(r.value for r in roles)} role; you are {actor.role}")
+        return actor
+
+    return dependency
+
+
+def set_session(response: Response, request: Request, token: str) -> None:
+    """Keep the bearer token in an HttpOnly, SameSite=Lax cookie."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=get_settings().token_minutes * 60,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+
+
+def clear_session(response: Response) -> None:
+    """Forget the sign-in."""
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+
+
+def safe_next(target: str | None, actor: Actor | None = None) -> str:
+    """A local path to go to after sign-in (never another site), else the role's home page."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    if actor is not None:
+        return HOME_OF_ROLE.get(Role(actor.role), "/")
+    return "/"
+
+
+# --------------------------------------------------------------------------- CSRF
+
+
+def _mac(value: str) -> str:
+    key = get_settings().resolved_secret_key().encode()
+    return hmac.new(key, b"csrf|" + value.encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def csrf_token(request: Request) -> str:
+    """The form token of this browser session: tied to the sign-in cookie, or to a random pre-sign-in cookie."""
+    session_token = request.cookies.get(SESSION_COOKIE)
+    if session_token:
+        return _mac("s:" + session_token)
+    anon = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf", None)
+    if not anon:
+        anon = secrets.token_urlsafe(24)
+        request.state.new_csrf = anon
+    return _mac("a:" + anon)
+
+
+async def check_csrf(request: Request) -> None:
+    """Refuse a form POST whose token does not match this browser session's."""
+    form = await request.form()
+    sent = form.get(CSRF_FIELD)
+    session_token = request.cookies.get(SESSION_COOKIE)
+    anon = request.cookies.get(CSRF_COOKIE)
+    expected = _mac("s:" + session_token) if session_token else (_mac("a:" + anon) if anon else "")
+    if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent, expected):
+        raise CsrfFailed("the form has expired or did not come from this site; reload the page and try again")
+
+
+CsrfChecked = Depends(check_csrf)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """Render a template in the request's language and remember the choice."""
+    lang = language(request)
+    token = csrf_token(request)
+    response = templates.TemplateResponse(
+        request,
+        name,
+        {
+            "t": texts(lang),
+            "lang": lang,
+            "other_lang": "en" if lang == "zh" else "zh",
+            "me": getattr(request.state, "actor", None),
+            "my_name": getattr(request.state, "full_name", ""),
+            "csrf": token,
+            "path": request.url.path,
+            **context,
+        },
+        status_code=status_code,
+    )
+    if request.query_params.get("lang") == lang:
+        response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax")
+    new_csrf = getattr(request.state, "new_csrf", None)
+    if new_csrf:
+        response.set_cookie(
+            CSRF_COOKIE, new_csrf, httponly=True, samesite="lax", secure=request.url.scheme == "https", path="/"
+        )
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def redirect(url: str) -> RedirectResponse:
+    """A 303 redirect after a form POST."""
+    return RedirectResponse(url, status_code=303)

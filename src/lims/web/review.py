@@ -1,0 +1,156 @@
+"""The reviewer's queue: raw evidence beside each pending result, approve / reject / publish, warnings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, Form, Path, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from lims.api.deps import SessionDep
+from lims.models.cases import WarningBase
+from lims.models.common import ResultStatus, Role
+from lims.models.results import ResultPublic
+from lims.services import reference, results, samples, warnings, workflow
+from lims.services.audit import Actor
+from lims.services.errors import Invalid, ServiceError
+from lims.web.common import CsrfChecked, page_router, redirect, render, role_page, validation_reason
+
+router = page_router()
+Reviewer = Annotated[Actor, Depends(role_page(Role.REVIEWER))]
+DONE = {"approve", "reject", "publish", "warning"}
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A validity flag with its text in both languages."""
+
+    code: str
+    zh: str
+    en: str
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One result in the queue with what the reviewer needs beside it."""
+
+    result: ResultPublic
+    product: str
+    category: str
+    flags: list[Flag]
+    mine: bool
+
+
+def _rows(session: Session, actor: Actor, status: ResultStatus) -> list[QueueRow]:
+    found = results.search(session, actor, status=status, limit=200)
+    testers = {r.id: r.tester_id for r in found}
+    products: dict[str, tuple[str, str]] = {}
+    rows = []
+    for view in results.public_views(session, found):
+        if view.sample_label_id not in products:
+            sample = samples.get_for(session, actor, view.sample_label_id)
+            products[view.sample_label_id] = (sample.product_name, sample.category_code)
+        product, category = products[view.sample_label_id]
+        flags = [Flag(f, *results.FLAG_TEXT.get(f, (f, f))) for f in view.flags]
+        rows.append(QueueRow(view, product, category, flags, testers[view.id] == actor.user_id))
+    return rows
+
+
+def _page(request: Request, session: Session, actor: Actor, status_code: int = 200, **context: Any) -> HTMLResponse:
+    done = request.query_params.get("done")
+    return render(
+        request,
+        "review.html",
+        status_code=status_code,
+        pending=_rows(session, actor, ResultStatus.TESTED),
+        approved=_rows(session, actor, ResultStatus.APPROVED),
+        items=reference.items(session),
+        categories=reference.categories(session),
+        done=done if done in DONE else None,
+        form=context.pop("form", {}),
+        **context,
+    )
+
+
+@router.get("/review", response_class=HTMLResponse)
+def queue(request: Request, session: SessionDep, actor: Reviewer) -> HTMLResponse:
+    """Pending results with their raw data and flags, approved results to publish, and the warning form."""
+    return _page(request, session, actor)
+
+
+@router.post("/review/results/{result_id}/{action}", response_class=HTMLResponse, dependencies=[CsrfChecked])
+def decide(
+    request: Request,
+    session: SessionDep,
+    actor: Reviewer,
+    result_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    action: Literal["approve", "reject", "publish"],
+    reason: Annotated[str, Form(max_length=500)] = "",
+    acknowledge_flags: Annotated[bool, Form()] = False,
+) -> Response:
+    """Approve, reject (with a reason) or publish one result; four-eyes and flag rules are the service's."""
+    try:
+        workflow.act(session, actor, result_id, action, reason=reason, acknowledge_flags=acknowledge_flags)
+        session.commit()
+    except ServiceError as exc:
+        session.rollback()
+        return _page(request, session, actor, exc.status_code, error=exc.reason, error_result=result_id)
+    return redirect(f"/review?done={action}#queue")
+
+
+def _expiry(day: str) -> datetime | None:
+    if not day:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(day) + timedelta(days=1), time.min, tzinfo=UTC)
+    except ValueError:
+        raise Invalid(f"valid-until {day!r} is not a date (YYYY-MM-DD)") from None
+
+
+@router.post("/review/warnings", response_class=HTMLResponse, dependencies=[CsrfChecked])
+def publish_warning(
+    request: Request,
+    session: SessionDep,
+    actor: Reviewer,
+    title_zh: Annotated[str, Form(max_length=200)] = "",
+    title_en: Annotated[str, Form(max_length=200)] = "",
+    body_zh: Annotated[str, Form(max_length=4000)] = "",
+    body_en: Annotated[str, Form(max_length=4000)] = "",
+    item_code: Annotated[str, Form(max_length=16)] = "",
+    category_code: Annotated[str, Form(max_length=32)] = "",
+    gtin: Annotated[str, Form(max_length=14)] = "",
+    valid_until: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """Publish a consumption-safety warning now."""
+    form = {
+        "title_zh": title_zh,
+        "title_en": title_en,
+        "body_zh": body_zh,
+        "body_en": body_en,
+        "item_code": item_code,
+        "category_code": category_code,
+        "gtin": gtin,
+        "valid_until": valid_until,
+    }
+    try:
+        data = WarningBase.model_validate(
+            {
+                **{k: v.strip() for k, v in form.items() if k != "valid_until"},
+                "item_code": item_code or None,
+                "category_code": category_code or None,
+                "gtin": gtin.strip() or None,
+                "expires_at": _expiry(valid_until),
+            }
+        )
+        warnings.publish(session, actor, data)
+        session.commit()
+    except ServiceError as exc:
+        session.rollback()
+        return _page(request, session, actor, exc.status_code, warning_error=exc.reason, form=form)
+    except ValidationError as exc:  # a field too short or too long
+        return _page(request, session, actor, 422, warning_error=validation_reason(exc), form=form)
+    return redirect("/review?done=warning#warning-form")

@@ -1,0 +1,236 @@
+"""The detection vehicle's console: today's tasks, sample registration and labels, live results, held readings."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import time
+from collections.abc import AsyncIterator
+from datetime import date
+from typing import Annotated, Any
+
+import segno
+from fastapi import Depends, Form, Path, Query, Request
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from markupsafe import Markup
+from pydantic import ValidationError
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from lims.api.deps import SessionDep
+from lims.db import get_engine
+from lims.models.common import Role, utcnow
+from lims.models.results import ResultPublic
+from lims.models.samples import SampleCreate
+from lims.services import holding, links, reference, results, samples
+from lims.services.audit import Actor
+from lims.services.errors import ServiceError
+from lims.web.common import CsrfChecked, page_router, redirect, render, role_page, validation_reason
+from lims.web.i18n import language, texts
+
+router = page_router()
+Tester = Annotated[Actor, Depends(role_page(Role.TESTER))]
+LabelId = Annotated[str, Path(min_length=1, max_length=12, pattern=r"^[A-Za-z0-9]+$")]
+POLL_SECONDS = 1.0
+DEFAULT_STREAM_SECONDS = 25
+
+
+def today() -> date:
+    """The working day (UTC, as label ids and sample lists count days)."""
+    return utcnow().date()
+
+
+def plan_tasks(session: Session, actor: Actor, day: date) -> list[Any] | None:
+    """Hook for the sampling-plan service: `lims.services.plans.tasks_for_day(session, actor, day)` when present.
+
+    Returns None while no plan service is installed; the console then lists the day's samples per point.
+    """
+    try:
+        plans = importlib.import_module("lims.services.plans")
+    except ImportError:
+        return None
+    tasks_for_day = getattr(plans, "tasks_for_day", None)
+    return list(tasks_for_day(session, actor, day)) if callable(tasks_for_day) else None
+
+
+def _page(request: Request, session: Session, actor: Actor, status: int = 200, **context: Any) -> HTMLResponse:
+    day = today()
+    todays = samples.list_for(session, actor, day=day.isoformat(), limit=500)
+    views = [samples.public(session, s) for s in todays]
+    per_point: dict[str, list[Any]] = {}
+    for v in views:
+        per_point.setdefault(v.point_code, []).append(v)
+    found = results.search(session, actor, date_from=day.isoformat(), limit=200)
+    live = results.public_views(session, found)
+    registered = request.query_params.get("registered", "")
+    return render(
+        request,
+        "vehicle.html",
+        status_code=status,
+        day=day,
+        tasks=plan_tasks(session, actor, day),
+        samples=views,
+        per_point=per_point,
+        live=live,
+        after=max((r.id for r in live), default=0),
+        positives=sum(1 for r in live if r.judgement == "positive"),
+        held=holding.pending(session, actor),
+        points=reference.points(session),
+        categories=reference.categories(session),
+        registered=registered if samples_label_ok(registered) else "",
+        form=context.pop("form", {}),
+        **context,
+    )
+
+
+def samples_label_ok(label: str) -> bool:
+    """Whether a label id from the query string is shaped like one (it is only echoed back as a link)."""
+    return len(label) == 12 and label.isalnum() and label.isascii()
+
+
+@router.get("/vehicle", response_class=HTMLResponse)
+def console(request: Request, session: SessionDep, actor: Tester) -> HTMLResponse:
+    """Today's tasks and samples, the registration form, live results and held readings."""
+    return _page(request, session, actor)
+
+
+@router.post("/vehicle/samples", response_class=HTMLResponse, dependencies=[CsrfChecked])
+def register(
+    request: Request,
+    session: SessionDep,
+    actor: Tester,
+    point_code: Annotated[str, Form(max_length=16)] = "",
+    product_name: Annotated[str, Form(max_length=200)] = "",
+    category_code: Annotated[str, Form(max_length=32)] = "",
+    gtin: Annotated[str, Form(max_length=64)] = "",
+    brand: Annotated[str, Form(max_length=100)] = "",
+    batch: Annotated[str, Form(max_length=64)] = "",
+    task_ref: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """Register a sample and come back with its label id and a link to print the label."""
+    form = {
+        "point_code": point_code,
+        "product_name": product_name,
+        "category_code": category_code,
+        "gtin": gtin,
+        "brand": brand,
+        "batch": batch,
+        "task_ref": task_ref,
+    }
+    try:
+        data = SampleCreate.model_validate(
+            {
+                **{k: v.strip() for k, v in form.items()},
+                "gtin": _gtin_digits(gtin) or None,
+                "task_ref": task_ref.strip() or None,
+            }
+        )
+        sample = samples.register(session, actor, data)
+        session.commit()
+    except ServiceError as exc:
+        session.rollback()
+        return _page(request, session, actor, exc.status_code, register_error=exc.reason, form=form)
+    except ValidationError as exc:
+        return _page(request, session, actor, 422, register_error=validation_reason(exc), form=form)
+    return redirect(f"/vehicle?registered={sample.label_id}#registered")
+
+
+def _gtin_digits(text: str) -> str:
+    """The GTIN in a typed or scanned code (digits, a GS1 element string or Digital Link), else the text."""
+    text = text.strip()
+    if not text or text.isdigit():
+        return text
+    from barcodes import gs1
+
+    try:
+        parsed = gs1.parse_code(text)
+    except gs1.CodeError:
+        return text
+    return parsed.gtin.short if parsed.gtin else text
+
+
+@router.get("/vehicle/label/{label_id}", response_class=HTMLResponse)
+def label(request: Request, session: SessionDep, actor: Tester, label_id: LabelId) -> HTMLResponse:
+    """A printable sample label: the label id and a QR code carrying the signed sample link."""
+    sample = samples.public(session, samples.get_for(session, actor, label_id))
+    url = links.sample_url(sample.label_id)
+    qr = segno.make(url, error="m")
+    svg = Markup(qr.svg_inline(scale=4, border=2, omitsize=True))
+    return render(request, "label.html", sample=sample, url=url, qr=svg)
+
+
+@router.post("/vehicle/held/{held_id}/assign", response_class=HTMLResponse, dependencies=[CsrfChecked])
+def assign_held(
+    request: Request,
+    session: SessionDep,
+    actor: Tester,
+    held_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    label_id: Annotated[str, Form(max_length=12)] = "",
+) -> Response:
+    """Assign a held reading to a sample; it is judged and joins the review queue."""
+    try:
+        holding.assign(session, actor, held_id, label_id)
+        session.commit()
+    except ServiceError as exc:
+        session.rollback()
+        return _page(request, session, actor, exc.status_code, held_error=exc.reason, error_held=held_id)
+    return redirect("/vehicle?assigned=1#held")
+
+
+def _event(view: ResultPublic, t: dict[str, str], lang: str) -> str:
+    data = {
+        "id": view.id,
+        "label": view.sample_label_id,
+        "item": view.item_name_zh if lang == "zh" else view.item_name_en,
+        "point": view.point_code,
+        "judgement": view.judgement,
+        "judgement_text": t.get(view.judgement, view.judgement),
+        "value": None if view.value is None else f"{view.value:g} {view.unit}".strip(),
+        "status_text": t.get(f"status_{view.status}", view.status),
+        "time": view.tested_at.strftime("%H:%M"),
+    }
+    return f"id: {view.id}\nevent: result\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def _engine(request: Request) -> Engine:
+    return getattr(request.app.state, "engine", None) or get_engine()
+
+
+@router.get("/vehicle/events")
+async def events(
+    request: Request,
+    actor: Tester,
+    after: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    seconds: Annotated[int, Query(ge=1, le=120)] = DEFAULT_STREAM_SECONDS,
+) -> StreamingResponse:
+    """Server-sent events: each new result of the district today, for `seconds`; the browser then reconnects."""
+    last_header = request.headers.get("last-event-id", "")
+    last = int(last_header) if last_header.isdigit() else after
+    lang = language(request)
+    t = texts(lang)
+    engine = _engine(request)
+
+    def fetch(since: int) -> list[ResultPublic]:
+        with Session(engine, expire_on_commit=False) as session:
+            found = results.search(session, actor, date_from=today().isoformat(), limit=50)
+            fresh = [r for r in found if (r.id or 0) > since]
+            return sorted(results.public_views(session, fresh), key=lambda v: v.id)
+
+    async def stream() -> AsyncIterator[str]:
+        nonlocal last
+        yield "retry: 1000\n\n"
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if await request.is_disconnected():
+                return
+            for view in await run_in_threadpool(fetch, last):
+                last = max(last, view.id)
+                yield _event(view, t, lang)
+            await asyncio.sleep(POLL_SECONDS)
+        yield ": stream ends; the browser reconnects with Last-Event-ID\n\n"
+
+    return StreamingResponse(
+        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    )
