@@ -1,0 +1,146 @@
+"""Hotspot analysis: positive rates of reviewed quick tests by item, food category, sampling point and month."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from lims.models import FoodCategory, Sample, SamplingPoint, TestItem, TestResult
+from lims.models.common import JudgementOutcome, ResultStatus, Role
+from lims.services.audit import Actor
+from lims.services.auth import require_role
+from lims.services.errors import Invalid
+
+# Results that count: reviewed ones only (a pending or rejected result is not a finding yet).
+LAB_STATUSES = (ResultStatus.APPROVED.value, ResultStatus.PUBLISHED.value, ResultStatus.ARCHIVED.value)
+STATION_STATUSES = (ResultStatus.PUBLISHED.value, ResultStatus.ARCHIVED.value)
+DIMENSIONS = ("item", "category", "point", "month")
+
+
+@dataclass(frozen=True)
+class Rate:
+    """Valid tests and positives for one key of a dimension (invalid runs are not counted)."""
+
+    key: str
+    label_zh: str
+    label_en: str
+    tested: int
+    positive: int
+
+    @property
+    def rate(self) -> float:
+        """Positives per valid test, 0 when nothing was tested."""
+        return self.positive / self.tested if self.tested else 0.0
+
+
+@dataclass(frozen=True)
+class Hotspots:
+    """Positive rates along each dimension, with the totals."""
+
+    tested: int
+    positive: int
+    by: dict[str, list[Rate]] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        """The overall positive rate."""
+        return self.positive / self.tested if self.tested else 0.0
+
+
+def _day(value: str | None, name: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(value), datetime.min.time(), tzinfo=UTC)
+    except ValueError:
+        raise Invalid(f"{name} {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _rates(counts: dict[str, list[int]], labels: dict[str, tuple[str, str]], chronological: bool) -> list[Rate]:
+    rows = [Rate(k, *labels.get(k, (k, k)), tested=v[0], positive=v[1]) for k, v in counts.items()]
+    if chronological:
+        return sorted(rows, key=lambda r: r.key)
+    return sorted(rows, key=lambda r: (-r.rate, -r.tested, r.key))
+
+
+def positive_rates(
+    session: Session,
+    actor: Actor,
+    *,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    point_code: str | None = None,
+    item_code: str | None = None,
+) -> Hotspots:
+    """Positive rates the actor may see: station users over published results of every district."""
+    require_role(actor, Role.STATION, Role.REVIEWER, Role.ADMIN, Role.TESTER)
+    statement: Any = (
+        select(
+            col(TestResult.judgement),
+            col(TestResult.tested_at),
+            col(TestItem.code).label("item"),
+            col(TestItem.name_zh).label("item_zh"),
+            col(TestItem.name_en).label("item_en"),
+            col(FoodCategory.code).label("category"),
+            col(FoodCategory.name_zh).label("category_zh"),
+            col(FoodCategory.name_en).label("category_en"),
+            col(SamplingPoint.code).label("point"),
+            col(SamplingPoint.name).label("point_zh"),
+            col(SamplingPoint.name_en).label("point_en"),
+        )
+        .join(Sample, col(Sample.id) == col(TestResult.sample_id))
+        .join(TestItem, col(TestItem.id) == col(TestResult.item_id))
+        .join(SamplingPoint, col(SamplingPoint.id) == col(Sample.point_id))
+        .join(FoodCategory, col(FoodCategory.code) == col(Sample.category_code))
+        .where(col(TestResult.judgement).in_([JudgementOutcome.NEGATIVE.value, JudgementOutcome.POSITIVE.value]))
+    )
+    if actor.role == Role.STATION:
+        statement = statement.where(col(TestResult.status).in_(STATION_STATUSES))
+    else:
+        statement = statement.where(
+            col(TestResult.status).in_(LAB_STATUSES), col(TestResult.district_id) == actor.district_id
+        )
+    start, end = _day(date_from, "date_from"), _day(date_to, "date_to")
+    if start:
+        statement = statement.where(col(TestResult.tested_at) >= start)
+    if end:
+        statement = statement.where(col(TestResult.tested_at) < end + timedelta(days=1))
+    if item_code:
+        statement = statement.where(col(TestItem.code) == item_code)
+    if point_code:
+        statement = statement.where(col(SamplingPoint.code) == point_code)
+    return aggregate(session.execute(statement).all())
+
+
+def aggregate(rows: Iterable[object]) -> Hotspots:
+    """Count valid tests and positives per item, category, point and month."""
+    counts: dict[str, dict[str, list[int]]] = {d: defaultdict(lambda: [0, 0]) for d in DIMENSIONS}
+    labels: dict[str, dict[str, tuple[str, str]]] = {d: {} for d in DIMENSIONS}
+    tested = positive = 0
+    for row in rows:
+        r = row._mapping  # type: ignore[attr-defined]
+        hit = 1 if r["judgement"] == JudgementOutcome.POSITIVE.value else 0
+        tested += 1
+        positive += hit
+        month = r["tested_at"].strftime("%Y-%m")
+        keys = {
+            "item": (r["item"], r["item_zh"], r["item_en"]),
+            "category": (r["category"], r["category_zh"], r["category_en"]),
+            "point": (r["point"], f"{r['point']} {r['point_zh']}", f"{r['point']} {r['point_en'] or r['point_zh']}"),
+            "month": (month, month, month),
+        }
+        for dimension, (key, zh, en) in keys.items():
+            counts[dimension][key][0] += 1
+            counts[dimension][key][1] += hit
+            labels[dimension][key] = (zh, en)
+    return Hotspots(
+        tested=tested,
+        positive=positive,
+        by={d: _rates(counts[d], labels[d], chronological=d == "month") for d in DIMENSIONS},
+    )
