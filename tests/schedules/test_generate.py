@@ -212,3 +212,15 @@ def test_replan_after_the_month_reports_everything_left() -> None:
 
 def test_weekday_numbers() -> None:
     assert [w.number for w in Weekday] == list(range(7))
+
+
+def test_capacity_exactly_equal_to_the_work_is_used_to_the_last_sample() -> None:
+    points = [
+        {"code": f"P{i:02d}", "station": "ST00", "area": "urban", "categories": ["VEG"], "batches": {"VEG": 18}}
+        for i in range(10)
+    ]
+    vehicle = {"samples_per_day": 10, "channels_per_day": {"pesticide": 10, "gold": 0, "spectro": 0}}
+    items = {"OPC": {"family": "pesticide", "categories": ["VEG"]}}
+    schedule = generate(_plan(points=points, vehicle=vehicle, items=items, rule={"visits": 2}))
+    assert schedule.shortfalls == ()
+    assert all(sum(t.samples for t in schedule.day(d)) == 10 for d in schedule.working_days)  # 18 days x 10
