@@ -1,0 +1,83 @@
+"""Barcode commands: `lims scan` reads codes from images; `lims label` writes a sample label."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lims.cli.common import fail
+
+
+class LabelFormatOption(StrEnum):
+    """Label output formats."""
+
+    png = "png"
+    svg = "svg"
+    pdf = "pdf"
+    zpl = "zpl"
+
+
+def scan(
+    images: Annotated[list[str], typer.Argument(help="image files (PNG, JPEG, WebP, BMP, GIF, TIFF)")],
+) -> None:
+    """Print one JSON object per decoded code per line: file, symbology, text, GS1 data."""
+    from barcodes.decode import ImageError, decode
+    from barcodes.gs1 import CodeError, parse_code
+
+    failed = 0
+    for name in images:
+        try:
+            found = decode(Path(name))
+        except ImageError as exc:
+            typer.echo(f"lims: {name}: {exc.reason}", err=True)
+            failed += 1
+            continue
+        if not found:
+            typer.echo(f"lims: {name}: no barcode found", err=True)
+        for code in found:
+            record = {"file": name, **code.to_dict()}
+            try:
+                parsed = parse_code(code.text)
+                record["kind"] = parsed.kind.value
+                if parsed.is_gs1:
+                    record["gs1_data"] = parsed.to_dict()
+            except CodeError as exc:
+                record["kind"] = "invalid"
+                record["error"] = exc.reason
+            typer.echo(json.dumps(record, ensure_ascii=False))
+    if failed:
+        raise typer.Exit(1)
+
+
+def label(
+    sample_id: Annotated[str, typer.Argument(help="sample id, at most 12 characters")],
+    url: Annotated[str, typer.Option("--url", help="signed public URL of the sample (ASCII)")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="file to write")],
+    fmt: Annotated[LabelFormatOption, typer.Option("--format", help="png, svg, pdf or zpl")] = LabelFormatOption.png,
+    point: Annotated[str, typer.Option(help="sampling point")] = "",
+    date: Annotated[str, typer.Option(help="sampling date")] = "",
+    items: Annotated[list[str] | None, typer.Option(help="test item code (repeat or separate by commas)")] = None,
+) -> None:
+    """Write a sample label (Code 128 id, QR URL, id, point, date, item codes)."""
+    from barcodes.labels import LabelData, LabelError, render_label
+
+    codes = tuple(c.strip() for entry in items or [] for c in entry.split(",") if c.strip())
+    try:
+        data = render_label(LabelData(sample_id, url, point, date, codes), fmt.value)
+    except LabelError as exc:
+        fail(str(exc))
+    try:
+        output.write_bytes(data)
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror or exc}")
+    typer.echo(f"wrote {output} ({fmt.value}, {len(data)} bytes)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `scan` and `label` to the `lims` command."""
+    app.command("scan")(scan)
+    app.command("label")(label)
