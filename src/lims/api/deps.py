@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -17,8 +17,12 @@ from lims.services.errors import Unauthorized
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """A session on the app's database; routes commit what they change."""
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """A session on the app's database; routes commit what they change.
+
+    Opening a session does no I/O (a connection is taken on first use), so this runs on the event loop
+    instead of costing a worker-thread round trip on every request.
+    """
     engine = getattr(request.app.state, "engine", None) or get_engine()
     with Session(engine, expire_on_commit=False) as session:
         yield session

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlmodel import Session, SQLModel, col, select
 
 from lims.models import AuditEvent
@@ -71,36 +71,49 @@ def _event_hash(event: AuditEvent) -> str:
     return hashlib.sha256(canonical(body).encode()).hexdigest()
 
 
-def _lock_chain(session: Session) -> None:
-    """Serialise appends so that two transactions never chain onto the same previous event."""
+_LAST_HASH = "audit_last_hash"
+
+
+def _last_hash(session: Session) -> str:
+    """The newest event's hash; the first call in a transaction takes the chain lock and reads it."""
+    cached = session.info.get(_LAST_HASH)
+    if cached is not None:
+        return str(cached)
     if session.get_bind().dialect.name == "postgresql":
+        # Serialise appends so that two transactions never chain onto the same previous event.
         session.execute(text("SELECT pg_advisory_xact_lock(731215)"))
+    last = session.exec(select(AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)).first()
+    return last or GENESIS
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_last_hash(session: Session) -> None:
+    session.info.pop(_LAST_HASH, None)
 
 
 def record(session: Session, actor: Actor, row: SQLModel, action: str, before: dict[str, Any] | None) -> AuditEvent:
-    """Append an event for `row` (already flushed) with its state before and after `action`."""
+    """Append an event for `row` with its state before and after `action`."""
     session.flush()
-    _lock_chain(session)
-    last = session.exec(select(AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)).first()
     entity_id = getattr(row, "id", None)
     if entity_id is None:
-        raise ValueError("audit.record needs a flushed row with an id")
-    event = AuditEvent(
+        raise ValueError("audit.record needs a row with an id")
+    audit_event = AuditEvent(
         at=utcnow(),
         actor=actor.name,
         role=actor.role,
-        entity=str(row.__tablename__),
+        entity=str(getattr(row, "__tablename__")),
         entity_id=int(entity_id),
         action=action,
         before=before,
         after=snapshot(row),
-        prev_hash=last or GENESIS,
+        prev_hash=_last_hash(session),
         hash="",
     )
-    event.hash = _event_hash(event)
-    session.add(event)
-    session.flush()
-    return event
+    audit_event.hash = _event_hash(audit_event)
+    session.add(audit_event)
+    session.info[_LAST_HASH] = audit_event.hash
+    return audit_event
 
 
 @dataclass(frozen=True)

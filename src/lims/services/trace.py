@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import time
+from collections import OrderedDict
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 from sqlmodel import Session, col
 
-from lims.models import FoodCategory, Limit, PublicWarning, Sample, SamplingPoint, TestItem, TestResult
+from lims.models import AuditEvent, FoodCategory, Limit, PublicWarning, Sample, SamplingPoint, TestItem, TestResult
 from lims.models.common import ResultStatus
 from lims.models.trace import TracedResult, TracedSample, TracedWarning, TraceRecord
 from lims.services import gtin, warnings
-from lims.services.errors import Invalid, NotFound
+from lims.services.errors import Invalid, NotFound, ServiceError
 from lims.services.label_ids import label_id_problem, looks_like_label_id
 
 # Plain-language meaning of each screening outcome (Chinese first).
@@ -27,8 +30,9 @@ PUBLIC_STATUSES = (ResultStatus.PUBLISHED.value, ResultStatus.ARCHIVED.value)
 MAX_CODE_LENGTH = 512
 
 
-def _results(session: Session, condition: Any, limit: int = 200) -> list[TracedResult]:
-    statement = (
+def _result_statement(condition: Any) -> Any:
+    """Published results with item, point and limit, newest first (built once, reused with parameters)."""
+    return (
         select(
             col(TestResult.judgement),
             col(TestResult.value),
@@ -55,9 +59,33 @@ def _results(session: Session, condition: Any, limit: int = 200) -> list[TracedR
         )
         .where(condition, col(TestResult.status).in_(PUBLIC_STATUSES))
         .order_by(col(TestResult.tested_at).desc())
-        .limit(limit)
+        .limit(MAX_RESULTS)
     )
-    rows = session.execute(statement).all()
+
+
+MAX_RESULTS = 200
+RESULTS_OF_SAMPLE = _result_statement(col(TestResult.sample_id) == bindparam("sample_id"))
+RESULTS_OF_GTIN = _result_statement(col(Sample.gtin) == bindparam("gtin"))
+SAMPLE_BY_LABEL = (
+    select(
+        col(Sample.id),
+        col(Sample.label_id),
+        col(Sample.product_name),
+        col(Sample.brand),
+        col(Sample.gtin),
+        col(Sample.batch),
+        col(Sample.category_code),
+        col(Sample.collected_at),
+        col(SamplingPoint.name),
+        col(SamplingPoint.name_en),
+    )
+    .join(SamplingPoint, col(SamplingPoint.id) == col(Sample.point_id))
+    .where(col(Sample.label_id) == bindparam("label_id"))
+)
+
+
+def _results(session: Session, statement: Any, params: dict[str, Any]) -> list[TracedResult]:
+    rows = session.connection().execute(statement, params).all()
     return [
         TracedResult(
             sample_label_id=r.label_id,
@@ -94,43 +122,38 @@ def trace_sample(session: Session, label_id: str) -> TraceRecord:
     problem = label_id_problem(label_id)
     if problem:
         raise Invalid(problem)
-    row = session.execute(
-        select(Sample, col(SamplingPoint.name), col(SamplingPoint.name_en))
-        .join(SamplingPoint, col(SamplingPoint.id) == col(Sample.point_id))
-        .where(col(Sample.label_id) == label_id)
-    ).first()
+    row = session.connection().execute(SAMPLE_BY_LABEL, {"label_id": label_id}).first()
     if row is None:
         raise NotFound(f"no sample with label id {label_id}")
-    sample: Sample = row[0]
-    results = _results(session, col(TestResult.sample_id) == sample.id)
+    results = _results(session, RESULTS_OF_SAMPLE, {"sample_id": row.id})
     if not results:
         raise NotFound(f"sample {label_id} has no published results yet")
     traced = TracedSample(
-        label_id=sample.label_id,
-        product_name=sample.product_name,
-        brand=sample.brand,
-        gtin=sample.gtin,
-        batch=sample.batch,
-        category_code=sample.category_code,
-        point_name=row[1],
-        point_name_en=row[2],
-        collected_at=sample.collected_at,
+        label_id=row.label_id,
+        product_name=row.product_name,
+        brand=row.brand,
+        gtin=row.gtin,
+        batch=row.batch,
+        category_code=row.category_code,
+        point_name=row.name,
+        point_name_en=row.name_en,
+        collected_at=row.collected_at,
     )
     items = {r.item_code for r in results}
     return TraceRecord(
         code=label_id,
         kind="sample",
-        gtin=sample.gtin,
+        gtin=row.gtin,
         sample=traced,
         results=results,
-        warnings=_warnings(warnings.active(session, gtin14=sample.gtin, item_codes=items)),
+        warnings=_warnings(warnings.active(session, gtin14=row.gtin, item_codes=items)),
     )
 
 
 def trace_gtin(session: Session, code: str) -> TraceRecord:
     """Every published result for samples of a product, by any form of its GTIN."""
     gtin14 = gtin.normalise(code)
-    results = _results(session, col(Sample.gtin) == gtin14)
+    results = _results(session, RESULTS_OF_GTIN, {"gtin": gtin14})
     active = warnings.active(session, gtin14=gtin14)
     if not results and not active:
         raise NotFound(f"no published results for GTIN {gtin14}")
@@ -147,3 +170,31 @@ def trace(session: Session, code: str) -> TraceRecord:
     if code.isdigit():
         return trace_gtin(session, code)
     raise Invalid("not a sample label id or GTIN")
+
+
+# --- cached JSON answers for the public endpoint -------------------------------------------------
+# Every change the trace can show (publication, correction, warning, reference data) appends an audit
+# event, so the newest event's hash is a version of everything a trace answer depends on. Answers
+# are cached per code with that version and a short lifetime (warnings also expire with time).
+CACHE_SIZE = 20_000
+CACHE_SECONDS = 30.0
+AUDIT_HEAD = select(col(AuditEvent.hash)).order_by(col(AuditEvent.id).desc()).limit(1)
+_cache: OrderedDict[str, tuple[str, float, int, bytes]] = OrderedDict()
+
+
+def trace_json(session: Session, code: str) -> tuple[int, bytes]:
+    """HTTP status and JSON body for a code, served from the cache while nothing has changed."""
+    version = str(session.connection().execute(AUDIT_HEAD).scalar() or "")
+    now = time.monotonic()
+    hit = _cache.get(code)
+    if hit is not None and hit[0] == version and hit[1] > now:
+        _cache.move_to_end(code)
+        return hit[2], hit[3]
+    try:
+        status, body = 200, trace(session, code).model_dump_json().encode()
+    except ServiceError as exc:
+        status, body = exc.status_code, json.dumps({"detail": exc.reason}, ensure_ascii=False).encode()
+    _cache[code] = (version, now + CACHE_SECONDS, status, body)
+    if len(_cache) > CACHE_SIZE:
+        _cache.popitem(last=False)
+    return status, body

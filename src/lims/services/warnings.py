@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_
+from sqlalchemy import bindparam, or_
 from sqlmodel import Session, col, select
 
 from lims.models import FoodCategory, PublicWarning, TestItem
@@ -36,20 +36,26 @@ def publish(session: Session, actor: Actor, data: WarningBase) -> PublicWarning:
     return warning
 
 
+_IN_FORCE = select(PublicWarning).where(
+    col(PublicWarning.withdrawn_at).is_(None),
+    or_(col(PublicWarning.expires_at).is_(None), col(PublicWarning.expires_at) > bindparam("now")),
+)
+ALL_IN_FORCE = _IN_FORCE.order_by(col(PublicWarning.published_at).desc()).limit(50)
+IN_FORCE_ABOUT = (
+    _IN_FORCE.where(
+        or_(
+            col(PublicWarning.gtin) == bindparam("gtin"),
+            col(PublicWarning.item_code).in_(bindparam("items", expanding=True)),
+        )
+    )
+    .order_by(col(PublicWarning.published_at).desc())
+    .limit(50)
+)
+
+
 def active(session: Session, *, gtin14: str | None = None, item_codes: set[str] | None = None) -> list[PublicWarning]:
     """Warnings in force now, newest first; optionally only those about a product or items."""
-    now = utcnow()
-    statement = select(PublicWarning).where(
-        col(PublicWarning.withdrawn_at).is_(None),
-        or_(col(PublicWarning.expires_at).is_(None), col(PublicWarning.expires_at) > now),
-    )
-    if gtin14 is not None or item_codes is not None:
-        conditions = []
-        if gtin14 is not None:
-            conditions.append(col(PublicWarning.gtin) == gtin14)
-        if item_codes:
-            conditions.append(col(PublicWarning.item_code).in_(item_codes))
-        if not conditions:
-            return []
-        statement = statement.where(or_(*conditions))
-    return list(session.exec(statement.order_by(col(PublicWarning.published_at).desc()).limit(50)).all())
+    if gtin14 is None and item_codes is None:
+        return list(session.exec(ALL_IN_FORCE, params={"now": utcnow()}).all())
+    params = {"now": utcnow(), "gtin": gtin14, "items": sorted(item_codes or [])}
+    return list(session.exec(IN_FORCE_ABOUT, params=params).all())

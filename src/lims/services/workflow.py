@@ -111,11 +111,11 @@ def transition(
         update(TestResult)
         .where(col(TestResult.id) == result.id, col(TestResult.status) == result.status)
         .values(**values)
+        .execution_options(synchronize_session="evaluate")
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
         raise Conflict(f"result {result.id} was changed by someone else; reload and try again")
-    session.refresh(result)
     if action in REVIEW_ACTIONS:
         session.add(
             Review(
