@@ -2,6 +2,7 @@
 
 from lims.models.audit import AuditEvent
 from lims.models.cases import PositiveCase, PublicWarning
+from lims.models.plans import PlanTask, PlanVersion
 from lims.models.reference import (
     District,
     FoodCategory,
@@ -26,6 +27,8 @@ __all__ = [
     "KitLot",
     "Limit",
     "NotificationMark",
+    "PlanTask",
+    "PlanVersion",
     "PositiveCase",
     "PublicWarning",
     "Review",
