@@ -171,25 +171,25 @@ def _mac(value: str) -> str:
     return hmac.new(key, b"csrf|" + value.encode(), hashlib.sha256).hexdigest()[:40]
 
 
+def _expected(session_token: str | None, browser: str) -> str:
+    return _mac(f"s:{session_token}|{browser}") if session_token else _mac(f"a:{browser}")
+
+
 def csrf_token(request: Request) -> str:
-    """The form token of this browser session: tied to the sign-in cookie, or to a random pre-sign-in cookie."""
-    session_token = request.cookies.get(SESSION_COOKIE)
-    if session_token:
-        return _mac("s:" + session_token)
-    anon = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf", None)
-    if not anon:
-        anon = secrets.token_urlsafe(24)
-        request.state.new_csrf = anon
-    return _mac("a:" + anon)
+    """The form token of this browser session: bound to a random per-browser cookie and to the sign-in cookie."""
+    browser = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf", None)
+    if not browser:
+        browser = secrets.token_urlsafe(24)
+        request.state.new_csrf = browser
+    return _expected(request.cookies.get(SESSION_COOKIE), browser)
 
 
 async def check_csrf(request: Request) -> None:
     """Refuse a form POST whose token does not match this browser session's."""
     form = await request.form()
     sent = form.get(CSRF_FIELD)
-    session_token = request.cookies.get(SESSION_COOKIE)
-    anon = request.cookies.get(CSRF_COOKIE)
-    expected = _mac("s:" + session_token) if session_token else (_mac("a:" + anon) if anon else "")
+    browser = request.cookies.get(CSRF_COOKIE)
+    expected = _expected(request.cookies.get(SESSION_COOKIE), browser) if browser else ""
     if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent, expected):
         raise CsrfFailed("the form has expired or did not come from this site; reload the page and try again")
 

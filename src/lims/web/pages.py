@@ -43,7 +43,8 @@ def code_target(text: str) -> str:
     except gs1.CodeError:
         parsed = None
     if parsed is not None and parsed.gtin is not None:
-        return f"/trace/{parsed.gtin.short}"
+        g = parsed.gtin
+        return f"/trace/{g.short if len(g.short) < 14 else (g.gtin13 or g.gtin14)}"
     return "/trace/" + quote(text, safe="")
 
 
