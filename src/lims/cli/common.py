@@ -9,9 +9,12 @@ from typing import NoReturn
 
 import typer
 from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
 
 from lims.db import get_engine
-from lims.services import schema
+from lims.models import District
+from lims.services import reference, schema
+from lims.services.audit import SYSTEM
 from lims.services.errors import ServiceError
 
 
@@ -31,13 +34,19 @@ def reporting_errors() -> Iterator[None]:
 
 
 def ready_engine(*, migrate_sqlite: bool = True) -> Engine:
-    """The configured engine with an up-to-date schema (SQLite is migrated automatically)."""
+    """The configured engine with an up-to-date schema; a new SQLite database is migrated and gets the
+    shipped reference data by itself."""
     engine = get_engine()
     if not schema.is_current(engine):
         if engine.dialect.name == "sqlite" and migrate_sqlite:
             schema.upgrade(engine)
         else:
             fail("the database schema is not up to date: run `lims db upgrade`")
+    if migrate_sqlite and engine.dialect.name == "sqlite":
+        with Session(engine) as session:
+            if session.exec(select(District.id)).first() is None:
+                reference.load_reference(session, SYSTEM)
+                session.commit()
     return engine
 
 

@@ -66,6 +66,7 @@ class TaskPublic(SQLModel):
     due_at: datetime | None
     overdue: bool
     carried_from: date | None = None
+    carried_to: date | None = None
 
 
 class UrgentTaskCreate(SQLModel):

@@ -102,7 +102,7 @@ def record(session: Session, actor: Actor, row: SQLModel, action: str, before: d
         at=utcnow(),
         actor=actor.name,
         role=actor.role,
-        entity=str(getattr(row, "__tablename__")),
+        entity=str(row.__tablename__),
         entity_id=int(entity_id),
         action=action,
         before=before,
@@ -156,18 +156,18 @@ def verify(session: Session, audited_models: list[type[SQLModel]]) -> Break | No
     """Recompute the chain, then compare every audited row with its last audited state."""
     previous = GENESIS
     latest: dict[tuple[str, int], tuple[int, dict[str, Any] | None]] = {}
-    for event in _iter_events(session):
-        if event.prev_hash != previous:
+    for entry in _iter_events(session):
+        if entry.prev_hash != previous:
             return Break(
-                event.id,
-                event.entity,
-                event.entity_id,
+                entry.id,
+                entry.entity,
+                entry.entity_id,
                 "previous-hash link broken (event removed or reordered)",
             )
-        if _event_hash(event) != event.hash:
-            return Break(event.id, event.entity, event.entity_id, "event content does not match its hash")
-        previous = event.hash
-        latest[(event.entity, event.entity_id)] = (int(event.id or 0), event.after)
+        if _event_hash(event) != entry.hash:
+            return Break(entry.id, entry.entity, entry.entity_id, "event content does not match its hash")
+        previous = entry.hash
+        latest[(entry.entity, entry.entity_id)] = (int(entry.id or 0), entry.after)
     for model in audited_models:
         table = str(model.__tablename__)
         seen: set[int] = set()

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from lims.models import District, FoodCategory, Sample, SampleVersion, SamplingPoint
 from lims.models.common import Role, utcnow
 from lims.models.samples import SampleCorrection, SampleCreate, SampleData, SamplePublic, SampleVersionPublic
-from lims.services import audit, gtin
+from lims.services import audit, gtin, plans
 from lims.services.audit import Actor
 from lims.services.auth import require_role
 from lims.services.errors import Conflict, Invalid, NotFound
@@ -49,6 +49,8 @@ def register(session: Session, actor: Actor, data: SampleCreate) -> Sample:
     if district is None:
         raise Invalid("the signed-in user has no district")
     _validated(session, data)
+    if data.task_ref:
+        plans.check_task_ref(session, int(district.id or 0), int(point.id or 0), data.task_ref)
     collected = (data.collected_at or utcnow()).astimezone(UTC)
     if collected > utcnow():
         raise Invalid("collected_at is in the future")
