@@ -30,3 +30,37 @@ class Reading:
     def key(self) -> tuple[str, int]:
         """Identity of the reading across re-sends."""
         return (self.instrument_serial, self.sequence)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready values (instrument time as ISO 8601 text, without a zone: instrument time)."""
+        return {
+            "instrument_serial": self.instrument_serial,
+            "family": self.family,
+            "sequence": self.sequence,
+            "item_code": self.item_code,
+            "channel": self.channel,
+            "sample_label_id": self.sample_label_id,
+            "raw": dict(self.raw),
+            "value": self.value,
+            "unit": self.unit,
+            "judgement": self.judgement,
+            "instrument_time": self.instrument_time.isoformat() if self.instrument_time else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Reading:
+        """The inverse of `as_dict`."""
+        when = data.get("instrument_time")
+        return cls(
+            instrument_serial=data["instrument_serial"],
+            family=data["family"],
+            sequence=int(data["sequence"]),
+            item_code=data["item_code"],
+            channel=data.get("channel"),
+            sample_label_id=data.get("sample_label_id"),
+            raw=dict(data.get("raw") or {}),
+            value=data.get("value"),
+            unit=data.get("unit"),
+            judgement=data.get("judgement"),
+            instrument_time=datetime.fromisoformat(when) if when else None,
+        )

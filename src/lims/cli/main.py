@@ -33,7 +33,12 @@ app.add_typer(reference_app, name="reference")
 console = Console(stderr=True)
 
 # Command groups living in their own modules; each exposes `register(app)`.
-COMMAND_MODULES = ("lims.cli.barcode_commands", "lims.cli.instrument_commands", "lims.cli.plan_commands")
+COMMAND_MODULES = (
+    "lims.cli.barcode_commands",
+    "lims.cli.instrument_commands",
+    "lims.cli.plan_commands",
+    "lims.cli.simulator_commands",
+)
 
 
 @db_app.command("upgrade")
