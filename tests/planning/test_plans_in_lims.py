@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
-from lims.models import PlanTask, PlanVersion
+from lims.models import PlanTask
 from lims.services import plans
 from lims.services.audit import SYSTEM
 
@@ -74,7 +74,7 @@ def _versions_in(db: Path) -> int:
 
 def test_day_sheet_samples_against_tasks_and_progress(client: TestClient, headers: dict, engine: Engine) -> None:
     with Session(engine) as session:
-        version, schedule = plans.generate(session, SYSTEM, plans.load(), "2026-10")
+        _version, schedule = plans.generate(session, SYSTEM, plans.load(), "2026-10")
         session.commit()
         assert session.exec(select(func.count()).select_from(PlanTask)).one() == len(schedule.tasks)
     day = schedule.tasks[0].date
@@ -105,13 +105,27 @@ def test_day_sheet_samples_against_tasks_and_progress(client: TestClient, header
     assert flagged and all(t["overdue"] for t in flagged)
 
 
-def test_replan_keeps_done_work(engine: Engine) -> None:
-    with Session(engine) as session:
-        first, _ = plans.generate(session, SYSTEM, plans.load(), "2026-10")
-        second, schedule = plans.generate(session, SYSTEM, plans.load(), "2026-10")
+def test_replan_in_the_month_keeps_done_work(client: TestClient, headers: dict, engine: Engine) -> None:
+    with Session(engine, expire_on_commit=False) as session:
+        first, schedule = plans.generate(session, SYSTEM, plans.load(), "2026-10")
         session.commit()
-        assert (first.number, second.number) == (1, 2)
-        assert session.exec(select(func.count()).select_from(PlanVersion)).one() == 2
+    task = schedule.tasks[0]
+    for category, n in task.batches.items():
+        for _ in range(n):
+            body = {
+                "point_code": task.point,
+                "product_name": "样品",
+                "category_code": category,
+                "collected_at": f"{task.date}T02:00:00+00:00",
+            }
+            assert client.post("/api/v1/samples", json=body, headers=headers["tester"]).status_code == 201
+    with Session(engine, expire_on_commit=False) as session:
+        second, replanned = plans.generate(session, SYSTEM, plans.load(), "2026-10", today=date(2026, 10, 20))
+        session.commit()
+    assert (first.number, second.number) == (1, 2) and second.replanned_from == date(2026, 10, 20)
+    kept = [t for t in replanned.tasks if t.done]
+    assert [(t.date, t.point) for t in kept] == [(task.date, task.point)]
+    assert all(t.date >= date(2026, 10, 20) for t in replanned.tasks if not t.done)
 
 
 def test_urgent_task_is_due_in_20_or_40_minutes(client: TestClient, headers: dict, engine: Engine) -> None:
