@@ -37,3 +37,13 @@ def post_form(client: TestClient, page_url: str, action: str, data: dict[str, An
     """POST a form to `action` with the CSRF token taken from `page_url`, without following the redirect."""
     token = csrf_of(client.get(page_url).text)
     return client.post(action, data={"csrf": token, **(data or {})}, follow_redirects=False)
+
+
+def actor_of(session: Any, username: str) -> Any:
+    """The audit actor of a test user, for calling services directly."""
+    from sqlmodel import select
+
+    from lims.models import User
+    from lims.services import auth
+
+    return auth.actor_for(session.exec(select(User).where(User.username == username)).one())

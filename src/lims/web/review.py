@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Form, Path, Request
@@ -106,7 +106,7 @@ def _expiry(day: str) -> datetime | None:
     if not day:
         return None
     try:
-        return datetime.combine(date.fromisoformat(day) + timedelta(days=1), time.min, tzinfo=UTC)
+        return datetime.combine(date.fromisoformat(day), time(23, 59, 59), tzinfo=UTC)
     except ValueError:
         raise Invalid(f"valid-until {day!r} is not a date (YYYY-MM-DD)") from None
 
