@@ -1,0 +1,117 @@
+"""The vehicle console: register a sample and print its label, live results over SSE, held readings."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from instrument_drivers.reading import Reading
+from lims.services import holding, ingest
+from tests.core.helpers import NEGATIVE_OPC, POSITIVE_OPC, register, submit
+from tests.web.helpers import actor_of, post_form, sign_in
+
+SAMPLE_FORM = {"point_code": "P05", "product_name": "生菜", "category_code": "VEG_LEAF", "gtin": "6901234567892"}
+
+
+def test_register_and_print_label(app: Any) -> None:
+    tester = sign_in(app, "tester")
+    response = post_form(tester, "/vehicle", "/vehicle/samples", SAMPLE_FORM)
+    assert response.status_code == 303
+    label_id = response.headers["location"].split("registered=", 1)[1].split("#", 1)[0]
+    page = tester.get(response.headers["location"])
+    assert "已登记样品" in page.text and f"/vehicle/label/{label_id}" in page.text and "生菜" in page.text
+    label = tester.get(f"/vehicle/label/{label_id}")
+    assert label.status_code == 200
+    assert "<svg" in label.text and f"/s/{label_id}?t=" in label.text
+    assert tester.get("/vehicle/label/XQ0000000000").status_code == 404
+
+
+def test_register_accepts_a_scanned_gs1_code_and_reports_bad_input(app: Any) -> None:
+    tester = sign_in(app, "tester")
+    scanned = post_form(tester, "/vehicle", "/vehicle/samples", {**SAMPLE_FORM, "gtin": "(01)06901234567892(10)A1"})
+    assert scanned.status_code == 303
+    bad_gtin = post_form(tester, "/vehicle", "/vehicle/samples", {**SAMPLE_FORM, "gtin": "6901234567891"})
+    assert bad_gtin.status_code == 422 and "check digit" in bad_gtin.text and 'value="生菜"' in bad_gtin.text
+    no_name = post_form(tester, "/vehicle", "/vehicle/samples", {**SAMPLE_FORM, "product_name": ""})
+    assert no_name.status_code == 422 and "product_name" in no_name.text
+    bad_point = post_form(tester, "/vehicle", "/vehicle/samples", {**SAMPLE_FORM, "point_code": "P99"})
+    assert bad_point.status_code == 422 and "unknown sampling point" in bad_point.text
+
+
+def _events(client: TestClient, url: str, **headers: str) -> list[dict[str, Any]]:
+    found = []
+    with client.stream("GET", url, headers=headers) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        event_id = None
+        for line in response.iter_lines():
+            if line.startswith("id: "):
+                event_id = int(line[4:])
+            elif line.startswith("data: "):
+                found.append({"id": event_id, **json.loads(line[6:])})
+    return found
+
+
+def test_results_arrive_over_server_sent_events(
+    app: Any, client: TestClient, headers: dict[str, dict[str, str]]
+) -> None:
+    sample = register(client, headers["tester"])
+    first = submit(client, headers["tester"], sample["label_id"], NEGATIVE_OPC)
+    second = submit(client, headers["tester2"], register(client, headers["tester"])["label_id"], POSITIVE_OPC)
+    tester = sign_in(app, "tester")
+    events = _events(tester, "/vehicle/events?seconds=1&after=0")
+    assert [e["id"] for e in events] == [first["id"], second["id"]]
+    assert events[1]["judgement"] == "positive" and events[1]["judgement_text"] == "疑似阳性"
+    assert events[0]["label"] == sample["label_id"]
+    resumed = _events(tester, "/vehicle/events?seconds=1&after=0", **{"Last-Event-ID": str(first["id"])})
+    assert [e["id"] for e in resumed] == [second["id"]]
+    page = tester.get("/vehicle")
+    assert f'data-events="/vehicle/events?after={second["id"]}"' in page.text
+
+
+def test_held_reading_is_shown_and_assigned(
+    app: Any, session: Session, client: TestClient, headers: dict[str, dict[str, str]]
+) -> None:
+    reading = Reading(
+        instrument_serial="PR-8CH-0001",
+        family="pesticide",
+        sequence=41,
+        item_code="OPC",
+        channel=3,
+        sample_label_id=None,
+        raw={"delta_a_control": 0.6, "delta_a_sample": 0.18},
+        value=70.0,
+        judgement="positive",
+    )
+    stored = ingest.store(session, reading)
+    session.commit()
+    assert stored.held_id is not None
+    sample = register(client, headers["tester"])
+    tester = sign_in(app, "tester")
+    page = tester.get("/vehicle")
+    assert f'data-held="{stored.held_id}"' in page.text and "PR-8CH-0001 #41" in page.text
+    wrong = post_form(tester, "/vehicle", f"/vehicle/held/{stored.held_id}/assign", {"label_id": "XQ0000000000"})
+    assert wrong.status_code == 422 and "no sample" in wrong.text
+    done = post_form(tester, "/vehicle", f"/vehicle/held/{stored.held_id}/assign", {"label_id": sample["label_id"]})
+    assert done.status_code == 303
+    results = client.get("/api/v1/results", headers=headers["reviewer"]).json()
+    assigned = [r for r in results if r["sample_label_id"] == sample["label_id"]]
+    assert len(assigned) == 1 and assigned[0]["judgement"] == "positive" and assigned[0]["status"] == "tested"
+    assert assigned[0]["instrument_serial"] == "PR-8CH-0001" and assigned[0]["instrument_judgement"] == "positive"
+    again = post_form(tester, "/vehicle", f"/vehicle/held/{stored.held_id}/assign", {"label_id": sample["label_id"]})
+    assert again.status_code == 409
+    session.expire_all()
+    assert holding.pending(session, actor_of(session, "tester")) == []
+
+
+def test_day_progress_lists_samples_per_point(app: Any, client: TestClient, headers: dict[str, dict[str, str]]) -> None:
+    first = register(client, headers["tester"], product_name="芹菜")
+    register(client, headers["tester"], point_code="P02", product_name="香菜")
+    page = sign_in(app, "tester").get("/vehicle?lang=en")
+    assert "No sampling plan is connected yet" in page.text
+    assert (
+        "<strong>P05</strong>" in page.text and "<strong>P02</strong>" in page.text and first["label_id"] in page.text
+    )

@@ -1,0 +1,53 @@
+"""Public warnings: the page and a valid Atom 1.0 feed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from fastapi.testclient import TestClient
+
+from tests.web.helpers import post_form, sign_in
+
+A = "{http://www.w3.org/2005/Atom}"
+
+
+def _publish(app: Any, title: str, body: str = "正文内容", **extra: str) -> None:
+    reviewer = sign_in(app, "reviewer")
+    response = post_form(reviewer, "/review", "/review/warnings", {"title_zh": title, "body_zh": body, **extra})
+    assert response.status_code == 303, response.text
+
+
+def test_empty_feed_is_valid_atom(client: TestClient) -> None:
+    response = client.get("/warnings.atom")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/atom+xml")
+    feed = ET.fromstring(response.content)
+    assert feed.tag == f"{A}feed"
+    assert feed.findtext(f"{A}id") and feed.findtext(f"{A}title")
+    datetime.fromisoformat(feed.findtext(f"{A}updated", "").replace("Z", "+00:00"))
+    assert feed.findall(f"{A}entry") == []
+    assert "目前没有生效的消费警示" in client.get("/warnings").text
+
+
+def test_feed_entries(app: Any, client: TestClient) -> None:
+    _publish(app, "警示一 <注意>", "第一条 & 内容", title_en="Warning one")
+    _publish(app, "警示二", "第二条内容", gtin="6901234567892")
+    feed = ET.fromstring(client.get("/warnings.atom").content)
+    entries = feed.findall(f"{A}entry")
+    assert len(entries) == 2
+    ids = [e.findtext(f"{A}id") for e in entries]
+    assert len(set(ids)) == 2 and all(i and i.startswith("tag:") for i in ids)
+    titles = [e.findtext(f"{A}title") for e in entries]
+    assert "警示二" in titles and "警示一 <注意> · Warning one" in titles
+    for entry in entries:
+        datetime.fromisoformat(entry.findtext(f"{A}updated", "").replace("Z", "+00:00"))
+        content = entry.find(f"{A}content")
+        assert content is not None and content.get("type") == "text" and content.text
+    assert feed.findtext(f"{A}updated") == max(e.findtext(f"{A}updated", "") for e in entries)
+    page = client.get("/warnings")
+    assert "警示一 &lt;注意&gt;" in page.text and "/trace/00006901234567892" not in page.text
+    assert 'href="/warnings.atom"' in page.text
+    home = client.get("/")
+    assert "警示二" in home.text
