@@ -5,19 +5,20 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from lims.judgement import content_factor
-from lims.models import FoodCategory, KitLot, Limit, SamplingPoint, TestItem, TestResult, User
+from lims.models import FoodCategory, KitLot, Limit, PlanTask, PlanVersion, SamplingPoint, TestItem, TestResult, User
 from lims.models.common import JudgementOutcome, ResultStatus, Role, utcnow
 from lims.models.results import ResultSubmit
 from lims.models.samples import SampleCreate
-from lims.services import auth, reference, results, samples, workflow
+from lims.services import auth, plans, reference, results, samples, workflow
 from lims.services.audit import SYSTEM, Actor
+from lims.services.errors import ServiceError
 
 DEMO_USERS: dict[str, tuple[str, str, str | None]] = {
     # user name: (role, password, station code)
@@ -90,6 +91,7 @@ class DemoSummary:
     rejected: int = 0
     cases: int = 0
     days: int = 1
+    plan_day: str | None = None
     trace_codes: list[str] = field(default_factory=list)
     users: dict[str, str] = field(default_factory=dict)
 
@@ -157,72 +159,132 @@ def ensure_users(session: Session) -> dict[str, User]:
     return users
 
 
-def _work_day(
+@dataclass(frozen=True)
+class _Visit:
+    """One sample to take: where, what kind of food, when, and the plan task it fulfils."""
+
+    point: str
+    category: str
+    at: datetime
+    task_ref: str | None = None
+
+
+def _rotation(ref: _Reference, day_start: datetime, samples_per_day: int) -> list[_Visit]:
+    """A day of work without a plan: every point, its usual categories in turn."""
+    per_point = max(1, samples_per_day // len(ref.points))
+    visits = []
+    for index, point in enumerate(ref.points):
+        categories = POINT_CATEGORIES[point.kind]
+        arrival = day_start + timedelta(hours=1, minutes=25 * index)
+        visits += [
+            _Visit(point.code, categories[(n + index) % len(categories)], arrival + timedelta(minutes=3 * n))
+            for n in range(per_point)
+        ]
+    return visits
+
+
+def _from_plan(tasks: list[PlanTask], points: dict[int, str], day_start: datetime) -> list[_Visit]:
+    """The day sheet's tasks in route order, each batch one sample registered against its task."""
+    visits = []
+    for index, task in enumerate(sorted(tasks, key=lambda t: t.route)):
+        arrival = day_start + timedelta(hours=1, minutes=30 * index)
+        batches = [c for c, n in sorted(task.batches.items()) for _ in range(n)]
+        visits += [
+            _Visit(points[task.point_id], c, arrival + timedelta(minutes=3 * k), plans.task_ref(task))
+            for k, c in enumerate(batches)
+        ]
+    return visits
+
+
+def _work(
     session: Session,
     ref: _Reference,
     tester: Actor,
     reviewer: Actor,
-    day_start: datetime,
-    samples_per_day: int,
+    visits: list[_Visit],
     rng: random.Random,
     summary: DemoSummary,
     collect_codes: bool,
 ) -> None:
-    per_point = max(1, samples_per_day // len(ref.points))
-    for point_index, point in enumerate(ref.points):
-        visit = day_start + timedelta(hours=1, minutes=25 * point_index)
-        categories = POINT_CATEGORIES[point.kind]
-        for n in range(per_point):
-            category = categories[(n + point_index) % len(categories)]
-            product, brand, gtin, supplier = rng.choice(PRODUCTS[category])
-            sample = samples.register(
+    """Register, test, review and publish each visit's sample."""
+    for visit in visits:
+        product, brand, gtin, supplier = rng.choice(PRODUCTS[visit.category])
+        sample = samples.register(
+            session,
+            tester,
+            SampleCreate(
+                point_code=visit.point,
+                product_name=product,
+                category_code=visit.category,
+                brand=brand,
+                gtin=gtin,
+                batch=f"{visit.at:%Y%m%d}{rng.randint(1, 9)}",
+                supplier=supplier,
+                quantity=round(rng.uniform(0.5, 3), 1),
+                collected_at=visit.at,
+                task_ref=visit.task_ref,
+            ),
+        )
+        summary.samples += 1
+        published_here = False
+        for item, limit in ref.items_by_category.get(visit.category, []):
+            kit = ref.kits.get(int(item.id or 0))
+            # A few positives on the shown day whatever the seed; a steady rate on the history.
+            positive = summary.results % 13 == 6 if collect_codes else rng.random() < POSITIVE_RATE
+            result = results.submit(
                 session,
                 tester,
-                SampleCreate(
-                    point_code=point.code,
-                    product_name=product,
-                    category_code=category,
-                    brand=brand,
-                    gtin=gtin,
-                    batch=f"{day_start:%Y%m%d}{rng.randint(1, 9)}",
-                    supplier=supplier,
-                    quantity=round(rng.uniform(0.5, 3), 1),
-                    collected_at=visit + timedelta(minutes=3 * n),
+                ResultSubmit(
+                    sample_label_id=sample.label_id,
+                    item_code=item.code,
+                    raw=_raw_for(item, limit, kit, positive, rng),
+                    kit_lot=kit.lot if kit else None,
+                    tested_at=visit.at + timedelta(minutes=40),
                 ),
             )
-            summary.samples += 1
-            published_here = False
-            for item, limit in ref.items_by_category.get(category, []):
-                kit = ref.kits.get(int(item.id or 0))
-                positive = rng.random() < POSITIVE_RATE
-                result = results.submit(
-                    session,
-                    tester,
-                    ResultSubmit(
-                        sample_label_id=sample.label_id,
-                        item_code=item.code,
-                        raw=_raw_for(item, limit, kit, positive, rng),
-                        kit_lot=kit.lot if kit else None,
-                        tested_at=visit + timedelta(minutes=3 * n + 40),
-                    ),
-                )
-                summary.results += 1
-                if result.judgement == JudgementOutcome.INVALID:
-                    workflow.transition(session, reviewer, result, "reject", reason="invalid run; retest the sample")
-                    summary.rejected += 1
-                    continue
-                workflow.transition(session, reviewer, result, "approve", acknowledge_flags=True)
-                workflow.transition(session, reviewer, result, "publish")
-                summary.published += 1
-                published_here = True
-                if result.judgement == JudgementOutcome.POSITIVE:
-                    summary.positives += 1
-                    summary.cases += 1
-            if collect_codes and published_here:
-                summary.trace_codes.append(sample.label_id)
-                ean13 = sample.gtin[1:] if sample.gtin and sample.gtin.startswith("0") else sample.gtin
-                if ean13 and ean13 not in summary.trace_codes:
-                    summary.trace_codes.append(ean13)
+            summary.results += 1
+            if result.judgement == JudgementOutcome.INVALID:
+                workflow.transition(session, reviewer, result, "reject", reason="invalid run; retest the sample")
+                summary.rejected += 1
+                continue
+            workflow.transition(session, reviewer, result, "approve", acknowledge_flags=True)
+            workflow.transition(session, reviewer, result, "publish")
+            summary.published += 1
+            published_here = True
+            if result.judgement == JudgementOutcome.POSITIVE:
+                summary.positives += 1
+                summary.cases += 1
+        if collect_codes and published_here:
+            summary.trace_codes.append(sample.label_id)
+            ean13 = sample.gtin[1:] if sample.gtin and sample.gtin.startswith("0") else sample.gtin
+            if ean13 and ean13 not in summary.trace_codes:
+                summary.trace_codes.append(ean13)
+
+
+def _plan_day(session: Session, tester: Actor, today: date, capacity: int) -> tuple[date, list[PlanTask]] | None:
+    """The last vehicle day up to today and its day sheet (the day's visits, then overdue visits carried to
+    it), filled up to the vehicle's capacity; the month's plan is generated when missing."""
+    month = f"{today:%Y-%m}"
+    try:
+        if not session.exec(select(PlanVersion.id).where(PlanVersion.month == month)).first():
+            plans.generate(session, SYSTEM, plans.load(), month)
+            session.commit()
+    except ServiceError:  # e.g. a year the holiday calendar does not know yet
+        return None
+    days = session.exec(
+        select(PlanTask.day).join(PlanVersion).where(PlanVersion.month == month, col(PlanTask.day) <= today)
+    ).all()
+    if not days:
+        return None
+    day = max(days)
+    chosen, samples_due = [], 0
+    for entry in plans.day_sheet(session, tester, day):
+        if entry.kind != "planned" or samples_due >= capacity:
+            continue
+        chosen.append(entry.id)
+        samples_due += sum(entry.batches.values())
+    tasks = [session.get(PlanTask, task_id) for task_id in chosen]
+    return day, [t for t in tasks if t is not None]
 
 
 def run_demo(
@@ -244,24 +306,28 @@ def run_demo(
     tester, reviewer = auth.actor_for(users["tester"]), auth.actor_for(users["reviewer"])
     now = utcnow()
     midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    for back in range(days - 1, -1, -1):
-        # Today's work ends before now; earlier days start at their own midnight.
-        day_start = now - timedelta(hours=7) if back == 0 else midnight - timedelta(days=back)
+    for back in range(days - 1, 0, -1):
         with Session(engine, expire_on_commit=False) as session:
-            _work_day(
-                session,
-                ref,
-                tester,
-                reviewer,
-                day_start,
-                samples_per_day if back == 0 else max(samples_per_day, 200),
-                rng,
-                summary,
-                collect_codes=back == 0,
-            )
+            visits = _rotation(ref, midnight - timedelta(days=back), max(samples_per_day, 200))
+            _work(session, ref, tester, reviewer, visits, rng, summary, collect_codes=False)
             session.commit()
         if progress:
             progress(days - back, days)
+    # The last day follows the plan's day sheet: today's tasks, or those of the last vehicle day.
+    with Session(engine, expire_on_commit=False) as session:
+        planned = _plan_day(session, tester, now.date(), samples_per_day)
+        points = {int(p.id or 0): p.code for p in session.exec(select(SamplingPoint))}
+        if planned is not None:
+            day, tasks = planned
+            start = now - timedelta(hours=7) if day == now.date() else datetime.combine(day, time(0), tzinfo=UTC)
+            summary.plan_day = day.isoformat()
+            visits = _from_plan(tasks, points, start)
+        else:
+            visits = _rotation(ref, now - timedelta(hours=7), samples_per_day)
+        _work(session, ref, tester, reviewer, visits, rng, summary, collect_codes=True)
+        session.commit()
+    if progress:
+        progress(days, days)
     summary.users = {name: password for name, (_role, password, _s) in DEMO_USERS.items()}
     return summary
 
