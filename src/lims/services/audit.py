@@ -164,7 +164,7 @@ def verify(session: Session, audited_models: list[type[SQLModel]]) -> Break | No
                 entry.entity_id,
                 "previous-hash link broken (event removed or reordered)",
             )
-        if _event_hash(event) != entry.hash:
+        if _event_hash(entry) != entry.hash:
             return Break(entry.id, entry.entity, entry.entity_id, "event content does not match its hash")
         previous = entry.hash
         latest[(entry.entity, entry.entity_id)] = (int(entry.id or 0), entry.after)
