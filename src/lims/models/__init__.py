@@ -2,6 +2,7 @@
 
 from lims.models.audit import AuditEvent
 from lims.models.cases import PositiveCase, PublicWarning
+from lims.models.notifications import NotificationMark
 from lims.models.plans import PlanTask, PlanVersion
 from lims.models.reference import (
     District,
@@ -13,7 +14,7 @@ from lims.models.reference import (
     Station,
     TestItem,
 )
-from lims.models.notifications import NotificationMark
+from lims.models.registry import Product, TrademarkRecord
 from lims.models.results import HeldReading, Review, TestResult
 from lims.models.samples import Sample, SampleVersion
 from lims.models.users import User
@@ -30,6 +31,7 @@ __all__ = [
     "PlanTask",
     "PlanVersion",
     "PositiveCase",
+    "Product",
     "PublicWarning",
     "Review",
     "Sample",
@@ -38,5 +40,6 @@ __all__ = [
     "Station",
     "TestItem",
     "TestResult",
+    "TrademarkRecord",
     "User",
 ]
