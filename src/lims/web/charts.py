@@ -6,9 +6,9 @@ from markupsafe import Markup, escape
 
 from lims.services.hotspots import Rate
 
-ROW = 34
+ROW = 40
 WIDTH = 320
-BAR = 200
+BAR = 190
 
 
 def rate_chart(rates: list[Rate], lang: str, title: str, limit: int = 12) -> Markup:
@@ -23,15 +23,15 @@ def rate_chart(rates: list[Rate], lang: str, title: str, limit: int = 12) -> Mar
     for i, r in enumerate(rows):
         y = i * ROW
         label = r.label_zh if lang == "zh" else r.label_en
-        cap = 20 if lang == "zh" else 44
+        cap = 22 if lang == "zh" else 40
         label = label if len(label) <= cap else label[: cap - 1] + "…"
         width = max(round(BAR * r.rate), 1 if r.positive else 0)
         colour = "#b00020" if r.rate >= 0.1 else "#c77700" if r.positive else "#0b5d3b"
-        parts.append(f'<text x="0" y="{y + 12}" class="chart-label">{escape(label)}</text>')
-        parts.append(f'<rect x="0" y="{y + 17}" width="{BAR}" height="10" rx="2" fill="#e3e7ec"/>')
-        parts.append(f'<rect x="0" y="{y + 17}" width="{width}" height="10" rx="2" fill="{colour}"/>')
+        parts.append(f'<text x="0" y="{y + 14}" class="chart-label">{escape(label)}</text>')
+        parts.append(f'<rect x="0" y="{y + 20}" width="{BAR}" height="12" rx="2" fill="#e3e7ec"/>')
+        parts.append(f'<rect x="0" y="{y + 20}" width="{width}" height="12" rx="2" fill="{colour}"/>')
         parts.append(
-            f'<text x="{BAR + 6}" y="{y + 26}" class="chart-value">{r.positive}/{r.tested} ({r.rate:.0%})</text>'
+            f'<text x="{BAR + 6}" y="{y + 31}" class="chart-value">{r.positive}/{r.tested} ({r.rate:.0%})</text>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))

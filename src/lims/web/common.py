@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -32,6 +33,19 @@ CSRF_FIELD = "csrf"
 HOME_OF_ROLE = {Role.TESTER: "/vehicle", Role.REVIEWER: "/review", Role.STATION: "/station", Role.ADMIN: "/"}
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+# Times are stored in UTC and shown in the district's time (China Standard Time, no daylight saving).
+LOCAL_TZ = timezone(timedelta(hours=8), "CST")
+
+
+def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored UTC time as the district's wall-clock time."""
+    if value is None:
+        return ""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(LOCAL_TZ).strftime(fmt)
+
+
+templates.env.filters["local"] = local_time
 
 
 class LoginRequired(Exception):

@@ -85,14 +85,13 @@ TEXTS: dict[str, tuple[str, str]] = {
     "photo_too_large": ("照片太大（最大 15 MB）", "The photo is too large (15 MB at most)"),
     "what_it_means": ("结果怎么看", "How to read these results"),
     "means_negative": (
-        "阴性：本次抽取的这份样品，在这个检测项目上没有发现问题。它不代表其他批次或未检测的项目同样合格。",
-        "Negative: this sample showed no problem for this test item. It says "
+        "本次抽取的这份样品，在这个检测项目上没有发现问题。它不代表其他批次或未检测的项目同样合格。",
+        "This sample showed no problem for this test item. It says "
         "nothing about other batches or items that were not tested.",
     ),
     "means_positive": (
-        "疑似阳性：快速检测是一种筛查，提示可能不合格，但不是最终结论；"
-        "需由有资质的实验室确认。被检方可在 4 小时内申请复检。",
-        "Suspected positive: a quick test is a screening; it points to a possible problem but is not a final "
+        "快速检测是一种筛查，提示可能不合格，但不是最终结论；需由有资质的实验室确认。被检方可在 4 小时内申请复检。",
+        "A quick test is a screening; it points to a possible problem but is not a final "
         "finding. A qualified laboratory confirms it; the seller may ask for a retest within 4 hours.",
     ),
     "means_invalid": (
@@ -234,6 +233,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "due": ("应抽", "Due"),
     "done": ("已抽", "Done"),
     "task": ("任务", "Task"),
+    "time": ("时间", "Time"),
     "status": ("状态", "Status"),
     "status_tested": ("待审核", "Awaiting review"),
     "status_approved": ("已审核", "Approved"),

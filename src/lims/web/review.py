@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Form, Path, Request
@@ -18,7 +18,7 @@ from lims.models.results import ResultPublic
 from lims.services import reference, results, samples, warnings, workflow
 from lims.services.audit import Actor
 from lims.services.errors import Invalid, ServiceError
-from lims.web.common import CsrfChecked, page_router, redirect, render, role_page, validation_reason
+from lims.web.common import LOCAL_TZ, CsrfChecked, page_router, redirect, render, role_page, validation_reason
 
 router = page_router()
 Reviewer = Annotated[Actor, Depends(role_page(Role.REVIEWER))]
@@ -106,7 +106,7 @@ def _expiry(day: str) -> datetime | None:
     if not day:
         return None
     try:
-        return datetime.combine(date.fromisoformat(day), time(23, 59, 59), tzinfo=UTC)
+        return datetime.combine(date.fromisoformat(day), time(23, 59, 59), tzinfo=LOCAL_TZ)
     except ValueError:
         raise Invalid(f"valid-until {day!r} is not a date (YYYY-MM-DD)") from None
 

@@ -65,6 +65,11 @@ def _page(request: Request, session: Session, actor: Actor, status: int = 200, *
     found = results.search(session, actor, date_from=day.isoformat(), limit=200)
     live = results.public_views(session, found)
     registered = request.query_params.get("registered", "")
+    registered = registered if samples_label_ok(registered) else ""
+    form = context.pop("form", None)
+    if form is None:  # after a registration, keep the point and category for the next sample
+        last = next((v for v in views if v.label_id == registered), None)
+        form = {"point_code": last.point_code, "category_code": last.category_code} if last else {}
     return render(
         request,
         "vehicle.html",
@@ -79,8 +84,8 @@ def _page(request: Request, session: Session, actor: Actor, status: int = 200, *
         held=holding.pending(session, actor),
         points=reference.points(session),
         categories=reference.categories(session),
-        registered=registered if samples_label_ok(registered) else "",
-        form=context.pop("form", {}),
+        registered=registered,
+        form=form,
         **context,
     )
 

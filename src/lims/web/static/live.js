@@ -17,9 +17,9 @@
     var tr = document.createElement("tr");
     tr.className = r.judgement + " fresh";
     tr.setAttribute("data-result", r.id);
-    [r.time, r.label, r.item, null, r.status_text].forEach(function (text, i) {
+    [r.time, null, r.item, r.label, r.status_text].forEach(function (text, i) {
       var td = document.createElement("td");
-      if (i === 3) {
+      if (i === 1) {
         var badge = document.createElement("span");
         badge.className = "badge " + r.judgement;
         badge.textContent = r.judgement_text;

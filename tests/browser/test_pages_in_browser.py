@@ -1,0 +1,178 @@
+"""The pages in headless Chromium: a consumer's photo, a reviewer's approval reaching the station, live results."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from instrument_drivers.reading import Reading
+from lims.services import ingest, links
+from tests.browser.conftest import screenshot, sign_in
+from tests.core.helpers import POSITIVE_OPC, act, register, submit
+from tests.web.test_consumer import barcode_photo
+
+pytestmark = pytest.mark.browser
+GTIN13 = "6901234567892"
+
+
+def test_consumer_uploads_a_photo_of_a_product_barcode(
+    new_page: Any, client: TestClient, headers: dict[str, dict[str, str]], tmp_path: Any
+) -> None:
+    sample = register(client, headers["tester"], gtin=GTIN13, product_name="有机菠菜", brand="x农场")
+    result = submit(client, headers["tester"], sample["label_id"], POSITIVE_OPC)
+    act(client, headers["reviewer"], result["id"], "approve")
+    act(client, headers["reviewer"], result["id"], "publish")
+    photo = tmp_path / "barcode.png"
+    photo.write_bytes(barcode_photo(GTIN13))
+
+    page = new_page()
+    page.goto("/")
+    screenshot(page, "home")
+    page.goto("/trace")
+    screenshot(page, "consumer-scan")
+    page.set_input_files("input[name=photo]", str(photo))  # the page sends the photo as soon as it is chosen
+    page.wait_for_url(f"**/trace/{GTIN13}")
+    assert page.locator(".result.positive .badge").inner_text() == "疑似阳性"
+    assert "x仓储购物广场" in page.inner_text("main")
+    assert "快速检测是一种筛查" in page.inner_text("main")
+    screenshot(page, "consumer-product")
+    page.click("a.lang")
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert "Suspected positive" in page.inner_text("main")
+    screenshot(page, "consumer-product-en")
+
+    page.click("a.lang")
+    page.goto(links.sample_path(sample["label_id"]))
+    assert "已验证" in page.inner_text("main") and "有机菠菜" in page.inner_text("main")
+    screenshot(page, "signed-sample-link")
+    token = links.sign(sample["label_id"])
+    page.goto(f"/s/{sample['label_id']}?t={token[:-4]}abcd")
+    assert "已被改动" in page.inner_text("main")
+    screenshot(page, "signed-link-tampered")
+    page.goto("/trace/6901234567891")
+    assert "check digit" in page.inner_text("main")
+    screenshot(page, "consumer-bad-code")
+    bad = tmp_path / "blank.png"
+    bad.write_bytes(b"not an image at all")
+    page.goto("/trace")
+    page.set_input_files("input[name=photo]", str(bad))
+    page.wait_for_selector(".error")
+    assert "不是可识别的图片" in page.inner_text("main")
+    screenshot(page, "consumer-bad-photo")
+
+
+def test_reviewer_approves_a_positive_and_the_station_is_notified(
+    new_page: Any, client: TestClient, headers: dict[str, dict[str, str]]
+) -> None:
+    sample = register(client, headers["tester"], product_name="小白菜")
+    result = submit(client, headers["tester"], sample["label_id"], POSITIVE_OPC)
+
+    reviewer = new_page()
+    reviewer.goto("/review")
+    assert "/login" in reviewer.url
+    screenshot(reviewer, "login")
+    sign_in(reviewer, "reviewer")
+    assert reviewer.url.endswith("/review")
+    card = reviewer.locator(f"#result-{result['id']}")
+    assert "疑似阳性" in card.inner_text()
+    card.locator("details summary").click()
+    screenshot(reviewer, "review-queue")
+    card.locator("form[action$='/approve'] button").click()
+    reviewer.wait_for_selector(".ok")
+    assert f"/review/results/{result['id']}/publish" in reviewer.content()
+    reviewer.fill("input[name=title_zh]", "叶菜农药残留消费提示")
+    reviewer.fill("textarea[name=body_zh]", "近期抽检发现个别叶菜农药残留疑似超标，请充分浸泡清洗后食用。")
+    reviewer.select_option("select[name=item_code]", "OPC")
+    reviewer.click("#warning-form button[type=submit]")
+    reviewer.wait_for_selector(".ok")
+    reviewer.click(f"#result-{result['id']} form[action$='/publish'] button")
+    reviewer.wait_for_selector(".ok")
+
+    station = new_page()
+    sign_in(station, "station")
+    assert station.url.endswith("/station")
+    notice = station.locator("#notifications")
+    assert "阳性结果已审核" in notice.inner_text() and sample["label_id"] in notice.inner_text()
+    assert station.locator("[data-case]").count() == 1
+    assert station.locator(f"tr[data-result='{result['id']}']").count() == 1
+    assert station.locator("svg.chart").count() == 4
+    screenshot(station, "station-dashboard")
+    station.goto("/station?lang=en")
+    screenshot(station, "station-dashboard-en")
+    station.goto("/station?lang=zh")
+    station.click("#notifications button")
+    station.wait_for_load_state()
+    assert station.locator("#notifications").count() == 0
+
+    public = new_page()
+    public.goto("/warnings")
+    assert "叶菜农药残留消费提示" in public.inner_text("main")
+    screenshot(public, "warnings")
+
+
+def test_tester_registers_a_sample_and_watches_its_reading_arrive(
+    new_page: Any, session: Session, client: TestClient, headers: dict[str, dict[str, str]]
+) -> None:
+    page = new_page()
+    sign_in(page, "tester")
+    assert page.url.endswith("/vehicle")
+    page.select_option("select[name=point_code]", "P05")
+    page.fill("input[name=product_name]", "油麦菜")
+    page.select_option("select[name=category_code]", "VEG_LEAF")
+    page.fill("input[name=gtin]", GTIN13)
+    page.click("#register button[type=submit]")
+    page.wait_for_selector("[data-registered]")
+    label_id = page.inner_text("[data-registered]")
+    assert re.fullmatch(r"XQ\d{9}[0-9A-Z]", label_id)
+    page.wait_for_function("document.querySelector('[data-live-state]').classList.contains('on')")
+    screenshot(page, "vehicle-console")
+
+    stored = ingest.store(
+        session,
+        Reading(
+            instrument_serial="PR-8CH-0001",
+            family="pesticide",
+            sequence=7,
+            item_code="OPC",
+            channel=1,
+            sample_label_id=label_id,
+            raw={"delta_a_control": 0.6, "delta_a_sample": 0.18},
+            value=70.0,
+            judgement="positive",
+        ),
+    )
+    session.commit()
+    assert stored.result_id is not None
+    row = page.locator(f"tr[data-result='{stored.result_id}']")
+    row.wait_for(timeout=8_000)
+    assert "疑似阳性" in row.inner_text() and label_id in row.inner_text()
+    assert page.inner_text("[data-count-positives]") == "1"
+    screenshot(page, "vehicle-live-result")
+
+    held = ingest.store(
+        session,
+        Reading(
+            instrument_serial="PR-8CH-0001",
+            family="pesticide",
+            sequence=8,
+            item_code="OPC",
+            sample_label_id="XQ0000000000",
+            raw={"delta_a_control": 0.6, "delta_a_sample": 0.5},
+            judgement="negative",
+        ),
+    )
+    session.commit()
+    page.goto("/vehicle")
+    page.fill(f"[data-held='{held.held_id}'] input[name=label_id]", label_id)
+    screenshot(page, "vehicle-held-reading")
+    page.click(f"[data-held='{held.held_id}'] button")
+    page.wait_for_selector(".ok")
+    assert page.locator("[data-held]").count() == 0
+
+    page.goto(f"/vehicle/label/{label_id}")
+    assert page.locator(".qr svg").count() == 1
+    screenshot(page, "sample-label")
