@@ -14,12 +14,14 @@ from lims.models import (
     PlanTask,
     PlanVersion,
     PositiveCase,
+    Product,
     PublicWarning,
     Sample,
     SamplingPoint,
     Station,
     TestItem,
     TestResult,
+    TrademarkRecord,
     User,
 )
 
@@ -40,4 +42,6 @@ AUDITED_MODELS: list[type[SQLModel]] = [
     HeldReading,
     PlanVersion,
     PlanTask,
+    Product,
+    TrademarkRecord,
 ]
