@@ -13,7 +13,7 @@ async def service_error(request: Request, exc: Exception) -> JSONResponse:
     """4xx with the service's reason."""
     assert isinstance(exc, ServiceError)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-    return JSONResponse({"detail": exc.reason}, status_code=exc.status_code, headers=headers)
+    return JSONResponse({"detail": exc.reason, **exc.details}, status_code=exc.status_code, headers=headers)
 
 
 async def data_error(request: Request, exc: Exception) -> JSONResponse:

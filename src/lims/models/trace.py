@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlmodel import SQLModel
 
@@ -25,6 +25,7 @@ class TracedResult(SQLModel):
     method_standard: str
     point_name: str
     point_name_en: str
+    batch: str = ""
     tested_at: datetime
     published_at: datetime | None
 
@@ -52,13 +53,50 @@ class TracedWarning(SQLModel):
     published_at: datetime
 
 
+class TracedProduct(SQLModel):
+    """The registered product behind a GTIN."""
+
+    gtin: str
+    name: str
+    brand: str
+    brand_owner: str
+    company: str
+    quantity: str
+    category: str
+    country: str
+    origin: str
+
+
+class TracedMark(SQLModel):
+    """A registered trademark relevant to the product."""
+
+    registration_no: str
+    mark: str
+    owner: str
+    status: str
+    valid_to: date | None
+
+
+class Finding(SQLModel):
+    """One authenticity finding (鉴别结论) with its severity: ok, info, warning or critical."""
+
+    code: str
+    severity: str
+    message_zh: str
+    message_en: str
+
+
 class TraceRecord(SQLModel):
     """The answer to GET /api/v1/trace/{code}."""
 
     code: str
     kind: str
     gtin: str | None = None
+    lot: str | None = None
     sample: TracedSample | None = None
+    product: TracedProduct | None = None
+    trademarks: list[TracedMark] = []
+    findings: list[Finding] = []
     results: list[TracedResult]
     warnings: list[TracedWarning]
     notice_zh: str = "快速检测为筛查方法，疑似阳性结果需经有资质的实验室确认。"

@@ -16,7 +16,7 @@ from lims.models import FoodCategory, KitLot, Limit, PlanTask, PlanVersion, Samp
 from lims.models.common import JudgementOutcome, ResultStatus, Role, utcnow
 from lims.models.results import ResultSubmit
 from lims.models.samples import SampleCreate
-from lims.services import auth, plans, reference, results, samples, workflow
+from lims.services import auth, plans, reference, registry, results, samples, workflow
 from lims.services.audit import SYSTEM, Actor
 from lims.services.errors import ServiceError
 
@@ -38,21 +38,21 @@ PRODUCTS: dict[str, list[tuple[str, str, str | None, str]]] = {
     "VEG": [("豇豆", "", None, "x蔬菜基地"), ("韭菜", "", None, "x农户"), ("芹菜", "", None, "x合作社")],
     "FRUIT": [("草莓", "", None, "x果园"), ("葡萄", "", None, "x果业")],
     "PORK": [("猪后腿肉", "", None, "x肉联厂"), ("猪肝", "", None, "x屠宰场")],
-    "BEEF_MUTTON": [("牛腩", "", None, "x牛羊肉批发"), ("羊肉卷", "x草原", "6901234567892", "x食品公司")],
+    "BEEF_MUTTON": [("牛腩", "", None, "x牛羊肉批发"), ("羊肉卷", "", None, "x牛羊肉批发")],
     "AQUATIC": [
         ("草鱼", "", None, "x水产批发"),
         ("基围虾", "", None, "x水产"),
         ("鲜鱿鱼", "", None, "x海鲜"),
     ],
     "TRIPE": [("水发牛百叶", "", None, "x干货行")],
-    "CURED_MEAT": [("腊肉", "x腊味", "6920202888883", "x腊味食品厂"), ("咸肉", "", None, "x肉制品")],
-    "PICKLES": [("榨菜", "x榨菜", "6901234500011", "x榨菜集团"), ("酸豆角", "", None, "x酱菜")],
-    "DRIED_FRUIT": [("葡萄干", "x果", "6901234500028", "x果业"), ("杏干", "", None, "x干果")],
-    "MUSHROOM": [("干香菇", "x山珍", "6901234500035", "x山货")],
+    "CURED_MEAT": [("腊肠", "皇上皇", "6904740000013", "广州皇上皇集团股份有限公司"), ("咸肉", "", None, "x肉制品")],
+    "PICKLES": [("榨菜", "", None, "x酱菜厂"), ("酸豆角", "", None, "x酱菜")],
+    "DRIED_FRUIT": [("红枣", "好想你", "6906610000017", "好想你健康食品股份有限公司"), ("杏干", "", None, "x干果")],
+    "MUSHROOM": [("香菇", "十月稻田", "6902130000018", "十月稻田集团股份有限公司")],
     "MAIZE": [("玉米糁", "", None, "x粮油")],
-    "PEANUT": [("花生仁", "", None, "x粮油"), ("花生油", "x花", "6901234500042", "x油脂")],
-    "RICE": [("大米", "x香", "6901234500059", "x米业")],
-    "WHEAT": [("小麦粉", "x麦", "6901234500066", "x面粉厂")],
+    "PEANUT": [("花生仁", "", None, "x粮油"), ("食用调和油", "金龙鱼", "6948720000013", "益海嘉里金龙鱼粮油食品股份有限公司")],
+    "RICE": [("东北大米", "金龙鱼", "6948720000020", "益海嘉里金龙鱼粮油食品股份有限公司")],
+    "WHEAT": [("小麦粉", "", None, "x面粉厂")],
     "NOODLES": [("湿米粉", "", None, "x米粉作坊"), ("腐竹", "", None, "x豆制品")],
 }
 
@@ -272,7 +272,7 @@ def _plan_day(session: Session, tester: Actor, today: date, capacity: int) -> tu
     except ServiceError:  # e.g. a year the holiday calendar does not know yet
         return None
     days = session.exec(
-        select(PlanTask.day).join(PlanVersion).where(PlanVersion.month == month, col(PlanTask.day) <= today)
+        select(col(PlanTask.day)).join(PlanVersion).where(PlanVersion.month == month, col(PlanTask.day) <= today)
     ).all()
     if not days:
         return None
@@ -300,6 +300,7 @@ def run_demo(
     summary = DemoSummary(days=days)
     with Session(engine, expire_on_commit=False) as session:
         reference.load_reference(session, SYSTEM)
+        registry.load_samples(session, SYSTEM)
         users = ensure_users(session)
         session.commit()
         ref = _reference(session)

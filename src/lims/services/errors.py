@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ServiceError(Exception):
     """A request that cannot be carried out, with the reason."""
 
     status_code = 400
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, details: dict[str, Any] | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.details = details or {}
 
 
 class NotFound(ServiceError):

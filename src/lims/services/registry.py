@@ -41,7 +41,7 @@ def _upsert_product(session: Session, actor: Actor, record: ProductRecord, repor
     values["gtin"] = values.pop("gtin14")
     row = session.exec(select(Product).where(Product.gtin == values["gtin"])).first()
     if row is None:
-        row = Product(**values)
+        row = Product.model_validate(values)
         session.add(row)
         session.flush()
         audit.record(session, actor, row, "import", None)
@@ -101,7 +101,7 @@ def _upsert_mark(session: Session, actor: Actor, mark: Trademark, report: Import
     }
     row = session.exec(select(TrademarkRecord).where(TrademarkRecord.registration_no == mark.registration_no)).first()
     if row is None:
-        row = TrademarkRecord(registration_no=mark.registration_no, **values)
+        row = TrademarkRecord.model_validate({"registration_no": mark.registration_no, **values})
         session.add(row)
         session.flush()
         audit.record(session, actor, row, "import", None)
@@ -171,6 +171,17 @@ def all_marks(session: Session) -> list[Trademark]:
         )
         for r in session.exec(select(TrademarkRecord))
     ]
+
+
+def marks_for(session: Session, *, owners: list[str], mark: str | None) -> list[Trademark]:
+    """Marks owned by any of `owners`, plus registered marks that read or look like `mark`."""
+    owned = {o for o in owners if o}
+    everything = all_marks(session)
+    chosen = {m.registration_no: m for m in everything if m.owner in owned}
+    if mark:
+        for match in search_marks(mark, everything, limit=5):
+            chosen.setdefault(match.mark.registration_no, match.mark)
+    return list(chosen.values())
 
 
 def find_marks(session: Session, query: str, limit: int = 10) -> list[tuple[Trademark, float]]:

@@ -10,10 +10,20 @@ from typing import Any
 from sqlalchemy import and_, bindparam, select
 from sqlmodel import Session, col
 
+from barcodes.authenticate import authenticate
+from barcodes.gs1 import CodeError, ParsedCode, parse_code
 from lims.models import AuditEvent, FoodCategory, Limit, PublicWarning, Sample, SamplingPoint, TestItem, TestResult
 from lims.models.common import ResultStatus
-from lims.models.trace import TracedResult, TracedSample, TracedWarning, TraceRecord
-from lims.services import gtin, warnings
+from lims.models.trace import (
+    Finding,
+    TracedMark,
+    TracedProduct,
+    TracedResult,
+    TracedSample,
+    TracedWarning,
+    TraceRecord,
+)
+from lims.services import registry, warnings
 from lims.services.errors import Invalid, NotFound, ServiceError
 from lims.services.label_ids import label_id_problem, looks_like_label_id
 
@@ -40,6 +50,7 @@ def _result_statement(condition: Any) -> Any:
             col(TestResult.tested_at),
             col(TestResult.published_at),
             col(Sample.label_id),
+            col(Sample.batch),
             col(TestItem.code),
             col(TestItem.name_zh),
             col(TestItem.name_en),
@@ -103,6 +114,7 @@ def _results(session: Session, statement: Any, params: dict[str, Any]) -> list[T
             method_standard=r.method_standard,
             point_name=r.name,
             point_name_en=r.name_en,
+            batch=r.batch,
             tested_at=r.tested_at,
             published_at=r.published_at,
         )
@@ -140,36 +152,90 @@ def trace_sample(session: Session, label_id: str) -> TraceRecord:
         collected_at=row.collected_at,
     )
     items = {r.item_code for r in results}
+    product: TracedProduct | None = None
+    marks: list[TracedMark] = []
+    findings: list[Finding] = []
+    if row.gtin:
+        product, marks, findings = _authenticity(session, parse_code(row.gtin), row.brand or None)
     return TraceRecord(
         code=label_id,
         kind="sample",
         gtin=row.gtin,
         sample=traced,
+        product=product,
+        trademarks=marks,
+        findings=findings,
         results=results,
         warnings=_warnings(warnings.active(session, gtin14=row.gtin, item_codes=items)),
     )
 
 
-def trace_gtin(session: Session, code: str) -> TraceRecord:
-    """Every published result for samples of a product, by any form of its GTIN."""
-    gtin14 = gtin.normalise(code)
+def _authenticity(
+    session: Session, parsed: ParsedCode, package_mark: str | None
+) -> tuple[TracedProduct | None, list[TracedMark], list[Finding]]:
+    """The registered product, the marks that matter for it, and the authenticity findings."""
+    gtin14 = parsed.gtin.gtin14 if parsed.gtin else None
+    product = registry.product(session, gtin14) if gtin14 else None
+    mark_text = package_mark or (product.brand if product else None)
+    marks = registry.marks_for(
+        session, owners=[product.brand_owner, product.company] if product else [], mark=mark_text
+    )
+    findings = authenticate(
+        parsed, product, marks, claimed_origin=product.origin if product else None, package_mark=mark_text
+    )
+    traced = TracedProduct.model_validate({**product.to_dict(), "gtin": product.gtin14}) if product else None
+    return (
+        traced,
+        [
+            TracedMark(
+                registration_no=m.registration_no, mark=m.mark, owner=m.owner, status=m.status, valid_to=m.valid_to
+            )
+            for m in marks
+        ],
+        [Finding(**f.to_dict()) for f in findings],
+    )
+
+
+def trace_gs1(session: Session, parsed: ParsedCode) -> TraceRecord:
+    """A product code (GTIN, GS1 element string or Digital Link): product, authenticity, published results."""
+    if parsed.gtin is None:
+        raise Invalid("the GS1 code carries no GTIN, so it names no product")
+    gtin14 = parsed.gtin.gtin14
+    product, marks, findings = _authenticity(session, parsed, None)
     results = _results(session, RESULTS_OF_GTIN, {"gtin": gtin14})
     active = warnings.active(session, gtin14=gtin14)
-    if not results and not active:
-        raise NotFound(f"no published results for GTIN {gtin14}")
-    return TraceRecord(code=code, kind="gtin", gtin=gtin14, results=results, warnings=_warnings(active))
+    if not results and not active and product is None:
+        raise NotFound(
+            f"we know nothing about GTIN {gtin14} yet",
+            details={"gtin": gtin14, "findings": [f.model_dump() for f in findings]},
+        )
+    return TraceRecord(
+        code=parsed.text,
+        kind=parsed.kind.value,
+        gtin=gtin14,
+        lot=parsed.lot,
+        product=product,
+        trademarks=marks,
+        findings=findings,
+        results=results,
+        warnings=_warnings(active),
+    )
 
 
 def trace(session: Session, code: str) -> TraceRecord:
-    """Trace any supported code: a sample label id or a GTIN-8/12/13/14."""
+    """Trace any supported code: a sample label id, a GTIN-8/12/13/14, a GS1 element string or Digital Link."""
     code = code.strip()
     if not code or len(code) > MAX_CODE_LENGTH:
         raise Invalid("code is empty or too long")
     if looks_like_label_id(code.upper()):
         return trace_sample(session, code.upper())
-    if code.isdigit():
-        return trace_gtin(session, code)
-    raise Invalid("not a sample label id or GTIN")
+    try:
+        parsed = parse_code(code)
+    except CodeError as exc:
+        raise Invalid(exc.reason, details={"reason_zh": exc.reason_zh}) from None
+    if not parsed.is_gs1:
+        raise Invalid("not a sample label id or a GS1 product code (GTIN, element string or Digital Link)")
+    return trace_gs1(session, parsed)
 
 
 # --- cached JSON answers for the public endpoint -------------------------------------------------
@@ -193,7 +259,7 @@ def trace_json(session: Session, code: str) -> tuple[int, bytes]:
     try:
         status, body = 200, trace(session, code).model_dump_json().encode()
     except ServiceError as exc:
-        status, body = exc.status_code, json.dumps({"detail": exc.reason}, ensure_ascii=False).encode()
+        status, body = exc.status_code, json.dumps({"detail": exc.reason, **exc.details}, ensure_ascii=False).encode()
     _cache[code] = (version, now + CACHE_SECONDS, status, body)
     if len(_cache) > CACHE_SIZE:
         _cache.popitem(last=False)
