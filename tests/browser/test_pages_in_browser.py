@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import re
+import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
 
 from instrument_drivers.reading import Reading
-from lims.services import ingest, links
+from instrument_drivers.registry import create_driver
+from lims.models import User
+from lims.models.plans import UrgentTaskCreate
+from lims.services import auth, ingest, links, plans
+from simulators.faults import FaultPlan
+from simulators.registry import create_simulator, open_endpoint
+from simulators.scenario import load
 from tests.browser.conftest import screenshot, sign_in
 from tests.core.helpers import POSITIVE_OPC, act, register, submit
 from tests.web.test_consumer import barcode_photo
@@ -114,39 +123,60 @@ def test_reviewer_approves_a_positive_and_the_station_is_notified(
     screenshot(public, "warnings")
 
 
-def test_tester_registers_a_sample_and_watches_its_reading_arrive(
-    new_page: Any, session: Session, client: TestClient, headers: dict[str, dict[str, str]]
+def simulated_reading(engine: Engine, tmp_path: Path, label_id: str, result: str = "positive") -> ingest.Stored:
+    """Run the pesticide analyser simulator with one reading for `label_id` and store what the driver receives."""
+    scenario_file = tmp_path / "scenario.yaml"
+    scenario_file.write_text(
+        "serial: PR-8CH-0001\nfirst_sequence: 500\nreadings:\n"
+        f"  - {{sample: {label_id}, item: OPC, result: {result}}}\n",
+        encoding="utf-8",
+    )
+    scenario = load("pesticide", scenario_file=scenario_file)
+    endpoint, _framing, url = open_endpoint("pesticide", "socket://127.0.0.1:0")
+    simulator = create_simulator("pesticide", scenario, endpoint, FaultPlan.parse("", seed=0), exit_when_done=True)
+    thread = threading.Thread(target=simulator.run, kwargs={"duration": 20}, daemon=True)
+    thread.start()
+    stored: list[ingest.Stored] = []
+    try:
+        with create_driver("pesticide", url) as driver:
+            ingest.acquire(engine, driver, count=1, idle_exit=10, on_stored=stored.append)
+    finally:
+        simulator.stop()
+        thread.join(timeout=5)
+        endpoint.close()
+    assert len(stored) == 1
+    return stored[0]
+
+
+def test_tester_registers_a_sample_against_a_task_and_watches_the_reading_arrive(
+    new_page: Any, session: Session, engine: Engine, tmp_path: Path
 ) -> None:
+    tester = session.exec(select(User).where(User.username == "tester")).one()
+    task = plans.create_urgent(
+        session,
+        auth.actor_for(tester),
+        UrgentTaskCreate(point_code="P05", complaint="消费者投诉油麦菜农残", category_code="VEG_LEAF", items=["OPC"]),
+    )
+    session.commit()
     page = new_page()
     sign_in(page, "tester")
     assert page.url.endswith("/vehicle")
-    page.select_option("select[name=point_code]", "P05")
+    assert page.locator(f"[data-task='T{task.id}']").count() == 1
+    page.click(f"[data-task='T{task.id}'] a")
+    assert page.input_value("select[name=task_ref]") == f"T{task.id}"
+    assert page.input_value("select[name=point_code]") == "P05"
     page.fill("input[name=product_name]", "油麦菜")
-    page.select_option("select[name=category_code]", "VEG_LEAF")
     page.fill("input[name=gtin]", GTIN13)
     page.click("#register button[type=submit]")
     page.wait_for_selector("[data-registered]")
     label_id = page.inner_text("[data-registered]")
     assert re.fullmatch(r"XQ\d{9}[0-9A-Z]", label_id)
+    assert "1/1" in page.inner_text(f"[data-task='T{task.id}']")
     page.wait_for_function("document.querySelector('[data-live-state]').classList.contains('on')")
     screenshot(page, "vehicle-console")
 
-    stored = ingest.store(
-        session,
-        Reading(
-            instrument_serial="PR-8CH-0001",
-            family="pesticide",
-            sequence=7,
-            item_code="OPC",
-            channel=1,
-            sample_label_id=label_id,
-            raw={"delta_a_control": 0.6, "delta_a_sample": 0.18},
-            value=70.0,
-            judgement="positive",
-        ),
-    )
-    session.commit()
-    assert stored.result_id is not None
+    stored = simulated_reading(engine, tmp_path, label_id)
+    assert stored.result_id is not None and stored.judgement == "positive"
     row = page.locator(f"tr[data-result='{stored.result_id}']")
     row.wait_for(timeout=8_000)
     assert "疑似阳性" in row.inner_text() and label_id in row.inner_text()

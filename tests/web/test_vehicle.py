@@ -9,7 +9,9 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from instrument_drivers.reading import Reading
-from lims.services import holding, ingest
+from lims.models.common import utcnow
+from lims.models.plans import UrgentTaskCreate
+from lims.services import holding, ingest, plans
 from tests.core.helpers import NEGATIVE_OPC, POSITIVE_OPC, register, submit
 from tests.web.helpers import actor_of, post_form, sign_in
 
@@ -107,11 +109,44 @@ def test_held_reading_is_shown_and_assigned(
     assert holding.pending(session, actor_of(session, "tester")) == []
 
 
-def test_day_progress_lists_samples_per_point(app: Any, client: TestClient, headers: dict[str, dict[str, str]]) -> None:
-    first = register(client, headers["tester"], product_name="芹菜")
-    register(client, headers["tester"], point_code="P02", product_name="香菜")
-    page = sign_in(app, "tester").get("/vehicle?lang=en")
-    assert "No sampling plan is connected yet" in page.text
-    assert (
-        "<strong>P05</strong>" in page.text and "<strong>P02</strong>" in page.text and first["label_id"] in page.text
+def test_day_sheet_tasks_and_registering_against_one(
+    app: Any, session: Session, client: TestClient, headers: dict[str, dict[str, str]]
+) -> None:
+    tester_actor = actor_of(session, "tester")
+    task = plans.create_urgent(
+        session,
+        tester_actor,
+        UrgentTaskCreate(point_code="P05", complaint="顾客投诉青菜有异味", category_code="VEG_LEAF"),
     )
+    session.commit()
+    tester = sign_in(app, "tester")
+    page = tester.get("/vehicle")
+    assert f'data-task="T{task.id}"' in page.text and "紧急投诉检测" in page.text and "0/1" in page.text
+    chosen = tester.get(f"/vehicle?task=T{task.id}")
+    assert f'value="T{task.id}" data-point="P05" data-category="VEG_LEAF" selected' in chosen.text
+    registered = post_form(tester, "/vehicle", "/vehicle/samples", {**SAMPLE_FORM, "task_ref": f"T{task.id}"})
+    assert registered.status_code == 303
+    after = tester.get("/vehicle?lang=en")
+    assert "1/1" in after.text and "Today&#39;s samples (1)" in after.text
+    wrong_point = post_form(
+        tester, "/vehicle", "/vehicle/samples", {**SAMPLE_FORM, "point_code": "P02", "task_ref": f"T{task.id}"}
+    )
+    assert wrong_point.status_code == 422 and "another sampling point" in wrong_point.text
+    assert post_form(tester, "/vehicle", f"/vehicle/tasks/{task.id}/arrived").status_code == 303
+    assert "1/1 ✓" in tester.get("/vehicle").text  # an urgent task is done once the vehicle is on site
+    again = post_form(tester, "/vehicle", f"/vehicle/tasks/{task.id}/arrived")
+    assert again.status_code == 422 and "not yet reached" in again.text
+
+
+def test_generated_plan_shows_on_the_day_sheet(app: Any, session: Session) -> None:
+    admin = actor_of(session, "admin")
+    today = utcnow().date()
+    plans.generate(session, admin, plans.load(), f"{today:%Y-%m}", today=today)
+    session.commit()
+    sheet = plans.day_sheet(session, actor_of(session, "tester"), today)
+    page = sign_in(app, "tester").get("/vehicle")
+    assert page.status_code == 200
+    for task in sheet:
+        assert f'data-task="T{task.id}"' in page.text
+    if not sheet:
+        assert "今日没有计划任务" in page.text

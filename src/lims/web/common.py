@@ -45,7 +45,13 @@ def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return aware.astimezone(LOCAL_TZ).strftime(fmt)
 
 
+def number(value: float | None) -> str:
+    """A measured value with at most four significant digits (93.18, 0.4, 1250)."""
+    return "" if value is None else f"{value:.4g}"
+
+
 templates.env.filters["local"] = local_time
+templates.env.filters["num"] = number
 
 
 class LoginRequired(Exception):

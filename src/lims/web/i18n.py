@@ -214,6 +214,13 @@ TEXTS: dict[str, tuple[str, str]] = {
     "registered": ("已登记样品", "Sample registered"),
     "print_label": ("打印标签", "Print label"),
     "today_tasks": ("今日任务", "Today's tasks"),
+    "no_tasks": ("今日没有计划任务", "No planned tasks today"),
+    "urgent": ("紧急投诉检测", "Urgent complaint test"),
+    "carried_from": ("顺延自", "Carried over from"),
+    "due_by": ("须到达", "Due on site by"),
+    "register_for_task": ("按此任务登记样品", "Register a sample for this task"),
+    "arrived": ("已到达现场", "Arrived on site"),
+    "no_task": ("（不属于计划任务）", "(not a plan task)"),
     "no_plan": (
         "尚未接入抽样计划，以下为今日各抽样点已登记的样品。",
         "No sampling plan is connected yet; these are today's samples per point.",

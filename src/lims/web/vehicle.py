@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -22,12 +21,13 @@ from starlette.concurrency import run_in_threadpool
 from lims.api.deps import SessionDep
 from lims.db import get_engine
 from lims.models.common import Role, utcnow
+from lims.models.plans import TaskPublic
 from lims.models.results import ResultPublic
 from lims.models.samples import SampleCreate
-from lims.services import holding, links, reference, results, samples
+from lims.services import holding, links, plans, reference, results, samples
 from lims.services.audit import Actor
 from lims.services.errors import ServiceError
-from lims.web.common import CsrfChecked, page_router, redirect, render, role_page, validation_reason
+from lims.web.common import CsrfChecked, local_time, number, page_router, redirect, render, role_page, validation_reason
 from lims.web.i18n import language, texts
 
 router = page_router()
@@ -42,17 +42,9 @@ def today() -> date:
     return utcnow().date()
 
 
-def plan_tasks(session: Session, actor: Actor, day: date) -> list[Any] | None:
-    """Hook for the sampling-plan service: `lims.services.plans.tasks_for_day(session, actor, day)` when present.
-
-    Returns None while no plan service is installed; the console then lists the day's samples per point.
-    """
-    try:
-        plans = importlib.import_module("lims.services.plans")
-    except ImportError:
-        return None
-    tasks_for_day = getattr(plans, "tasks_for_day", None)
-    return list(tasks_for_day(session, actor, day)) if callable(tasks_for_day) else None
+def plan_tasks(session: Session, actor: Actor, day: date) -> list[TaskPublic]:
+    """The day sheet from the sampling plan: urgent tests, planned visits in route order, carried-over visits."""
+    return plans.day_sheet(session, actor, day)
 
 
 def _page(request: Request, session: Session, actor: Actor, status: int = 200, **context: Any) -> HTMLResponse:
@@ -66,16 +58,26 @@ def _page(request: Request, session: Session, actor: Actor, status: int = 200, *
     live = results.public_views(session, found)
     registered = request.query_params.get("registered", "")
     registered = registered if samples_label_ok(registered) else ""
+    tasks = plan_tasks(session, actor, day)
     form = context.pop("form", None)
-    if form is None:  # after a registration, keep the point and category for the next sample
+    if form is None:  # a task chosen from the day sheet, or the point and category of the last registration
+        chosen = request.query_params.get("task", "")
+        task = next((x for x in tasks if f"T{x.id}" == chosen), None)
         last = next((v for v in views if v.label_id == registered), None)
-        form = {"point_code": last.point_code, "category_code": last.category_code} if last else {}
+        if task is not None:
+            form = {"task_ref": chosen, "point_code": task.point_code, "category_code": next(iter(task.batches), "")}
+        elif last is not None:
+            form = {"point_code": last.point_code, "category_code": last.category_code, "task_ref": last.task_ref}
+        else:
+            form = {}
     return render(
         request,
         "vehicle.html",
         status_code=status,
         day=day,
-        tasks=plan_tasks(session, actor, day),
+        tasks=tasks,
+        item_names={i.code: (i.name_zh, i.name_en) for i in reference.items(session)},
+        category_names={c.code: (c.name_zh, c.name_en) for c in reference.categories(session)},
         samples=views,
         per_point=per_point,
         live=live,
@@ -166,6 +168,20 @@ def label(request: Request, session: SessionDep, actor: Tester, label_id: LabelI
     return render(request, "label.html", sample=sample, url=url, qr=svg)
 
 
+@router.post("/vehicle/tasks/{task_id}/arrived", response_class=HTMLResponse, dependencies=[CsrfChecked])
+def arrived(
+    request: Request, session: SessionDep, actor: Tester, task_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
+) -> Response:
+    """Record that the vehicle reached the point of an urgent complaint test (the 20/40-minute clock stops)."""
+    try:
+        plans.mark_arrived(session, actor, task_id)
+        session.commit()
+    except ServiceError as exc:
+        session.rollback()
+        return _page(request, session, actor, exc.status_code, task_error=exc.reason, error_task=task_id)
+    return redirect("/vehicle#tasks")
+
+
 @router.post("/vehicle/held/{held_id}/assign", response_class=HTMLResponse, dependencies=[CsrfChecked])
 def assign_held(
     request: Request,
@@ -192,9 +208,9 @@ def _event(view: ResultPublic, t: dict[str, str], lang: str) -> str:
         "point": view.point_code,
         "judgement": view.judgement,
         "judgement_text": t.get(view.judgement, view.judgement),
-        "value": None if view.value is None else f"{view.value:g} {view.unit}".strip(),
+        "value": None if view.value is None else f"{number(view.value)} {view.unit}".strip(),
         "status_text": t.get(f"status_{view.status}", view.status),
-        "time": view.tested_at.strftime("%H:%M"),
+        "time": local_time(view.tested_at, "%H:%M"),
     }
     return f"id: {view.id}\nevent: result\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 

@@ -1,6 +1,13 @@
 // Today's results arrive over server-sent events; each stream is short and the browser reconnects.
 (function () {
   "use strict";
+  var taskSelect = document.querySelector("[data-task-select]");
+  if (taskSelect) taskSelect.addEventListener("change", function () {
+    var option = taskSelect.options[taskSelect.selectedIndex];
+    var point = option.getAttribute("data-point"), category = option.getAttribute("data-category");
+    if (point) taskSelect.form.point_code.value = point;
+    if (category) taskSelect.form.category_code.value = category;
+  });
   var box = document.querySelector("[data-events]");
   if (!box || !window.EventSource) return;
   var rows = box.querySelector("[data-live-rows]");
@@ -26,6 +33,7 @@
         td.appendChild(badge);
         if (r.value) td.appendChild(document.createTextNode(" " + r.value));
       } else td.textContent = text;
+      if (i === 3) td.className = "nw";
       tr.appendChild(td);
     });
     rows.insertBefore(tr, rows.firstChild);
