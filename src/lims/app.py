@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from lims import __version__
 from lims.api import errors
 from lims.api.deps import SessionDep
-from lims.api.routes import auth, cases, plans, reference, results, samples, trace, warnings
+from lims.api.routes import auth, cases, plans, reference, results, samples, scan, trace, warnings
 from lims.web import pages
 
 STATIC = Path(pages.__file__).parent / "static"
@@ -28,7 +28,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.state.engine = engine
     errors.install(app)
     api = APIRouter(prefix="/api/v1")
-    for module in (auth, samples, results, cases, warnings, trace, reference, plans):
+    for module in (auth, samples, results, cases, warnings, trace, scan, reference, plans):
         api.include_router(module.router)
     app.include_router(api)
 
