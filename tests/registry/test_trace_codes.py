@@ -79,3 +79,34 @@ def test_unpublished_results_stay_hidden_behind_a_gtin(client: TestClient, heade
     sample = register(client, headers["tester"], gtin="6901234567892")
     submit(client, headers["tester"], sample["label_id"])
     assert client.get("/api/v1/trace/6901234567892").status_code == 404
+
+
+def test_epcis_export_of_a_lot(client: TestClient, headers: dict, engine: Engine) -> None:
+    _samples_loaded(engine)
+    sample = register(
+        client,
+        headers["tester"],
+        product_name="红烧牛肉面",
+        category_code="NOODLES",
+        gtin=KANG,
+        brand="康师傅",
+        batch="LOT42",
+    )
+    body = {
+        "sample_label_id": sample["label_id"],
+        "item_code": "BORAX",
+        "raw": {"absorbance": 0.02, "blank": 0.01, "dilution": 1, "mass_g": 5},
+    }
+    result = client.post("/api/v1/results", json=body, headers=headers["tester"]).json()
+    act(client, headers["reviewer"], result["id"], "approve")
+    act(client, headers["reviewer"], result["id"], "publish")
+    response = client.get(f"/api/v1/epcis/(01)0{KANG}(10)LOT42")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("application/ld+json")
+    document = response.json()
+    assert document["type"] == "EPCISDocument"
+    events = document["epcisBody"]["eventList"]
+    assert len(events) == 1 and events[0]["type"] == "ObjectEvent"
+    assert events[0]["bizStep"] in ("inspecting", "urn:epcglobal:cbv:bizstep:inspecting")
+    assert "LOT42" in str(events[0]) and "sensorElementList" in events[0]
+    assert client.get(f"/api/v1/epcis/(01)0{KANG}(10)OTHERLOT").json()["epcisBody"]["eventList"] == []
+    assert client.get("/api/v1/epcis/6901234567891").status_code == 422

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
 
 from lims.api.deps import SessionDep
 from lims.models.trace import TraceRecord
-from lims.services import trace
+from lims.services import exchange, trace
 
-router = APIRouter(prefix="/trace", tags=["trace"])
+router = APIRouter(tags=["trace"])
 
 
 @router.get(
-    "/{code:path}",
+    "/trace/{code:path}",
     response_model=TraceRecord,
     responses={
         404: {"description": "well-formed code we have nothing published for"},
@@ -25,3 +26,9 @@ async def trace_code(session: SessionDep, code: str) -> Response:
     # from a cache keyed on the audit head, so it is never stale and never validated twice.
     status, body = trace.trace_json(session, code)
     return Response(body, status_code=status, media_type="application/json")
+
+
+@router.get("/epcis/{code:path}", responses={404: {"description": "nothing published for this code"}})
+def epcis(session: SessionDep, code: str) -> JSONResponse:
+    """Published results for a product, lot (GS1 code with AI 10) or sample as GS1 EPCIS 2.0 JSON-LD."""
+    return JSONResponse(exchange.epcis_for(session, code), media_type="application/ld+json")
