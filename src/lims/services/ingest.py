@@ -51,8 +51,10 @@ class Stored:
             "item": self.reading.item_code,
             "sample": self.reading.sample_label_id,
             "channel": self.reading.channel,
-            "value": self.value,
-            "judgement": self.judgement,
+            # A held reading has not been judged by us yet: show the instrument's own figures.
+            "value": self.value if self.result_id else self.reading.value,
+            "judgement": self.judgement if self.result_id else self.reading.judgement,
+            "judged_by": "lims" if self.result_id else "instrument",
             "instrument_value": self.reading.value,
             "instrument_judgement": self.reading.judgement,
             "result_id": self.result_id,
