@@ -63,7 +63,7 @@ def test_consumer_uploads_a_photo_of_a_product_barcode(
     assert "已被改动" in page.inner_text("main")
     screenshot(page, "signed-link-tampered")
     page.goto("/trace/6901234567891")
-    assert "check digit" in page.inner_text("main")
+    assert "校验码错误" in page.inner_text("main")
     screenshot(page, "consumer-bad-code")
     bad = tmp_path / "blank.png"
     bad.write_bytes(b"not an image at all")

@@ -102,10 +102,24 @@ def trace_page(request: Request, session: SessionDep, me: Viewer, code: str) -> 
     try:
         record = trace.trace(session, code)
     except ServiceError as exc:
-        t = texts(language(request))
-        headline = t["err_404"] if exc.status_code == 404 else t["err_422"]
-        return _trace_page(request, exc.status_code, record=None, code=code, headline=headline, error=exc.reason)
+        return _trace_error(request, exc, code)
     return _trace_page(request, record=record, code=code)
+
+
+def _trace_error(request: Request, exc: ServiceError, code: str = "", headline: str = "") -> HTMLResponse:
+    """The consumer page with the service's reason (in Chinese when it gave one) and any findings about the code."""
+    t = texts(language(request))
+    details = getattr(exc, "details", None) or {}
+    return _trace_page(
+        request,
+        exc.status_code,
+        record=None,
+        code=code,
+        headline=headline or (t["err_404"] if exc.status_code == 404 else t["err_422"]),
+        error=exc.reason,
+        error_zh=details.get("reason_zh"),
+        error_findings=details.get("findings") or [],
+    )
 
 
 @router.get("/s/{label_id}", response_class=HTMLResponse)
@@ -120,8 +134,7 @@ def signed_sample(request: Request, session: SessionDep, me: Viewer, label_id: s
     try:
         record = trace.trace_sample(session, label_id.upper())
     except ServiceError as exc:
-        headline = words["err_404"] if exc.status_code == 404 else words["err_422"]
-        return _trace_page(request, exc.status_code, record=None, headline=headline, error=exc.reason)
+        return _trace_error(request, exc)
     return _trace_page(request, record=record, code=label_id.upper(), verified=True)
 
 
