@@ -132,6 +132,7 @@ class SerialLink:
 TCP_PREFIX = "modbus-tcp://"
 RTU_PREFIX = "modbus-rtu://"
 _MODBUS_OPTIONS = (*_LINE_OPTIONS, "unit")
+_SERIAL_SCHEMES = ("socket", "rfc2217", "loop", "spy", "hwgrep", "alt", "cp2110")
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +157,8 @@ def parse_modbus_url(url: str, default_baud: int = 9600, default_unit: int = 1) 
             raise BadUrlError(f"expected modbus-tcp://HOST:PORT, got {url!r}")
         return ModbusTarget("tcp", _unit(options, default_unit), host=host.strip("[]"), port=int(port))
     rest = url[len(RTU_PREFIX) :] if url.startswith(RTU_PREFIX) else url
-    if "://" not in rest and not rest.startswith("/"):
+    scheme = rest.partition("://")[0] if "://" in rest else ""
+    if scheme not in _SERIAL_SCHEMES and not rest.startswith("/"):
         raise BadUrlError(f"expected modbus-tcp://…, modbus-rtu://<serial url> or a device path, got {url!r}")
     serial_url, options = split_options(rest, _MODBUS_OPTIONS)
     return ModbusTarget(

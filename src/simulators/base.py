@@ -77,6 +77,7 @@ class Simulator:
             self.reset_link_state()
             try:
                 self.serve(line)
+                line.close()
             except Disconnected:
                 log.debug("host hung up")
                 line.close()

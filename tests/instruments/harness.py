@@ -168,3 +168,37 @@ class TcpBridge:
         self.thread.join(5)
         self.a.close()
         self.b.close()
+
+
+class TcpJoin:
+    """Connects to two listening peers and pumps bytes between them (two TCP *servers* talking)."""
+
+    def __init__(self, port_a: int, port_b: int) -> None:
+        self.a = socket.create_connection(("127.0.0.1", port_a))
+        self.b = socket.create_connection(("127.0.0.1", port_b))
+        self._stop = threading.Event()
+        self.threads = [
+            threading.Thread(target=self._pump, args=pair, daemon=True) for pair in ((self.a, self.b), (self.b, self.a))
+        ]
+        for t in self.threads:
+            t.start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        while not self._stop.is_set():
+            try:
+                ready, _, _ = select.select([src], [], [], 0.1)
+                if not ready:
+                    continue
+                data = src.recv(65536)
+                if not data:
+                    return
+                dst.sendall(data)
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self._stop.set()
+        for t in self.threads:
+            t.join(2)
+        self.a.close()
+        self.b.close()
