@@ -154,31 +154,7 @@ class GoldDriver(Driver):
             self.rejected.append((str(exc), list(records)))
             return None
         self.serial = test.serial
-        readings = [
-            Reading(
-                instrument_serial=test.serial,
-                family=self.family,
-                sequence=test.sequence(line.position),
-                item_code=line.item_code,
-                channel=None,
-                sample_label_id=test.sample_id or None,
-                raw={
-                    "test_no": test.test_no,
-                    "line": line.position,
-                    "t": line.t,
-                    "c": line.c,
-                    "tc": line.ratio,
-                    "cutoff": line.cutoff,
-                    "kit_lot": line.kit_lot,
-                    "operator": test.operator,
-                },
-                value=line.ratio,
-                unit=proto.UNIT,
-                judgement=line.judgement,
-                instrument_time=line.completed,
-            )
-            for line in test.results
-        ]
+        readings = readings_from_test(test)
         return Unit(readings, token=test.test_no)
 
     def _release(self, unit: Unit) -> None:
@@ -192,3 +168,32 @@ class GoldDriver(Driver):
 
     def _fetch_window(self) -> float:
         return 0.5
+
+
+def readings_from_test(test: proto.CardTest) -> list[Reading]:
+    """The readings of one card: one per line (item)."""
+    return [
+        Reading(
+            instrument_serial=test.serial,
+            family=GoldDriver.family,
+            sequence=test.sequence(line.position),
+            item_code=line.item_code,
+            channel=None,
+            sample_label_id=test.sample_id or None,
+            raw={
+                "test_no": test.test_no,
+                "line": line.position,
+                "t": line.t,
+                "c": line.c,
+                "tc": line.ratio,
+                "cutoff": line.cutoff,
+                "kit_lot": line.kit_lot,
+                "operator": test.operator,
+            },
+            value=line.ratio,
+            unit=proto.UNIT,
+            judgement=line.judgement,
+            instrument_time=line.completed,
+        )
+        for line in test.results
+    ]

@@ -62,7 +62,8 @@ class PesticideDriver(Driver):
                     self.stats["bad_records"] += 1
                     self.log.warning("record rejected: %s", exc)
                     continue
-                return Unit(self._readings(record), token=record.run)
+                assert self.serial is not None
+                return Unit(readings_from_record(self.serial, record), token=record.run)
             pause = EMPTY_POLL_INTERVAL * self.scale
             if frame.cmd == proto.RSP_BUSY:
                 self.stats["busy"] += 1
@@ -81,30 +82,6 @@ class PesticideDriver(Driver):
 
         frame = self._exchange(proto.CMD_ACK, run.to_bytes(4, "little"), answers_this_ack)
         self.log.debug("run %d released, %d stored", run, proto.decode_acked(frame.data)[1])
-
-    def _readings(self, record: proto.Record) -> list[Reading]:
-        assert self.serial is not None
-        return [
-            Reading(
-                instrument_serial=self.serial,
-                family=self.family,
-                sequence=ch.result_seq,
-                item_code=record.item_code,
-                channel=ch.channel,
-                sample_label_id=ch.sample_id or None,
-                raw={
-                    "run": record.run,
-                    "delta_a_control": ch.delta_a_control,
-                    "delta_a_sample": ch.delta_a_sample,
-                    "inhibition_pct": ch.inhibition,
-                },
-                value=ch.inhibition,
-                unit=UNIT,
-                judgement=ch.judgement,
-                instrument_time=record.time,
-            )
-            for ch in record.channels
-        ]
 
     # --- one command/answer exchange ----------------------------------------------------------------
 
@@ -142,3 +119,28 @@ class PesticideDriver(Driver):
 
 def _kind(*cmds: int) -> Callable[[proto.Frame], bool]:
     return lambda frame: frame.cmd in cmds
+
+
+def readings_from_record(serial: str, record: proto.Record) -> list[Reading]:
+    """The readings of one analyzer run: one per channel."""
+    return [
+        Reading(
+            instrument_serial=serial,
+            family=PesticideDriver.family,
+            sequence=ch.result_seq,
+            item_code=record.item_code,
+            channel=ch.channel,
+            sample_label_id=ch.sample_id or None,
+            raw={
+                "run": record.run,
+                "delta_a_control": ch.delta_a_control,
+                "delta_a_sample": ch.delta_a_sample,
+                "inhibition_pct": ch.inhibition,
+            },
+            value=ch.inhibition,
+            unit=UNIT,
+            judgement=ch.judgement,
+            instrument_time=record.time,
+        )
+        for ch in record.channels
+    ]

@@ -68,7 +68,8 @@ class SpectroDriver(Driver):
                     raise LinkError(f"FIFO head unreadable {bad_blocks} times: {exc}") from exc
                 continue
             if result is not None:
-                return Unit([self._reading(result)], token=result.sequence)
+                assert self.serial is not None
+                return Unit([reading_from_result(self.serial, result)], token=result.sequence)
             pause = regmap.POLL_INTERVAL * self.scale
             if time.monotonic() + pause >= deadline:
                 time.sleep(max(0.0, deadline - time.monotonic()))
@@ -78,29 +79,6 @@ class SpectroDriver(Driver):
     def _release(self, unit: Unit) -> None:
         values = regmap.u32_to_registers(int(unit.token))
         self._call(lambda c: c.write_registers(regmap.REG_ACK, values, device_id=self.target.unit))
-
-    def _reading(self, r: regmap.Result) -> Reading:
-        assert self.serial is not None
-        return Reading(
-            instrument_serial=self.serial,
-            family=self.family,
-            sequence=r.sequence,
-            item_code=r.item_code,
-            channel=r.channel,
-            sample_label_id=r.sample_id or None,
-            raw={
-                "absorbance": r.absorbance,
-                "blank": r.blank,
-                "dilution": r.dilution,
-                "mass_g": r.mass_g,
-                "concentration": r.concentration,
-                "wavelength_nm": r.wavelength_nm,
-            },
-            value=r.concentration,
-            unit=r.unit,
-            judgement=r.judgement,
-            instrument_time=r.time,
-        )
 
     def _call(self, request: Callable[[Any], Any]) -> list[int]:
         """Run one Modbus request until it succeeds; returns its registers (empty for writes)."""
@@ -131,3 +109,27 @@ class SpectroDriver(Driver):
             self.stats["frames"] += 1
             return list(getattr(response, "registers", []) or [])
         raise LinkError(f"no valid answer after {MAX_ATTEMPTS} attempts ({last})")
+
+
+def reading_from_result(serial: str, r: regmap.Result) -> Reading:
+    """The reading of one FIFO result."""
+    return Reading(
+        instrument_serial=serial,
+        family=SpectroDriver.family,
+        sequence=r.sequence,
+        item_code=r.item_code,
+        channel=r.channel,
+        sample_label_id=r.sample_id or None,
+        raw={
+            "absorbance": r.absorbance,
+            "blank": r.blank,
+            "dilution": r.dilution,
+            "mass_g": r.mass_g,
+            "concentration": r.concentration,
+            "wavelength_nm": r.wavelength_nm,
+        },
+        value=r.concentration,
+        unit=r.unit,
+        judgement=r.judgement,
+        instrument_time=r.time,
+    )

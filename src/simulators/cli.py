@@ -33,7 +33,12 @@ def build_parser(prog: str = "lims simulate") -> argparse.ArgumentParser:
     p.add_argument("--scenario", type=Path, help="scenario file (YAML or JSON) instead of a seeded scenario")
     p.add_argument("--faults", default="", help="e.g. corrupt=0.05,drop=0.05,dup=0.05,disconnect=0.01")
     p.add_argument("--serial", help="instrument serial number (default from the family and seed)")
-    p.add_argument("--first-seq", type=int, default=1, help="first sequence number (default 1)")
+    p.add_argument(
+        "--first-seq",
+        type=int,
+        default=None,
+        help="first record number (default 1 + seed × 10000, so runs with other seeds never reuse one)",
+    )
     p.add_argument("--baud", type=int, help="line speed the writes are paced at (default: the family's)")
     p.add_argument("--unit", type=int, default=1, help="Modbus unit id (spectro, default 1)")
     p.add_argument(

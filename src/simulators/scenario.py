@@ -447,6 +447,15 @@ def expected_readings(scenario: Scenario) -> list[Reading]:
     return out
 
 
+SEQUENCES_PER_SEED = 10_000
+
+
+def default_first_sequence(seed: int) -> int:
+    """Where a seeded run starts numbering. Runs with other seeds under the same --serial then never
+    reuse a sequence number (which storage would take for a re-send), while each has < 10,000 records."""
+    return 1 + seed * SEQUENCES_PER_SEED
+
+
 def load(
     family: str,
     *,
@@ -454,14 +463,15 @@ def load(
     count: int | None = None,
     serial: str | None = None,
     scenario_file: str | Path | None = None,
-    first_sequence: int = 1,
+    first_sequence: int | None = None,
 ) -> Scenario:
     if scenario_file is not None:
         scenario = Scenario.from_file(family, scenario_file, seed, count, serial)
-        if first_sequence != 1:
+        if first_sequence is not None:
             scenario.first_sequence = first_sequence
         return scenario
-    return Scenario.from_seed(family, seed, 100 if count is None else count, serial, first_sequence)
+    first = default_first_sequence(seed) if first_sequence is None else first_sequence
+    return Scenario.from_seed(family, seed, 100 if count is None else count, serial, first)
 
 
 def as_json_lines(readings: Sequence[Reading]) -> str:
