@@ -183,3 +183,18 @@ def test_published_result_helper_still_traces(client: TestClient, headers: dict[
     result = published_result(client, headers)
     page = client.get(f"/trace/{result['sample_label_id']}")
     assert page.status_code == 200 and "阴性" in page.text
+
+
+def test_unknown_addresses(client: TestClient) -> None:
+    page = client.get("/no/such/page")
+    assert page.status_code == 404 and "未找到" in page.text and "<html" in page.text
+    api = client.get("/api/v1/no-such-thing")
+    assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
+    assert client.get("/static/site.css").status_code == 200
+    assert client.get("/openapi.json").status_code == 200
+
+
+def test_signed_link_of_an_unpublished_sample(client: TestClient, headers: dict[str, dict[str, str]]) -> None:
+    sample = register(client, headers["tester"])
+    page = client.get(links.sample_path(sample["label_id"]))
+    assert page.status_code == 404 and "该样品的检测结果尚未发布" in page.text

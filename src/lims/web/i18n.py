@@ -119,6 +119,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "This link belongs to another sample and cannot show this one",
     ),
     "link_expired": ("此链接已过期，请重新扫描样品标签", "This link has expired; scan the sample label again"),
+    "not_yet_published": (
+        "该样品的检测结果尚未发布，请稍后再查",
+        "This sample's results are not published yet; check again later",
+    ),
     "verified_link": (
         "已验证：此页面来自样品标签上的防伪链接",
         "Verified: this page comes from the signed link on the sample label",

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import File, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from barcodes import gs1
 from lims.api.deps import SessionDep
@@ -15,7 +15,7 @@ from lims.services import links, trace, warnings
 from lims.services.errors import ServiceError
 from lims.services.label_ids import looks_like_label_id
 from lims.web import feeds, review, signin, station, vehicle
-from lims.web.common import Viewer, page_router, render
+from lims.web.common import Viewer, error_page, page_router, render
 from lims.web.i18n import language, texts
 
 router = page_router()
@@ -134,7 +134,7 @@ def signed_sample(request: Request, session: SessionDep, me: Viewer, label_id: s
     try:
         record = trace.trace_sample(session, label_id.upper())
     except ServiceError as exc:
-        return _trace_error(request, exc)
+        return _trace_error(request, exc, headline=words["not_yet_published"] if exc.status_code == 404 else "")
     return _trace_page(request, record=record, code=label_id.upper(), verified=True)
 
 
@@ -143,3 +143,11 @@ router.include_router(signin.router)
 router.include_router(review.router)
 router.include_router(station.router)
 router.include_router(vehicle.router)
+
+
+@router.get("/{path:path}", response_class=HTMLResponse)
+def not_found(request: Request, me: Viewer, path: str) -> Response:
+    """Any other address: a page that says so (API addresses keep their JSON answer)."""
+    if path.startswith("api/"):
+        return JSONResponse({"detail": "Not Found"}, status_code=404)
+    return error_page(request, 404, f"there is no page at /{path}")
