@@ -77,8 +77,19 @@ def test_consumer_uploads_a_photo_of_a_product_barcode(
 def test_reviewer_approves_a_positive_and_the_station_is_notified(
     new_page: Any, client: TestClient, headers: dict[str, dict[str, str]]
 ) -> None:
-    sample = register(client, headers["tester"], product_name="小白菜")
-    result = submit(client, headers["tester"], sample["label_id"], POSITIVE_OPC)
+    other = register(client, headers["tester"], product_name="小白菜")
+    submit(client, headers["tester"], other["label_id"], POSITIVE_OPC)
+    sample = register(client, headers["tester"], product_name="猪后腿肉", category_code="PORK")
+    body = {
+        "sample_label_id": sample["label_id"],
+        "item_code": "CLB",
+        "raw": {"t": 0.4, "c": 1.0},
+        "instrument_serial": "GR-CR-0001",
+        "kit_lot": "CLB-2505X",  # expired: the reviewer must acknowledge the flag
+    }
+    response = client.post("/api/v1/results", json=body, headers=headers["tester"])
+    assert response.status_code == 201, response.text
+    result = response.json()
 
     reviewer = new_page()
     reviewer.goto("/review")
@@ -90,6 +101,8 @@ def test_reviewer_approves_a_positive_and_the_station_is_notified(
     assert "疑似阳性" in card.inner_text()
     card.locator("details summary").click()
     screenshot(reviewer, "review-queue")
+    assert "试剂批次已过期" in card.inner_text()
+    card.locator("input[name=acknowledge_flags]").check()
     card.locator("form[action$='/approve'] button").click()
     reviewer.wait_for_selector(".ok")
     assert f"/review/results/{result['id']}/publish" in reviewer.content()

@@ -144,7 +144,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "instrument_judgement": ("仪器判定", "Instrument's judgement"),
     "instrument": ("仪器", "Instrument"),
     "flags": ("提示", "Flags"),
-    "no_flags": ("仪器与试剂均在有效期内", "Instrument and kit lot valid"),
+    "no_flags": ("无仪器、试剂有效期或判定一致性提示", "No instrument, kit-lot or agreement flags"),
     "acknowledge": ("我已核查上述提示，仍予通过", "I have checked these flags and approve anyway"),
     "approve": ("通过", "Approve"),
     "reject": ("退回", "Reject"),
