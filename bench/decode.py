@@ -162,13 +162,13 @@ def report(title: str, tallies: dict[str, dict[str, Tally]]) -> None:
         print(_row("ALL", total))
 
 
-def synthetic_cases(count: int, seed: int) -> list[Case]:
+def synthetic_cases(count: int, seed: int, preset: str) -> list[Case]:
     """Generated phone-like photos (see ``barcodes.synth``)."""
     from barcodes.synth import phone_photos
 
     return [
-        Case(f"synthetic-{p.preset}", f"{i:04d}", p.image, p.text, p.raw)
-        for i, p in enumerate(phone_photos(count, seed=seed))
+        Case(p.preset, f"{i:04d}", p.image, p.text, p.raw)
+        for i, p in enumerate(phone_photos(count, seed=seed, preset=preset))
     ]
 
 
@@ -178,14 +178,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--samples", type=Path, default=DEFAULT_SAMPLES)
     ap.add_argument("--synthetic", type=int, default=400, help="number of generated photos (0: none)")
     ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--presets", default="phone,hard", help="generator presets, comma-separated")
     args = ap.parse_args(argv)
     if args.samples.is_dir():
         report(f"zxing-cpp samples ({args.samples})", run(load_samples(args.samples)))
-    if args.synthetic:
-        report(
-            f"generated phone photos (n={args.synthetic}, seed={args.seed})",
-            run(synthetic_cases(args.synthetic, args.seed)),
-        )
+    for preset in args.presets.split(","):
+        if args.synthetic:
+            report(
+                f"generated photos, preset {preset} (n={args.synthetic}, seed={args.seed})",
+                run(synthetic_cases(args.synthetic, args.seed, preset)),
+            )
     print("\nread = correct decode rate, mis = images with a misread (any wrong code), ms = mean per image;")
     print("ratio = our mean time / one plain zxing-cpp call.")
     return 0

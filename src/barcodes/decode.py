@@ -198,25 +198,13 @@ def _working(gray: Gray) -> _View:
 
 
 def _clahe(view: _View) -> _View:
+    """Local contrast equalisation: lifts codes out of shadow and flat light."""
     clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8))
     return _View(clahe.apply(view.image), view.to_source)
 
 
-def _sharpen(view: _View) -> _View:
-    """Denoise lightly, then unsharp-mask: recovers blurred, noisy edges."""
-    smooth = cv2.GaussianBlur(view.image, (0, 0), 1.0)
-    blurred = cv2.GaussianBlur(smooth, (0, 0), 2.0)
-    return _View(cv2.addWeighted(smooth, 2.0, blurred, -1.0, 0), view.to_source)
-
-
-def _upscale(view: _View) -> _View | None:
-    if max(view.image.shape) >= _MIN_SIDE_FOR_UPSCALE:
-        return None
-    up = _scaled(view.image, 2.0)
-    return _View(up.image, view.to_source @ np.vstack([up.to_source, [0.0, 0.0, 1.0]]))
-
-
 def _rotated(view: _View, degrees: float) -> _View:
+    """The view turned by ``degrees`` (for bar codes at a diagonal, which scan lines miss)."""
     h, w = view.image.shape
     m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
     cos, sin = abs(m[0, 0]), abs(m[0, 1])
@@ -228,7 +216,30 @@ def _rotated(view: _View, degrees: float) -> _View:
     return _View(img, view.to_source @ np.vstack([inverse, [0.0, 0.0, 1.0]]))
 
 
-def _regions(view: _View, limit: int = 4) -> Iterator[_View]:
+def _sharpen(view: _View) -> _View:
+    """Denoise lightly, then unsharp-mask: recovers blurred, noisy edges."""
+    smooth = cv2.GaussianBlur(view.image, (0, 0), 1.0)
+    blurred = cv2.GaussianBlur(smooth, (0, 0), 2.0)
+    return _View(cv2.addWeighted(smooth, 2.0, blurred, -1.0, 0), view.to_source)
+
+
+def _flatten(view: _View) -> _View:
+    """Divide out uneven light and glare (background from a grey closing), then sharpen."""
+    img = view.image
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (31, 31))
+    background = cv2.morphologyEx(img, cv2.MORPH_CLOSE, kernel).astype(np.float32)
+    flat = np.clip(img.astype(np.float32) / (background + 1.0) * 220.0, 0, 255).astype(np.uint8)
+    return _sharpen(_View(flat, view.to_source))
+
+
+def _upscale(view: _View) -> _View | None:
+    if max(view.image.shape) >= _MIN_SIDE_FOR_UPSCALE:
+        return None
+    up = _scaled(view.image, 2.0)
+    return _View(up.image, view.to_source @ np.vstack([up.to_source, [0.0, 0.0, 1.0]]))
+
+
+def _regions(view: _View, limit: int = 3) -> Iterator[_View]:
     """Crops around high-gradient blobs (barcode candidates), enlarged when small."""
     img = view.image
     scale = 640 / max(img.shape)
@@ -264,14 +275,16 @@ def _regions(view: _View, limit: int = 4) -> Iterator[_View]:
 
 
 def _retries(view: _View) -> Iterator[Callable[[], list[Decoded]]]:
-    """Retry passes in order of cost/benefit; each runs only if the ones before found nothing."""
-    enhanced = _clahe(view)
-    yield lambda: _zxing(enhanced, try_downscale=False)
-    for region in _regions(enhanced):
-        yield lambda region=region: _zxing(region, try_downscale=False, try_invert=False)  # type: ignore[misc]
+    """Retry passes, most useful per millisecond first; each runs only if the ones before found nothing."""
+    flat = _flatten(view)
+    yield lambda: _zxing(flat, try_downscale=False, try_invert=False)
     yield lambda: _zxing(_sharpen(_upscale(view) or view), try_downscale=False, try_invert=False)
+    for region in _regions(flat):
+        yield lambda region=region: _zxing(region, try_downscale=False, try_invert=False)  # type: ignore[misc]
     small = _scaled(view.image, _ZBAR_SIDE / max(view.image.shape)) if max(view.image.shape) > _ZBAR_SIDE else view
     yield lambda: _zbar(_View(small.image, view.to_source @ np.vstack([small.to_source, [0.0, 0.0, 1.0]])))
+    enhanced = _clahe(view)
+    yield lambda: _zxing(enhanced, try_downscale=False, try_invert=False)
     yield lambda: _zxing(_rotated(enhanced, 45.0), try_downscale=False, try_invert=False)
 
 

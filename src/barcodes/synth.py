@@ -21,6 +21,39 @@ Rng = np.random.Generator
 
 _F = zxingcpp.BarcodeFormat
 
+# Ranges each degradation is drawn from (uniformly). Sizes and blur are in code modules, so a small
+# code is small in the photo; levels are 8-bit grey values. Hard for a phone camera, but legible.
+PHONE: dict[str, tuple[float, float]] = {
+    "module_px_linear": (2.4, 5.0),  # pixels per bar module in the photo
+    "module_px_matrix": (3.5, 9.0),  # pixels per QR / Data Matrix module
+    "tilt_deg": (-25.0, 25.0),
+    "perspective": (-0.12, 0.12),  # corner displacement, fraction of the code size
+    "black_level": (15.0, 80.0),  # ink is never black…
+    "white_level": (175.0, 245.0),  # …and paper never white under room light
+    "shadow": (0.0, 0.4),  # darkening across the frame
+    "glare_radius": (0.04, 0.12),  # fraction of the frame width
+    "glare_gain": (40.0, 110.0),
+    "focus_blur_modules": (0.2, 0.42),  # Gaussian sigma
+    "shake_modules": (0.4, 0.9),  # motion-blur length
+    "noise_sigma": (2.0, 10.0),
+    "jpeg_quality": (35, 85),
+}
+# Probabilities of the occasional degradations.
+PHONE_P: dict[str, float] = {"quarter_turn": 0.15, "glare": 0.5, "shake": 0.35}
+# A stress preset: smaller codes, flatter contrast, more blur and noise, near the decoders' limits.
+HARD: dict[str, tuple[float, float]] = {
+    **PHONE,
+    "module_px_linear": (2.2, 5.0),
+    "black_level": (20.0, 90.0),
+    "white_level": (170.0, 245.0),
+    "shadow": (0.0, 0.45),
+    "focus_blur_modules": (0.25, 0.5),
+    "shake_modules": (0.5, 1.2),
+    "noise_sigma": (2.0, 12.0),
+    "jpeg_quality": (30, 80),
+}
+PRESETS: dict[str, dict[str, tuple[float, float]]] = {"phone": PHONE, "hard": HARD}
+
 
 @dataclass(frozen=True)
 class SynthPhoto:
@@ -144,45 +177,59 @@ def _background(rng: Rng, h: int, w: int) -> Gray:
     return img
 
 
-def degrade(code: Gray, rng: Rng, size: tuple[int, int] = (960, 1280), module_px: int = 4, linear: bool = True) -> Gray:
+def degrade(
+    code: Gray,
+    rng: Rng,
+    size: tuple[int, int] = (960, 1280),
+    module_px: int = 4,
+    linear: bool = True,
+    ranges: dict[str, tuple[float, float]] = PHONE,
+) -> Gray:
     """Place a clean code on a package in a photo and degrade it like a hand-held phone camera."""
     h, w = size
     photo: Gray = _background(rng, h, w).astype(np.float32)
     # Code size, as pixels per module in the photo: small codes sit near the decoders' limits.
-    module = float(rng.uniform(2.2, 5.0) if linear else rng.uniform(3.5, 9.0))
-    scale = min(module / module_px, 0.8 * min(w, h * 2) / code.shape[1], 0.8 * h / code.shape[0])
-    module = scale * module_px
+    module = float(rng.uniform(*(ranges["module_px_linear"] if linear else ranges["module_px_matrix"])))
+    scale = module / module_px
     ch, cw = int(code.shape[0] * scale), int(code.shape[1] * scale)
     cx, cy = float(rng.uniform(0.3, 0.7)) * w, float(rng.uniform(0.3, 0.7)) * h
     src = np.array([[0, 0], [code.shape[1], 0], [code.shape[1], code.shape[0]], [0, code.shape[0]]], dtype=np.float32)
-    angle = float(rng.uniform(-25, 25)) + (90.0 if rng.random() < 0.15 else 0.0)
+    angle = float(rng.uniform(*ranges["tilt_deg"])) + (90.0 if rng.random() < PHONE_P["quarter_turn"] else 0.0)
     rot = cv2.getRotationMatrix2D((0, 0), angle, 1.0)[:, :2]
     half = np.array([[-cw / 2, -ch / 2], [cw / 2, -ch / 2], [cw / 2, ch / 2], [-cw / 2, ch / 2]], dtype=np.float32)
-    jitter = rng.uniform(-0.12, 0.12, (4, 2)) * np.array([cw, ch], dtype=np.float32)
-    dst = (half + jitter) @ rot.T + np.array([cx, cy], dtype=np.float32)
+    jitter = rng.uniform(*ranges["perspective"], (4, 2)) * np.array([cw, ch], dtype=np.float32)
+    shape = (half + jitter) @ rot.T
+    # The whole code stays in the frame (a user aims at it): shrink if needed, then shift inside.
+    span = shape.max(axis=0) - shape.min(axis=0)
+    shape *= min(1.0, 0.92 * w / span[0], 0.92 * h / span[1])
+    lo, hi = shape.min(axis=0), shape.max(axis=0)
+    cx = float(np.clip(cx, -lo[0] + 0.02 * w, w - hi[0] - 0.02 * w))
+    cy = float(np.clip(cy, -lo[1] + 0.02 * h, h - hi[1] - 0.02 * h))
+    dst = shape + np.array([cx, cy], dtype=np.float32)
+    module = scale * module_px * min(1.0, 0.92 * w / span[0], 0.92 * h / span[1])
     m = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
     warped = cv2.warpPerspective(code, m, (w, h), flags=cv2.INTER_AREA, borderValue=0)
     mask = cv2.warpPerspective(np.full_like(code, 255), m, (w, h), flags=cv2.INTER_AREA, borderValue=0)
     alpha = mask.astype(np.float32) / 255.0
     photo = photo * (1 - alpha) + warped.astype(np.float32) * alpha
     # Low contrast: ink is never black and paper never white under room light.
-    lo, hi = float(rng.uniform(20, 90)), float(rng.uniform(170, 245))
+    lo, hi = float(rng.uniform(*ranges["black_level"])), float(rng.uniform(*ranges["white_level"]))
     photo = lo + photo * (hi - lo) / 255.0
     # Uneven light: a shadow gradient and sometimes a specular glare spot.
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    shade = 1.0 - float(rng.uniform(0.0, 0.45)) * np.clip(
+    shade = 1.0 - float(rng.uniform(*ranges["shadow"])) * np.clip(
         (xx * rng.uniform(-1, 1) + yy * rng.uniform(-1, 1)) / w + 0.5, 0, 1
     )
     photo *= shade
-    if rng.random() < 0.5:
+    if rng.random() < PHONE_P["glare"]:
         gx, gy = cx + rng.uniform(-0.3, 0.3) * cw, cy + rng.uniform(-0.3, 0.3) * ch
-        radius = float(rng.uniform(0.04, 0.12)) * w
+        radius = float(rng.uniform(*ranges["glare_radius"])) * w
         glare = np.exp(-((xx - gx) ** 2 + (yy - gy) ** 2) / (2 * radius**2))
-        photo += glare * float(rng.uniform(40, 110))
+        photo += glare * float(rng.uniform(*ranges["glare_gain"]))
     # Focus and hand shake.
-    photo = cv2.GaussianBlur(photo, (0, 0), float(rng.uniform(0.25, 0.5)) * module)
-    if rng.random() < 0.4:
-        length = max(2, int(rng.uniform(0.5, 1.2) * module))
+    photo = cv2.GaussianBlur(photo, (0, 0), float(rng.uniform(*ranges["focus_blur_modules"])) * module)
+    if rng.random() < PHONE_P["shake"]:
+        length = max(2, int(rng.uniform(*ranges["shake_modules"]) * module))
         kernel: Gray = np.zeros((length, length), np.float32)
         kernel[length // 2, :] = 1.0 / length
         kernel = cv2.warpAffine(
@@ -191,21 +238,24 @@ def degrade(code: Gray, rng: Rng, size: tuple[int, int] = (960, 1280), module_px
         kernel = (kernel / max(float(kernel.sum()), 1e-6)).astype(np.float32)
         photo = cv2.filter2D(photo, -1, kernel)
     # Sensor noise and JPEG compression.
-    photo += rng.normal(0, float(rng.uniform(2, 12)), photo.shape).astype(np.float32)
+    photo += rng.normal(0, float(rng.uniform(*ranges["noise_sigma"])), photo.shape).astype(np.float32)
     out = np.clip(photo, 0, 255).astype(np.uint8)
-    ok, jpg = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 80))])
+    ok, jpg = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.uniform(*ranges["jpeg_quality"]))])
     assert ok
     return np.asarray(cv2.imdecode(jpg, cv2.IMREAD_GRAYSCALE), dtype=np.uint8)
 
 
-def phone_photos(count: int, seed: int = 0, size: tuple[int, int] = (960, 1280)) -> Iterator[SynthPhoto]:
-    """``count`` photos cycling through the symbologies; the same seed gives the same images."""
+def phone_photos(
+    count: int, seed: int = 0, size: tuple[int, int] = (960, 1280), preset: str = "phone"
+) -> Iterator[SynthPhoto]:
+    """``count`` photos cycling through the symbologies; the same seed and preset give the same images."""
+    ranges = PRESETS[preset]
     for i in range(count):
         kind = _KINDS[i % len(_KINDS)]
         item_seed = seed * 1_000_003 + i
         rng = np.random.default_rng(item_seed)
         text, plain = kind.content(rng)
         clean = render_code(kind.symbology, text, module_px=4)
-        image = degrade(clean, rng, size, module_px=4, linear=kind.fmt not in (_F.QRCode, _F.DataMatrix))
+        image = degrade(clean, rng, size, module_px=4, linear=kind.fmt not in (_F.QRCode, _F.DataMatrix), ranges=ranges)
         raw = plain.encode("gb18030") if kind.gbk else plain.encode()
-        yield SynthPhoto(image, kind.symbology, plain, raw, kind.symbology.replace(" ", "-"), item_seed)
+        yield SynthPhoto(image, kind.symbology, plain, raw, f"{preset}-{kind.symbology.replace(' ', '-')}", item_seed)
