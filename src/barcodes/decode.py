@@ -51,7 +51,7 @@ _LINEAR = frozenset({"EAN-13", "EAN-8", "UPC-A", "UPC-E", "Code 128"})
 # Symbology identifiers (ISO/IEC 15424) that announce GS1 data or an ECI-declared character set.
 _GS1_IDS = frozenset({"]C1", "]d2", "]d5", "]Q3", "]Q4"})
 _ECI_IDS = frozenset({"]Q2", "]Q4", "]Q6", "]d4", "]d5", "]d6"})
-_MIN_SIDE_FOR_UPSCALE = 640
+_MIN_SIDE_FOR_UPSCALE = 400
 _ZBAR_SIDE = 1280
 _MAX_SIDE_FOR_FULL_PASSES = 2400
 

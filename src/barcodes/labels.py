@@ -7,13 +7,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Literal
 from xml.sax.saxutils import escape
 
 import barcode
 import segno
 from PIL import Image, ImageDraw, ImageFont
+
+from barcodes.fonts import cjk_font_path, latin_font_path
 
 __all__ = [
     "FORMATS",
@@ -41,18 +42,6 @@ _QR_BOX = (2.0, 14.5, 24.0, 24.0)
 _TEXT_X = 27.5
 _TEXT_LINES_Y = (15.5, 22.0, 27.0, 32.0)
 _TEXT_SIZES_MM = (4.2, 3.2, 3.2, 3.2)
-
-# Candidate fonts with Chinese glyphs, most common Linux locations first.
-_CJK_FONTS = (
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
-    "/usr/share/fonts/truetype/arphic/uming.ttc",
-    "C:/Windows/Fonts/msyh.ttc",
-    "/System/Library/Fonts/PingFang.ttc",
-)
 
 
 class LabelError(ValueError):
@@ -94,26 +83,12 @@ def _qr_matrix(url: str) -> list[list[bool]]:
     return [[bool(v) for v in row] for row in qr.matrix]
 
 
-@cache
-def _font_path(font_path: str | None) -> str | None:
-    for candidate in (font_path, *_CJK_FONTS):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return None
-
-
-def _latin_font_path() -> str:
-    import matplotlib  # its bundled DejaVu Sans covers Latin text on every platform
-
-    return str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf")
-
-
 _Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 
 @cache
 def _font(size_px: int, font_path: str | None, latin: bool = False) -> _Font:
-    path = _latin_font_path() if latin else _font_path(font_path)
+    path = latin_font_path() if latin else cjk_font_path(font_path)
     if path is None:
         return ImageFont.load_default(size=size_px)
     return ImageFont.truetype(path, size_px)

@@ -9,13 +9,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from pypinyin import lazy_pinyin
 from rapidfuzz import fuzz
 
+from barcodes.fonts import cjk_font_path
 from barcodes.products import RejectedRow
 
 __all__ = [
@@ -34,12 +34,6 @@ STATUSES = ("registered", "pending", "expired", "cancelled", "invalidated")
 KNOCKOFF_THRESHOLD = 80.0
 _GLYPH_PX = 32
 _GLYPH_BASELINE = 0.55
-_CJK_FONTS = (
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
-)
 # Company-name noise removed before comparing owners: legal forms and brackets.
 _COMPANY_NOISE = re.compile(r"[（）()\s·,.，]|股份有限公司|有限责任公司|有限公司|集团|控股|株式会社|公司|inc|ltd|co")
 
@@ -135,7 +129,7 @@ def _reading(text: str) -> str:
 
 @cache
 def _glyph_font() -> ImageFont.FreeTypeFont | None:
-    path = next((p for p in _CJK_FONTS if Path(p).is_file()), None)
+    path = cjk_font_path()
     return ImageFont.truetype(path, _GLYPH_PX) if path else None
 
 
