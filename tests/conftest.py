@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy
 import sqlmodel
 from fastapi.testclient import TestClient
 from sqlalchemy import MetaData, insert, select, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, SQLModel
 
 import lims.models  # noqa: F401  (registers the tables)
@@ -39,6 +40,21 @@ PASSWORD = "correct-horse-battery"
 BASE_ROWS: dict[str, dict[str, list[dict[str, Any]]]] = {}
 
 
+def _worker_database(url: str) -> str:
+    """Under pytest-xdist each worker gets its own PostgreSQL database next to the configured one."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar():
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 def _drop_everything(engine: Engine) -> None:
     meta = MetaData()
     meta.reflect(engine)
@@ -64,7 +80,7 @@ def base_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     """A database migrated with the shipped Alembic migrations, holding the base state."""
     if request.param == "postgresql":
         assert PG_URL
-        engine = make_engine(PG_URL)
+        engine = make_engine(_worker_database(PG_URL))
         _drop_everything(engine)
     else:
         engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('db') / 'lims.db'}")
