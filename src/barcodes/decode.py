@@ -53,6 +53,7 @@ _GS1_IDS = frozenset({"]C1", "]d2", "]d5", "]Q3", "]Q4"})
 _ECI_IDS = frozenset({"]Q2", "]Q4", "]Q6", "]d4", "]d5", "]d6"})
 _MIN_SIDE_FOR_UPSCALE = 400
 _ZBAR_SIDE = 1280
+_MAX_PIXELS_FIRST_PASS = 16_000_000  # a 12 MP phone photo is read at full resolution
 _MAX_SIDE_FOR_FULL_PASSES = 2400
 
 
@@ -325,7 +326,12 @@ def _unique(found: list[Decoded]) -> list[Decoded]:
 
 def decode_gray(gray: Gray) -> list[Decoded]:
     """Decode an already-loaded 8-bit grayscale image."""
-    full = _View(gray, _identity())
+    pixels = gray.shape[0] * gray.shape[1]
+    full = (
+        _scaled(gray, (_MAX_PIXELS_FIRST_PASS / pixels) ** 0.5)
+        if pixels > _MAX_PIXELS_FIRST_PASS
+        else _View(gray, _identity())
+    )
     found = _resolve_conflicts(_unique(_zxing(full)), full)
     if found:
         return found

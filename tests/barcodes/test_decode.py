@@ -170,3 +170,24 @@ def test_missing_path_is_reported(tmp_path: Path) -> None:
     with pytest.raises(ImageError) as err:
         decode(tmp_path / "nope.png")
     assert err.value.code == "unreadable"
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF"])
+def test_image_formats_load(fmt: str) -> None:
+    from PIL import Image
+
+    img = np.pad(render_code("EAN-13", "6920152400012"), 30, constant_values=255)
+    buf = io.BytesIO()
+    Image.fromarray(img).convert("RGB" if fmt == "JPEG" else "L").save(buf, format=fmt)
+    assert [d.text for d in decode(buf.getvalue())] == ["6920152400012"]
+
+
+def test_jpeg_and_gif_headers_claiming_huge_sizes_are_refused() -> None:
+    sof = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, 60_000, 60_000, 1) + b"\x01\x11\x00"
+    jpeg = b"\xff\xd8" + b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00" + b"\x00" * 9 + sof + b"\x00" * 64
+    assert header_size(jpeg) == ("jpeg", 60_000, 60_000)
+    gif = b"GIF89a" + struct.pack("<HH", 65_535, 65_535) + b"\x00" * 64
+    for data in (jpeg, gif):
+        with pytest.raises(ImageError) as err:
+            decode(data)
+        assert err.value.code == "too_large"
