@@ -69,11 +69,14 @@ def test_every_transition_appends_one_event(client: TestClient, headers: dict, e
     actions = [(e.entity, e.action) for e in events]
     assert actions == [
         ("sample", "register"),
+        ("sample_version", "version"),
         ("test_result", "submit"),
         ("test_result", "approve"),
+        ("review", "sign"),
         ("test_result", "publish"),
+        ("review", "sign"),
     ]
-    publish = events[-1]
+    publish = events[-2]
     assert publish.before is not None and publish.before["status"] == "approved"
     assert publish.after is not None and publish.after["status"] == "published"
     assert publish.actor == "reviewer" and publish.entity_id == result["id"]

@@ -16,7 +16,9 @@ from lims.models import (
     PositiveCase,
     Product,
     PublicWarning,
+    Review,
     Sample,
+    SampleVersion,
     SamplingPoint,
     Station,
     TestItem,
@@ -44,4 +46,6 @@ AUDITED_MODELS: list[type[SQLModel]] = [
     PlanTask,
     Product,
     TrademarkRecord,
+    Review,
+    SampleVersion,
 ]

@@ -70,17 +70,22 @@ def register(session: Session, actor: Actor, data: SampleCreate) -> Sample:
     )
     session.add(sample)
     session.flush()
-    session.add(
-        SampleVersion(
-            sample_id=int(sample.id or 0),
-            version=1,
-            data=_data(sample),
-            reason="registered",
-            recorded_by_id=int(actor.user_id or 0),
-        )
-    )
     audit.record(session, actor, sample, "register", None)
+    _keep_version(session, actor, sample, "registered")
     return sample
+
+
+def _keep_version(session: Session, actor: Actor, sample: Sample, reason: str) -> None:
+    """Store the sample's current data as a readable version, audited like the sample itself."""
+    version = SampleVersion(
+        sample_id=int(sample.id or 0),
+        version=sample.version,
+        data=_data(sample),
+        reason=reason,
+        recorded_by_id=int(actor.user_id or 0),
+    )
+    session.add(version)
+    audit.record(session, actor, version, "version", None)
 
 
 def get_for(session: Session, actor: Actor, label_id: str) -> Sample:
@@ -104,17 +109,9 @@ def correct(session: Session, actor: Actor, label_id: str, correction: SampleCor
         raise Conflict("the correction changes nothing")
     sample.version += 1
     session.add(sample)
-    session.add(
-        SampleVersion(
-            sample_id=int(sample.id or 0),
-            version=sample.version,
-            data=_data(sample),
-            reason=correction.reason,
-            recorded_by_id=int(actor.user_id or 0),
-        )
-    )
     session.flush()
     audit.record(session, actor, sample, "correct", before)
+    _keep_version(session, actor, sample, correction.reason)
     return sample
 
 

@@ -116,20 +116,20 @@ def transition(
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
         raise Conflict(f"result {result.id} was changed by someone else; reload and try again")
-    if action in REVIEW_ACTIONS:
-        session.add(
-            Review(
-                result_id=int(result.id or 0),
-                reviewer_id=int(actor.user_id or 0),
-                action=action,
-                meaning=rule.meaning,
-                reason=reason,
-                acknowledged_flags=list(result.flags) if acknowledge_flags else [],
-                signed_hash=signed_hash(before),
-                at=now,
-            )
-        )
     audit.record(session, actor, result, action, before)
+    if action in REVIEW_ACTIONS:
+        review = Review(
+            result_id=int(result.id or 0),
+            reviewer_id=int(actor.user_id or 0),
+            action=action,
+            meaning=rule.meaning,
+            reason=reason,
+            acknowledged_flags=list(result.flags) if acknowledge_flags else [],
+            signed_hash=signed_hash(before),
+            at=now,
+        )
+        session.add(review)
+        audit.record(session, actor, review, "sign", None)
     if action == "approve" and result.judgement == JudgementOutcome.POSITIVE:
         cases.open_case(session, actor, result)
     return result
