@@ -217,5 +217,5 @@ def test_tester_registers_a_sample_against_a_task_and_watches_the_reading_arrive
     assert page.locator("[data-held]").count() == 0
 
     page.goto(f"/vehicle/label/{label_id}")
-    assert page.locator(".qr svg").count() == 1
+    assert page.locator(".label-svg svg").count() == 1
     screenshot(page, "sample-label")

@@ -28,6 +28,17 @@ def test_register_and_print_label(app: Any) -> None:
     label = tester.get(f"/vehicle/label/{label_id}")
     assert label.status_code == 200
     assert "<svg" in label.text and f"/s/{label_id}?t=" in label.text
+    pdf = tester.get(f"/vehicle/label/{label_id}.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    png = tester.get(f"/vehicle/label/{label_id}.png")
+    assert png.headers["content-type"] == "image/png"
+    from barcodes.decode import decode
+
+    texts = {d.text for d in decode(png.content)}
+    assert label_id in texts  # the Code 128 of the label id
+    assert any(t.startswith("http") and f"/s/{label_id}?t=" in t for t in texts)  # the signed link in the QR
+    assert "^XA" in tester.get(f"/vehicle/label/{label_id}.zpl").text
+    assert tester.get(f"/vehicle/label/{label_id}.doc").status_code == 422
     assert tester.get("/vehicle/label/XQ0000000000").status_code == 404
 
 

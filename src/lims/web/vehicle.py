@@ -7,9 +7,8 @@ import json
 import time
 from collections.abc import AsyncIterator
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-import segno
 from fastapi import Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from markupsafe import Markup
@@ -18,12 +17,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from barcodes import labels
 from lims.api.deps import SessionDep
 from lims.db import get_engine
 from lims.models.common import Role, utcnow
 from lims.models.plans import TaskPublic
 from lims.models.results import ResultPublic
-from lims.models.samples import SampleCreate
+from lims.models.samples import SampleCreate, SamplePublic
 from lims.services import holding, links, plans, reference, results, samples
 from lims.services.audit import Actor
 from lims.services.errors import ServiceError
@@ -158,14 +158,39 @@ def _gtin_digits(text: str) -> str:
     return parsed.gtin.short if parsed.gtin else text
 
 
+def _label(session: Session, actor: Actor, label_id: str) -> tuple[SamplePublic, labels.LabelData]:
+    sample = samples.public(session, samples.get_for(session, actor, label_id))
+    data = labels.LabelData(
+        sample_id=sample.label_id,
+        url=links.sample_url(sample.label_id),
+        point=f"{sample.point_code} {sample.point_name}",
+        date=local_time(sample.collected_at, "%Y-%m-%d %H:%M"),
+    )
+    return sample, data
+
+
+LABEL_MEDIA = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf", "zpl": "text/plain; charset=utf-8"}
+
+
+@router.get("/vehicle/label/{label_id}.{fmt}")
+def label_file(
+    session: SessionDep, actor: Tester, label_id: LabelId, fmt: Literal["png", "svg", "pdf", "zpl"]
+) -> Response:
+    """The label as a file for a label printer: PNG, SVG, an A4 PDF sheet, or ZPL for Zebra printers."""
+    sample, data = _label(session, actor, label_id)
+    return Response(
+        labels.render_label(data, fmt),
+        media_type=LABEL_MEDIA[fmt],
+        headers={"Content-Disposition": f'inline; filename="{sample.label_id}.{fmt}"'},
+    )
+
+
 @router.get("/vehicle/label/{label_id}", response_class=HTMLResponse)
 def label(request: Request, session: SessionDep, actor: Tester, label_id: LabelId) -> HTMLResponse:
-    """A printable sample label: the label id and a QR code carrying the signed sample link."""
-    sample = samples.public(session, samples.get_for(session, actor, label_id))
-    url = links.sample_url(sample.label_id)
-    qr = segno.make(url, error="m")
-    svg = Markup(qr.svg_inline(scale=4, border=2, omitsize=True))
-    return render(request, "label.html", sample=sample, url=url, qr=svg)
+    """A printable sample label: Code 128 of the label id and a QR code carrying the signed sample link."""
+    sample, data = _label(session, actor, label_id)
+    svg = labels.render_svg(data).split("?>", 1)[-1].strip()  # inline: without the XML declaration
+    return render(request, "label.html", sample=sample, url=data.url, label_svg=Markup(svg))
 
 
 @router.post("/vehicle/tasks/{task_id}/arrived", response_class=HTMLResponse, dependencies=[CsrfChecked])
