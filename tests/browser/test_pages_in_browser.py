@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlmodel import Session, select
 from instrument_drivers.reading import Reading
 from instrument_drivers.registry import create_driver
 from lims.models import User
+from lims.models.common import utcnow
 from lims.models.plans import UrgentTaskCreate
 from lims.services import auth, ingest, links, plans
 from simulators.faults import FaultPlan
@@ -29,7 +31,11 @@ GTIN13 = "6901234567892"
 
 
 def test_consumer_uploads_a_photo_of_a_product_barcode(
-    new_page: Any, client: TestClient, headers: dict[str, dict[str, str]], tmp_path: Any
+    new_page: Any,
+    client: TestClient,
+    headers: dict[str, dict[str, str]],
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sample = register(client, headers["tester"], gtin=GTIN13, product_name="有机菠菜", brand="x农场")
     result = submit(client, headers["tester"], sample["label_id"], POSITIVE_OPC)
@@ -72,6 +78,15 @@ def test_consumer_uploads_a_photo_of_a_product_barcode(
     page.wait_for_selector(".error")
     assert "不是可识别的图片" in page.inner_text("main")
     screenshot(page, "consumer-bad-photo")
+    page.goto("/no/such/page")
+    assert "未找到" in page.inner_text("main")
+    screenshot(page, "not-found")
+    expiring = links.sample_path(sample["label_id"], max_age=600)
+    later = utcnow() + timedelta(hours=1)
+    monkeypatch.setattr(links, "utcnow", lambda: later)
+    page.goto(expiring)
+    assert "此链接已过期" in page.inner_text("main")
+    screenshot(page, "signed-link-expired")
 
 
 def test_reviewer_approves_a_positive_and_the_station_is_notified(
@@ -129,6 +144,10 @@ def test_reviewer_approves_a_positive_and_the_station_is_notified(
     station.click("#notifications button")
     station.wait_for_load_state()
     assert station.locator("#notifications").count() == 0
+
+    station.goto("/review")
+    assert "无权进行此操作" in station.inner_text("main")
+    screenshot(station, "forbidden")
 
     public = new_page()
     public.goto("/warnings")
