@@ -139,3 +139,19 @@ def test_public_pages_in_chinese_and_english(client: TestClient, path: str) -> N
     en = client.get(f"{path}?lang=en")
     assert 'lang="en"' in en.text and "Food quick-test" in en.text
     assert 'lang="en"' in client.get(path).text  # the choice is remembered in a cookie
+
+
+@pytest.mark.parametrize(
+    ("role", "path", "zh", "en"),
+    [
+        ("reviewer", "/review", "待审核结果", "Results to review"),
+        ("station", "/station", "共享检测结果", "Shared results"),
+        ("tester", "/vehicle", "检测车工作台", "Vehicle console"),
+    ],
+)
+def test_staff_pages_in_chinese_and_english(app: Any, role: str, path: str, zh: str, en: str) -> None:
+    client = sign_in(app, role)
+    chinese = client.get(path)
+    assert 'lang="zh-CN"' in chinese.text and zh in chinese.text
+    english = client.get(f"{path}?lang=en")
+    assert 'lang="en"' in english.text and en in english.text and zh not in english.text

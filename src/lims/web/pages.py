@@ -71,7 +71,10 @@ def trace_form(request: Request, me: Viewer, code: str = "") -> Response:
 
 @router.post("/trace/photo", response_class=HTMLResponse)
 async def trace_photo(request: Request, me: Viewer, photo: Annotated[UploadFile, File()]) -> Response:
-    """Read the barcode in an uploaded photo and go to that code's page; a clear message when there is none."""
+    """Read the barcode in an uploaded photo and go to that code's page; a clear message when there is none.
+
+    Public and read-only (it changes nothing), so it takes no CSRF token: consumers need no cookies.
+    """
     t = texts(language(request))
     data = await photo.read(MAX_PHOTO_BYTES + 1)
     if len(data) > MAX_PHOTO_BYTES:

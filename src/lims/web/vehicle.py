@@ -260,7 +260,7 @@ async def events(
 
     def fetch(since: int) -> list[ResultPublic]:
         with Session(engine, expire_on_commit=False) as session:
-            found = results.search(session, actor, date_from=today().isoformat(), limit=50)
+            found = results.search(session, actor, date_from=today().isoformat(), limit=500)
             fresh = [r for r in found if (r.id or 0) > since]
             return sorted(results.public_views(session, fresh), key=lambda v: v.id)
 
