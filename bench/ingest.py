@@ -20,6 +20,7 @@ import struct
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from instrument_drivers.gold import readings_from_test
@@ -157,6 +158,7 @@ def parse_and_store(count: int, db: Path) -> list[tuple[str, float, float]]:
         serials = {i.family: i.serial for i in session.exec(select(Instrument))}
         session.commit()
     rows = []
+    base_day = datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0)
     bare = sa.Table(
         "bench_bare_reading",
         sa.MetaData(),
@@ -169,9 +171,14 @@ def parse_and_store(count: int, db: Path) -> list[tuple[str, float, float]]:
         item, category = ITEMS[family]
         labels = []
         with Session(engine) as session:
-            for _ in range(count):
+            for n in range(count):  # at most 999 labels a day: spread the samples over past days
+                collected = base_day - timedelta(days=1 + 10 * list(FAMILIES).index(family) + n // 900)
                 sample = samples.register(
-                    session, actor, SampleCreate(point_code="P05", product_name="bench", category_code=category)
+                    session,
+                    actor,
+                    SampleCreate(
+                        point_code="P05", product_name="bench", category_code=category, collected_at=collected
+                    ),
                 )
                 labels.append(sample.label_id)
             session.commit()

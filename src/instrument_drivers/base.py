@@ -107,10 +107,6 @@ class Driver(abc.ABC):
     ) -> None:
         self.close()
 
-    def __del__(self) -> None:
-        if getattr(self, "_connected", False):
-            self.close()
-
     # --- the reading loop ---------------------------------------------------------------------------
 
     def readings(

@@ -15,6 +15,7 @@ Modbus URLs:
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -183,6 +184,12 @@ def modbus_client(target: ModbusTarget, timeout: float) -> Any:
     """A connected-on-demand pymodbus client for `target` (pymodbus' own retries off: the driver retries)."""
     from pymodbus import FramerType
     from pymodbus.client import ModbusSerialClient, ModbusTcpClient
+
+    # pymodbus logs every lost or garbled answer at ERROR; the driver retries those itself and counts
+    # them in its stats, so only pymodbus' own failures are left to show
+    pymodbus_log = logging.getLogger("pymodbus")
+    if pymodbus_log.level == logging.NOTSET:
+        pymodbus_log.setLevel(logging.CRITICAL)
 
     if target.kind == "tcp":
         return ModbusTcpClient(target.host, port=target.port, timeout=timeout, retries=0, reconnect_delay=0)
