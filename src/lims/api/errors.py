@@ -29,8 +29,13 @@ async def integrity_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def busy_error(request: Request, exc: Exception) -> JSONResponse:
-    """The database is busy (lock timeout); the client may retry."""
-    return JSONResponse({"detail": "the database is busy; try again"}, status_code=503, headers={"Retry-After": "1"})
+    """The database is busy (lock timeout): 503, the client may retry. Any other operational error is ours."""
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text or "could not obtain lock" in text:
+        return JSONResponse(
+            {"detail": "the database is busy; try again"}, status_code=503, headers={"Retry-After": "1"}
+        )
+    return JSONResponse({"detail": "the database could not answer"}, status_code=500)
 
 
 def install(app: FastAPI) -> None:

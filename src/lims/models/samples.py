@@ -18,7 +18,7 @@ class SampleData(SQLModel):
     product_name: str = Field(min_length=1, max_length=200)
     category_code: str = Field(max_length=32)
     brand: str = Field(default="", max_length=100, description="Brand or trademark on the package")
-    gtin: str | None = Field(default=None, max_length=14)
+    gtin: str | None = Field(default=None, max_length=14, index=True)
     batch: str = Field(default="", max_length=64, description="Batch / lot printed on the package")
     production_date: date | None = None
     supplier: str = Field(default="", max_length=200)
