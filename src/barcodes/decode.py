@@ -53,6 +53,7 @@ _GS1_IDS = frozenset({"]C1", "]d2", "]d5", "]Q3", "]Q4"})
 _ECI_IDS = frozenset({"]Q2", "]Q4", "]Q6", "]d4", "]d5", "]d6"})
 _MIN_SIDE_FOR_UPSCALE = 400
 _ZBAR_SIDE = 1280
+_BAR_COHERENCE = 0.6  # structure-tensor coherence above which a crop looks like parallel bars
 _MAX_PIXELS_FIRST_PASS = 16_000_000  # a 12 MP phone photo is read at full resolution
 _MAX_SIDE_FOR_FULL_PASSES = 2400
 
@@ -275,13 +276,30 @@ def _regions(view: _View, limit: int = 3) -> Iterator[_View]:
             yield _View(np.ascontiguousarray(crop), base)
 
 
+def _straightened(region: _View) -> list[_View]:
+    """A bar-code-like crop (parallel edges) turned so bars stand upright, smoothed along the bars."""
+    g = region.image.astype(np.float32)
+    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)
+    jxx, jyy, jxy = float((gx * gx).sum()), float((gy * gy).sum()), float((gx * gy).sum())
+    coherence = ((jxx - jyy) ** 2 + 4 * jxy**2) ** 0.5 / (jxx + jyy + 1e-6)
+    if coherence < _BAR_COHERENCE:
+        return []
+    upright = _rotated(region, 0.5 * float(np.degrees(np.arctan2(2 * jxy, jxx - jyy))))
+    return [_View(cv2.blur(upright.image, (1, k)), upright.to_source) for k in (9, 17)]
+
+
 def _retries(view: _View) -> Iterator[Callable[[], list[Decoded]]]:
     """Retry passes, most useful per millisecond first; each runs only if the ones before found nothing."""
     flat = _flatten(view)
     yield lambda: _zxing(flat, try_downscale=False, try_invert=False)
     yield lambda: _zxing(_sharpen(_upscale(view) or view), try_downscale=False, try_invert=False)
-    for region in _regions(flat):
+    regions = list(_regions(flat))
+    for region in regions:
         yield lambda region=region: _zxing(region, try_downscale=False, try_invert=False)  # type: ignore[misc]
+    for region in regions:
+        for upright in _straightened(region):
+            yield lambda upright=upright: _zxing(upright, try_downscale=False, try_invert=False)  # type: ignore[misc]
     small = _scaled(view.image, _ZBAR_SIDE / max(view.image.shape)) if max(view.image.shape) > _ZBAR_SIDE else view
     yield lambda: _zbar(_View(small.image, view.to_source @ np.vstack([small.to_source, [0.0, 0.0, 1.0]])))
     enhanced = _clahe(view)
