@@ -16,7 +16,7 @@ from lims.models import FoodCategory, KitLot, Limit, PlanTask, PlanVersion, Samp
 from lims.models.common import JudgementOutcome, ResultStatus, Role, utcnow
 from lims.models.results import ResultSubmit
 from lims.models.samples import SampleCreate
-from lims.services import auth, plans, reference, registry, results, samples, workflow
+from lims.services import auth, plans, reference, registry, results, samples, schema, workflow
 from lims.services.audit import SYSTEM, Actor
 from lims.services.errors import ServiceError
 
@@ -332,6 +332,7 @@ def run_demo(
         session.commit()
     if progress:
         progress(days, days)
+    schema.analyze(engine)
     summary.users = {name: password for name, (_role, password, _s) in DEMO_USERS.items()}
     return summary
 

@@ -26,6 +26,13 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+    analyze(engine)
+
+
+def analyze(engine: Engine) -> None:
+    """Refresh the query planner's statistics (SQLite keeps none until asked; PostgreSQL autovacuum does)."""
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ANALYZE")
 
 
 def is_current(engine: Engine) -> bool:
