@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 from dataclasses import dataclass
@@ -163,6 +164,17 @@ def _truncated(kind: str, data: bytes) -> bool:
     return False
 
 
+def _pillow_fallback(data: bytes) -> Gray | None:
+    """Pillow decodes a few valid files OpenCV refuses (e.g. tiny WebP); size is already checked."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return np.asarray(im.convert("L"), dtype=np.uint8)
+    except (OSError, UnidentifiedImageError, ValueError):
+        return None
+
+
 def _decode_bytes(data: bytes) -> Gray:
     if not data:
         raise ImageError("empty file", code="not_image")
@@ -175,6 +187,8 @@ def _decode_bytes(data: bytes) -> Gray:
     if _truncated(kind, data):
         raise ImageError(f"{kind} file is truncated", code="truncated")
     img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    if img is None or img.size == 0:
+        img = _pillow_fallback(data)
     if img is None or img.size == 0:
         raise ImageError(f"{kind} data could not be decoded (damaged file)", code="truncated")
     _check_dimensions(img.shape[1], img.shape[0])
