@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from lims.models import FoodCategory, Sample, SamplingPoint, TestItem, TestResult
@@ -80,20 +80,26 @@ def positive_rates(
 ) -> Hotspots:
     """Positive rates the actor may see: station users over published results of every district."""
     require_role(actor, Role.STATION, Role.REVIEWER, Role.ADMIN, Role.TESTER)
+    month = (
+        func.to_char(col(TestResult.tested_at), "YYYY-MM")
+        if session.get_bind().dialect.name == "postgresql"
+        else func.strftime("%Y-%m", col(TestResult.tested_at))
+    ).label("month")
+    keys: tuple[Any, ...] = (
+        col(TestResult.judgement),
+        month,
+        col(TestItem.code).label("item"),
+        col(TestItem.name_zh).label("item_zh"),
+        col(TestItem.name_en).label("item_en"),
+        col(FoodCategory.code).label("category"),
+        col(FoodCategory.name_zh).label("category_zh"),
+        col(FoodCategory.name_en).label("category_en"),
+        col(SamplingPoint.code).label("point"),
+        col(SamplingPoint.name).label("point_zh"),
+        col(SamplingPoint.name_en).label("point_en"),
+    )
     statement: Any = (
-        select(
-            col(TestResult.judgement),
-            col(TestResult.tested_at),
-            col(TestItem.code).label("item"),
-            col(TestItem.name_zh).label("item_zh"),
-            col(TestItem.name_en).label("item_en"),
-            col(FoodCategory.code).label("category"),
-            col(FoodCategory.name_zh).label("category_zh"),
-            col(FoodCategory.name_en).label("category_en"),
-            col(SamplingPoint.code).label("point"),
-            col(SamplingPoint.name).label("point_zh"),
-            col(SamplingPoint.name_en).label("point_en"),
-        )
+        select(*keys, func.count().label("n"))
         .join(Sample, col(Sample.id) == col(TestResult.sample_id))
         .join(TestItem, col(TestItem.id) == col(TestResult.item_id))
         .join(SamplingPoint, col(SamplingPoint.id) == col(Sample.point_id))
@@ -115,20 +121,20 @@ def positive_rates(
         statement = statement.where(col(TestItem.code) == item_code)
     if point_code:
         statement = statement.where(col(SamplingPoint.code) == point_code)
-    return aggregate(session.execute(statement).all())
+    return aggregate(r._mapping for r in session.execute(statement.group_by(*keys)).all())
 
 
-def aggregate(rows: Iterable[object]) -> Hotspots:
-    """Count valid tests and positives per item, category, point and month."""
+def aggregate(rows: Iterable[Mapping[Any, Any]]) -> Hotspots:
+    """Add up grouped counts (`n` valid tests of one judgement per item, category, point and month)."""
     counts: dict[str, dict[str, list[int]]] = {d: defaultdict(lambda: [0, 0]) for d in DIMENSIONS}
     labels: dict[str, dict[str, tuple[str, str]]] = {d: {} for d in DIMENSIONS}
     tested = positive = 0
-    for row in rows:
-        r = row._mapping  # type: ignore[attr-defined]
-        hit = 1 if r["judgement"] == JudgementOutcome.POSITIVE.value else 0
-        tested += 1
+    for r in rows:
+        n = int(r["n"])
+        hit = n if r["judgement"] == JudgementOutcome.POSITIVE.value else 0
+        tested += n
         positive += hit
-        month = r["tested_at"].strftime("%Y-%m")
+        month = str(r["month"])
         keys = {
             "item": (r["item"], r["item_zh"], r["item_en"]),
             "category": (r["category"], r["category_zh"], r["category_en"]),
@@ -136,7 +142,7 @@ def aggregate(rows: Iterable[object]) -> Hotspots:
             "month": (month, month, month),
         }
         for dimension, (key, zh, en) in keys.items():
-            counts[dimension][key][0] += 1
+            counts[dimension][key][0] += n
             counts[dimension][key][1] += hit
             labels[dimension][key] = (zh, en)
     return Hotspots(
