@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import time
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import and_, bindparam, select
 from sqlmodel import Session, col
@@ -38,6 +39,7 @@ MEANING: dict[str, tuple[str, str]] = {
 }
 PUBLIC_STATUSES = (ResultStatus.PUBLISHED.value, ResultStatus.ARCHIVED.value)
 MAX_CODE_LENGTH = 512
+T = TypeVar("T")
 
 
 def _result_statement(condition: Any) -> Any:
@@ -51,6 +53,11 @@ def _result_statement(condition: Any) -> Any:
             col(TestResult.published_at),
             col(Sample.label_id),
             col(Sample.batch),
+            col(Sample.product_name),
+            col(Sample.brand),
+            col(Sample.gtin),
+            col(Sample.category_code),
+            col(Sample.collected_at),
             col(TestItem.code),
             col(TestItem.name_zh),
             col(TestItem.name_en),
@@ -75,7 +82,7 @@ def _result_statement(condition: Any) -> Any:
 
 
 MAX_RESULTS = 200
-RESULTS_OF_SAMPLE = _result_statement(col(TestResult.sample_id) == bindparam("sample_id"))
+RESULTS_OF_LABEL = _result_statement(col(Sample.label_id) == bindparam("label_id"))
 RESULTS_OF_GTIN = _result_statement(col(Sample.gtin) == bindparam("gtin"))
 SAMPLE_BY_LABEL = (
     select(
@@ -96,7 +103,10 @@ SAMPLE_BY_LABEL = (
 
 
 def _results(session: Session, statement: Any, params: dict[str, Any]) -> list[TracedResult]:
-    rows = session.connection().execute(statement, params).all()
+    return _as_results(session.connection().execute(statement, params).all())
+
+
+def _as_results(rows: Any) -> list[TracedResult]:
     return [
         TracedResult(
             sample_label_id=r.label_id,
@@ -129,17 +139,49 @@ def _warnings(rows: list[PublicWarning]) -> list[TracedWarning]:
     ]
 
 
-def trace_sample(session: Session, label_id: str) -> TraceRecord:
+class HeadMemo:
+    """Values computed once per state of the database (the audit head) and reused until it changes."""
+
+    def __init__(self) -> None:
+        self.head = ""
+        self.values: dict[Any, Any] = {}
+
+    def at(self, head: str) -> HeadMemo:
+        """This memo, emptied if the database has changed since it was filled."""
+        if head != self.head:
+            self.head, self.values = head, {}
+        return self
+
+    def get(self, key: Any, compute: Callable[[], T]) -> T:
+        """The value for `key`, computed on first use."""
+        if key not in self.values:
+            self.values[key] = compute()
+        return cast(T, self.values[key])
+
+
+def _computed(memo: HeadMemo | None, key: Any, compute: Callable[[], T]) -> T:
+    return compute() if memo is None else memo.get(key, compute)
+
+
+def _relevant_warnings(
+    session: Session, memo: HeadMemo | None, gtin14: str | None, items: set[str]
+) -> list[TracedWarning]:
+    in_force = _computed(memo, "warnings", lambda: warnings.in_force(session))
+    return _warnings(warnings.relevant(in_force, gtin14=gtin14, item_codes=items))
+
+
+def trace_sample(session: Session, label_id: str, memo: HeadMemo | None = None) -> TraceRecord:
     """A sample's published results by its label id."""
     problem = label_id_problem(label_id)
     if problem:
         raise Invalid(problem)
-    row = session.connection().execute(SAMPLE_BY_LABEL, {"label_id": label_id}).first()
-    if row is None:
-        raise NotFound(f"no sample with label id {label_id}")
-    results = _results(session, RESULTS_OF_SAMPLE, {"sample_id": row.id})
-    if not results:
+    rows = session.connection().execute(RESULTS_OF_LABEL, {"label_id": label_id}).all()
+    if not rows:
+        if session.connection().execute(SAMPLE_BY_LABEL, {"label_id": label_id}).first() is None:
+            raise NotFound(f"no sample with label id {label_id}")
         raise NotFound(f"sample {label_id} has no published results yet")
+    results = _as_results(rows)
+    row = rows[0]
     traced = TracedSample(
         label_id=row.label_id,
         product_name=row.product_name,
@@ -151,12 +193,15 @@ def trace_sample(session: Session, label_id: str) -> TraceRecord:
         point_name_en=row.name_en,
         collected_at=row.collected_at,
     )
-    items = {r.item_code for r in results}
     product: TracedProduct | None = None
     marks: list[TracedMark] = []
     findings: list[Finding] = []
     if row.gtin:
-        product, marks, findings = _authenticity(session, parse_code(row.gtin), row.brand or None)
+        product, marks, findings = _computed(
+            memo,
+            ("authenticity", row.gtin, row.brand),
+            lambda: _authenticity(session, parse_code(row.gtin), row.brand or None),
+        )
     return TraceRecord(
         code=label_id,
         kind="sample",
@@ -166,7 +211,7 @@ def trace_sample(session: Session, label_id: str) -> TraceRecord:
         trademarks=marks,
         findings=findings,
         results=results,
-        warnings=_warnings(warnings.active(session, gtin14=row.gtin, item_codes=items)),
+        warnings=_relevant_warnings(session, memo, row.gtin, {r.item_code for r in results}),
     )
 
 
@@ -196,14 +241,16 @@ def _authenticity(
     )
 
 
-def trace_gs1(session: Session, parsed: ParsedCode) -> TraceRecord:
+def trace_gs1(session: Session, parsed: ParsedCode, memo: HeadMemo | None = None) -> TraceRecord:
     """A product code (GTIN, GS1 element string or Digital Link): product, authenticity, published results."""
     if parsed.gtin is None:
         raise Invalid("the GS1 code carries no GTIN, so it names no product")
     gtin14 = parsed.gtin.gtin14
-    product, marks, findings = _authenticity(session, parsed, None)
+    product, marks, findings = _computed(
+        memo, ("authenticity", gtin14, None), lambda: _authenticity(session, parsed, None)
+    )
     results = _results(session, RESULTS_OF_GTIN, {"gtin": gtin14})
-    active = warnings.active(session, gtin14=gtin14)
+    active = _relevant_warnings(session, memo, gtin14, set())
     if not results and not active and product is None:
         raise NotFound(
             f"we know nothing about GTIN {gtin14} yet",
@@ -218,24 +265,24 @@ def trace_gs1(session: Session, parsed: ParsedCode) -> TraceRecord:
         trademarks=marks,
         findings=findings,
         results=results,
-        warnings=_warnings(active),
+        warnings=active,
     )
 
 
-def trace(session: Session, code: str) -> TraceRecord:
+def trace(session: Session, code: str, memo: HeadMemo | None = None) -> TraceRecord:
     """Trace any supported code: a sample label id, a GTIN-8/12/13/14, a GS1 element string or Digital Link."""
     code = code.strip()
     if not code or len(code) > MAX_CODE_LENGTH:
         raise Invalid("code is empty or too long")
     if looks_like_label_id(code.upper()):
-        return trace_sample(session, code.upper())
+        return trace_sample(session, code.upper(), memo)
     try:
         parsed = parse_code(code)
     except CodeError as exc:
         raise Invalid(exc.reason, details={"reason_zh": exc.reason_zh}) from None
     if not parsed.is_gs1:
         raise Invalid("not a sample label id or a GS1 product code (GTIN, element string or Digital Link)")
-    return trace_gs1(session, parsed)
+    return trace_gs1(session, parsed, memo)
 
 
 # --- cached JSON answers for the public endpoint -------------------------------------------------
@@ -246,6 +293,7 @@ CACHE_SIZE = 20_000
 CACHE_SECONDS = 30.0
 AUDIT_HEAD = select(col(AuditEvent.hash)).order_by(col(AuditEvent.id).desc()).limit(1)
 _cache: OrderedDict[str, tuple[str, float, int, bytes]] = OrderedDict()
+_memo = HeadMemo()
 
 
 def trace_json(session: Session, code: str) -> tuple[int, bytes]:
@@ -257,7 +305,7 @@ def trace_json(session: Session, code: str) -> tuple[int, bytes]:
         _cache.move_to_end(code)
         return hit[2], hit[3]
     try:
-        status, body = 200, trace(session, code).model_dump_json().encode()
+        status, body = 200, trace(session, code, _memo.at(version)).model_dump_json().encode()
     except ServiceError as exc:
         status, body = exc.status_code, json.dumps({"detail": exc.reason, **exc.details}, ensure_ascii=False).encode()
     _cache[code] = (version, now + CACHE_SECONDS, status, body)

@@ -36,26 +36,30 @@ def publish(session: Session, actor: Actor, data: WarningBase) -> PublicWarning:
     return warning
 
 
-_IN_FORCE = select(PublicWarning).where(
-    col(PublicWarning.withdrawn_at).is_(None),
-    or_(col(PublicWarning.expires_at).is_(None), col(PublicWarning.expires_at) > bindparam("now")),
-)
-ALL_IN_FORCE = _IN_FORCE.order_by(col(PublicWarning.published_at).desc()).limit(50)
-IN_FORCE_ABOUT = (
-    _IN_FORCE.where(
-        or_(
-            col(PublicWarning.gtin) == bindparam("gtin"),
-            col(PublicWarning.item_code).in_(bindparam("items", expanding=True)),
-        )
+IN_FORCE = (
+    select(PublicWarning)
+    .where(
+        col(PublicWarning.withdrawn_at).is_(None),
+        or_(col(PublicWarning.expires_at).is_(None), col(PublicWarning.expires_at) > bindparam("now")),
     )
     .order_by(col(PublicWarning.published_at).desc())
-    .limit(50)
+    .limit(200)
 )
+
+
+def in_force(session: Session) -> list[PublicWarning]:
+    """Every warning in force now, newest first."""
+    return list(session.exec(IN_FORCE, params={"now": utcnow()}).all())
+
+
+def relevant(in_force_now: list[PublicWarning], *, gtin14: str | None, item_codes: set[str]) -> list[PublicWarning]:
+    """The warnings about a product (by GTIN-14) or about any of the test items."""
+    return [w for w in in_force_now if (gtin14 and w.gtin == gtin14) or (w.item_code and w.item_code in item_codes)]
 
 
 def active(session: Session, *, gtin14: str | None = None, item_codes: set[str] | None = None) -> list[PublicWarning]:
     """Warnings in force now, newest first; optionally only those about a product or items."""
+    now_in_force = in_force(session)
     if gtin14 is None and item_codes is None:
-        return list(session.exec(ALL_IN_FORCE, params={"now": utcnow()}).all())
-    params = {"now": utcnow(), "gtin": gtin14, "items": sorted(item_codes or [])}
-    return list(session.exec(IN_FORCE_ABOUT, params=params).all())
+        return now_in_force
+    return relevant(now_in_force, gtin14=gtin14, item_codes=item_codes or set())
