@@ -142,3 +142,13 @@ def test_notification_marks_never_move_back(
     later = notifications.mark_read(session, station)
     assert notifications.mark_read(session, station, unread[0].opened_at) == later
     assert notifications.unread(session, station) == []
+
+
+def test_results_list_is_paged(app: Any, client: TestClient, headers: dict[str, dict[str, str]]) -> None:
+    for _ in range(3):
+        _result(client, headers, NEGATIVE_OPC)
+    station = sign_in(app, "station")
+    first = station.get("/station?limit=2&judgement=negative")
+    assert first.text.count("<tr class=") == 2
+    assert 'href="/station?judgement=negative&amp;limit=202#results"' in first.text
+    assert station.get("/station?limit=5000").status_code == 422

@@ -26,7 +26,8 @@ from lims.web.i18n import language, texts
 
 router = page_router()
 StationUser = Annotated[Actor, Depends(role_page(Role.STATION))]
-PAGE_ROWS = 200
+PAGE_ROWS = 50
+MAX_PAGE_ROWS = 1000
 CSV_ROWS = 10_000
 CSV_COLUMNS = (
     "result_id",
@@ -53,12 +54,17 @@ class Filters:
     point: str = ""
     item: str = ""
     judgement: str = ""
+    limit: int = PAGE_ROWS
 
     def query(self) -> str:
         """The filters as a query string (for the CSV link)."""
         from urllib.parse import urlencode
 
-        return urlencode({k: v for k, v in self.__dict__.items() if v})
+        return urlencode({k: v for k, v in self.__dict__.items() if v and k != "limit"})
+
+    def more(self) -> str:
+        """The query string that shows more rows."""
+        return (self.query() + "&" if self.query() else "") + f"limit={min(self.limit + 200, MAX_PAGE_ROWS)}"
 
 
 def filters(
@@ -67,9 +73,10 @@ def filters(
     point: Annotated[str, Query(max_length=16)] = "",
     item: Annotated[str, Query(max_length=16)] = "",
     judgement: Annotated[str, Query(max_length=16)] = "",
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_ROWS)] = PAGE_ROWS,
 ) -> Filters:
     """Read the filters from the query string."""
-    return Filters(date_from, date_to, point, item, judgement)
+    return Filters(date_from, date_to, point, item, judgement, limit)
 
 
 FiltersDep = Annotated[Filters, Depends(filters)]
@@ -94,7 +101,7 @@ def _page(request: Request, session: Session, actor: Actor, f: Filters, status: 
     t = texts(lang)
     error = ctx.pop("error", None)
     try:
-        shared = _results(session, actor, f, PAGE_ROWS)
+        shared = _results(session, actor, f, f.limit)
         spots = hotspots.positive_rates(
             session,
             actor,
