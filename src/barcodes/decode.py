@@ -331,6 +331,27 @@ def _resolve_conflicts(found: list[Decoded], view: _View) -> list[Decoded]:
     return [d for d in found if id(d) not in clash or d.text in confirmed]
 
 
+def _same_number(a: str, b: str) -> bool:
+    """Equal texts, counting UPC-A (12 digits) and its EAN-13 form (leading 0) as equal."""
+    return a == b or (a.isdigit() and b.isdigit() and a.zfill(13) == b.zfill(13))
+
+
+def _second_opinion(found: list[Decoded], gray: Gray) -> list[Decoded]:
+    """Drop a linear read that pyzbar, looking at the same place, reads as a different number."""
+    kept = []
+    h, w = gray.shape[:2]
+    for d in found:
+        if d.symbology not in _LINEAR:
+            kept.append(d)
+            continue
+        x0, y0, x1, y1 = _box(d)
+        crop = gray[max(0, int(y0)) : min(h, int(y1) + 1), max(0, int(x0)) : min(w, int(x1) + 1)]
+        others = [o.text for o in _zbar(_View(np.ascontiguousarray(crop), _identity())) if o.symbology in _LINEAR]
+        if not others or any(_same_number(o, d.text) for o in others):
+            kept.append(d)
+    return kept
+
+
 def _unique(found: list[Decoded]) -> list[Decoded]:
     seen: set[tuple[str, str]] = set()
     out = []
@@ -351,6 +372,8 @@ def decode_gray(gray: Gray) -> list[Decoded]:
         else _View(gray, _identity())
     )
     found = _resolve_conflicts(_unique(_zxing(full)), full)
+    if found:
+        found = _second_opinion(found, gray)
     if found:
         return found
     view = _working(gray)
