@@ -257,6 +257,7 @@ def render_zpl(label: LabelData, dpmm: int = 8, font_path: str | None = None) ->
     """ZPL II for one label on a Zebra-compatible printer (``dpmm`` 8 = 203 dpi, 12 = 300 dpi)."""
 
     def d(mm: float) -> int:
+        """Millimetres to printer dots."""
         return round(mm * dpmm)
 
     bx, by, _, bh = _BARCODE_BOX
