@@ -97,9 +97,7 @@ def test_overflowing_ratio_is_invalid_not_a_crash() -> None:
     assert j.reason_code == "non_finite_input"
 
 
-@pytest.mark.parametrize(
-    ("cutoff", "min_c"), [(0.0, 0.1), (-1.0, 0.1), (math.nan, 0.1), (0.5, 0.0), (0.5, math.inf)]
-)
+@pytest.mark.parametrize(("cutoff", "min_c"), [(0.0, 0.1), (-1.0, 0.1), (math.nan, 0.1), (0.5, 0.0), (0.5, math.inf)])
 def test_kit_parameters_are_checked(cutoff: float, min_c: float) -> None:
     with pytest.raises(ValueError):
         GoldKit(cutoff_tc=cutoff, min_c_intensity=min_c)

@@ -29,9 +29,7 @@ def test_public_names() -> None:
     ):
         assert name in lims.judgement.__all__
         assert hasattr(lims.judgement, name)
-    assert lims.judgement.__doc__ == (
-        "Pure judgement functions per instrument family, driven by reference data."
-    )
+    assert lims.judgement.__doc__ == ("Pure judgement functions per instrument family, driven by reference data.")
 
 
 def test_outcome_values() -> None:

@@ -414,9 +414,7 @@ def test_negative_slope_curve() -> None:
     assert j.outcome is Outcome.POSITIVE
 
 
-@pytest.mark.parametrize(
-    ("absorbance", "blank"), [(math.nan, 0.0), (0.3, math.nan), (math.inf, 0.0), (0.3, -math.inf)]
-)
+@pytest.mark.parametrize(("absorbance", "blank"), [(math.nan, 0.0), (0.3, math.nan), (math.inf, 0.0), (0.3, -math.inf)])
 def test_non_finite_reading_is_invalid(absorbance: float, blank: float) -> None:
     j = judge_spectro(
         absorbance=absorbance,
