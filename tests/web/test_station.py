@@ -84,6 +84,7 @@ def test_case_follow_up_and_notifications(app: Any, client: TestClient, headers:
     assert act(client, headers["reviewer"], result["id"], "approve").status_code == 200
     page = station.get("/station")
     assert "新通知" in page.text and "阳性结果已审核" in page.text and "韭菜" in page.text
+    assert "data-unread>新通知 1</a>" in station.get("/warnings").text  # every page shows the count
     other = sign_in(app, "station_other")
     assert "韭菜" not in other.get("/station").text  # another station's points: no case, no notice
     case_id = client.get("/api/v1/cases", headers=headers["reviewer"]).json()[0]["id"]

@@ -21,7 +21,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from lims.api.deps import SessionDep
 from lims.models.common import Role
-from lims.services import auth
+from lims.services import auth, notifications
 from lims.services.audit import Actor
 from lims.services.errors import Forbidden, ServiceError
 from lims.settings import get_settings
@@ -137,6 +137,8 @@ def viewer(request: Request, session: SessionDep) -> Actor | None:
     actor = auth.actor_for(user)
     request.state.actor = actor
     request.state.full_name = user.full_name or user.username
+    if actor.role == Role.STATION:
+        request.state.unread = len(notifications.unread(session, actor))
     return actor
 
 
@@ -233,6 +235,7 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
             "other_lang": "en" if lang == "zh" else "zh",
             "me": getattr(request.state, "actor", None),
             "my_name": getattr(request.state, "full_name", ""),
+            "unread": getattr(request.state, "unread", 0),
             "csrf": token,
             "path": request.url.path,
             **context,
