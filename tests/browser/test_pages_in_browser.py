@@ -238,3 +238,46 @@ def test_tester_registers_a_sample_against_a_task_and_watches_the_reading_arrive
     page.goto(f"/vehicle/label/{label_id}")
     assert page.locator(".label-svg svg").count() == 1
     screenshot(page, "sample-label")
+
+
+FAKE_CAMERA = """
+window.BarcodeDetector = class {
+  async detect() { return window.__fakeCode ? [{ rawValue: window.__fakeCode, format: "ean_13" }] : []; }
+};
+navigator.mediaDevices.getUserMedia = async () => {
+  const canvas = document.createElement("canvas");
+  canvas.width = 320; canvas.height = 240;
+  canvas.getContext("2d").fillRect(0, 0, 320, 240);
+  return canvas.captureStream(5);
+};
+"""
+
+
+def test_camera_scanning_where_the_browser_has_a_barcode_detector(
+    new_page: Any, client: TestClient, headers: dict[str, dict[str, str]]
+) -> None:
+    sample = register(client, headers["tester"], gtin=GTIN13)
+    result = submit(client, headers["tester"], sample["label_id"], POSITIVE_OPC)
+    act(client, headers["reviewer"], result["id"], "approve")
+    act(client, headers["reviewer"], result["id"], "publish")
+    page = new_page()
+    page.add_init_script(FAKE_CAMERA)
+    page.goto("/trace")
+    start = page.locator("[data-scan-start]")
+    assert start.is_visible()  # shown only where BarcodeDetector exists
+    start.click()
+    page.locator("video[data-scan-video]").wait_for(state="visible")
+    page.evaluate(f"window.__fakeCode = '{GTIN13}'")
+    page.wait_for_url(f"**/trace/{GTIN13}")
+    assert "疑似阳性" in page.inner_text("main")
+    page.evaluate(f"window.__fakeCode = '{links.sample_url(sample['label_id'])}'")  # a label's QR code
+    page.click("[data-scan-start]")
+    page.wait_for_url(f"**/s/{sample['label_id']}?t=*")
+    assert "已验证" in page.inner_text("main")
+
+    tester = new_page()
+    tester.add_init_script(FAKE_CAMERA)
+    sign_in(tester, "tester")
+    tester.evaluate(f"window.__fakeCode = '{GTIN13}'")
+    tester.click("#register [data-scan-start]")
+    tester.wait_for_function(f"document.querySelector('#gtin').value === '{GTIN13}'")
