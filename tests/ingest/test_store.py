@@ -76,5 +76,6 @@ def test_unknown_sample_and_instrument_are_held_not_dropped(engine: Engine) -> N
     assert unknown_sample.held_id and "unknown sample" in unknown_sample.hold_reason
     assert unknown_instrument.held_id and "unknown instrument" in unknown_instrument.hold_reason
     assert again.duplicate and len(held) == 2
-    listed = [s.as_json() for s in ingest.stored_for(Session(engine), "NOPE-1")]
+    with Session(engine) as session:
+        listed = [s.as_json() for s in ingest.stored_for(session, "NOPE-1")]
     assert listed == [{**listed[0], "sequence": 3, "held": True}]

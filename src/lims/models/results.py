@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import AwareDatetime
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import BigInteger, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from lims.models.common import json_column, utcnow
@@ -23,7 +23,8 @@ class TestResult(SQLModel, table=True):
     sample_id: int = Field(foreign_key="sample.id", index=True)
     item_id: int = Field(foreign_key="test_item.id", index=True)
     instrument_id: int | None = Field(default=None, foreign_key="instrument.id", index=True)
-    instrument_sequence: int | None = None
+    # Instruments number their records with 32-bit or wider counters: keep them in 64 bits.
+    instrument_sequence: int | None = Field(default=None, sa_type=BigInteger)
     kit_lot_id: int | None = Field(default=None, foreign_key="kit_lot.id")
     channel: int | None = None
     raw: dict[str, Any] = Field(default_factory=dict, sa_column=json_column(nullable=False))
@@ -118,7 +119,7 @@ class HeldReading(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("instrument_serial", "sequence"),)
     id: int | None = Field(default=None, primary_key=True)
     instrument_serial: str = Field(max_length=40, index=True)
-    sequence: int
+    sequence: int = Field(sa_type=BigInteger)
     family: str
     item_code: str
     sample_label_id: str | None = None
