@@ -155,3 +155,20 @@ def test_staff_pages_in_chinese_and_english(app: Any, role: str, path: str, zh: 
     assert 'lang="zh-CN"' in chinese.text and zh in chinese.text
     english = client.get(f"{path}?lang=en")
     assert 'lang="en"' in english.text and en in english.text and zh not in english.text
+
+
+def test_language_switch_keeps_the_page_and_its_filters(app: Any) -> None:
+    station = sign_in(app, "station")
+    page = station.get("/station?point=P05&judgement=positive")
+    assert 'class="lang" href="/station?point=P05&amp;judgement=positive&amp;lang=en"' in page.text
+    english = station.get("/station?point=P05&lang=en")
+    assert 'class="lang" href="/station?point=P05&amp;lang=zh"' in english.text
+    refused = post_form(station, "/station?point=P05", "/station/cases/999/accept")
+    assert refused.status_code == 404
+    assert 'class="lang" href="/?lang=zh"' in refused.text  # no Referer from the test client: the home page
+    with_referer = station.post(
+        "/station/cases/999/accept",
+        data={"csrf": csrf_of(page.text)},
+        headers={"Referer": "http://testserver/station?point=P05"},
+    )
+    assert 'class="lang" href="/station?point=P05&amp;lang=zh"' in with_referer.text  # English is remembered

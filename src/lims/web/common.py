@@ -9,7 +9,7 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -222,6 +222,19 @@ CsrfChecked = Depends(check_csrf)
 # --------------------------------------------------------------------------- rendering
 
 
+def lang_url(request: Request, lang: str) -> str:
+    """This page in another language, keeping its filters; after a form POST, the page the form was on."""
+    if request.method == "GET":
+        path, query = request.url.path, request.url.query
+    else:
+        referer = urlsplit(request.headers.get("referer", ""))
+        if referer.netloc != request.url.netloc or not referer.path.startswith("/"):
+            return f"/?lang={lang}"
+        path, query = referer.path, referer.query
+    params = [(k, v) for k, v in parse_qsl(query) if k != "lang"] + [("lang", lang)]
+    return f"{path}?{urlencode(params)}"
+
+
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """Render a template in the request's language and remember the choice."""
     lang = language(request)
@@ -233,6 +246,7 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
             "t": texts(lang),
             "lang": lang,
             "other_lang": "en" if lang == "zh" else "zh",
+            "lang_url": lang_url(request, "en" if lang == "zh" else "zh"),
             "me": getattr(request.state, "actor", None),
             "my_name": getattr(request.state, "full_name", ""),
             "unread": getattr(request.state, "unread", 0),
