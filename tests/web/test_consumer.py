@@ -100,6 +100,7 @@ def test_trace_page_for_a_product_code(client: TestClient, headers: dict[str, di
     assert "条码校验通过" in page.text and "商品库中没有该条码对应的商品" in page.text  # authenticity findings
     english = client.get(f"/trace/{GTIN13}?lang=en")
     assert "Suspected positive" in english.text and "GS1 China" in english.text
+    assert "Where it was tested: x Warehouse Shopping Plaza" in english.text
 
 
 def test_typed_codes_go_to_their_page(client: TestClient) -> None:
