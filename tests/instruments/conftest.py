@@ -1,4 +1,4 @@
-"""Link timers at 1/20 of the standards' values, so fault tests run in seconds."""
+"""Link timers at 1/50 of the standards' values, so fault tests run in seconds."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from instrument_drivers.timers import ENV_VAR
 
-SCALE = "0.05"
+SCALE = "0.02"
 
 
 @pytest.fixture(autouse=True)
