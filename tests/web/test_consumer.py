@@ -199,3 +199,19 @@ def test_signed_link_of_an_unpublished_sample(client: TestClient, headers: dict[
     sample = register(client, headers["tester"])
     page = client.get(links.sample_path(sample["label_id"]))
     assert page.status_code == 404 and "该样品的检测结果尚未发布" in page.text
+
+
+def test_an_unexpected_fault_is_a_page_not_a_stack_trace(
+    app: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from lims.web import feeds
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(feeds.warnings, "active", broken)
+    client = TestClient(app, raise_server_exceptions=False)
+    response = client.get("/warnings")
+    assert response.status_code == 500
+    assert "系统出错" in response.text and "disk on fire" not in response.text and "Traceback" not in response.text
+    assert "page GET /warnings failed" in caplog.text

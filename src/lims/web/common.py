@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta, timezone
@@ -18,6 +19,7 @@ from fastapi.routing import APIRoute, APIRouter
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from starlette.exceptions import HTTPException
 
 from lims.api.deps import SessionDep
 from lims.models.common import Role
@@ -27,6 +29,7 @@ from lims.services.errors import Forbidden, ServiceError
 from lims.settings import get_settings
 from lims.web.i18n import language, texts
 
+logger = logging.getLogger(__name__)
 SESSION_COOKIE = "lims_session"
 CSRF_COOKIE = "lims_csrf"
 CSRF_FIELD = "csrf"
@@ -72,6 +75,7 @@ def _headline(status: int, t: dict[str, str]) -> str:
         409: t["err_409"],
         410: t["err_410"],
         413: t["err_413"],
+        500: t["err_500"],
         422: t["err_422"],
         503: t["err_503"],
     }.get(status, t["error_title"])
@@ -104,6 +108,11 @@ class PageRoute(APIRoute):
                 return error_page(request, 422, "a value is out of range or conflicts with an existing record")
             except OperationalError:
                 return error_page(request, 503, "the database is busy; try again")
+            except HTTPException:
+                raise
+            except Exception:  # a fault of ours: log it, show a page, never a stack trace
+                logger.exception("page %s %s failed", request.method, request.url.path)
+                return error_page(request, 500, "an unexpected error occurred; it has been logged")
 
         return page_handler
 

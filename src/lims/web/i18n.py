@@ -53,6 +53,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "err_410": ("链接已过期", "The link has expired"),
     "err_413": ("文件太大", "The file is too large"),
     "err_422": ("输入无法识别", "The input was not accepted"),
+    "err_500": ("系统出错，请稍后再试", "Something went wrong on our side; try again later"),
     "err_503": ("系统繁忙，请稍后再试", "The system is busy; try again"),
     "detail": ("详细原因", "Detail"),
     # sign-in
