@@ -52,7 +52,7 @@ _LINEAR = frozenset({"EAN-13", "EAN-8", "UPC-A", "UPC-E", "Code 128"})
 _GS1_IDS = frozenset({"]C1", "]d2", "]d5", "]Q3", "]Q4"})
 _ECI_IDS = frozenset({"]Q2", "]Q4", "]Q6", "]d4", "]d5", "]d6"})
 _MIN_SIDE_FOR_UPSCALE = 400
-_ZBAR_SIDE = 1280
+_ZBAR_SIDE = 1024
 _BAR_COHERENCE = 0.6  # structure-tensor coherence above which a crop looks like parallel bars
 _MAX_PIXELS_FIRST_PASS = 16_000_000  # a 12 MP phone photo is read at full resolution
 _MAX_SIDE_FOR_FULL_PASSES = 2400
@@ -304,7 +304,6 @@ def _retries(view: _View) -> Iterator[Callable[[], list[Decoded]]]:
     yield lambda: _zbar(_View(small.image, view.to_source @ np.vstack([small.to_source, [0.0, 0.0, 1.0]])))
     enhanced = _clahe(view)
     yield lambda: _zxing(enhanced, try_downscale=False, try_invert=False)
-    yield lambda: _zxing(_rotated(enhanced, 45.0), try_downscale=False, try_invert=False)
 
 
 def _box(d: Decoded) -> tuple[float, float, float, float]:
