@@ -60,7 +60,12 @@ _MAX_SIDE_FOR_FULL_PASSES = 2400
 
 @dataclass(frozen=True)
 class Decoded:
-    """One barcode read from an image; ``corners`` are four (x, y) points in the input image."""
+    """One barcode read from an image; ``corners`` are four (x, y) points in the input image.
+
+    ``text`` is what a scanner would send: the GTIN for EAN/UPC (UPC-A and UPC-E as 12 digits, UPC-E
+    expanded), the element string with GS (0x1D) separators for GS1 symbols, otherwise the content
+    decoded from ``raw`` (ECI when declared, else UTF-8, else GB 18030 for QR / Data Matrix).
+    """
 
     symbology: str
     text: str
@@ -113,13 +118,19 @@ def _text_from_bytes(raw: bytes, zxing_text: str, sid: str) -> str:
     return zxing_text
 
 
+def _upce_as_gtin12(text: str) -> str:
+    """UPC-E as the 12-digit UPC-A it stands for (decoders give 8 digits or the 13-digit form)."""
+    try:
+        return upce_to_upca(text) if len(text) == 8 else text[-12:]
+    except CodeError:
+        return ""
+
+
 def _valid(symbology: str, text: str, gs1: bool) -> bool:
     """Check digits and GS1 syntax: a read that fails them is treated as a misread."""
     try:
-        if symbology in ("EAN-13", "EAN-8", "UPC-A"):
+        if symbology in ("EAN-13", "EAN-8", "UPC-A", "UPC-E"):
             parse_gtin(text)
-        elif symbology == "UPC-E":
-            parse_gtin(upce_to_upca(text))
         if gs1:
             parse_element_string(text)
     except CodeError:
@@ -147,6 +158,8 @@ def _zxing(view: _View, **options: Any) -> list[Decoded]:
         else:
             r_text = r.text
         text = _text_from_bytes(raw, r_text, sid) if symbology in _MATRIX and not gs1 else r_text
+        if symbology == "UPC-E":
+            text = _upce_as_gtin12(text)
         if not _valid(symbology, text, gs1):
             continue
         pos = r.position

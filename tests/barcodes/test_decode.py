@@ -42,6 +42,16 @@ def test_clean_render_reads_back(symbology: str, text: str) -> None:
     assert len(found[0].corners) == 4
 
 
+def test_upce_is_reported_as_its_gtin12() -> None:
+    import zxingcpp
+
+    code = zxingcpp.create_barcode("01234565", zxingcpp.BarcodeFormat.UPCE)
+    img = np.pad(np.array(code.to_image(scale=4)), 40, constant_values=255)
+    (d,) = decode(img)
+    assert (d.symbology, d.text) == ("UPC-E", "012345000065")
+    assert d.raw
+
+
 def test_gs1_code128_and_datamatrix_are_flagged_and_parse() -> None:
     for symbology in ("GS1-128", "GS1 DataMatrix"):
         img = np.pad(render_code(symbology, "(01)06901234567892(17)261231(10)L7"), 40, constant_values=255)
