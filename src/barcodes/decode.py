@@ -315,8 +315,8 @@ def _retries(view: _View) -> Iterator[Callable[[], list[Decoded]]]:
             yield lambda upright=upright: _zxing(upright, try_downscale=False, try_invert=False)  # type: ignore[misc]
     small = _scaled(view.image, _ZBAR_SIDE / max(view.image.shape)) if max(view.image.shape) > _ZBAR_SIDE else view
     yield lambda: _zbar(_View(small.image, view.to_source @ np.vstack([small.to_source, [0.0, 0.0, 1.0]])))
-    enhanced = _clahe(view)
-    yield lambda: _zxing(enhanced, try_downscale=False, try_invert=False)
+    yield lambda: _zxing(_rotated(flat, 45.0), try_downscale=False, try_invert=False)
+    yield lambda: _zxing(_clahe(view), try_downscale=False, try_invert=False)
 
 
 def _box(d: Decoded) -> tuple[float, float, float, float]:
