@@ -15,6 +15,7 @@ from rich.console import Console
 from sqlmodel import Session
 
 from lims.cli.common import fail, read_secret, ready_engine, reporting_errors
+from lims.cli.demo_instruments import simulated_instruments
 from lims.db import dispose_engines, get_engine
 from lims.models.common import Role
 from lims.services import audit, auth, demo, reference, schema
@@ -130,6 +131,7 @@ def demo_command(
     with reporting_errors():
         summary = demo.run_demo(
             engine,
+            instruments=simulated_instruments(engine),
             days=days,
             samples_per_day=samples_per_day,
             progress=None if as_json or days == 1 else lambda d, n: console.print(f"day {d}/{n}", end="\r"),

@@ -12,7 +12,18 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from lims.judgement import content_factor
-from lims.models import FoodCategory, KitLot, Limit, PlanTask, PlanVersion, SamplingPoint, TestItem, TestResult, User
+from lims.models import (
+    FoodCategory,
+    KitLot,
+    Limit,
+    PlanTask,
+    PlanVersion,
+    Sample,
+    SamplingPoint,
+    TestItem,
+    TestResult,
+    User,
+)
 from lims.models.common import JudgementOutcome, ResultStatus, Role, utcnow
 from lims.models.results import ResultSubmit
 from lims.models.samples import SampleCreate
@@ -199,6 +210,63 @@ def _from_plan(tasks: list[PlanTask], points: dict[int, str], day_start: datetim
     return visits
 
 
+@dataclass(frozen=True)
+class Measurement:
+    """One test the demo has an instrument run: the sample, the item, its family and the outcome to show."""
+
+    sample_label_id: str
+    item_code: str
+    family: str
+    outcome: str  # negative | positive
+
+
+# Runs the measurements on instruments and stores what they send (the CLI starts simulators for it).
+InstrumentRun = Callable[[list[Measurement]], None]
+
+
+def _review(session: Session, reviewer: Actor, result: TestResult, summary: DemoSummary) -> bool:
+    """The reviewer's decision on one result; True when it was published."""
+    summary.results += 1
+    if result.judgement == JudgementOutcome.INVALID:
+        workflow.transition(session, reviewer, result, "reject", reason="invalid run; retest the sample")
+        summary.rejected += 1
+        return False
+    workflow.transition(session, reviewer, result, "approve", acknowledge_flags=True)
+    workflow.transition(session, reviewer, result, "publish")
+    summary.published += 1
+    if result.judgement == JudgementOutcome.POSITIVE:
+        summary.positives += 1
+        summary.cases += 1
+    return True
+
+
+def _register(session: Session, tester: Actor, visit: _Visit, rng: random.Random) -> Sample:
+    product, brand, gtin, supplier = rng.choice(PRODUCTS[visit.category])
+    return samples.register(
+        session,
+        tester,
+        SampleCreate(
+            point_code=visit.point,
+            product_name=product,
+            category_code=visit.category,
+            brand=brand,
+            gtin=gtin,
+            batch=f"{visit.at:%Y%m%d}{rng.randint(1, 9)}",
+            supplier=supplier,
+            quantity=round(rng.uniform(0.5, 3), 1),
+            collected_at=visit.at,
+            task_ref=visit.task_ref,
+        ),
+    )
+
+
+def _note_codes(sample: Sample, summary: DemoSummary) -> None:
+    summary.trace_codes.append(sample.label_id)
+    ean13 = sample.gtin[1:] if sample.gtin and sample.gtin.startswith("0") else sample.gtin
+    if ean13 and ean13 not in summary.trace_codes:
+        summary.trace_codes.append(ean13)
+
+
 def _work(
     session: Session,
     ref: _Reference,
@@ -207,61 +275,64 @@ def _work(
     visits: list[_Visit],
     rng: random.Random,
     summary: DemoSummary,
-    collect_codes: bool,
+    *,
+    note_codes: bool = False,
 ) -> None:
-    """Register, test, review and publish each visit's sample."""
+    """Register each visit's sample, submit hand-made readings, review and publish."""
     for visit in visits:
-        product, brand, gtin, supplier = rng.choice(PRODUCTS[visit.category])
-        sample = samples.register(
-            session,
-            tester,
-            SampleCreate(
-                point_code=visit.point,
-                product_name=product,
-                category_code=visit.category,
-                brand=brand,
-                gtin=gtin,
-                batch=f"{visit.at:%Y%m%d}{rng.randint(1, 9)}",
-                supplier=supplier,
-                quantity=round(rng.uniform(0.5, 3), 1),
-                collected_at=visit.at,
-                task_ref=visit.task_ref,
-            ),
-        )
+        sample = _register(session, tester, visit, rng)
         summary.samples += 1
-        published_here = False
+        published = False
         for item, limit in ref.items_by_category.get(visit.category, []):
             kit = ref.kits.get(int(item.id or 0))
-            # A few positives on the shown day whatever the seed; a steady rate on the history.
-            positive = summary.results % 13 == 6 if collect_codes else rng.random() < POSITIVE_RATE
             result = results.submit(
                 session,
                 tester,
                 ResultSubmit(
                     sample_label_id=sample.label_id,
                     item_code=item.code,
-                    raw=_raw_for(item, limit, kit, positive, rng),
+                    raw=_raw_for(item, limit, kit, rng.random() < POSITIVE_RATE, rng),
                     kit_lot=kit.lot if kit else None,
                     tested_at=visit.at + timedelta(minutes=40),
                 ),
             )
-            summary.results += 1
-            if result.judgement == JudgementOutcome.INVALID:
-                workflow.transition(session, reviewer, result, "reject", reason="invalid run; retest the sample")
-                summary.rejected += 1
-                continue
-            workflow.transition(session, reviewer, result, "approve", acknowledge_flags=True)
-            workflow.transition(session, reviewer, result, "publish")
-            summary.published += 1
-            published_here = True
-            if result.judgement == JudgementOutcome.POSITIVE:
-                summary.positives += 1
-                summary.cases += 1
-        if collect_codes and published_here:
-            summary.trace_codes.append(sample.label_id)
-            ean13 = sample.gtin[1:] if sample.gtin and sample.gtin.startswith("0") else sample.gtin
-            if ean13 and ean13 not in summary.trace_codes:
-                summary.trace_codes.append(ean13)
+            published = _review(session, reviewer, result, summary) or published
+        if note_codes and published:
+            _note_codes(sample, summary)
+
+
+def _work_on_instruments(
+    engine: Engine,
+    ref: _Reference,
+    tester: Actor,
+    reviewer: Actor,
+    visits: list[_Visit],
+    rng: random.Random,
+    summary: DemoSummary,
+    instruments: InstrumentRun,
+) -> None:
+    """The shown day: register the samples, let the instruments measure them, then review and publish."""
+    registered: list[Sample] = []
+    measurements: list[Measurement] = []
+    with Session(engine, expire_on_commit=False) as session:
+        for visit in visits:
+            sample = _register(session, tester, visit, rng)
+            registered.append(sample)
+            for item, _limit in ref.items_by_category.get(visit.category, []):
+                # A few positives whatever the seed.
+                outcome = "positive" if len(measurements) % 13 == 6 else "negative"
+                measurements.append(Measurement(sample.label_id, item.code, item.family, outcome))
+        session.commit()
+    summary.samples += len(registered)
+    instruments(measurements)
+    with Session(engine, expire_on_commit=False) as session:
+        for sample in registered:
+            stored = session.exec(
+                select(TestResult).where(TestResult.sample_id == sample.id, TestResult.status == ResultStatus.TESTED)
+            ).all()
+            if [_review(session, reviewer, result, summary) for result in stored].count(True):
+                _note_codes(sample, summary)
+        session.commit()
 
 
 def _plan_day(session: Session, tester: Actor, today: date, capacity: int) -> tuple[date, list[PlanTask]] | None:
@@ -297,6 +368,7 @@ def run_demo(
     samples_per_day: int = 30,
     seed: int = 12315,
     progress: Callable[[int, int], None] | None = None,
+    instruments: InstrumentRun | None = None,
 ) -> DemoSummary:
     """Load reference data and users, then do `days` days of work ending today; each day in one transaction."""
     rng = random.Random(seed)
@@ -313,23 +385,27 @@ def run_demo(
     for back in range(days - 1, 0, -1):
         with Session(engine, expire_on_commit=False) as session:
             visits = _rotation(ref, midnight - timedelta(days=back), max(samples_per_day, 200))
-            _work(session, ref, tester, reviewer, visits, rng, summary, collect_codes=False)
+            _work(session, ref, tester, reviewer, visits, rng, summary)
             session.commit()
         if progress:
             progress(days - back, days)
-    # The last day follows the plan's day sheet: today's tasks, or those of the last vehicle day.
+    # The last day follows the plan's day sheet, and its readings come from the instruments.
     with Session(engine, expire_on_commit=False) as session:
         planned = _plan_day(session, tester, now.date(), samples_per_day)
         points = {int(p.id or 0): p.code for p in session.exec(select(SamplingPoint))}
-        if planned is not None:
-            day, tasks = planned
-            start = now - timedelta(hours=7) if day == now.date() else datetime.combine(day, time(0), tzinfo=UTC)
-            summary.plan_day = day.isoformat()
-            visits = _from_plan(tasks, points, start)
-        else:
-            visits = _rotation(ref, now - timedelta(hours=7), samples_per_day)
-        _work(session, ref, tester, reviewer, visits, rng, summary, collect_codes=True)
-        session.commit()
+    if planned is not None:
+        day, tasks = planned
+        start = now - timedelta(hours=7) if day == now.date() else datetime.combine(day, time(0), tzinfo=UTC)
+        summary.plan_day = day.isoformat()
+        visits = _from_plan(tasks, points, start)
+    else:
+        visits = _rotation(ref, now - timedelta(hours=7), samples_per_day)
+    if instruments is not None:
+        _work_on_instruments(engine, ref, tester, reviewer, visits, rng, summary, instruments)
+    else:
+        with Session(engine, expire_on_commit=False) as session:
+            _work(session, ref, tester, reviewer, visits, rng, summary, note_codes=True)
+            session.commit()
     if progress:
         progress(days, days)
     schema.analyze(engine)
