@@ -247,8 +247,14 @@ def _zpl_text_graphic(text: str, height_dots: int, font_path: str | None) -> str
     return f"^GFA,{total},{total},{bytes_per_row},{''.join(rows)}"
 
 
+_ZPL_HEX_ESCAPES = {"_": "_5F", "^": "_5E", "~": "_7E"}
+
+
 def _zpl_field(x: int, y: int, text: str, height: int, font_path: str | None) -> str:
     if text.isascii():
+        if any(c in _ZPL_HEX_ESCAPES for c in text):  # ^FH: field data with _hh escapes
+            escaped = "".join(_ZPL_HEX_ESCAPES.get(c, c) for c in text)
+            return f"^FO{x},{y}^A0N,{height},{height}^FH^FD{escaped}^FS"
         return f"^FO{x},{y}^A0N,{height},{height}^FD{text}^FS"
     return f"^FO{x},{y}{_zpl_text_graphic(text, height, font_path)}^FS"
 

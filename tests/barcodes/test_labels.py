@@ -108,6 +108,12 @@ def test_zpl_structure_and_fields() -> None:
     assert 0.02 < bits.mean() < 0.6  # ink, not an empty or solid box
 
 
+def test_zpl_escapes_control_characters_in_text() -> None:
+    zpl = render_zpl(LabelData("A1", "https://x.example/s/A1", point="Stall ^7 ~ a_b"))
+    assert "^FH^FDStall _5E7 _7E a_5Fb^FS" in zpl
+    assert _commands(zpl)[-1] == "^XZ"
+
+
 def test_zpl_ascii_point_needs_no_graphic() -> None:
     zpl = render_zpl(LabelData("A1", "https://x.example/s/A1", point="Market 3"))
     assert "^GFA" not in zpl and "^FDMarket 3^FS" in zpl
