@@ -48,8 +48,10 @@ class _Header:
 
 
 def _png(data: bytes) -> _Header | None:
-    if not data.startswith(b"\x89PNG\r\n\x1a\n") or len(data) < 24 or data[12:16] != b"IHDR":
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
         return None
+    if len(data) < 24 or data[12:16] != b"IHDR":
+        return _Header("png", 0, 0)
     w, h = struct.unpack(">II", data[16:24])
     return _Header("png", w, h)
 
@@ -78,8 +80,10 @@ def _jpeg(data: bytes) -> _Header | None:
 
 
 def _webp(data: bytes) -> _Header | None:
-    if len(data) < 30 or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+    if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
         return None
+    if len(data) < 30:
+        return _Header("webp", 0, 0)
     chunk = data[12:16]
     if chunk == b"VP8X":
         w = 1 + int.from_bytes(data[24:27], "little")
@@ -95,15 +99,19 @@ def _webp(data: bytes) -> _Header | None:
 
 
 def _gif(data: bytes) -> _Header | None:
-    if data[:6] not in (b"GIF87a", b"GIF89a") or len(data) < 10:
+    if data[:6] not in (b"GIF87a", b"GIF89a"):
         return None
+    if len(data) < 10:
+        return _Header("gif", 0, 0)
     w, h = struct.unpack("<HH", data[6:10])
     return _Header("gif", w, h)
 
 
 def _bmp(data: bytes) -> _Header | None:
-    if not data.startswith(b"BM") or len(data) < 26:
+    if not data.startswith(b"BM") or len(data) < 14:
         return None
+    if len(data) < 26:
+        return _Header("bmp", 0, 0)
     w, h = struct.unpack("<ii", data[18:26])
     return _Header("bmp", abs(w), abs(h))
 

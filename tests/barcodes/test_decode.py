@@ -11,6 +11,8 @@ import cv2
 import numpy as np
 import pytest
 import segno
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from barcodes.decode import decode
 from barcodes.imageio import MAX_PIXELS, ImageError, header_size, load_gray
@@ -201,3 +203,29 @@ def test_jpeg_and_gif_headers_claiming_huge_sizes_are_refused() -> None:
         with pytest.raises(ImageError) as err:
             decode(data)
         assert err.value.code == "too_large"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=2048))
+def test_arbitrary_bytes_never_crash(data: bytes) -> None:
+    try:
+        assert isinstance(decode(data), list)
+    except ImageError as err:
+        assert err.code in {"not_image", "truncated", "too_large"}
+
+
+_VALID_PNG = _png(np.pad(render_code("QR Code", "https://x.example/s/1"), 8, constant_values=255))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, len(_VALID_PNG) - 1), st.integers(0, 255), st.integers(1, len(_VALID_PNG)))
+def test_damaged_png_never_crashes(pos: int, value: int, cut: int) -> None:
+    data = bytearray(_VALID_PNG[:cut])
+    if pos < len(data):
+        data[pos] = value
+    try:
+        found = decode(bytes(data))
+    except ImageError as err:
+        assert err.code in {"not_image", "truncated"}
+    else:
+        assert all(d.text == "https://x.example/s/1" for d in found)
