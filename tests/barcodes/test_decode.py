@@ -226,6 +226,6 @@ def test_damaged_png_never_crashes(pos: int, value: int, cut: int) -> None:
     try:
         found = decode(bytes(data))
     except ImageError as err:
-        assert err.code in {"not_image", "truncated"}
+        assert err.code in {"not_image", "truncated", "too_large"}  # a flipped header byte can claim any size
     else:
         assert all(d.text == "https://x.example/s/1" for d in found)
