@@ -129,3 +129,20 @@ def test_user_add_reads_password_from_stdin(demo_dir: tuple[Path, dict]) -> None
     assert short.returncode != 0 and "at least" in short.stderr
     bad_role = _lims(folder, "user", "add", "zhao", "--role", "boss", stdin="a-strong-password\n")
     assert bad_role.returncode != 0
+
+
+def test_label_of_a_demo_sample_opens_its_page(server: str, demo_dir: tuple[Path, dict]) -> None:
+    import zxingcpp
+    from PIL import Image
+
+    folder, summary = demo_dir
+    label_id = next(c for c in summary["trace_codes"] if label_id_problem(c) is None)
+    made = _lims(folder, "label", label_id, "-o", "label.png")
+    assert made.returncode == 0, made.stderr
+    texts = {r.text for r in zxingcpp.read_barcodes(Image.open(folder / "label.png"))}
+    assert label_id in texts
+    url = next(t for t in texts if t.startswith("http"))
+    path = url.split("://", 1)[1].split("/", 1)[1]
+    assert httpx.get(f"{server}/{path}").status_code == 200
+    forged = path.replace(label_id, label_id[:-1] + ("A" if label_id[-1] != "A" else "B"))
+    assert httpx.get(f"{server}/{forged}").status_code >= 400

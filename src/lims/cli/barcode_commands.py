@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from lims.cli.common import fail
+
+if TYPE_CHECKING:
+    from lims.services.sample_labels import LabelFields
 
 
 class LabelFormatOption(StrEnum):
@@ -55,8 +58,10 @@ def scan(
 
 def label(
     sample_id: Annotated[str, typer.Argument(help="sample id, at most 12 characters")],
-    url: Annotated[str, typer.Option("--url", help="signed public URL of the sample (ASCII)")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="file to write")],
+    url: Annotated[
+        str | None, typer.Option("--url", help="public URL for the QR code (default: the sample's signed link)")
+    ] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="file to write")] = Path("label.png"),
     fmt: Annotated[LabelFormatOption, typer.Option("--format", help="png, svg, pdf or zpl")] = LabelFormatOption.png,
     point: Annotated[str, typer.Option(help="sampling point")] = "",
     date: Annotated[str, typer.Option(help="sampling date")] = "",
@@ -66,6 +71,9 @@ def label(
     from barcodes.labels import LabelData, LabelError, render_label
 
     codes = tuple(c.strip() for entry in items or [] for c in entry.split(",") if c.strip())
+    if url is None:  # a registered sample: its signed link and the rest of the label come from the database
+        fields = _registered_label(sample_id)
+        url, point, date, codes = fields.url, point or fields.point, date or fields.date, codes or fields.items
     try:
         data = render_label(LabelData(sample_id, url, point, date, codes), fmt.value)
     except LabelError as exc:
@@ -75,6 +83,16 @@ def label(
     except OSError as exc:
         fail(f"cannot write {output}: {exc.strerror or exc}")
     typer.echo(f"wrote {output} ({fmt.value}, {len(data)} bytes)")
+
+
+def _registered_label(sample_id: str) -> LabelFields:
+    from sqlmodel import Session
+
+    from lims.cli.common import ready_engine, reporting_errors
+    from lims.services.sample_labels import label_fields
+
+    with reporting_errors(), Session(ready_engine()) as session:
+        return label_fields(session, sample_id)
 
 
 def register(app: typer.Typer) -> None:
