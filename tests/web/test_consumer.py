@@ -62,6 +62,8 @@ def test_signed_link_page_shows_the_sample(client: TestClient, headers: dict[str
     assert page.status_code == 200
     assert "上海青" in page.text and "疑似阳性" in page.text and "已验证" in page.text
     assert "快速检测是一种筛查" in page.text  # what a screening result means and does not mean
+    english = client.get(links.sample_path(sample["label_id"]) + "&lang=en")
+    assert "<dt>Sampled at</dt><dd>x Warehouse Shopping Plaza</dd>" in english.text
 
 
 def test_bad_signed_links_get_clear_messages(client: TestClient, headers: dict[str, dict[str, str]]) -> None:

@@ -190,7 +190,7 @@ def trace_sample(session: Session, label_id: str, memo: HeadMemo | None = None) 
         batch=row.batch,
         category_code=row.category_code,
         point_name=row.name,
-        point_name_en=row.name_en,
+        point_name_en=row.point_name_en,
         collected_at=row.collected_at,
     )
     product: TracedProduct | None = None
