@@ -40,6 +40,7 @@ def _lims(*args: str) -> list[str]:
     return [sys.executable, "-m", "lims", *args]
 
 
+@pytest.mark.timeout(120 + COUNT)  # the full acceptance size takes minutes per family
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_acquire_survives_faults_and_sigkill(family: str, tmp_path: Path) -> None:
     serial, listen, url = FAMILIES[family]
