@@ -20,4 +20,5 @@ echo "== mypy";          mypy
 echo "== import-linter"; lint-imports
 echo "== pytest"
 mkdir -p artifacts
-pytest "$@"
+# Many tests wait on serial link timers and subprocesses, so three workers pay off even on two cores.
+pytest -n "${LIMS_TEST_WORKERS:-3}" "$@"
