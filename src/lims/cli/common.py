@@ -37,17 +37,18 @@ def ready_engine(*, migrate_sqlite: bool = True) -> Engine:
     """The configured engine with an up-to-date schema; a new SQLite database is migrated and gets the
     shipped reference data by itself."""
     engine = get_engine()
-    if not schema.is_current(engine):
-        if engine.dialect.name == "sqlite" and migrate_sqlite:
-            schema.upgrade(engine)
-        else:
-            fail("the database schema is not up to date: run `lims db upgrade`")
-    if migrate_sqlite and engine.dialect.name == "sqlite":
-        with Session(engine) as session:
-            if session.exec(select(District.id)).first() is None:
-                reference.load_reference(session, SYSTEM)
-                session.commit()
+    if engine.dialect.name == "sqlite" and migrate_sqlite:
+        schema.bring_up_to_date(engine, then=lambda: _load_reference_if_empty(engine))
+    elif not schema.is_current(engine):
+        fail("the database schema is not up to date: run `lims db upgrade`")
     return engine
+
+
+def _load_reference_if_empty(engine: Engine) -> None:
+    with Session(engine) as session:
+        if session.exec(select(District.id)).first() is None:
+            reference.load_reference(session, SYSTEM)
+            session.commit()
 
 
 def read_secret(prompt: str) -> str:

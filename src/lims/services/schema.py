@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -22,11 +25,50 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply every migration up to `revision` on `engine`'s database."""
+    with _migration_lock(engine):
+        _upgrade(engine, revision)
+
+
+def bring_up_to_date(engine: Engine, then: Callable[[], None] | None = None) -> None:
+    """Migrate to the newest schema if needed, then run `then`, while no other process does the same."""
+    with _migration_lock(engine):
+        if not is_current(engine):
+            _upgrade(engine, "head")
+        if then is not None:
+            then()
+
+
+def _upgrade(engine: Engine, revision: str) -> None:
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
     analyze(engine)
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """One migrating process at a time. SQLite runs DDL outside transactions, so two processes opening a new
+    database file at once would both create the tables; PostgreSQL takes an advisory lock instead."""
+    database = engine.url.database
+    if engine.dialect.name == "sqlite" and database and database != ":memory:":
+        with open(f"{database}.migrate-lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        return
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SELECT pg_advisory_lock(731216)")
+            try:
+                yield
+            finally:
+                connection.exec_driver_sql("SELECT pg_advisory_unlock(731216)")
+                connection.commit()
+        return
+    yield
 
 
 def analyze(engine: Engine) -> None:
