@@ -12,9 +12,9 @@ import yaml
 from sqlmodel import Session, SQLModel, col, select
 
 from lims.models import District, FoodCategory, Instrument, KitLot, Limit, SamplingPoint, Station, TestItem
-from lims.services import audit
 from lims.services.audit import Actor
 from lims.services.errors import Invalid
+from lims.services.upsert import Outcome, upsert
 
 REFERENCE_FILES = ("district.yaml", "items.yaml")
 
@@ -45,25 +45,11 @@ def _upsert(
     key: dict[str, Any],
     values: dict[str, Any],
 ) -> Any:
-    statement = select(model)
-    for name, value in key.items():
-        statement = statement.where(getattr(model, name) == value)
-    row = session.exec(statement).first()
+    row, outcome = upsert(session, actor, model, key, values)
     table = str(model.__tablename__)
-    if row is None:
-        row = model(**key, **values)
-        session.add(row)
-        session.flush()
-        audit.record(session, actor, row, "create", None)
+    if outcome is Outcome.CREATED:
         report.count(report.created, table)
-        return row
-    before = audit.snapshot(row)
-    for name, value in values.items():
-        setattr(row, name, value)
-    session.add(row)
-    session.flush()
-    if audit.snapshot(row) != before:
-        audit.record(session, actor, row, "update", before)
+    elif outcome is Outcome.UPDATED:
         report.count(report.changed, table)
     else:
         report.unchanged += 1

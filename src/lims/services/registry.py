@@ -11,9 +11,9 @@ from sqlmodel import Session, select
 from barcodes.products import ProductRecord, RejectedRow, load_sample_catalogue, parse_off_file
 from barcodes.trademarks import Trademark, load_sample_trademarks, parse_trademarks_csv, search_marks
 from lims.models import Product, TrademarkRecord
-from lims.services import audit
 from lims.services.audit import Actor
 from lims.services.errors import Invalid
+from lims.services.upsert import Outcome, upsert
 
 
 @dataclass
@@ -36,27 +36,19 @@ class ImportReport:
         }
 
 
+def _count(report: ImportReport, outcome: Outcome) -> None:
+    if outcome is Outcome.CREATED:
+        report.created += 1
+    elif outcome is Outcome.UPDATED:
+        report.updated += 1
+    else:
+        report.unchanged += 1
+
+
 def _upsert_product(session: Session, actor: Actor, record: ProductRecord, report: ImportReport) -> None:
     values = record.to_dict()
-    values["gtin"] = values.pop("gtin14")
-    row = session.exec(select(Product).where(Product.gtin == values["gtin"])).first()
-    if row is None:
-        row = Product.model_validate(values)
-        session.add(row)
-        session.flush()
-        audit.record(session, actor, row, "import", None)
-        report.created += 1
-        return
-    before = audit.snapshot(row)
-    for name, value in values.items():
-        setattr(row, name, value)
-    if audit.snapshot(row) == before:
-        report.unchanged += 1
-        return
-    session.add(row)
-    session.flush()
-    audit.record(session, actor, row, "update", before)
-    report.updated += 1
+    gtin = values.pop("gtin14")
+    _count(report, upsert(session, actor, Product, {"gtin": gtin}, values, action="import")[1])
 
 
 def import_products(
@@ -99,24 +91,8 @@ def _upsert_mark(session: Session, actor: Actor, mark: Trademark, report: Import
         "valid_to": mark.valid_to,
         "status": mark.status,
     }
-    row = session.exec(select(TrademarkRecord).where(TrademarkRecord.registration_no == mark.registration_no)).first()
-    if row is None:
-        row = TrademarkRecord.model_validate({"registration_no": mark.registration_no, **values})
-        session.add(row)
-        session.flush()
-        audit.record(session, actor, row, "import", None)
-        report.created += 1
-        return
-    before = audit.snapshot(row)
-    for name, value in values.items():
-        setattr(row, name, value)
-    if audit.snapshot(row) == before:
-        report.unchanged += 1
-        return
-    session.add(row)
-    session.flush()
-    audit.record(session, actor, row, "update", before)
-    report.updated += 1
+    key = {"registration_no": mark.registration_no}
+    _count(report, upsert(session, actor, TrademarkRecord, key, values, action="import")[1])
 
 
 def import_trademarks(session: Session, actor: Actor, rows: Iterable[Trademark | RejectedRow]) -> ImportReport:
