@@ -40,3 +40,15 @@ def test_failed_sqlite_migration_rolls_back_completely(tmp_path: Path) -> None:
     assert {c["name"]: str(c["type"]) for c in inspect(engine).get_columns("held_reading")} == held
     assert held["sequence"] == "INTEGER"
     assert not inspect(engine).has_table("_alembic_tmp_held_reading")
+
+
+def test_foreign_keys_are_enforced_after_a_migration(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'fk.db'}")
+    schema.upgrade(engine)
+    with engine.connect() as connection:  # the pool hands back the connection the migration ran on
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        with pytest.raises(Exception, match="FOREIGN KEY"):
+            connection.exec_driver_sql(
+                "INSERT INTO station (code, name, name_en, level, kind, address, district_id) "
+                "VALUES ('S', 'n', 'n', 'city', '', '', 999)"
+            )

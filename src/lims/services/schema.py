@@ -47,16 +47,25 @@ def _upgrade(engine: Engine, revision: str) -> None:
     else:
         # The sqlite3 module commits DDL on its own; drive the transaction by hand so that a migration
         # that fails half-way leaves nothing behind.
+        # Foreign keys are off while tables are rebuilt (dropping a referenced table would check every row
+        # against its children), and checked as a whole before the commit.
         with engine.connect() as connection:
             connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")  # only takes effect outside a transaction
             try:
-                config.attributes["connection"] = connection
-                command.upgrade(config, revision)
-            except BaseException:
-                connection.exec_driver_sql("ROLLBACK")
-                raise
-            connection.exec_driver_sql("COMMIT")
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                try:
+                    config.attributes["connection"] = connection
+                    command.upgrade(config, revision)
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").first()
+                    if broken is not None:
+                        raise RuntimeError(f"migration broke a foreign key: {tuple(broken)}")
+                except BaseException:
+                    connection.exec_driver_sql("ROLLBACK")
+                    raise
+                connection.exec_driver_sql("COMMIT")
+            finally:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
     analyze(engine)
 
 
