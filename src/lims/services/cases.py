@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from lims.models import PositiveCase, Sample, SamplingPoint, Station, TestItem, TestResult
+from lims.models import PositiveCase, Sample, SamplingPoint, TestItem, TestResult
 from lims.models.cases import CasePublic, Disposal, ReferralOutcome, RetestRequest
 from lims.models.common import Role, utcnow
 from lims.services import audit
@@ -215,9 +215,3 @@ def public(session: Session, case: PositiveCase) -> CasePublic:
             "overdue": overdue(case, now),
         }
     )
-
-
-def station_of(session: Session, case: PositiveCase) -> Station | None:
-    """The station whose point the case is at."""
-    point = session.get(SamplingPoint, case.point_id)
-    return session.get(Station, point.station_id) if point else None

@@ -411,8 +411,3 @@ def run_demo(
     schema.analyze(engine)
     summary.users = {name: password for name, (_role, password, _s) in DEMO_USERS.items()}
     return summary
-
-
-def count_published(session: Session) -> int:
-    """How many results are published now."""
-    return len(session.exec(select(TestResult.id).where(TestResult.status == ResultStatus.PUBLISHED)).all())
