@@ -95,6 +95,8 @@ class _Collecting(astm_server.BaseRecordsDispatcher):
 
 @contextlib.contextmanager
 def _asynclib_loop() -> Iterator[None]:
+    """Run asynclib's loop in a thread. Create the dispatchers first: the loop iterates the socket map
+    without a copy, so a dispatcher added from another thread while it runs kills the loop."""
     stop = threading.Event()
 
     def run() -> None:
@@ -113,15 +115,16 @@ def _asynclib_loop() -> Iterator[None]:
 
 def test_python_astm_host_accepts_the_gold_reader() -> None:
     _Collecting.received = []
-    with simulator("gold", "socket://127.0.0.1:0", count=6, seed=8) as s, _asynclib_loop():
+    with simulator("gold", "socket://127.0.0.1:0", count=6, seed=8) as s:
         host = astm_server.Server("127.0.0.1", 0, dispatcher=_Collecting, timeout=30)
-        join = TcpJoin(int(s.driver_url.rsplit(":", 1)[1]), host.socket.getsockname()[1])
-        try:
-            deadline = time.monotonic() + 30
-            while s.sim.pending() and time.monotonic() < deadline:
-                time.sleep(0.05)
-        finally:
-            join.close()
+        with _asynclib_loop():
+            join = TcpJoin(int(s.driver_url.rsplit(":", 1)[1]), host.socket.getsockname()[1])
+            try:
+                deadline = time.monotonic() + 30
+                while s.sim.pending() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+            finally:
+                join.close()
         assert s.sim.pending() == 0, "every card was acknowledged by the independent host"
         expected = s.expected()
     results = [r for r in _Collecting.received if r[0] == "R"]
@@ -151,13 +154,15 @@ def test_gold_driver_accepts_a_python_astm_sender() -> None:
     bridge = TcpBridge()
     got = []
     try:
-        with _asynclib_loop():
-            sender = astm_client.Client(emitter, "127.0.0.1", bridge.port_a, timeout=10, flow_map=None)
-            with create_driver("gold", f"socket://127.0.0.1:{bridge.port_b}") as driver:
+        # The driver's port is open before the sender bids: opening a port discards what is waiting
+        # (pyserial does so for serial and socket:// alike), and python-astm gives up on an unanswered ENQ.
+        with create_driver("gold", f"socket://127.0.0.1:{bridge.port_b}") as driver:
+            sender = astm_client.Client(emitter, "127.0.0.1", bridge.port_a, timeout=30, flow_map=None)
+            with _asynclib_loop():
                 for reading in driver.readings(count=5, idle_exit=10):
                     got.append(reading)
                     driver.ack(reading)
-            sender.close()
+                sender.close()
     finally:
         bridge.close()
     expected = [
