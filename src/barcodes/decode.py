@@ -65,6 +65,7 @@ class Decoded:
     ``text`` is what a scanner would send: the GTIN for EAN/UPC (UPC-A and UPC-E as 12 digits, UPC-E
     expanded), the element string with GS (0x1D) separators for GS1 symbols, otherwise the content
     decoded from ``raw`` (ECI when declared, else UTF-8, else GB 18030 for QR / Data Matrix).
+    ``gs1_error`` says why a symbol flagged as GS1 holds content that breaks GS1 syntax.
     """
 
     symbology: str
@@ -74,6 +75,7 @@ class Decoded:
     gs1: bool = False
     symbology_identifier: str = ""
     decoder: str = "zxing-cpp"
+    gs1_error: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (raw bytes as hex)."""
@@ -85,6 +87,7 @@ class Decoded:
             "raw_hex": self.raw.hex(),
             "corners": [list(p) for p in self.corners],
             "decoder": self.decoder,
+            "gs1_error": self.gs1_error,
         }
 
 
@@ -126,16 +129,28 @@ def _upce_as_gtin12(text: str) -> str:
         return ""
 
 
-def _valid(symbology: str, text: str, gs1: bool) -> bool:
-    """Check digits and GS1 syntax: a read that fails them is treated as a misread."""
-    try:
-        if symbology in ("EAN-13", "EAN-8", "UPC-A", "UPC-E"):
+def _valid(symbology: str, text: str) -> bool:
+    """Check digits: an EAN/UPC read that fails them is a misread and is dropped."""
+    if symbology in ("EAN-13", "EAN-8", "UPC-A", "UPC-E"):
+        try:
             parse_gtin(text)
-        if gs1:
-            parse_element_string(text)
-    except CodeError:
-        return False
+        except CodeError:
+            return False
     return True
+
+
+def _gs1_error(text: str, gs1: bool) -> str:
+    """Why a GS1 symbol's content breaks GS1 syntax ('' when it does not, or is not GS1).
+
+    The symbol's own checksum (Code 128, Reed-Solomon) vouches for the read, so bad content is reported
+    with the code rather than hidden: a consumer learns the code is malformed instead of retrying."""
+    if not gs1:
+        return ""
+    try:
+        parse_element_string(text)
+    except CodeError as exc:
+        return exc.reason
+    return ""
 
 
 # --------------------------------------------------------------------------- decoders
@@ -160,11 +175,11 @@ def _zxing(view: _View, **options: Any) -> list[Decoded]:
         text = _text_from_bytes(raw, r_text, sid) if symbology in _MATRIX and not gs1 else r_text
         if symbology == "UPC-E":
             text = _upce_as_gtin12(text)
-        if not _valid(symbology, text, gs1):
+        if not _valid(symbology, text):
             continue
         pos = r.position
         corners = [(float(p.x), float(p.y)) for p in (pos.top_left, pos.top_right, pos.bottom_right, pos.bottom_left)]
-        out.append(Decoded(symbology, text, raw, _map(corners, view.to_source), gs1, sid))
+        out.append(Decoded(symbology, text, raw, _map(corners, view.to_source), gs1, sid, gs1_error=_gs1_error(text, gs1)))
     return out
 
 
@@ -184,7 +199,7 @@ def _zbar(view: _View) -> list[Decoded]:
         text = raw.decode("utf-8", "replace")
         if symbology in _MATRIX:
             text = _text_from_bytes(raw, raw.decode("latin-1"), "")
-        if not _valid(symbology, text, gs1):
+        if not _valid(symbology, text):
             continue
         corners = [(float(x), float(y)) for x, y in r.polygon] or [
             (r.rect.left, r.rect.top),
@@ -192,7 +207,9 @@ def _zbar(view: _View) -> list[Decoded]:
             (r.rect.left + r.rect.width, r.rect.top + r.rect.height),
             (r.rect.left, r.rect.top + r.rect.height),
         ]
-        out.append(Decoded(symbology, text, raw, _map(corners, view.to_source), gs1, "", "zbar"))
+        out.append(
+            Decoded(symbology, text, raw, _map(corners, view.to_source), gs1, "", "zbar", _gs1_error(text, gs1))
+        )
     return out
 
 

@@ -57,3 +57,12 @@ def test_scan_unreadable_files_exit_non_zero(app: typer.Typer, tmp_path: Path) -
     result = CliRunner().invoke(app, ["scan", str(bad), str(tmp_path / "missing.jpg")])
     assert result.exit_code == 1
     assert "not an image" in result.output and "missing.jpg" in result.output
+
+
+def test_scan_reports_a_gs1_symbol_with_bad_content_as_invalid(app: typer.Typer) -> None:
+    sample = Path("/work/shared/benchmarks/zxing-samples/code128-1/1.png")
+    result = CliRunner().invoke(app, ["scan", str(sample)])
+    assert result.exit_code == 0, result.output
+    (row,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert (row["text"], row["gs1"], row["kind"]) == ("168901", True, "invalid")
+    assert "(16)" in row["error"]

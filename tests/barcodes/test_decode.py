@@ -62,6 +62,16 @@ def test_gs1_code128_and_datamatrix_are_flagged_and_parse() -> None:
         assert d.text == "0106901234567892" + "17261231" + "10L7"
 
 
+def test_gs1_symbol_with_bad_content_is_returned_with_the_reason() -> None:
+    # zxing-cpp's sample: a GS1-128 symbol (FNC1 first) holding "168901", which is no valid AI 16 date.
+    # Its Code 128 check character vouches for the read, so the code is reported, marked as bad GS1.
+    (d,) = decode(SAMPLES / "code128-1" / "1.png")
+    assert (d.symbology, d.text, d.gs1) == ("Code 128", "168901", True)
+    assert "(16)" in d.gs1_error
+    (good,) = decode(_png(np.pad(render_code("GS1-128", "(01)06901234567892"), 40, constant_values=255)))
+    assert good.gs1 and good.gs1_error == ""
+
+
 def test_gb18030_qr_text_is_decoded_from_raw_bytes() -> None:
     qr = segno.make("康师傅红烧牛肉面", encoding="gb18030", micro=False)
     buf = io.BytesIO()

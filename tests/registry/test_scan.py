@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from pathlib import Path
 
 import barcode
 from barcode.writer import ImageWriter
@@ -48,6 +49,13 @@ def test_label_qr_with_a_signed_link_opens_the_sample(client: TestClient, header
     segno.make(forged, error="m").save(out, kind="png", scale=6, border=4)
     codes = client.post("/api/v1/scan", files={"image": ("label.png", out.getvalue(), "image/png")}).json()["codes"]
     assert codes[0]["status"] in (403, 422) and codes[0]["trace"] is None
+
+
+def test_gs1_symbol_with_bad_content_gets_the_gs1_reason(client: TestClient) -> None:
+    photo = Path("/work/shared/benchmarks/zxing-samples/code128-1/1.png").read_bytes()
+    (code,) = client.post("/api/v1/scan", files={"image": ("pack.png", photo, "image/png")}).json()["codes"]
+    assert (code["text"], code["status"], code["trace"]) == ("168901", 422, None)
+    assert "breaks GS1 syntax" in code["detail"] and "(16)" in code["detail"]
 
 
 def _png_header(width: int, height: int) -> bytes:

@@ -44,6 +44,8 @@ def scan(
         for code in found:
             record = {"file": name, **code.to_dict()}
             try:
+                if code.gs1_error:
+                    raise CodeError(code.gs1_error, code="gs1_syntax")
                 parsed = parse_code(code.text)
                 record["kind"] = parsed.kind.value
                 if parsed.is_gs1:

@@ -53,6 +53,8 @@ def scan(session: Session, image: bytes) -> list[ScannedCode]:
     scanned = []
     for item in found:
         try:
+            if item.gs1_error:
+                raise Invalid(f"the code is marked GS1 but breaks GS1 syntax: {item.gs1_error}")
             code = _traceable(item.text)
             record, status, detail = trace.trace(session, code), 200, None
         except ServiceError as exc:
