@@ -179,7 +179,9 @@ def _zxing(view: _View, **options: Any) -> list[Decoded]:
             continue
         pos = r.position
         corners = [(float(p.x), float(p.y)) for p in (pos.top_left, pos.top_right, pos.bottom_right, pos.bottom_left)]
-        out.append(Decoded(symbology, text, raw, _map(corners, view.to_source), gs1, sid, gs1_error=_gs1_error(text, gs1)))
+        out.append(
+            Decoded(symbology, text, raw, _map(corners, view.to_source), gs1, sid, gs1_error=_gs1_error(text, gs1))
+        )
     return out
 
 
@@ -207,9 +209,7 @@ def _zbar(view: _View) -> list[Decoded]:
             (r.rect.left + r.rect.width, r.rect.top + r.rect.height),
             (r.rect.left, r.rect.top + r.rect.height),
         ]
-        out.append(
-            Decoded(symbology, text, raw, _map(corners, view.to_source), gs1, "", "zbar", _gs1_error(text, gs1))
-        )
+        out.append(Decoded(symbology, text, raw, _map(corners, view.to_source), gs1, "", "zbar", _gs1_error(text, gs1)))
     return out
 
 
@@ -329,7 +329,9 @@ def _retries(view: _View) -> Iterator[Callable[[], list[Decoded]]]:
         yield lambda region=region: _zxing(region, try_downscale=False, try_invert=False)  # type: ignore[misc]
     for region in regions:
         for upright in _straightened(region):
-            yield lambda upright=upright: _zxing(upright, try_downscale=False, try_invert=False)  # type: ignore[misc]
+            yield lambda upright=upright: _zxing(  # type: ignore[misc]
+                upright, try_downscale=False, try_invert=False, try_rotate=False
+            )
     small = _scaled(view.image, _ZBAR_SIDE / max(view.image.shape)) if max(view.image.shape) > _ZBAR_SIDE else view
     yield lambda: _zbar(_View(small.image, view.to_source @ np.vstack([small.to_source, [0.0, 0.0, 1.0]])))
     yield lambda: _zxing(_rotated(flat, 45.0), try_downscale=False, try_invert=False)
@@ -381,6 +383,34 @@ def _second_opinion(found: list[Decoded], gray: Gray) -> list[Decoded]:
     return kept
 
 
+def _modules(symbology: str) -> int:
+    """Modules across an EAN/UPC symbol (its quiet zones excluded)."""
+    return {"EAN-8": 67, "UPC-E": 51}.get(symbology, 95)
+
+
+def _consistent_when_enlarged(found: list[Decoded], gray: Gray) -> list[Decoded]:
+    """Drop an EAN/UPC read with bars under ~2.5 px that reads as another number at 1.5x.
+
+    Bars near the pixel pitch alias: the same wrong number can pass the check digit in both decoders,
+    while the enlarged crop resolves them. Two numbers for one place means neither is trusted."""
+    kept = []
+    h, w = gray.shape[:2]
+    for d in found:
+        xs = [p[0] for p in d.corners]
+        ys = [p[1] for p in d.corners]
+        length = max(max(xs) - min(xs), max(ys) - min(ys))
+        if d.symbology not in _LINEAR or d.symbology == "Code 128" or length / _modules(d.symbology) >= 2.5:
+            kept.append(d)
+            continue
+        x0, y0, x1, y1 = _box(d)
+        crop = gray[max(0, int(y0)) : min(h, int(y1) + 1), max(0, int(x0)) : min(w, int(x1) + 1)]
+        enlarged = _scaled(np.ascontiguousarray(crop), 1.5)
+        others = [o.text for o in _zxing(enlarged, try_invert=False) if o.symbology in _LINEAR]
+        if all(_same_number(o, d.text) for o in others):
+            kept.append(d)
+    return kept
+
+
 def _unique(found: list[Decoded]) -> list[Decoded]:
     seen: set[tuple[str, str]] = set()
     out = []
@@ -402,7 +432,7 @@ def decode_gray(gray: Gray) -> list[Decoded]:
     )
     found = _resolve_conflicts(_unique(_zxing(full)), full)
     if found:
-        found = _second_opinion(found, gray)
+        found = _consistent_when_enlarged(_second_opinion(found, gray), gray)
     if found:
         return found
     view = _working(gray)
