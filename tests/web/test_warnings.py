@@ -51,3 +51,21 @@ def test_feed_entries(app: Any, client: TestClient) -> None:
     assert 'href="/warnings.atom"' in page.text
     home = client.get("/")
     assert "警示二" in home.text
+
+
+def test_reviewer_withdraws_a_warning_with_a_reason(app: Any, client: TestClient) -> None:
+    _publish(app, "豆芽暂停食用警示")
+    reviewer = sign_in(app, "reviewer")
+    page = reviewer.get("/review")
+    assert 'id="warnings-in-force"' in page.text and "豆芽暂停食用警示" in page.text
+    action = page.text.split('action="/review/warnings/', 1)[1].split('"', 1)[0]
+    url = f"/review/warnings/{action}"
+    no_reason = post_form(reviewer, "/review", url, {"reason": " "})
+    assert no_reason.status_code == 422 and "needs a reason" in no_reason.text
+    done = post_form(reviewer, "/review", url, {"reason": "复检合格"})
+    assert done.status_code == 303 and "done=withdrawn" in done.headers["location"]
+    assert "消费警示已撤回" in reviewer.get(done.headers["location"]).text
+    assert "豆芽暂停食用警示" not in client.get("/warnings").text
+    assert ET.fromstring(client.get("/warnings.atom").content).findall(f"{A}entry") == []
+    again = post_form(reviewer, "/review", url, {"reason": "复检合格"})
+    assert again.status_code == 409 and "already withdrawn" in again.text

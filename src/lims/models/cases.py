@@ -102,6 +102,13 @@ class PublicWarning(WarningBase, table=True):
     published_at: datetime = Field(default_factory=utcnow, index=True)
     published_by_id: int = Field(foreign_key="app_user.id")
     withdrawn_at: datetime | None = None
+    withdrawn_reason: str | None = Field(default=None, max_length=500)
+
+
+class WarningWithdraw(SQLModel):
+    """Why a warning is withdrawn (the product was cleared, the lot recalled and destroyed, an error)."""
+
+    reason: str = Field(min_length=2, max_length=500)
 
 
 class WarningPublic(WarningBase):
@@ -109,3 +116,5 @@ class WarningPublic(WarningBase):
 
     id: int
     published_at: datetime
+    withdrawn_at: datetime | None = None
+    withdrawn_reason: str | None = None

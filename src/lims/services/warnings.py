@@ -11,7 +11,7 @@ from lims.models.common import Role, utcnow
 from lims.services import audit, gtin
 from lims.services.audit import Actor
 from lims.services.auth import require_role
-from lims.services.errors import Invalid
+from lims.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 
 def publish(session: Session, actor: Actor, data: WarningBase) -> PublicWarning:
@@ -33,6 +33,28 @@ def publish(session: Session, actor: Actor, data: WarningBase) -> PublicWarning:
     session.add(warning)
     session.flush()
     audit.record(session, actor, warning, "publish", None)
+    return warning
+
+
+def withdraw(session: Session, actor: Actor, warning_id: int, reason: str) -> PublicWarning:
+    """Withdraw a warning of the reviewer's district now; it leaves every public list, its record stays."""
+    require_role(actor, Role.REVIEWER)
+    warning = session.get(PublicWarning, warning_id)
+    if warning is None:
+        raise NotFound(f"no warning {warning_id}")
+    if actor.district_id is not None and warning.district_id != actor.district_id:
+        raise Forbidden("the warning belongs to another district")
+    if warning.withdrawn_at is not None:
+        raise Conflict(f"warning {warning_id} was already withdrawn")
+    reason = reason.strip()
+    if len(reason) < 2:
+        raise Invalid("a withdrawal needs a reason")
+    before = audit.snapshot(warning)
+    warning.withdrawn_at = utcnow()
+    warning.withdrawn_reason = reason
+    session.add(warning)
+    session.flush()
+    audit.record(session, actor, warning, "withdraw", before)
     return warning
 
 

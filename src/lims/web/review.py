@@ -22,7 +22,7 @@ from lims.web.common import LOCAL_TZ, CsrfChecked, page_router, redirect, render
 
 router = page_router()
 Reviewer = Annotated[Actor, Depends(role_page(Role.REVIEWER))]
-DONE = {"approve", "reject", "publish", "warning"}
+DONE = {"approve", "reject", "publish", "warning", "withdrawn"}
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,7 @@ def _page(request: Request, session: Session, actor: Actor, status_code: int = 2
         approved=_rows(session, actor, ResultStatus.APPROVED),
         items=reference.items(session),
         categories=reference.categories(session),
+        in_force=[w for w in warnings.active(session) if w.district_id == actor.district_id],
         done=done if done in DONE else None,
         form=context.pop("form", {}),
         **context,
@@ -78,7 +79,7 @@ def _page(request: Request, session: Session, actor: Actor, status_code: int = 2
 
 @router.get("/review", response_class=HTMLResponse)
 def queue(request: Request, session: SessionDep, actor: Reviewer) -> HTMLResponse:
-    """Pending results with their raw data and flags, approved results to publish, and the warning form."""
+    """Pending results with their raw data and flags, approved results to publish, warnings to publish or withdraw."""
     return _page(request, session, actor)
 
 
@@ -154,3 +155,21 @@ def publish_warning(
     except ValidationError as exc:  # a field too short or too long
         return _page(request, session, actor, 422, warning_error=validation_reason(exc), form=form)
     return redirect("/review?done=warning#warning-form")
+
+
+@router.post("/review/warnings/{warning_id}/withdraw", response_class=HTMLResponse, dependencies=[CsrfChecked])
+def withdraw_warning(
+    request: Request,
+    session: SessionDep,
+    actor: Reviewer,
+    warning_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    reason: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """Withdraw a warning in force, with the reason."""
+    try:
+        warnings.withdraw(session, actor, warning_id, reason)
+        session.commit()
+    except ServiceError as exc:
+        session.rollback()
+        return _page(request, session, actor, exc.status_code, withdraw_error=exc.reason, error_warning=warning_id)
+    return redirect("/review?done=withdrawn#warnings-in-force")
