@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from schedules import workdays
 from schedules.errors import PlanError, Problem
 from schedules.workdays import Month, supported_years
 
@@ -270,8 +271,9 @@ def plan_problems(plan: Plan) -> list[Problem]:
                 problems.append(Problem(f"{where}.batches.{cat}", "no test item covers this category"))
     if plan.month is not None:
         year, (low, high) = Month.parse(plan.month).year, supported_years()
+        holidays = workdays.HOLIDAYS_FILE.name
         if not low <= year <= high:
             problems.append(
-                Problem("month", f"no statutory holiday data for {year} (chinese-calendar knows {low}–{high})")
+                Problem("month", f"no statutory holiday data for {year} (known: {low}–{high}; see {holidays})")
             )
     return problems

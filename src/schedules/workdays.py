@@ -1,4 +1,6 @@
-"""Working days from `chinese-calendar`: statutory holidays off, adjusted working days (调休) on."""
+"""Working days from `chinese-calendar`: statutory holidays off, adjusted working days (调休) on.
+
+Years the installed package does not know yet can be added as data in `data/holidays.yaml`."""
 
 from __future__ import annotations
 
@@ -8,11 +10,16 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 import chinese_calendar
+import yaml
 from chinese_calendar import constants as _cc_constants
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from schedules.errors import CalendarError, PlanError
+
+HOLIDAYS_FILE = Path(__file__).with_name("data") / "holidays.yaml"
 
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -65,10 +72,98 @@ class Month:
         return f"{self.year:04d}-{self.month:02d}"
 
 
-def supported_years() -> tuple[int, int]:
-    """First and last year the installed `chinese-calendar` has holiday data for."""
+class _HolidayRange(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str = Field(min_length=1)
+    start: date = Field(alias="from")
+    end: date = Field(alias="to")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> _HolidayRange:
+        if self.end < self.start:
+            raise ValueError(f"{self.name}: 'to' {self.end} is before 'from' {self.start}")
+        return self
+
+
+class _YearArrangement(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    notice: str = ""
+    holidays: list[_HolidayRange] = Field(min_length=1)
+    workdays: list[date] = []
+
+
+@dataclass(frozen=True)
+class HolidayTable:
+    """Holiday arrangements added as data for years chinese-calendar lacks."""
+
+    years: frozenset[int]
+    holidays: dict[date, str]
+    workdays: frozenset[date]
+
+
+def load_holiday_table(path: Path) -> HolidayTable:
+    """Read and check a holidays file (see data/holidays.yaml); PlanError names the year and field at fault."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise PlanError(f"{path}: {exc}") from None
+    if not isinstance(raw, dict):
+        raise PlanError(f"{path}: expected a mapping of year -> arrangement")
+    holidays: dict[date, str] = {}
+    workdays: set[date] = set()
+    for year, body in raw.items():
+        try:
+            arrangement = _YearArrangement.model_validate(body)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise PlanError(f"{path}: {year}.{where}: {first['msg']}") from None
+        for span in arrangement.holidays:
+            day = span.start
+            while day <= span.end:
+                holidays[day] = span.name
+                day += timedelta(days=1)
+        for day in arrangement.workdays:
+            if day.weekday() < 5:
+                raise PlanError(f"{path}: {year}.workdays: {day} is a weekday, not a weekend day worked in exchange")
+            if day in holidays:
+                raise PlanError(f"{path}: {year}.workdays: {day} is also listed as a holiday")
+            workdays.add(day)
+    return HolidayTable(frozenset(int(y) for y in raw), holidays, frozenset(workdays))
+
+
+@lru_cache(maxsize=1)
+def _table() -> HolidayTable:
+    return load_holiday_table(HOLIDAYS_FILE) if HOLIDAYS_FILE.exists() else HolidayTable(frozenset(), {}, frozenset())
+
+
+def use_holiday_file(path: Path) -> None:
+    """Read holiday arrangements for missing years from `path` from now on (the default is data/holidays.yaml)."""
+    global HOLIDAYS_FILE
+    HOLIDAYS_FILE = path
+    _table.cache_clear()
+    _month_flags.cache_clear()
+
+
+def _package_years() -> tuple[int, int]:
     years = [d.year for d in _cc_constants.holidays]
     return min(years), max(years)
+
+
+def supported_years() -> tuple[int, int]:
+    """First and last year with holiday data: chinese-calendar's, extended by the holidays file."""
+    low, high = _package_years()
+    added = _table().years
+    while high + 1 in added:
+        high += 1
+    return low, high
+
+
+def _from_table(year: int) -> bool:
+    low, high = _package_years()
+    return not low <= year <= high and year in _table().years
 
 
 def _calendar_version() -> str:
@@ -84,7 +179,8 @@ def check_year(year: int) -> None:
     if not low <= year <= high:
         raise CalendarError(
             f"no statutory holiday data for {year}: chinese-calendar {_calendar_version()} knows "
-            f"{low}–{high}; upgrade chinese-calendar once the State Council publishes that year's holidays"
+            f"{low}–{high}; upgrade chinese-calendar, or add the State Council's arrangement for {year} to "
+            f"{HOLIDAYS_FILE}"
         )
 
 
@@ -92,8 +188,12 @@ def check_year(year: int) -> None:
 def _month_flags(year: int, month: int) -> tuple[tuple[date, bool, bool], ...]:
     check_year(year)
     out = []
+    table = _table() if _from_table(year) else None
     for day in Month(year, month).days():
-        workday = bool(chinese_calendar.is_workday(day))
+        if table is None:
+            workday = bool(chinese_calendar.is_workday(day))
+        else:
+            workday = (day.weekday() < 5 and day not in table.holidays) or day in table.workdays
         out.append((day, workday, workday and day.weekday() >= 5))
     return tuple(out)
 
@@ -117,6 +217,8 @@ def is_adjusted_workday(day: date) -> bool:
 def is_statutory_holiday(day: date) -> bool:
     """True for a day off that belongs to a statutory holiday (not an ordinary weekend)."""
     check_year(day.year)
+    if _from_table(day.year):
+        return day in _table().holidays
     off, name = chinese_calendar.get_holiday_detail(day)
     return bool(off) and name is not None
 
