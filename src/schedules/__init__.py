@@ -15,6 +15,7 @@ from schedules.workdays import (
     is_working_day,
     statutory_holidays,
     supported_years,
+    use_holiday_file,
     working_days,
 )
 
@@ -60,6 +61,7 @@ __all__ = [
     "statutory_holidays",
     "supported_years",
     "urgent_task",
+    "use_holiday_file",
     "vehicle_days",
     "working_days",
 ]
