@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -180,6 +181,13 @@ def test_bad_photos_get_a_clear_message(client: TestClient, payload: bytes, text
     response = client.post("/trace/photo", files={"photo": ("x.png", payload, "image/png")})
     assert response.status_code == 422
     assert text in response.text and "Traceback" not in response.text
+
+
+def test_photo_of_a_gs1_symbol_with_bad_content_says_why(client: TestClient) -> None:
+    photo = Path("/work/shared/benchmarks/zxing-samples/code128-1/1.png").read_bytes()  # GS1-128 "168901"
+    response = client.post("/trace/photo", files={"photo": ("x.png", photo, "image/png")}, follow_redirects=False)
+    assert response.status_code == 422
+    assert "(16)" in response.text and "168901" in response.text and "Traceback" not in response.text
 
 
 def test_published_result_helper_still_traces(client: TestClient, headers: dict[str, dict[str, str]]) -> None:

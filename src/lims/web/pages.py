@@ -94,7 +94,11 @@ async def trace_photo(request: Request, me: Viewer, photo: Annotated[UploadFile,
         return _trace_page(
             request, 422, record=None, headline=t["bad_photo"], hint=t["bad_photo_hint"], error="no barcode found"
         )
-    texts_found = [d.text for d in found]
+    usable = [d for d in found if not getattr(d, "gs1_error", "")]
+    if not usable:  # a GS1 symbol read correctly whose content breaks GS1 rules
+        reason = found[0].gs1_error
+        return _trace_page(request, 422, record=None, code=found[0].text, headline=t["err_422"], error=reason)
+    texts_found = [d.text for d in usable]
     best = sorted(texts_found, key=lambda s: 0 if "/s/" in s else 1 if looks_like_label_id(s.upper()) else 2)[0]
     return RedirectResponse(code_target(best), status_code=303)
 
