@@ -2,12 +2,15 @@
 the same run.
 
 * parse-only: the bytes an instrument puts on the wire for N readings (frames as the simulators build
-  them) → the driver's parser and decoders → `Reading`s. Baseline: the line rate, i.e. how many readings
-  per second the same bytes (both directions of the exchange) can carry at 115200 baud 8N1.
-* parse + store: the same readings stored one by one through `lims.services.ingest.store` with a commit
-  each, as `lims acquire` does (samples registered beforehand, so each becomes a judged result).
-  Baseline: bare INSERTs of the same rows (serial, sequence, reading as JSON) into a plain table of the
-  same database file, one commit each.
+  them) → the driver's parser and decoders → instrument records of `Reading`s. Baseline: the line rate,
+  i.e. how many readings per second the same bytes (both directions of the exchange) can carry at 115200
+  baud 8N1.
+* parse + store: the same parsing, and each instrument record (a pesticide run of up to 8 channels, a
+  gold card of up to its panel's lines, one spectrophotometer result) stored through
+  `lims.services.ingest.store_record` in one transaction, as `lims acquire` does (samples registered
+  beforehand, so each reading becomes a judged result). Baselines: bare INSERTs of the same rows (serial,
+  sequence, reading as JSON) into a plain table of the same database file, once with one commit per
+  reading and once with one commit per record (the same transactions as parse + store).
 
     .venv/bin/python bench/ingest.py [--count 1000] [--db var/bench/ingest.db]
 """
@@ -20,8 +23,10 @@ import struct
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from instrument_drivers.gold import readings_from_test
 from instrument_drivers.pesticide import readings_from_record
@@ -34,6 +39,10 @@ from instrument_drivers.spectro import reading_from_result
 from instrument_drivers.transport import LineSettings
 from simulators.scenario import Scenario, load
 from simulators.spectro import rtu_frame
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
+    from sqlalchemy.engine import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 LINE = LineSettings(115200)
@@ -49,13 +58,13 @@ def pesticide_wire(s: Scenario) -> tuple[bytes, int]:
     return b"".join(frames), sum(map(len, frames)) + host * len(frames)
 
 
-def pesticide_parse(wire: bytes, serial: str) -> list[Reading]:
+def pesticide_parse(wire: bytes, serial: str) -> list[list[Reading]]:
     parser = pest.FrameParser()
-    out: list[Reading] = []
+    out: list[list[Reading]] = []
     for i in range(0, len(wire), 4096):  # as it arrives from the port
         parser.feed(wire[i : i + 4096])
         for frame in parser.frames():
-            out.extend(readings_from_record(serial, pest.Record.decode(frame.data)))
+            out.append(readings_from_record(serial, pest.Record.decode(frame.data)))
     return out
 
 
@@ -65,9 +74,9 @@ def gold_wire(s: Scenario) -> tuple[bytes, int]:
     return b"".join(frames), sum(map(len, frames)) + len(frames) + control  # + one ACK per frame
 
 
-def gold_parse(wire: bytes, serial: str) -> list[Reading]:
+def gold_parse(wire: bytes, serial: str) -> list[list[Reading]]:
     reader, assembler = astm.LinkReader(), astm.RecordAssembler()
-    out: list[Reading] = []
+    out: list[list[Reading]] = []
     message: list[str] = []
     for i in range(0, len(wire), 4096):
         for token in reader.feed(wire[i : i + 4096]):
@@ -75,7 +84,7 @@ def gold_parse(wire: bytes, serial: str) -> list[Reading]:
                 record = raw.decode("latin-1")
                 message = [record] if record.startswith("H") else [*message, record]
                 if record.startswith("L"):
-                    out.extend(readings_from_test(gold_proto.parse_message(message)))
+                    out.append(readings_from_test(gold_proto.parse_message(message)))
     return out
 
 
@@ -88,22 +97,22 @@ def spectro_wire(s: Scenario) -> tuple[bytes, int]:
     return b"".join(answers), sum(map(len, answers)) + per_reading * len(answers)
 
 
-def spectro_parse(wire: bytes, serial: str) -> list[Reading]:
+def spectro_parse(wire: bytes, serial: str) -> list[list[Reading]]:
     from pymodbus.framer import FramerRTU
     from pymodbus.pdu import DecodePDU
 
     framer = FramerRTU(DecodePDU(is_server=False))
-    out: list[Reading] = []
+    out: list[list[Reading]] = []
     size = 5 + 2 * regmap.HEAD_COUNT
     for i in range(0, len(wire), size):  # the driver receives one answer per request
         _used, pdu = framer.handleFrame(wire[i : i + size], 1, 0)
         result = regmap.decode_head(list(pdu.registers))
         assert result is not None
-        out.append(reading_from_result(serial, result))
+        out.append([reading_from_result(serial, result)])
     return out
 
 
-FAMILIES: dict[str, tuple[Callable[[Scenario], tuple[bytes, int]], Callable[[bytes, str], list[Reading]]]] = {
+FAMILIES: dict[str, tuple[Callable[[Scenario], tuple[bytes, int]], Callable[[bytes, str], list[list[Reading]]]]] = {
     "pesticide": (pesticide_wire, pesticide_parse),
     "gold": (gold_wire, gold_parse),
     "spectro": (spectro_wire, spectro_parse),
@@ -124,8 +133,8 @@ def parse_only(count: int) -> list[tuple[str, float, float]]:
     for family, (wire_of, parse) in FAMILIES.items():
         scenario = load(family, seed=1, count=count)
         wire, exchange_bytes = wire_of(scenario)
-        readings = parse(wire, scenario.serial)
-        assert len(readings) == count, (family, len(readings))
+        readings = sum(map(len, parse(wire, scenario.serial)))
+        assert readings == count, (family, readings)
         seconds = best_of(3, lambda: parse(wire, scenario.serial))  # noqa: B023
         line_rate = count / (exchange_bytes * LINE.char_time())
         rows.append((family, count / seconds, line_rate))
@@ -135,7 +144,16 @@ def parse_only(count: int) -> list[tuple[str, float, float]]:
 # --- parse + store ----------------------------------------------------------------------------------------
 
 
-def parse_and_store(count: int, db: Path) -> list[tuple[str, float, float]]:
+@dataclass(frozen=True)
+class StoreRow:
+    family: str
+    records: int
+    stored: float  # readings/s
+    bare_per_reading: float  # readings/s
+    bare_per_record: float  # readings/s
+
+
+def parse_and_store(count: int, db: Path) -> list[StoreRow]:
     import sqlalchemy as sa
     from sqlmodel import Session, select
 
@@ -188,28 +206,32 @@ def parse_and_store(count: int, db: Path) -> list[tuple[str, float, float]]:
         wire, _ = wire_of(scenario)
         t0 = time.perf_counter()
         stored = 0
-        for reading in parse(wire, scenario.serial):
-            with Session(engine, expire_on_commit=False) as session:
-                result = ingest.store(session, reading)
-                session.commit()
-            stored += result.result_id is not None
+        for record in parse(wire, scenario.serial):
+            stored += sum(result.result_id is not None for result in ingest.store_record(engine, record))
         store_seconds = time.perf_counter() - t0
         assert stored == count, f"{family}: only {stored} of {count} readings became results"
-        readings = parse(wire, scenario.serial)
-        t0 = time.perf_counter()
-        for reading in readings:
-            with engine.begin() as conn:
-                conn.execute(
-                    bare.insert().values(
-                        serial=reading.instrument_serial, seq=reading.sequence, body=json.dumps(reading.as_dict())
-                    )
-                )
-        bare_seconds = time.perf_counter() - t0
-        rows.append((family, count / store_seconds, count / bare_seconds))
+        records = parse(wire, scenario.serial)
+        per_reading = [[reading] for record in records for reading in record]
+        bare_seconds = [bare_inserts(engine, bare, batches) for batches in (per_reading, records)]
+        rows.append(StoreRow(family, len(records), count / store_seconds, *(count / t for t in bare_seconds)))
         with Session(engine) as session:
             assert session.exec(select(sa.func.count()).select_from(Sample)).one() >= count
     engine.dispose()
     return rows
+
+
+def bare_inserts(engine: Engine, table: Table, transactions: list[list[Reading]]) -> float:
+    """Seconds to insert the readings as plain rows, one commit per list."""
+    t0 = time.perf_counter()
+    for readings in transactions:
+        with engine.begin() as conn:
+            for reading in readings:
+                conn.execute(
+                    table.insert().values(
+                        serial=reading.instrument_serial, seq=reading.sequence, body=json.dumps(reading.as_dict())
+                    )
+                )
+    return time.perf_counter() - t0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -225,9 +247,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.parse_only:
         return 0
     args.db.parent.mkdir(parents=True, exist_ok=True)
-    print(f"\n{'family':<10} {'parse+store/s':>14} {'bare insert/s':>14} {'ratio':>8}   ({args.db})")
-    for family, stored, bare in parse_and_store(args.count, args.db):
-        print(f"{family:<10} {stored:>14,.0f} {bare:>14,.0f} {stored / bare:>8.2f}")
+    print(f"\nparse + store: one transaction per instrument record ({args.db})")
+    print(
+        f"{'family':<10} {'records':>8} {'parse+store/s':>14} "
+        f"{'bare insert/s, commit per reading':>34} {'ratio':>6} {'per record':>11} {'ratio':>6}"
+    )
+    for row in parse_and_store(args.count, args.db):
+        print(
+            f"{row.family:<10} {row.records:>8} {row.stored:>14,.0f} {row.bare_per_reading:>34,.0f} "
+            f"{row.stored / row.bare_per_reading:>6.2f} {row.bare_per_record:>11,.0f} "
+            f"{row.stored / row.bare_per_record:>6.2f}"
+        )
     return 0
 
 

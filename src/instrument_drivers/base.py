@@ -11,6 +11,9 @@ acknowledged is released again without being yielded twice.
         for reading in driver.readings(idle_exit=30):
             store(reading)          # commit first …
             driver.ack(reading)     # … then let the instrument forget it
+
+`records()` yields the same readings a whole record at a time, so that the caller can store a record in
+one transaction and then acknowledge each of its readings.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import abc
 import logging
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, ClassVar, Self
@@ -118,11 +122,31 @@ class Driver(abc.ABC):
         spent reconnecting counts as idle). Without `auto_ack`, every reading must be passed to `ack()`
         before the next record is fetched.
         """
-        if self._closed:
-            raise LinkError("the driver is closed: use it as a context manager or call open()")
+        self._require_open()
+        if count is not None and count <= 0:
+            return
         yielded = 0
+        with closing(self.records(idle_exit=idle_exit)) as records:
+            for record in records:
+                for reading in record:
+                    yielded += 1
+                    yield reading
+                    if auto_ack:
+                        self.ack(reading)
+                    if count is not None and yielded >= count:
+                        return
+
+    def records(self, *, idle_exit: float | None = None) -> Generator[list[Reading], None, None]:
+        """Yield the readings of each instrument record that are not acknowledged yet, as one list.
+
+        Lets the caller store a whole record in one transaction. Every reading must be passed to `ack()`
+        before the next record is fetched; a caller that stops with some unacknowledged leaves the record
+        on the instrument, which sends it again. Reconnects like `readings()`, and ends when nothing new
+        has arrived for `idle_exit` seconds (the time the caller spends with a record does not count).
+        """
+        self._require_open()
         last_new = time.monotonic()
-        while count is None or yielded < count:
+        while True:
             now = time.monotonic()
             if idle_exit is not None and now - last_new >= idle_exit:
                 return
@@ -146,14 +170,8 @@ class Driver(abc.ABC):
                 continue
             unit.outstanding = {r.key() for r in fresh}
             self._pending = unit
-            for reading in fresh:
-                last_new = time.monotonic()
-                yielded += 1
-                yield reading
-                if auto_ack:
-                    self.ack(reading)
-                if count is not None and yielded >= count:
-                    return
+            yield fresh
+            last_new = time.monotonic()
             if unit.outstanding and self._pending is unit:
                 raise UnacknowledgedReadingError(
                     f"{len(unit.outstanding)} reading(s) of the last record not acknowledged: "
@@ -197,6 +215,10 @@ class Driver(abc.ABC):
         return 1.0
 
     # --- helpers ------------------------------------------------------------------------------------
+
+    def _require_open(self) -> None:
+        if self._closed:
+            raise LinkError("the driver is closed: use it as a context manager or call open()")
 
     def _open_link(self) -> None:
         try:

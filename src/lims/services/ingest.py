@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -88,22 +88,31 @@ def gateway_actor(session: Session, district_id: int) -> Actor:
     return auth.actor_for(user)
 
 
-def _existing(session: Session, reading: Reading) -> Stored | None:
-    found = session.exec(
-        select(TestResult)
-        .join(Instrument, col(Instrument.id) == col(TestResult.instrument_id))
-        .where(Instrument.serial == reading.instrument_serial, TestResult.instrument_sequence == reading.sequence)
-    ).first()
-    if found is not None:
-        return Stored(reading, found.id, None, True, found.judgement, found.value)
-    held = session.exec(
-        select(HeldReading).where(
-            HeldReading.instrument_serial == reading.instrument_serial, HeldReading.sequence == reading.sequence
-        )
-    ).first()
-    if held is not None:
-        return Stored(reading, held.assigned_result_id, held.id, True, None, None, str(held.reading.get("reason", "")))
-    return None
+def _existing(session: Session, readings: list[Reading]) -> dict[tuple[str, int], Stored]:
+    """Those of `readings` stored before, by key: as a result if there is one, else as a held reading."""
+    found: dict[tuple[str, int], Stored] = {}
+    by_serial: dict[str, dict[int, Reading]] = {}
+    for reading in readings:
+        by_serial.setdefault(reading.instrument_serial, {})[reading.sequence] = reading
+    for serial, by_sequence in by_serial.items():
+        for result in session.exec(
+            select(TestResult)
+            .join(Instrument, col(Instrument.id) == col(TestResult.instrument_id))
+            .where(Instrument.serial == serial, col(TestResult.instrument_sequence).in_(by_sequence))
+        ):
+            reading = by_sequence[int(result.instrument_sequence or 0)]
+            found[reading.key()] = Stored(reading, result.id, None, True, result.judgement, result.value)
+        rest = [sequence for sequence in by_sequence if (serial, sequence) not in found]
+        if not rest:
+            continue
+        for held in session.exec(
+            select(HeldReading).where(HeldReading.instrument_serial == serial, col(HeldReading.sequence).in_(rest))
+        ):
+            reading = by_sequence[held.sequence]
+            found[reading.key()] = Stored(
+                reading, held.assigned_result_id, held.id, True, None, None, str(held.reading.get("reason", ""))
+            )
+    return found
 
 
 def _hold(session: Session, actor: Actor, reading: Reading, reason: str) -> Stored:
@@ -121,12 +130,69 @@ def _hold(session: Session, actor: Actor, reading: Reading, reason: str) -> Stor
     return Stored(reading, None, held.id, False, None, None, reason)
 
 
+@dataclass
+class _Shared:
+    """What the readings stored in one transaction share, looked up once: gateway actor, instruments, items."""
+
+    actor: Actor | None = None
+    instruments: dict[str, Instrument | None] = field(default_factory=dict)
+    items: dict[str, TestItem | None] = field(default_factory=dict)
+
+    def instrument(self, session: Session, serial: str) -> Instrument | None:
+        if serial not in self.instruments:
+            self.instruments[serial] = session.exec(select(Instrument).where(Instrument.serial == serial)).first()
+        return self.instruments[serial]
+
+    def item(self, session: Session, code: str) -> TestItem | None:
+        if code not in self.items:
+            self.items[code] = session.exec(select(TestItem).where(TestItem.code == code)).first()
+        return self.items[code]
+
+    def gateway(self, session: Session, district_id: int) -> Actor:
+        if self.actor is None:
+            self.actor = gateway_actor(session, district_id)
+        return self.actor
+
+
 def store(session: Session, reading: Reading) -> Stored:
     """Store `reading` once: a judged result when its sample and item are known, else a held reading."""
-    previous = _existing(session, reading)
-    if previous is not None:
-        return previous
-    instrument = session.exec(select(Instrument).where(Instrument.serial == reading.instrument_serial)).first()
+    return _store_each(session, [reading])[0]
+
+
+def store_record(engine: Engine, readings: list[Reading], *, new_limit: int | None = None) -> list[Stored]:
+    """Store the readings of one instrument record in one transaction, committed when this returns.
+
+    Stops after `new_limit` newly stored readings; returns what became of each reading it went through, in
+    order, so that exactly those may be acknowledged to the instrument.
+    """
+    with Session(engine, expire_on_commit=False) as session:
+        done = _store_each(session, readings, new_limit)
+        session.commit()
+    return done
+
+
+def _store_each(session: Session, readings: list[Reading], new_limit: int | None = None) -> list[Stored]:
+    """`store` for each reading in turn, looking up once what they share; stops after `new_limit` new ones."""
+    known = _existing(session, readings)
+    shared = _Shared()
+    done: list[Stored] = []
+    new = 0
+    for reading in readings:
+        if new_limit is not None and new >= new_limit:
+            break
+        previous = known.get(reading.key())
+        if previous is not None:
+            stored = replace(previous, reading=reading)
+        else:
+            stored = _store_new(session, reading, shared)
+            known[reading.key()] = replace(stored, duplicate=True)  # the same reading twice in one record
+            new += 1
+        done.append(stored)
+    return done
+
+
+def _store_new(session: Session, reading: Reading, shared: _Shared) -> Stored:
+    instrument = shared.instrument(session, reading.instrument_serial)
     sample = (
         session.exec(select(Sample).where(Sample.label_id == reading.sample_label_id.upper())).first()
         if reading.sample_label_id
@@ -135,14 +201,14 @@ def store(session: Session, reading: Reading) -> Stored:
     district_id = (sample.district_id if sample else None) or (instrument.district_id if instrument else None)
     if district_id is None:
         district_id = int(session.exec(select(District.id)).first() or 0)
-    actor = gateway_actor(session, district_id)
+    actor = shared.gateway(session, district_id)
     if instrument is None:
         return _hold(session, actor, reading, f"unknown instrument {reading.instrument_serial}")
     if sample is None:
         return _hold(session, actor, reading, f"unknown sample {reading.sample_label_id or '(none)'}")
     names = RAW_NAMES[reading.family]
     raw = {ours: reading.raw[theirs] for ours, theirs in names.items() if theirs in reading.raw}
-    item = session.exec(select(TestItem).where(TestItem.code == reading.item_code)).first()
+    item = shared.item(session, reading.item_code)
     if item is None:
         return _hold(session, actor, reading, f"unknown item {reading.item_code}")
     try:  # submit validates everything before it writes, so a refusal leaves nothing behind
@@ -216,21 +282,21 @@ def acquire(
     idle_exit: float | None = None,
     on_stored: Callable[[Stored], None] | None = None,
 ) -> int:
-    """Receive readings from an open driver, commit each, and only then acknowledge it to the instrument.
+    """Receive records from an open driver, commit each record in one transaction, and only then acknowledge it.
 
     Ends after `count` newly stored readings or `idle_exit` seconds without a new one; returns how many
-    new readings were stored. A reading re-sent after a crash is found stored and acknowledged again.
+    new readings were stored. A reading re-sent after a crash is found stored and acknowledged again. When
+    `count` is reached inside a record, the rest of it is neither stored nor acknowledged: the instrument
+    keeps it for the next acquisition.
     """
     stored_new = 0
-    for reading in driver.readings(idle_exit=idle_exit):
-        with Session(engine, expire_on_commit=False) as session:
-            stored = store(session, reading)
-            session.commit()
-        driver.ack(reading)
-        if on_stored is not None:
-            on_stored(stored)
-        if not stored.duplicate:
-            stored_new += 1
-            if count is not None and stored_new >= count:
-                break
+    for record in driver.records(idle_exit=idle_exit):
+        batch = store_record(engine, record, new_limit=None if count is None else count - stored_new)
+        for stored in batch:
+            driver.ack(stored.reading)
+            if on_stored is not None:
+                on_stored(stored)
+            stored_new += not stored.duplicate
+        if count is not None and stored_new >= count:
+            break
     return stored_new
