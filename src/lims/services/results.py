@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import event
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from lims.models import FoodCategory, Instrument, KitLot, Limit, Sample, SamplingPoint, TestItem, TestResult
@@ -42,16 +44,44 @@ def _sample(session: Session, actor: Actor, label_id: str) -> Sample:
     return sample
 
 
+@event.listens_for(OrmSession, "after_rollback")
+def _forget_reference_rows(session: OrmSession) -> None:
+    """Rows looked up in a rolled-back transaction may not exist any more."""
+    session.info.pop("reference_rows", None)
+
+
+def _reference_row(session: Session, key: tuple[object, ...], statement: Any) -> Any:
+    """A reference row (item, limit, instrument, kit lot) looked up once per session; misses are not kept.
+
+    An instrument record brings several readings in one transaction; they share these rows."""
+    memo: dict[tuple[object, ...], Any] = session.info.setdefault("reference_rows", {})
+    if key not in memo:
+        row = session.exec(statement).first()
+        if row is None:
+            return None
+        memo[key] = row
+    return memo[key]
+
+
 def _item(session: Session, code: str) -> TestItem:
-    item = session.exec(select(TestItem).where(TestItem.code == code)).first()
+    item: TestItem | None = _reference_row(session, ("item", code), select(TestItem).where(TestItem.code == code))
     if item is None:
         raise Invalid(f"unknown test item {code!r}")
     return item
 
 
 def _limit(session: Session, item: TestItem, sample: Sample) -> Limit:
-    category = session.exec(select(FoodCategory).where(FoodCategory.code == sample.category_code)).one()
-    limit = session.exec(select(Limit).where(Limit.item_id == item.id, Limit.category_id == category.id)).first()
+    category: FoodCategory | None = _reference_row(
+        session,
+        ("category", sample.category_code),
+        select(FoodCategory).where(FoodCategory.code == sample.category_code),
+    )
+    assert category is not None  # a sample's category is checked when it is registered
+    limit: Limit | None = _reference_row(
+        session,
+        ("limit", item.id, category.id),
+        select(Limit).where(Limit.item_id == item.id, Limit.category_id == category.id),
+    )
     if limit is None:
         raise Invalid(f"item {item.code} is not tested on {category.code} ({category.name_en}): no limit is defined")
     return limit
@@ -60,7 +90,9 @@ def _limit(session: Session, item: TestItem, sample: Sample) -> Limit:
 def _instrument(session: Session, serial: str | None, item: TestItem) -> Instrument | None:
     if serial is None:
         return None
-    instrument = session.exec(select(Instrument).where(Instrument.serial == serial)).first()
+    instrument: Instrument | None = _reference_row(
+        session, ("instrument", serial), select(Instrument).where(Instrument.serial == serial)
+    )
     if instrument is None:
         raise Invalid(f"unknown instrument {serial!r}")
     if instrument.family != item.family:
@@ -71,7 +103,9 @@ def _instrument(session: Session, serial: str | None, item: TestItem) -> Instrum
 def _kit(session: Session, lot: str | None, item: TestItem) -> KitLot | None:
     if lot is None:
         return None
-    kit = session.exec(select(KitLot).where(KitLot.item_id == item.id, KitLot.lot == lot)).first()
+    kit: KitLot | None = _reference_row(
+        session, ("kit", item.id, lot), select(KitLot).where(KitLot.item_id == item.id, KitLot.lot == lot)
+    )
     if kit is None:
         raise Invalid(f"unknown kit lot {lot!r} for item {item.code}")
     return kit
