@@ -362,6 +362,13 @@ def _resolve_conflicts(found: list[Decoded], view: _View) -> list[Decoded]:
     return [d for d in found if id(d) not in clash or d.text in confirmed]
 
 
+def _crop(gray: Gray, d: Decoded) -> Gray:
+    """The part of the image around a read (see `_box`), contiguous so the decoders can take it."""
+    h, w = gray.shape[:2]
+    x0, y0, x1, y1 = _box(d)
+    return np.ascontiguousarray(gray[max(0, int(y0)) : min(h, int(y1) + 1), max(0, int(x0)) : min(w, int(x1) + 1)])
+
+
 def _same_number(a: str, b: str) -> bool:
     """Equal texts, counting UPC-A (12 digits) and its EAN-13 form (leading 0) as equal."""
     return a == b or (a.isdigit() and b.isdigit() and a.zfill(13) == b.zfill(13))
@@ -370,14 +377,11 @@ def _same_number(a: str, b: str) -> bool:
 def _second_opinion(found: list[Decoded], gray: Gray) -> list[Decoded]:
     """Drop a linear read that pyzbar, looking at the same place, reads as a different number."""
     kept = []
-    h, w = gray.shape[:2]
     for d in found:
         if d.symbology not in _LINEAR:
             kept.append(d)
             continue
-        x0, y0, x1, y1 = _box(d)
-        crop = gray[max(0, int(y0)) : min(h, int(y1) + 1), max(0, int(x0)) : min(w, int(x1) + 1)]
-        others = [o.text for o in _zbar(_View(np.ascontiguousarray(crop), _identity())) if o.symbology in _LINEAR]
+        others = [o.text for o in _zbar(_View(_crop(gray, d), _identity())) if o.symbology in _LINEAR]
         if not others or any(_same_number(o, d.text) for o in others):
             kept.append(d)
     return kept
@@ -394,7 +398,6 @@ def _consistent_when_enlarged(found: list[Decoded], gray: Gray) -> list[Decoded]
     Bars near the pixel pitch alias: the same wrong number can pass the check digit in both decoders,
     while the enlarged crop resolves them. Two numbers for one place means neither is trusted."""
     kept = []
-    h, w = gray.shape[:2]
     for d in found:
         xs = [p[0] for p in d.corners]
         ys = [p[1] for p in d.corners]
@@ -402,9 +405,7 @@ def _consistent_when_enlarged(found: list[Decoded], gray: Gray) -> list[Decoded]
         if d.symbology not in _LINEAR or d.symbology == "Code 128" or length / _modules(d.symbology) >= 2.5:
             kept.append(d)
             continue
-        x0, y0, x1, y1 = _box(d)
-        crop = gray[max(0, int(y0)) : min(h, int(y1) + 1), max(0, int(x0)) : min(w, int(x1) + 1)]
-        enlarged = _scaled(np.ascontiguousarray(crop), 1.5)
+        enlarged = _scaled(_crop(gray, d), 1.5)
         others = [o.text for o in _zxing(enlarged, try_invert=False) if o.symbology in _LINEAR]
         if all(_same_number(o, d.text) for o in others):
             kept.append(d)

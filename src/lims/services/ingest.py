@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -14,7 +14,7 @@ from instrument_drivers.reading import Reading
 from lims.models import District, HeldReading, Instrument, Sample, TestItem, TestResult, User
 from lims.models.common import Role
 from lims.models.results import ResultSubmit
-from lims.services import audit, auth, results
+from lims.services import audit, auth, reference, results
 from lims.services.audit import SYSTEM, Actor
 from lims.services.errors import Invalid
 
@@ -132,26 +132,25 @@ def _hold(session: Session, actor: Actor, reading: Reading, reason: str) -> Stor
 
 @dataclass
 class _Shared:
-    """What the readings stored in one transaction share, looked up once: gateway actor, instruments, items."""
+    """The gateway actor the readings stored in one transaction share, looked up once."""
 
     actor: Actor | None = None
-    instruments: dict[str, Instrument | None] = field(default_factory=dict)
-    items: dict[str, TestItem | None] = field(default_factory=dict)
-
-    def instrument(self, session: Session, serial: str) -> Instrument | None:
-        if serial not in self.instruments:
-            self.instruments[serial] = session.exec(select(Instrument).where(Instrument.serial == serial)).first()
-        return self.instruments[serial]
-
-    def item(self, session: Session, code: str) -> TestItem | None:
-        if code not in self.items:
-            self.items[code] = session.exec(select(TestItem).where(TestItem.code == code)).first()
-        return self.items[code]
 
     def gateway(self, session: Session, district_id: int) -> Actor:
         if self.actor is None:
             self.actor = gateway_actor(session, district_id)
         return self.actor
+
+
+def _instrument(session: Session, serial: str) -> Instrument | None:
+    statement = select(Instrument).where(Instrument.serial == serial)
+    instrument: Instrument | None = reference.cached_row(session, ("instrument", serial), statement)
+    return instrument
+
+
+def _item(session: Session, code: str) -> TestItem | None:
+    item: TestItem | None = reference.cached_row(session, ("item", code), select(TestItem).where(TestItem.code == code))
+    return item
 
 
 def store(session: Session, reading: Reading) -> Stored:
@@ -192,7 +191,7 @@ def _store_each(session: Session, readings: list[Reading], new_limit: int | None
 
 
 def _store_new(session: Session, reading: Reading, shared: _Shared) -> Stored:
-    instrument = shared.instrument(session, reading.instrument_serial)
+    instrument = _instrument(session, reading.instrument_serial)
     sample = (
         session.exec(select(Sample).where(Sample.label_id == reading.sample_label_id.upper())).first()
         if reading.sample_label_id
@@ -208,7 +207,7 @@ def _store_new(session: Session, reading: Reading, shared: _Shared) -> Stored:
         return _hold(session, actor, reading, f"unknown sample {reading.sample_label_id or '(none)'}")
     names = RAW_NAMES[reading.family]
     raw = {ours: reading.raw[theirs] for ours, theirs in names.items() if theirs in reading.raw}
-    item = shared.item(session, reading.item_code)
+    item = _item(session, reading.item_code)
     if item is None:
         return _hold(session, actor, reading, f"unknown item {reading.item_code}")
     try:  # submit validates everything before it writes, so a refusal leaves nothing behind

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from sqlalchemy import event
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, SQLModel, col, select
 
 from lims.models import District, FoodCategory, Instrument, KitLot, Limit, SamplingPoint, Station, TestItem
@@ -214,3 +216,22 @@ def items(session: Session) -> list[TestItem]:
 def categories(session: Session) -> list[FoodCategory]:
     """Every food category, by code (for forms and filters)."""
     return list(session.exec(select(FoodCategory).order_by(col(FoodCategory.code))).all())
+
+
+@event.listens_for(OrmSession, "after_rollback")
+def _forget_cached_rows(session: OrmSession) -> None:
+    """Rows looked up in a rolled-back transaction may not exist any more."""
+    session.info.pop("reference_rows", None)
+
+
+def cached_row(session: Session, key: tuple[object, ...], statement: Any) -> Any:
+    """A reference row (item, category, limit, instrument, kit lot) looked up once per session; misses are not kept.
+
+    An instrument record brings several readings in one transaction; they share these rows."""
+    memo: dict[tuple[object, ...], Any] = session.info.setdefault("reference_rows", {})
+    if key not in memo:
+        row = session.exec(statement).first()
+        if row is None:
+            return None
+        memo[key] = row
+    return memo[key]

@@ -5,14 +5,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from lims.models import FoodCategory, Instrument, KitLot, Limit, Sample, SamplingPoint, TestItem, TestResult
 from lims.models.common import JudgementOutcome, ResultStatus, Role, utcnow
 from lims.models.results import ResultCorrection, ResultPublic, ResultSubmit
-from lims.services import audit, judging
+from lims.services import audit, judging, reference
 from lims.services.audit import Actor
 from lims.services.auth import require_role
 from lims.services.errors import Conflict, Invalid, NotFound
@@ -44,40 +42,21 @@ def _sample(session: Session, actor: Actor, label_id: str) -> Sample:
     return sample
 
 
-@event.listens_for(OrmSession, "after_rollback")
-def _forget_reference_rows(session: OrmSession) -> None:
-    """Rows looked up in a rolled-back transaction may not exist any more."""
-    session.info.pop("reference_rows", None)
-
-
-def _reference_row(session: Session, key: tuple[object, ...], statement: Any) -> Any:
-    """A reference row (item, limit, instrument, kit lot) looked up once per session; misses are not kept.
-
-    An instrument record brings several readings in one transaction; they share these rows."""
-    memo: dict[tuple[object, ...], Any] = session.info.setdefault("reference_rows", {})
-    if key not in memo:
-        row = session.exec(statement).first()
-        if row is None:
-            return None
-        memo[key] = row
-    return memo[key]
-
-
 def _item(session: Session, code: str) -> TestItem:
-    item: TestItem | None = _reference_row(session, ("item", code), select(TestItem).where(TestItem.code == code))
+    item: TestItem | None = reference.cached_row(session, ("item", code), select(TestItem).where(TestItem.code == code))
     if item is None:
         raise Invalid(f"unknown test item {code!r}")
     return item
 
 
 def _limit(session: Session, item: TestItem, sample: Sample) -> Limit:
-    category: FoodCategory | None = _reference_row(
+    category: FoodCategory | None = reference.cached_row(
         session,
         ("category", sample.category_code),
         select(FoodCategory).where(FoodCategory.code == sample.category_code),
     )
     assert category is not None  # a sample's category is checked when it is registered
-    limit: Limit | None = _reference_row(
+    limit: Limit | None = reference.cached_row(
         session,
         ("limit", item.id, category.id),
         select(Limit).where(Limit.item_id == item.id, Limit.category_id == category.id),
@@ -90,7 +69,7 @@ def _limit(session: Session, item: TestItem, sample: Sample) -> Limit:
 def _instrument(session: Session, serial: str | None, item: TestItem) -> Instrument | None:
     if serial is None:
         return None
-    instrument: Instrument | None = _reference_row(
+    instrument: Instrument | None = reference.cached_row(
         session, ("instrument", serial), select(Instrument).where(Instrument.serial == serial)
     )
     if instrument is None:
@@ -103,7 +82,7 @@ def _instrument(session: Session, serial: str | None, item: TestItem) -> Instrum
 def _kit(session: Session, lot: str | None, item: TestItem) -> KitLot | None:
     if lot is None:
         return None
-    kit: KitLot | None = _reference_row(
+    kit: KitLot | None = reference.cached_row(
         session, ("kit", item.id, lot), select(KitLot).where(KitLot.item_id == item.id, KitLot.lot == lot)
     )
     if kit is None:

@@ -94,7 +94,7 @@ async def trace_photo(request: Request, me: Viewer, photo: Annotated[UploadFile,
         return _trace_page(
             request, 422, record=None, headline=t["bad_photo"], hint=t["bad_photo_hint"], error="no barcode found"
         )
-    usable = [d for d in found if not getattr(d, "gs1_error", "")]
+    usable = [d for d in found if not d.gs1_error]
     if not usable:  # a GS1 symbol read correctly whose content breaks GS1 rules
         reason = found[0].gs1_error
         return _trace_page(request, 422, record=None, code=found[0].text, headline=t["err_422"], error=reason)
