@@ -183,16 +183,17 @@ class _Visit:
     task_ref: str | None = None
 
 
-def _rotation(ref: _Reference, day_start: datetime, samples_per_day: int) -> list[_Visit]:
-    """A day of work without a plan: every point, its usual categories in turn."""
-    per_point = max(1, samples_per_day // len(ref.points))
+def _rotation(ref: _Reference, day_start: datetime, samples: int, minutes_apart: int = 25) -> list[_Visit]:
+    """A day of work without a plan: exactly `samples` samples, spread over every point, its usual
+    categories in turn, the first visit an hour after `day_start`."""
     visits = []
     for index, point in enumerate(ref.points):
+        share = samples // len(ref.points) + (1 if index < samples % len(ref.points) else 0)
         categories = POINT_CATEGORIES[point.kind]
-        arrival = day_start + timedelta(hours=1, minutes=25 * index)
+        arrival = day_start + timedelta(hours=1, minutes=minutes_apart * index)
         visits += [
             _Visit(point.code, categories[(n + index) % len(categories)], arrival + timedelta(minutes=3 * n))
-            for n in range(per_point)
+            for n in range(share)
         ]
     return visits
 
@@ -398,6 +399,12 @@ def run_demo(
         start = now - timedelta(hours=7) if day == now.date() else datetime.combine(day, time(0), tzinfo=UTC)
         summary.plan_day = day.isoformat()
         visits = _from_plan(tasks, points, start)
+        # A light plan day (one visit of a few batches) is topped up with unplanned samples after the
+        # route, so that the demo shows a full day whatever the date.
+        if len(visits) < samples_per_day:
+            after = max(v.at for v in visits) if visits else start
+            top_up = min(after + timedelta(minutes=10), now - timedelta(hours=2)) - timedelta(hours=1)
+            visits += _rotation(ref, top_up, samples_per_day - len(visits), minutes_apart=10)
     else:
         visits = _rotation(ref, now - timedelta(hours=7), samples_per_day)
     if instruments is not None:
