@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from barcodes.gs1 import CodeError, parse_digital_link, parse_gtin
 
-__all__ = ["EPCIS_CONTEXT", "UNIT_CODES", "EpcisError", "epcis_document", "object_event"]
+__all__ = ["EPCIS_CONTEXT", "UNIT_CODES", "EpcisError", "epcis_document", "lot_problem", "object_event"]
 
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 EXT_NS = "https://lims.example.org/epcis/"  # namespace of our extension fields (overridable)
@@ -83,6 +83,19 @@ def _checked(uri: str) -> str:
     return uri
 
 
+# GS1's own example GTIN: a well-formed product to check a lot against.
+_EXAMPLE_GTIN = "09506000134352"
+
+
+def lot_problem(lot: str) -> str | None:
+    """Why `lot` cannot be a GS1 AI (10) batch/lot value, or None when it can."""
+    try:
+        _checked(f"https://id.gs1.org/01/{_EXAMPLE_GTIN}/10/{quote(lot, safe='')}")
+    except EpcisError as exc:
+        return str(exc)
+    return None
+
+
 def _report(result: Mapping[str, Any]) -> dict[str, Any]:
     report: dict[str, Any] = {}
     if result.get("item_url"):
@@ -116,7 +129,7 @@ def _report(result: Mapping[str, Any]) -> dict[str, Any]:
 def object_event(result: Mapping[str, Any], *, dl_domain: str = "id.gs1.org") -> dict[str, Any]:
     """One ObjectEvent (action OBSERVE, bizStep inspecting or sampling) for one published result dict.
 
-    Keys read: tested_at (ISO date-time with offset), gtin, lot, serial, sample_id/sample_url,
+    Keys read: tested_at (ISO date-time with offset), gtin, lot, batch_as_printed, serial, sample_id/sample_url,
     biz_step, read_point (URI), item_code, item_name, item_url, value, unit, judgement,
     positive, method, limit, device_id, raw_data_url, result_id.
     """
@@ -132,6 +145,9 @@ def object_event(result: Mapping[str, Any], *, dl_domain: str = "id.gs1.org") ->
         "action": "OBSERVE",
         "bizStep": step,
     }
+    if result.get("batch_as_printed"):
+        # A batch the package prints that is not a GS1 lot: kept as printed, outside the GS1 identifiers.
+        event["ext:batchAsPrinted"] = str(result["batch_as_printed"])
     if result.get("read_point"):
         event["readPoint"] = {"id": str(result["read_point"])}
     metadata: dict[str, Any] = {"time": event["eventTime"]}

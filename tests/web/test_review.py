@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -81,6 +82,10 @@ def test_unknown_result_and_action(app: Any) -> None:
     assert bad_action.status_code == 422 and "Traceback" not in bad_action.text
 
 
+# Half a year ahead whatever the date (a warning may be set to expire at most three years ahead).
+VALID_UNTIL = (date.today() + timedelta(days=180)).isoformat()
+
+
 def test_publish_warning_from_the_queue(app: Any, client: TestClient) -> None:
     reviewer = sign_in(app, "reviewer")
     form = {
@@ -91,12 +96,12 @@ def test_publish_warning_from_the_queue(app: Any, client: TestClient) -> None:
         "item_code": "OPC",
         "category_code": "VEG_LEAF",
         "gtin": "",
-        "valid_until": "2099-12-31",
+        "valid_until": VALID_UNTIL,
     }
     response = post_form(reviewer, "/review", "/review/warnings", form)
     assert response.status_code == 303, response.text
     page = client.get("/warnings")
-    assert "近期叶菜农残风险提示" in page.text and "2099-12-31" in page.text
+    assert "近期叶菜农残风险提示" in page.text and VALID_UNTIL in page.text
     assert "Pesticide residues on leafy vegetables" in client.get("/warnings?lang=en").text
 
 

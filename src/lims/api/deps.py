@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
 from lims.db import get_engine
+from lims.models.bounds import MAX_ROW_ID
 from lims.services import auth
 from lims.services.audit import Actor
 from lims.services.errors import Unauthorized
 
+# A row id in a path: out-of-range numbers are a 422, never an overflow in the database driver.
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime
 from sqlmodel import Field, SQLModel
 
+from lims.models.bounds import MAX_QUANTITY, SaneMoment
 from lims.models.common import utcnow
 
 
@@ -52,7 +52,7 @@ class Disposal(SQLModel):
     """Removal from sale (下架) or destruction (销毁) of the suspect goods."""
 
     action: Literal["removal", "destruction"]
-    quantity: float = Field(gt=0)
+    quantity: float = Field(gt=0, le=MAX_QUANTITY)
     unit: str = Field(default="kg", min_length=1, max_length=16)
 
 
@@ -87,10 +87,10 @@ class WarningBase(SQLModel):
     title_en: str = Field(default="", max_length=200)
     body_zh: str = Field(min_length=2, max_length=4000)
     body_en: str = Field(default="", max_length=4000)
-    item_code: str | None = None
-    category_code: str | None = None
+    item_code: str | None = Field(default=None, max_length=16)
+    category_code: str | None = Field(default=None, max_length=32)
     gtin: str | None = Field(default=None, max_length=14)
-    expires_at: AwareDatetime | None = None
+    expires_at: SaneMoment | None = None
 
 
 class PublicWarning(WarningBase, table=True):
@@ -115,6 +115,7 @@ class WarningPublic(WarningBase):
     """A warning as the public sees it."""
 
     id: int
+    expires_at: datetime | None = None  # what is stored, unvalidated: output never fails on an old row
     published_at: datetime
     withdrawn_at: datetime | None = None
     withdrawn_reason: str | None = None

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import StringConstraints
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -75,7 +76,9 @@ class UrgentTaskCreate(SQLModel):
     point_code: str = Field(min_length=1, max_length=16)
     complaint: str = Field(min_length=2, max_length=1000)
     category_code: str | None = Field(default=None, max_length=32)
-    items: list[str] = Field(default_factory=list, max_length=20)
+    items: list[Annotated[str, StringConstraints(min_length=1, max_length=16)]] = Field(
+        default_factory=list, max_length=20
+    )
 
 
 class PlanVersionPublic(SQLModel):

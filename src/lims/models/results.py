@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime
 from sqlalchemy import BigInteger, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from lims.models.bounds import RawFigures, SaneMoment
 from lims.models.common import json_column, utcnow
 
 
@@ -51,17 +51,17 @@ class ResultSubmit(SQLModel):
 
     sample_label_id: str = Field(min_length=1, max_length=12)
     item_code: str = Field(min_length=1, max_length=16)
-    raw: dict[str, float] = Field(description="Raw figures named as the item's family expects")
-    instrument_serial: str | None = None
-    kit_lot: str | None = None
+    raw: RawFigures = Field(description="Raw figures named as the item's family expects")
+    instrument_serial: str | None = Field(default=None, max_length=40)
+    kit_lot: str | None = Field(default=None, max_length=40)
     channel: int | None = Field(default=None, ge=0, le=64)
-    tested_at: AwareDatetime | None = None
+    tested_at: SaneMoment | None = None
 
 
 class ResultCorrection(SQLModel):
     """A corrected submission of raw data for a result that is not yet approved."""
 
-    raw: dict[str, float]
+    raw: RawFigures
     reason: str = Field(min_length=3, max_length=500)
 
 

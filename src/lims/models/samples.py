@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import AwareDatetime
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from lims.models.bounds import MAX_QUANTITY, SaneDay, SaneMoment
 from lims.models.common import json_column, utcnow
 
 
@@ -20,9 +20,9 @@ class SampleData(SQLModel):
     brand: str = Field(default="", max_length=100, description="Brand or trademark on the package")
     gtin: str | None = Field(default=None, max_length=14, index=True)
     batch: str = Field(default="", max_length=64, description="Batch / lot printed on the package")
-    production_date: date | None = None
+    production_date: SaneDay | None = None
     supplier: str = Field(default="", max_length=200)
-    quantity: float | None = Field(default=None, ge=0)
+    quantity: float | None = Field(default=None, ge=0, le=MAX_QUANTITY)
     quantity_unit: str = Field(default="kg", max_length=16)
 
 
@@ -58,9 +58,9 @@ class SampleVersion(SQLModel, table=True):
 class SampleCreate(SampleData):
     """What a tester sends to register a sample."""
 
-    point_code: str
-    collected_at: AwareDatetime | None = None
-    task_ref: str | None = None
+    point_code: str = Field(min_length=1, max_length=16)
+    collected_at: SaneMoment | None = None
+    task_ref: str | None = Field(default=None, max_length=64)
 
 
 class SampleCorrection(SampleData):
@@ -73,6 +73,7 @@ class SamplePublic(SampleData):
     """A sample as the API shows it."""
 
     id: int
+    production_date: date | None = None  # what is stored, unvalidated: output never fails on an old row
     label_id: str
     point_code: str
     point_name: str

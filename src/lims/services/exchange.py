@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from barcodes.epcis import UNIT_CODES, EpcisError, epcis_document
+from barcodes.epcis import UNIT_CODES, EpcisError, epcis_document, lot_problem
 from lims.models.trace import TracedResult, TraceRecord
 from lims.services import links, trace
 from lims.services.errors import Invalid
@@ -14,10 +14,11 @@ from lims.services.errors import Invalid
 
 def _event_input(record: TraceRecord, result: TracedResult) -> dict[str, Any]:
     """What one published result says, in the keys the EPCIS builder reads."""
+    lot = result.batch or record.lot
     data: dict[str, Any] = {
         "tested_at": result.tested_at.isoformat(),
         "gtin": record.gtin,
-        "lot": result.batch or record.lot,
+        "lot": lot,
         "sample_url": links.sample_url(result.sample_label_id),
         "biz_step": "inspecting",
         "item_code": result.item_code,
@@ -27,6 +28,10 @@ def _event_input(record: TraceRecord, result: TracedResult) -> dict[str, Any]:
         "method": result.method_standard,
         "limit": result.limit,
     }
+    if lot and lot_problem(lot):
+        # The tester typed the batch as the package prints it; one that breaks GS1 lot rules names no GS1
+        # lot, so the event names the product and carries the batch as printed.
+        data["lot"], data["batch_as_printed"] = None, lot
     if result.value is not None and result.unit in UNIT_CODES:
         data["value"], data["unit"] = result.value, result.unit
     return data

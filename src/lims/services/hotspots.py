@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -13,9 +13,9 @@ from sqlmodel import Session, col
 
 from lims.models import FoodCategory, Sample, SamplingPoint, TestItem, TestResult
 from lims.models.common import JudgementOutcome, ResultStatus, Role
+from lims.services import dates
 from lims.services.audit import Actor
 from lims.services.auth import require_role
-from lims.services.errors import Invalid
 
 # Results that count: reviewed ones only (a pending or rejected result is not a finding yet).
 LAB_STATUSES = (ResultStatus.APPROVED.value, ResultStatus.PUBLISHED.value, ResultStatus.ARCHIVED.value)
@@ -51,15 +51,6 @@ class Hotspots:
     def rate(self) -> float:
         """The overall positive rate."""
         return self.positive / self.tested if self.tested else 0.0
-
-
-def _day(value: str | None, name: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.combine(date.fromisoformat(value), datetime.min.time(), tzinfo=UTC)
-    except ValueError:
-        raise Invalid(f"{name} {value!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _rates(counts: dict[str, list[int]], labels: dict[str, tuple[str, str]], chronological: bool) -> list[Rate]:
@@ -112,7 +103,7 @@ def positive_rates(
         statement = statement.where(
             col(TestResult.status).in_(LAB_STATUSES), col(TestResult.district_id) == actor.district_id
         )
-    start, end = _day(date_from, "date_from"), _day(date_to, "date_to")
+    start, end = dates.day_start(date_from, "date_from"), dates.day_start(date_to, "date_to")
     if start:
         statement = statement.where(col(TestResult.tested_at) >= start)
     if end:

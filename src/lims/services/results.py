@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 from lims.models import FoodCategory, Instrument, KitLot, Limit, Sample, SamplingPoint, TestItem, TestResult
 from lims.models.common import JudgementOutcome, ResultStatus, Role, utcnow
 from lims.models.results import ResultCorrection, ResultPublic, ResultSubmit
-from lims.services import audit, judging, reference
+from lims.services import audit, dates, judging, reference
 from lims.services.audit import Actor
 from lims.services.auth import require_role
 from lims.services.errors import Conflict, Invalid, NotFound
@@ -262,15 +262,6 @@ def public_views(session: Session, results: list[TestResult]) -> list[ResultPubl
     return views
 
 
-def _day(value: str | None, name: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return datetime.combine(date.fromisoformat(value), datetime.min.time(), tzinfo=UTC)
-    except ValueError:
-        raise Invalid(f"{name} {value!r} is not a date (YYYY-MM-DD)") from None
-
-
 def search(
     session: Session,
     actor: Actor,
@@ -301,7 +292,7 @@ def search(
         if judgement not in {j.value for j in JudgementOutcome}:
             raise Invalid(f"unknown judgement {judgement!r}; use negative, positive or invalid")
         statement = statement.where(TestResult.judgement == judgement)
-    start, end = _day(date_from, "date_from"), _day(date_to, "date_to")
+    start, end = dates.day_start(date_from, "date_from"), dates.day_start(date_to, "date_to")
     if start:
         statement = statement.where(col(TestResult.tested_at) >= start)
     if end:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func
@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from lims.models import District, FoodCategory, Sample, SampleVersion, SamplingPoint
 from lims.models.common import Role, utcnow
 from lims.models.samples import SampleCorrection, SampleCreate, SampleData, SamplePublic, SampleVersionPublic
-from lims.services import audit, gtin, plans
+from lims.services import audit, dates, gtin, plans
 from lims.services.audit import Actor
 from lims.services.auth import require_role
 from lims.services.errors import Conflict, Invalid, NotFound
@@ -143,13 +143,8 @@ def list_for(
     """Samples of the actor's district, newest first, optionally for one day or point."""
     require_role(actor, Role.TESTER, Role.REVIEWER, Role.ADMIN)
     statement = select(Sample).where(Sample.district_id == actor.district_id)
-    if day:
-        try:
-            start = datetime.fromisoformat(day).replace(tzinfo=UTC)
-        except ValueError:
-            raise Invalid(f"day {day!r} is not YYYY-MM-DD") from None
-        from datetime import timedelta
-
+    start = dates.day_start(day, "day")
+    if start is not None:
         statement = statement.where(
             col(Sample.collected_at) >= start, col(Sample.collected_at) < start + timedelta(days=1)
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, or_
 from sqlmodel import Session, col, select
 
-from lims.models import FoodCategory, PublicWarning, TestItem
+from lims.models import FoodCategory, PublicWarning, TestItem, bounds
 from lims.models.cases import WarningBase
 from lims.models.common import Role, utcnow
 from lims.services import audit, gtin
@@ -26,6 +26,10 @@ def publish(session: Session, actor: Actor, data: WarningBase) -> PublicWarning:
         raise Invalid(f"unknown food category {data.category_code!r}")
     if data.expires_at is not None and data.expires_at <= utcnow():
         raise Invalid("expires_at is in the past")
+    if data.expires_at is not None and data.expires_at > utcnow() + bounds.WARNING_HORIZON:
+        raise Invalid(
+            f"expires_at is more than {bounds.WARNING_HORIZON.days} days ahead; a warning is about a present risk"
+        )
     values = data.model_dump()
     if values["gtin"]:
         values["gtin"] = gtin.normalise(values["gtin"])

@@ -45,7 +45,10 @@ def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if value is None:
         return ""
     aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return aware.astimezone(LOCAL_TZ).strftime(fmt)
+    try:
+        return aware.astimezone(LOCAL_TZ).strftime(fmt)
+    except OverflowError:  # a time at the very edge of the calendar, stored before inputs were bounded
+        return aware.strftime(fmt + " UTC")
 
 
 def number(value: float | None) -> str:

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import datetime, time
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Form, Path, Request
+from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from lims.api.deps import SessionDep
+from lims.api.deps import RowId, SessionDep
 from lims.models.cases import WarningBase
 from lims.models.common import ResultStatus, Role
 from lims.models.results import ResultPublic
-from lims.services import reference, results, samples, warnings, workflow
+from lims.services import dates, reference, results, samples, warnings, workflow
 from lims.services.audit import Actor
-from lims.services.errors import Invalid, ServiceError
+from lims.services.errors import ServiceError
 from lims.web.common import LOCAL_TZ, CsrfChecked, page_router, redirect, render, role_page, validation_reason
 
 router = page_router()
@@ -88,7 +88,7 @@ def decide(
     request: Request,
     session: SessionDep,
     actor: Reviewer,
-    result_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    result_id: RowId,
     action: Literal["approve", "reject", "publish"],
     reason: Annotated[str, Form(max_length=500)] = "",
     acknowledge_flags: Annotated[bool, Form()] = False,
@@ -104,12 +104,8 @@ def decide(
 
 
 def _expiry(day: str) -> datetime | None:
-    if not day:
-        return None
-    try:
-        return datetime.combine(date.fromisoformat(day), time(23, 59, 59), tzinfo=LOCAL_TZ)
-    except ValueError:
-        raise Invalid(f"valid-until {day!r} is not a date (YYYY-MM-DD)") from None
+    last_day = dates.day(day, "valid-until")
+    return None if last_day is None else datetime.combine(last_day, time(23, 59, 59), tzinfo=LOCAL_TZ)
 
 
 @router.post("/review/warnings", response_class=HTMLResponse, dependencies=[CsrfChecked])
@@ -162,7 +158,7 @@ def withdraw_warning(
     request: Request,
     session: SessionDep,
     actor: Reviewer,
-    warning_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    warning_id: RowId,
     reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     """Withdraw a warning in force, with the reason."""

@@ -5,19 +5,18 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Form, Path, Query, Request
+from fastapi import Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from lims.api.deps import SessionDep
+from lims.api.deps import RowId, SessionDep
 from lims.models.cases import CasePublic, Disposal, ReferralOutcome, RetestRequest
 from lims.models.common import Role
 from lims.models.results import ResultPublic
-from lims.services import cases, hotspots, notifications, reference, results
+from lims.services import cases, dates, hotspots, notifications, reference, results
 from lims.services.audit import Actor
 from lims.services.errors import Invalid, ServiceError
 from lims.web.charts import rate_chart
@@ -173,7 +172,7 @@ def export_csv(session: SessionDep, actor: StationUser, f: FiltersDep) -> Respon
     )
 
 
-CaseId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+CaseId = RowId
 
 
 @router.post("/station/cases/{case_id}/{step}", response_class=HTMLResponse, dependencies=[CsrfChecked])
@@ -224,10 +223,6 @@ def read_notifications(
     session: SessionDep, actor: StationUser, until: Annotated[str, Form(max_length=40)] = ""
 ) -> Response:
     """Mark the shown notifications read (up to the newest one shown)."""
-    try:
-        when = datetime.fromisoformat(until) if until else None
-    except ValueError:
-        raise Invalid(f"{until!r} is not a time") from None
-    notifications.mark_read(session, actor, when)
+    notifications.mark_read(session, actor, dates.moment(until, "until"))
     session.commit()
     return redirect("/station")

@@ -18,7 +18,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from barcodes import labels
-from lims.api.deps import SessionDep
+from lims.api.deps import RowId, SessionDep
 from lims.db import get_engine
 from lims.models.common import Role, utcnow
 from lims.models.plans import TaskPublic
@@ -194,9 +194,7 @@ def label(request: Request, session: SessionDep, actor: Tester, label_id: LabelI
 
 
 @router.post("/vehicle/tasks/{task_id}/arrived", response_class=HTMLResponse, dependencies=[CsrfChecked])
-def arrived(
-    request: Request, session: SessionDep, actor: Tester, task_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
-) -> Response:
+def arrived(request: Request, session: SessionDep, actor: Tester, task_id: RowId) -> Response:
     """Record that the vehicle reached the point of an urgent complaint test (the 20/40-minute clock stops)."""
     try:
         plans.mark_arrived(session, actor, task_id)
@@ -212,7 +210,7 @@ def assign_held(
     request: Request,
     session: SessionDep,
     actor: Tester,
-    held_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    held_id: RowId,
     label_id: Annotated[str, Form(max_length=12)] = "",
 ) -> Response:
     """Assign a held reading to a sample; it is judged and joins the review queue."""

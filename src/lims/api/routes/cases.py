@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Path
-
-from lims.api.deps import CurrentUser, SessionDep
+from lims.api.deps import CurrentUser, RowId, SessionDep
 from lims.models.cases import CasePublic, Disposal, ReferralOutcome, RetestRequest
 from lims.services import cases
 
 router = APIRouter(prefix="/cases", tags=["cases"])
-CaseId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+CaseId = RowId
 
 
 @router.get("")

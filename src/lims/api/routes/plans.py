@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from sqlmodel import SQLModel
 
-from lims.api.deps import CurrentUser, SessionDep
+from lims.api.deps import CurrentUser, RowId, SessionDep
 from lims.models.common import utcnow
 from lims.models.plans import PlanVersionPublic, ProgressPublic, TaskPublic, UrgentTaskCreate
 from lims.services import plans
@@ -54,7 +54,7 @@ def urgent(session: SessionDep, actor: CurrentUser, body: UrgentTaskCreate) -> T
 
 
 @router.post("/tasks/{task_id}/arrived")
-def arrived(session: SessionDep, actor: CurrentUser, task_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> TaskPublic:
+def arrived(session: SessionDep, actor: CurrentUser, task_id: RowId) -> TaskPublic:
     """Record that the vehicle reached the point of an urgent task."""
     task = plans.mark_arrived(session, actor, task_id)
     session.commit()

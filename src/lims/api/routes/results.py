@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
-from lims.api.deps import CurrentUser, SessionDep
+from lims.api.deps import CurrentUser, RowId, SessionDep
 from lims.models.results import ResultCorrection, ResultPublic, ResultSubmit, ReviewDecision
 from lims.services import results, workflow
 
 router = APIRouter(prefix="/results", tags=["results"])
-ResultId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+ResultId = RowId
 
 
 @router.post("", status_code=201)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from lims.api.deps import CurrentUser, SessionDep
+from lims.api.deps import CurrentUser, RowId, SessionDep
 from lims.models.cases import WarningBase, WarningPublic, WarningWithdraw
 from lims.services import warnings
 
@@ -26,7 +26,7 @@ def publish(session: SessionDep, actor: CurrentUser, body: WarningBase) -> Warni
 
 
 @router.post("/{warning_id}/withdraw")
-def withdraw(session: SessionDep, actor: CurrentUser, warning_id: int, body: WarningWithdraw) -> WarningPublic:
+def withdraw(session: SessionDep, actor: CurrentUser, warning_id: RowId, body: WarningWithdraw) -> WarningPublic:
     """Withdraw a warning with a reason (reviewer of its district); it is kept, no longer shown."""
     warning = warnings.withdraw(session, actor, warning_id, body.reason)
     session.commit()
