@@ -10,9 +10,11 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
 from lims.db import get_engine
-from lims.services import auth
+from lims.services import auth, throttle
 from lims.services.audit import Actor
 from lims.services.errors import Unauthorized
+from lims.services.throttle import SignInThrottle
+from lims.settings import get_settings
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -39,3 +41,24 @@ def current_actor(session: SessionDep, token: Annotated[str | None, Depends(oaut
 
 
 CurrentUser = Annotated[Actor, Depends(current_actor)]
+
+
+def signin_throttle(request: Request) -> SignInThrottle:
+    """The app's sign-in throttle (made from the settings on first use when the app did not set one)."""
+    found = getattr(request.app.state, "signin_throttle", None)
+    if found is None:
+        found = request.app.state.signin_throttle = SignInThrottle.from_settings(get_settings())
+    return found
+
+
+def client_address(request: Request) -> str:
+    """The client's address; X-Forwarded-For counts only when the peer is a proxy in LIMS_TRUSTED_PROXIES."""
+    trusted = getattr(request.app.state, "trusted_proxies", None)
+    if trusted is None:
+        trusted = request.app.state.trusted_proxies = throttle.trusted_networks(get_settings().trusted_proxies)
+    peer = request.client.host if request.client else "unknown"
+    return throttle.client_address(peer, request.headers.get("x-forwarded-for"), trusted)
+
+
+ThrottleDep = Annotated[SignInThrottle, Depends(signin_throttle)]
+ClientAddress = Annotated[str, Depends(client_address)]
