@@ -34,7 +34,7 @@ def add(
     """Add a user; the password is read from stdin."""
     engine = ready_engine()
     password = read_secret("Password")
-    with reporting_errors(), Session(engine) as session:
+    with reporting_errors(), Session(engine, expire_on_commit=False) as session:
         user = auth.add_user(
             session,
             SYSTEM,
@@ -56,7 +56,7 @@ def list_users(
 ) -> None:
     """Every account: name, role, district, station, and whether it may sign in."""
     engine = ready_engine()
-    with reporting_errors(), Session(engine) as session:
+    with reporting_errors(), Session(engine, expire_on_commit=False) as session:
         users = accounts.list_users(session, SYSTEM, district_code=district)
     rows = [
         {
@@ -80,7 +80,7 @@ def list_users(
 def disable(name: str) -> None:
     """Disable an account; its tokens stop working at once."""
     engine = ready_engine()
-    with reporting_errors(), Session(engine) as session:
+    with reporting_errors(), Session(engine, expire_on_commit=False) as session:
         changed = accounts.disable(session, SYSTEM, name)
         session.commit()
     _report(changed, "disabled")
@@ -90,7 +90,7 @@ def disable(name: str) -> None:
 def enable(name: str) -> None:
     """Let a disabled account sign in again."""
     engine = ready_engine()
-    with reporting_errors(), Session(engine) as session:
+    with reporting_errors(), Session(engine, expire_on_commit=False) as session:
         changed = accounts.enable(session, SYSTEM, name)
         session.commit()
     _report(changed, "enabled")
@@ -104,7 +104,7 @@ def role(
 ) -> None:
     """Give an account another role; its tokens stop working at once."""
     engine = ready_engine()
-    with reporting_errors(), Session(engine) as session:
+    with reporting_errors(), Session(engine, expire_on_commit=False) as session:
         changed = accounts.set_role(session, SYSTEM, name, new_role.value, station_code=station)
         session.commit()
     _report(changed, "changed the role of")
@@ -115,7 +115,7 @@ def password(name: str) -> None:
     """Set a new password, read from stdin; every sign-in of the user is revoked."""
     engine = ready_engine()
     secret = read_secret("New password")
-    with reporting_errors(), Session(engine) as session:
+    with reporting_errors(), Session(engine, expire_on_commit=False) as session:
         changed = accounts.set_password(session, SYSTEM, name, secret)
         session.commit()
     _report(changed, "set the password of")
