@@ -33,7 +33,7 @@ class Settings(BaseSettings):
 
     # The data folder: the SQLite database and the generated secret key. Relative paths are taken from the
     # working directory once, when the settings are read; an empty value means the default `./var`.
-    var_dir: Path = DEFAULT_VAR_DIR
+    var_dir: Path = Field(default=DEFAULT_VAR_DIR, validate_default=True)
     database_url: str = ""
     secret_key: str = ""
     token_minutes: int = Field(default=12 * 60, ge=1, le=30 * 24 * 60)

@@ -115,6 +115,10 @@ def test_key_lives_in_the_data_folder_not_the_working_directory(
     monkeypatch.chdir(elsewhere)
     assert get_settings().var_dir == tmp_path / "var"
     assert get_settings().resolved_database_url() == f"sqlite:///{tmp_path / 'var' / 'lims.db'}"
+    # Unset means the same default.
+    monkeypatch.delenv("LIMS_VAR_DIR")
+    get_settings.cache_clear()
+    assert get_settings().var_dir == elsewhere / "var"
 
 
 def test_a_short_key_is_refused_at_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: Engine) -> None:

@@ -134,13 +134,13 @@ def sign_in(session: Session, throttle: SignInThrottle, username: str, password:
     """Check the credentials: 429 while the account or the address is locked (no hash computed), 503 when
     too many hashes are running, 401 for a wrong name or password. The API and the sign-in page share it."""
     _refuse_if_locked(throttle, username, address)
+    user = None
+    if len(username) <= MAX_USERNAME and len(password) <= passwords.MAX_LENGTH:
+        user = session.exec(select(User).where(User.username == username)).first()
+    usable = user is not None and user.active
     with passwords.slot():
         # Checked again once a slot is held: those who queued for one may have been locked meanwhile.
         _refuse_if_locked(throttle, username, address)
-        user = None
-        if len(username) <= MAX_USERNAME and len(password) <= passwords.MAX_LENGTH:
-            user = session.exec(select(User).where(User.username == username)).first()
-        usable = user is not None and user.active
         matches = passwords.verify(user.password_hash if user is not None and usable else None, password)
     if user is None or not usable or not matches:
         throttle.failed(username, address)
