@@ -153,7 +153,9 @@ def headers(engine: Engine) -> dict[str, dict[str, str]]:
     """Authorization headers per test user name."""
     with Session(engine) as s:
         users = {u.username: u for u in s.exec(sqlmodel.select(User))}
-    return {name: {"Authorization": f"Bearer {auth.issue_token(user)}"} for name, user in users.items()}
+        tokens = {name: auth.issue_token(s, user) for name, user in users.items()}
+        s.commit()
+    return {name: {"Authorization": f"Bearer {token}"} for name, token in tokens.items()}
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,9 @@ from sqlalchemy.engine import Engine
 from lims import __version__
 from lims.api import errors
 from lims.api.deps import SessionDep
-from lims.api.routes import auth, cases, plans, reference, results, samples, scan, trace, warnings
+from lims.api.routes import auth, cases, plans, reference, results, samples, scan, trace, users, warnings
+from lims.services import throttle
+from lims.settings import get_settings
 from lims.web import pages
 
 STATIC = Path(pages.__file__).parent / "static"
@@ -26,9 +28,13 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         description="Samples, quick-test results, review and publication, and public traceability.",
     )
     app.state.engine = engine
+    settings = get_settings()
+    settings.resolved_secret_key()  # a missing key file is made now, a short key refused at start
+    app.state.signin_throttle = throttle.SignInThrottle.from_settings(settings)
+    app.state.trusted_proxies = throttle.trusted_networks(settings.trusted_proxies)
     errors.install(app)
     api = APIRouter(prefix="/api/v1")
-    for module in (auth, samples, results, cases, warnings, trace, scan, reference, plans):
+    for module in (auth, users, samples, results, cases, warnings, trace, scan, reference, plans):
         api.include_router(module.router)
     app.include_router(api)
 

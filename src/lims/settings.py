@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import secrets
+import stat
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field, PrivateAttr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+logger = logging.getLogger(__name__)
+
+# A signing key must carry at least 256 bits (HMAC-SHA-256 keys shorter than the hash weaken it, RFC 2104 §3).
+MIN_SECRET_KEY_BYTES = 32
+SECRET_KEY_FILE = "secret_key"
+DEFAULT_VAR_DIR = Path("var")
+
+
+class SettingsError(Exception):
+    """The configuration cannot be used; the message says which setting and why."""
 
 
 class Settings(BaseSettings):
@@ -14,12 +31,46 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="LIMS_", extra="ignore")
 
-    var_dir: Path = Path("var")
+    # The data folder: the SQLite database and the generated secret key. Relative paths are taken from the
+    # working directory once, when the settings are read; an empty value means the default `./var`.
+    var_dir: Path = Field(default=DEFAULT_VAR_DIR, validate_default=True)
     database_url: str = ""
     secret_key: str = ""
-    token_minutes: int = 12 * 60
+    token_minutes: int = Field(default=12 * 60, ge=1, le=30 * 24 * 60)
     public_base_url: str = "http://127.0.0.1:8000"
     link_timer_scale: float = 1.0
+    # Passwords: minimum length (NIST SP 800-63B: no composition rules, a length floor, a blocklist).
+    password_min_length: int = Field(default=12, ge=8, le=64)
+    # Sign-in throttling (limits' notation, `;`-separated tiers act as a stepped backoff), and its store:
+    # `memory://` keeps counters in the process; a shared store (e.g. `redis://…`) makes workers agree.
+    signin_account_limits: str = "5/minute;10/15 minutes;20/hour;50/day"
+    signin_address_limits: str = "20/minute;100/hour;500/day"
+    throttle_storage_url: str = "memory://"
+    # Addresses of reverse proxies whose X-Forwarded-For is believed (comma-separated IPs or CIDRs).
+    trusted_proxies: str = ""
+    # At most this many password hashes at once per process (argon2 takes 64 MiB each); a sign-in that
+    # cannot get a slot within `hash_wait_seconds` is answered 503 with Retry-After.
+    hash_concurrency: int = Field(default=2, ge=1, le=64)
+    hash_wait_seconds: float = Field(default=2.0, ge=0, le=30)
+
+    _secret: str | None = PrivateAttr(default=None)
+
+    @field_validator("var_dir", mode="before")
+    @classmethod
+    def _var_dir(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            value = DEFAULT_VAR_DIR
+        return Path(str(value)).expanduser().absolute()
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_key(cls, value: str) -> str:
+        if value and len(value.encode()) < MIN_SECRET_KEY_BYTES:
+            raise ValueError(
+                f"LIMS_SECRET_KEY has {len(value.encode())} bytes; it needs at least {MIN_SECRET_KEY_BYTES} "
+                "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        return value
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file under `var_dir`."""
@@ -28,18 +79,60 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.var_dir / 'lims.db'}"
 
     def resolved_secret_key(self) -> str:
-        """The signing key; generated once and kept in `var_dir` when not configured."""
+        """The signing key: `LIMS_SECRET_KEY`, else the key file in `var_dir`, created once (0600, atomically)."""
         if self.secret_key:
             return self.secret_key
-        path = self.var_dir / "secret_key"
-        if not path.exists():
-            self.var_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
-        return path.read_text().strip()
+        if self._secret is None:
+            self._secret = read_or_create_key(self.var_dir / SECRET_KEY_FILE)
+        return self._secret
+
+
+def read_or_create_key(path: Path) -> str:
+    """The key kept in `path`; a missing file is created with a new random key.
+
+    The key is written to a private temporary file (mkstemp: mode 0600 from the first byte) and linked into
+    place, which fails when another process got there first: every starter then reads the one complete key.
+    """
+    try:
+        return _read_key(path)
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
+    return _read_key(path)
+
+
+def _read_key(path: Path) -> str:
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        logger.warning("%s was readable by others (mode %o); restricting it to its owner", path, mode)
+        path.chmod(0o600)
+    key = path.read_text().strip()
+    if len(key.encode()) < MIN_SECRET_KEY_BYTES:
+        raise SettingsError(
+            f"the key in {path} has {len(key.encode())} bytes; it needs at least {MIN_SECRET_KEY_BYTES} "
+            "(delete the file to have a new one generated, which signs everyone out)"
+        )
+    return key
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once from the environment."""
-    return Settings()
+    """The process-wide settings, read once from the environment; SettingsError says what is wrong."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"LIMS_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        raise SettingsError(problems) from None

@@ -11,9 +11,11 @@ from sqlmodel import Session
 
 from lims.db import get_engine
 from lims.models.bounds import MAX_ROW_ID
-from lims.services import auth
+from lims.services import auth, throttle
 from lims.services.audit import Actor
 from lims.services.errors import Unauthorized
+from lims.services.throttle import SignInThrottle
+from lims.settings import get_settings
 
 # A row id in a path: out-of-range numbers are a 422, never an overflow in the database driver.
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
@@ -42,3 +44,24 @@ def current_actor(session: SessionDep, token: Annotated[str | None, Depends(oaut
 
 
 CurrentUser = Annotated[Actor, Depends(current_actor)]
+
+
+def signin_throttle(request: Request) -> SignInThrottle:
+    """The app's sign-in throttle (made from the settings on first use when the app did not set one)."""
+    found = getattr(request.app.state, "signin_throttle", None)
+    if found is None:
+        found = request.app.state.signin_throttle = SignInThrottle.from_settings(get_settings())
+    return found
+
+
+def client_address(request: Request) -> str:
+    """The client's address; X-Forwarded-For counts only when the peer is a proxy in LIMS_TRUSTED_PROXIES."""
+    trusted = getattr(request.app.state, "trusted_proxies", None)
+    if trusted is None:
+        trusted = request.app.state.trusted_proxies = throttle.trusted_networks(get_settings().trusted_proxies)
+    peer = request.client.host if request.client else "unknown"
+    return throttle.client_address(peer, request.headers.get("x-forwarded-for"), trusted)
+
+
+ThrottleDep = Annotated[SignInThrottle, Depends(signin_throttle)]
+ClientAddress = Annotated[str, Depends(client_address)]

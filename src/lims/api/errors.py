@@ -17,7 +17,9 @@ from lims.services.errors import ServiceError, Unauthorized
 async def service_error(request: Request, exc: Exception) -> JSONResponse:
     """4xx with the service's reason."""
     assert isinstance(exc, ServiceError)
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else {}
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
     return JSONResponse({"detail": exc.reason, **exc.details}, status_code=exc.status_code, headers=headers)
 
 

@@ -14,21 +14,18 @@ import typer
 from rich.console import Console
 from sqlmodel import Session
 
-from lims.cli.common import fail, read_secret, ready_engine, reporting_errors
+from lims.cli.common import fail, ready_engine, reporting_errors
 from lims.cli.demo_instruments import simulated_instruments
 from lims.db import dispose_engines, get_engine
-from lims.models.common import Role
-from lims.services import audit, auth, demo, reference, schema
+from lims.services import audit, demo, reference, schema
 from lims.services.audit import SYSTEM
-from lims.settings import get_settings
+from lims.settings import SettingsError, get_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Food quick-test LIMS.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
-user_app = typer.Typer(no_args_is_help=True, help="Users and roles.")
 audit_app = typer.Typer(no_args_is_help=True, help="The audit trail.")
 reference_app = typer.Typer(no_args_is_help=True, help="Reference data (stations, points, items, limits, kits).")
 app.add_typer(db_app, name="db")
-app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 app.add_typer(reference_app, name="reference")
 console = Console(stderr=True)
@@ -40,6 +37,7 @@ COMMAND_MODULES = (
     "lims.cli.plan_commands",
     "lims.cli.simulator_commands",
     "lims.cli.registry_commands",
+    "lims.cli.user_commands",
 )
 
 
@@ -48,32 +46,6 @@ def db_upgrade() -> None:
     """Apply every migration to the configured database."""
     schema.upgrade(get_engine())
     typer.echo("database is up to date")
-
-
-@user_app.command("add")
-def user_add(
-    name: str,
-    role: Annotated[Role, typer.Option(help="tester, reviewer, station or admin")],
-    station: Annotated[str | None, typer.Option(help="station code, for station users")] = None,
-    district: Annotated[str | None, typer.Option(help="district code (default: the first one)")] = None,
-    full_name: Annotated[str, typer.Option()] = "",
-) -> None:
-    """Add a user; the password is read from stdin."""
-    engine = ready_engine()
-    password = read_secret("Password")
-    with reporting_errors(), Session(engine) as session:
-        user = auth.add_user(
-            session,
-            SYSTEM,
-            name,
-            role.value,
-            password,
-            station_code=station,
-            district_code=district,
-            full_name=full_name,
-        )
-        session.commit()
-        typer.echo(f"added {user.username} ({user.role})")
 
 
 @reference_app.command("load")
@@ -102,9 +74,11 @@ def audit_verify() -> None:
 
 
 def _fresh_sqlite() -> None:
-    """Move an existing SQLite database aside (never delete it) so the demo starts fresh."""
-    url = get_settings().resolved_database_url()
-    if not url.startswith("sqlite:///"):
+    """Move the default SQLite database aside (never delete it) so the demo starts fresh; a database named
+    by LIMS_DATABASE_URL is left where it is (and checked for other data)."""
+    settings = get_settings()
+    url = settings.resolved_database_url()
+    if settings.database_url or not url.startswith("sqlite:///"):
         return
     path = Path(url.removeprefix("sqlite:///"))
     if path.exists():
@@ -124,9 +98,22 @@ def demo_command(
     samples_per_day: Annotated[int, typer.Option(min=10, max=999)] = 30,
     host: str = "127.0.0.1",
     port: int = 8000,
+    force: Annotated[
+        bool, typer.Option("--force", help="add the demo's accounts even to a database that holds other data")
+    ] = False,
 ) -> None:
-    """Run the main job on a fresh database: reference data, users, samples, results, review, publication."""
+    """Run the main job on a fresh database: reference data, users, samples, results, review, publication.
+
+    The demo's accounts have published passwords: on a configured database that holds other data it
+    refuses (and writes nothing) unless told --force.
+    """
     _fresh_sqlite()
+    reason = None if force else demo.foreign_data(get_engine())
+    if reason:
+        fail(
+            f"{reason}. The demo adds accounts whose passwords are published (tester, reviewer, station, "
+            "admin): use an empty database, or --force to add them anyway"
+        )
     engine = ready_engine()
     with reporting_errors():
         summary = demo.run_demo(
@@ -156,6 +143,7 @@ def serve_command(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -
     import uvicorn
 
     ready_engine()
+    get_settings().resolved_secret_key()  # refuse a short key file before the workers start
     console.print(f"serving on http://{host}:{port}/  (API docs at /docs)")
     uvicorn.run("lims.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
 
@@ -171,4 +159,8 @@ for _module in COMMAND_MODULES:
 def run() -> None:
     """Entry point of the `lims` console script."""
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
-    app()
+    try:
+        app()
+    except SettingsError as exc:
+        typer.echo(f"lims: configuration: {exc}", err=True)
+        raise SystemExit(2) from None

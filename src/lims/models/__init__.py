@@ -17,7 +17,7 @@ from lims.models.reference import (
 from lims.models.registry import Product, TrademarkRecord
 from lims.models.results import HeldReading, Review, TestResult
 from lims.models.samples import Sample, SampleVersion
-from lims.models.users import User
+from lims.models.users import User, UserSession
 
 __all__ = [
     "AuditEvent",
@@ -42,4 +42,5 @@ __all__ = [
     "TestResult",
     "TrademarkRecord",
     "User",
+    "UserSession",
 ]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -27,7 +28,7 @@ from lims.models import (
 from lims.models.common import JudgementOutcome, ResultStatus, Role, utcnow
 from lims.models.results import ResultSubmit
 from lims.models.samples import SampleCreate
-from lims.services import auth, plans, reference, registry, results, samples, schema, workflow
+from lims.services import auth, ingest, passwords, plans, reference, registry, results, samples, schema, workflow
 from lims.services.audit import SYSTEM, Actor
 from lims.services.errors import ServiceError
 
@@ -163,14 +164,47 @@ def _reference(session: Session) -> _Reference:
 
 
 def ensure_users(session: Session) -> dict[str, User]:
-    """The demo's users, created when missing."""
+    """The demo's users, created when missing (their passwords are published: see `foreign_data`)."""
     users = {}
     for name, (role, password, station) in DEMO_USERS.items():
         user = session.exec(select(User).where(User.username == name)).first()
         users[name] = user or auth.add_user(
-            session, SYSTEM, name, role, password, station_code=station, full_name=f"Demo {role}"
+            session,
+            SYSTEM,
+            name,
+            role,
+            password,
+            station_code=station,
+            full_name=f"Demo {role}",
+            published_password_ok=True,
         )
     return users
+
+
+def _demo_made(username: str, role: str, password_hash: str, active: bool) -> bool:
+    """Whether an account is one the demo makes: a demo account with its published password, or the
+    instrument gateway (which cannot sign in)."""
+    if username == ingest.GATEWAY_USER:
+        return not active
+    demo = DEMO_USERS.get(username)
+    return demo is not None and demo[0] == role and passwords.verify(password_hash, demo[1])
+
+
+def foreign_data(engine: Engine) -> str | None:
+    """Why the database holds data other than a previous demo's, or None: the demo adds accounts whose
+    passwords are published, so it must not add them to a database in real use."""
+    tables = set(inspect(engine).get_table_names())
+    if "app_user" not in tables:
+        return None
+    with Session(engine) as session:
+        accounts = session.exec(select(User.username, User.role, User.password_hash, User.active)).all()
+        others = sorted(name for name, role, hashed, active in accounts if not _demo_made(name, role, hashed, active))
+        if others:
+            shown = ", ".join(others[:3]) + (", …" if len(others) > 3 else "")
+            return f"the database holds {len(others)} account(s) that the demo did not make ({shown})"
+        if not accounts and "sample" in tables and session.exec(select(Sample.id).limit(1)).first() is not None:
+            return "the database holds samples that the demo did not register"
+    return None
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,11 @@ class ServiceError(Exception):
 
     status_code = 400
 
-    def __init__(self, reason: str, *, details: dict[str, Any] | None = None) -> None:
+    def __init__(self, reason: str, *, details: dict[str, Any] | None = None, retry_after: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.details = details or {}
+        self.retry_after = retry_after  # seconds, sent as Retry-After
 
 
 class NotFound(ServiceError):
@@ -44,3 +45,15 @@ class Unauthorized(ServiceError):
     """No valid credentials."""
 
     status_code = 401
+
+
+class TooManyRequests(ServiceError):
+    """Too many attempts from this caller or at this account; try again after `retry_after` seconds."""
+
+    status_code = 429
+
+
+class Busy(ServiceError):
+    """The server cannot take this request right now; try again shortly."""
+
+    status_code = 503

@@ -63,6 +63,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     "password": ("密码", "Password"),
     "signed_in_as": ("当前用户", "Signed in as"),
     "bad_login": ("用户名或密码不正确", "Incorrect user name or password"),
+    "login_locked": (
+        "登录失败次数过多，请 {minutes} 分钟后再试",
+        "Too many failed sign-ins; try again in {minutes} minute(s)",
+    ),
+    "login_busy": ("登录人数过多，请稍后再试", "Too many sign-ins at once; try again in a moment"),
     "staff_only": (
         "工作人员登录后使用；消费者无需登录即可查询。",
         "Staff sign in here; consumers look up codes without signing in.",

@@ -1,4 +1,4 @@
-"""Sign-in: OAuth2 password flow issuing bearer tokens."""
+"""Sign-in: OAuth2 password flow issuing bearer tokens (throttled per account and address)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlmodel import SQLModel
 
-from lims.api.deps import CurrentUser, SessionDep
+from lims.api.deps import ClientAddress, CurrentUser, SessionDep, ThrottleDep
 from lims.models import User
 from lims.models.users import UserPublic
 from lims.services import auth
@@ -24,11 +24,24 @@ class Token(SQLModel):
     role: str
 
 
-@router.post("/token")
-def login(session: SessionDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
+@router.post(
+    "/token",
+    responses={
+        401: {"description": "incorrect user name or password"},
+        429: {"description": "too many failed sign-ins for the account or from the address; see Retry-After"},
+        503: {"description": "too many sign-ins at once; see Retry-After"},
+    },
+)
+def login(
+    session: SessionDep,
+    throttle: ThrottleDep,
+    address: ClientAddress,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+) -> Token:
     """Exchange a user name and password for a bearer token."""
-    user = auth.authenticate(session, form.username, form.password)
-    return Token(access_token=auth.issue_token(user), role=user.role)
+    signed_in = auth.sign_in(session, throttle, form.username, form.password, address)
+    session.commit()
+    return Token(access_token=signed_in.token, role=signed_in.user.role)
 
 
 @router.get("/me")
