@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import socket
 import subprocess
 import sys
@@ -48,6 +49,14 @@ def _scenario(measurements: list[Measurement], path: Path) -> None:
     path.write_text(yaml.safe_dump({"readings": readings}, allow_unicode=True), encoding="utf-8")
 
 
+def _wait_until_listening(simulator: subprocess.Popen[str], family: str, timeout: float = 60.0) -> None:
+    """Wait for the simulator's first line (the address it listens on), however busy the machine is."""
+    assert simulator.stdout is not None
+    ready, _, _ = select.select([simulator.stdout], [], [], timeout)
+    if not ready or not simulator.stdout.readline():
+        raise RuntimeError(f"the {family} simulator did not start within {timeout:.0f} s")
+
+
 def simulated_instruments(engine: Engine) -> InstrumentRun:
     """Run the measurements on simulated instruments over real links and store them through `ingest`."""
     from instrument_drivers.registry import create_driver
@@ -62,12 +71,13 @@ def simulated_instruments(engine: Engine) -> InstrumentRun:
                 port = _free_port()
                 scenario = Path(folder) / f"{family}.yaml"
                 _scenario(wanted, scenario)
+                # `python -m simulators` starts in a fraction of the time `lims simulate` needs (it does not
+                # import the application), and its first line says it is listening.
                 simulator = subprocess.Popen(
                     [
                         sys.executable,
                         "-m",
-                        "lims",
-                        "simulate",
+                        "simulators",
                         family,
                         "--listen",
                         listen.format(port=port),
@@ -77,10 +87,12 @@ def simulated_instruments(engine: Engine) -> InstrumentRun:
                         serial,
                         "--exit-when-done",
                     ],
-                    stdout=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
                     stderr=subprocess.DEVNULL,
+                    text=True,
                 )
                 try:
+                    _wait_until_listening(simulator, family)
                     with create_driver(family, url.format(port=port)) as driver:
                         ingest.acquire(engine, driver, count=len(wanted), idle_exit=30)
                 finally:
