@@ -1,16 +1,13 @@
-"""State changes that hold under concurrency: conditional updates (one of two writers wins) and counters."""
+"""State changes that hold under concurrency: conditional updates (one of two writers wins) and upserts."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, inspect, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col
-
-from lims.models.samples import LabelCounter
 
 M = TypeVar("M", bound=SQLModel)
 
@@ -45,22 +42,11 @@ def update_where(
     return True
 
 
-def next_in_sequence(session: Session, district_id: int, day: date) -> int:
-    """The next number of a district's daily label sequence, taken atomically inside the transaction.
+def upsert(session: Session, model: type[SQLModel]) -> Any:
+    """`INSERT … ON CONFLICT` for `model` in the session's dialect (PostgreSQL and SQLite spell it alike).
 
-    One upsert of the (district, day) counter row: on PostgreSQL it locks that row until commit, so
-    registrations of one district and day queue behind each other (other districts and days do not);
-    on SQLite the statement takes the database's write lock, which the busy timeout waits for. A
-    rolled-back registration gives its number back.
+    Add `.on_conflict_do_update(...)`: the insert or the update is one atomic statement, so two
+    writers that both find no row never both insert.
     """
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(LabelCounter)
-        .values(district_id=district_id, day=day, last=1)
-        .on_conflict_do_update(
-            index_elements=[col(LabelCounter.district_id), col(LabelCounter.day)],
-            set_={"last": col(LabelCounter.last) + 1},
-        )
-        .returning(col(LabelCounter.last))
-    )
-    return int(session.execute(statement).scalar_one())
+    return dialect.insert(model)

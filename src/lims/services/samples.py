@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import exists, func
@@ -12,6 +12,7 @@ from lims.models import District, FoodCategory, Sample, SampleVersion, SamplingP
 from lims.models.common import Role, utcnow
 from lims.models.samples import (
     CorrectionPublic,
+    LabelCounter,
     SampleCorrection,
     SampleCreate,
     SampleData,
@@ -43,10 +44,30 @@ def _validated(session: Session, data: SampleData) -> SampleData:
     return data
 
 
+def _next_in_sequence(session: Session, district_id: int, day: date) -> int:
+    """The next number of a district's daily label sequence, taken atomically inside the transaction.
+
+    One upsert of the (district, day) counter row: on PostgreSQL it locks that row until commit, so
+    registrations of one district and day queue behind each other (other districts and days do not);
+    on SQLite the statement takes the database's write lock, which the busy timeout waits for. A
+    rolled-back registration gives its number back.
+    """
+    statement = (
+        atomic.upsert(session, LabelCounter)
+        .values(district_id=district_id, day=day, last=1)
+        .on_conflict_do_update(
+            index_elements=[col(LabelCounter.district_id), col(LabelCounter.day)],
+            set_={"last": col(LabelCounter.last) + 1},
+        )
+        .returning(col(LabelCounter.last))
+    )
+    return int(session.execute(statement).scalar_one())
+
+
 def _next_label_id(session: Session, district: District, collected: datetime) -> str:
     """The next label id of the district for the local date of `collected` (the sequence is taken atomically)."""
     day = local_date(collected)
-    sequence = atomic.next_in_sequence(session, int(district.id or 0), day)
+    sequence = _next_in_sequence(session, int(district.id or 0), day)
     if sequence > MAX_PER_DAY:
         raise Conflict(f"district {district.code} already has {MAX_PER_DAY} samples on {day}")
     return make_label_id(district.code, day, sequence)
