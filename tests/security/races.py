@@ -55,29 +55,32 @@ def race(engine: Engine, calls: list[Call], timeout: float = 60) -> list[str]:
 
 
 @contextmanager
-def read_together(monkeypatch: pytest.MonkeyPatch, parties: int) -> Iterator[None]:
+def read_together(
+    monkeypatch: pytest.MonkeyPatch, parties: int, module: Any = audit, name: str = "snapshot"
+) -> Iterator[None]:
     """Make racing calls meet after reading and checking, before writing: the worst interleaving, every time.
 
     Every state change takes the row's audited state (`audit.snapshot`) after its checks and before it
-    writes; each racing thread waits there, on its first snapshot, until all have arrived.
+    writes; each racing thread waits there, on its first call, until all have arrived. A change that
+    locks the row before its checks names its locking step instead (`module.name`).
     """
     barrier = threading.Barrier(parties)
-    original = audit.snapshot
+    original = getattr(module, name)
     arrived = threading.local()
 
-    def snapshot(row: Any) -> dict[str, Any]:
+    def meet_first(*args: Any, **kwargs: Any) -> Any:
         if not getattr(arrived, "done", False):
             arrived.done = True
             # A thread that stopped early (a refused call) does not hold the others for long.
             with contextlib.suppress(threading.BrokenBarrierError):
                 barrier.wait(timeout=5)
-        return original(row)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(audit, "snapshot", snapshot)
+    monkeypatch.setattr(module, name, meet_first)
     try:
         yield
     finally:
-        monkeypatch.setattr(audit, "snapshot", original)
+        monkeypatch.setattr(module, name, original)
 
 
 def one_wins(outcomes: list[str]) -> None:

@@ -60,6 +60,7 @@ def _register_in_process(url: str, count: int, start: multiprocessing.synchroniz
         raise SystemExit(f"{len(failed)} of {count} registrations failed: {failed[:3]}")
 
 
+@pytest.mark.slow  # two fresh interpreters import the application
 def test_registrations_from_two_processes_on_one_sqlite_file(engine: Engine) -> None:
     if engine.dialect.name != "sqlite":
         pytest.skip("two programs sharing one database file is the SQLite deployment (a vehicle node)")

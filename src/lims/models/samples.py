@@ -116,6 +116,9 @@ class CorrectionPublic(SQLModel):
     current: dict[str, Any] = Field(description="The data in effect (what the public sees)")
     proposed: dict[str, Any]
     changed: list[str] = Field(description="Names of the fields the correction changes")
+    yours: bool = Field(
+        default=False, description="You asked for it or took the sample, so you cannot review it (four-eyes)"
+    )
 
 
 class CorrectionDecision(SQLModel):

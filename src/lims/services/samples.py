@@ -200,6 +200,11 @@ def correct(session: Session, actor: Actor, label_id: str, correction: SampleCor
     return sample
 
 
+def _party_to(actor: Actor, sample: Sample, pending: SampleVersion) -> bool:
+    """Four-eyes: whoever asked for a correction or took the sample does not review it."""
+    return actor.user_id in (pending.recorded_by_id, sample.collected_by_id)
+
+
 def review_correction(
     session: Session, actor: Actor, label_id: str, version: int, action: str, *, reason: str = ""
 ) -> Sample:
@@ -215,7 +220,7 @@ def review_correction(
         raise NotFound(f"sample {sample.label_id} has no version {version}")
     if pending.state != VersionState.PENDING:
         raise Conflict(f"correction v{version} of sample {sample.label_id} is already {pending.state}")
-    if actor.user_id in (pending.recorded_by_id, sample.collected_by_id):
+    if _party_to(actor, sample, pending):
         raise Forbidden("four-eyes rule: the sample's tester or the one who asked cannot review the correction")
     reason = reason.strip()
     if action == "reject" and len(reason) < 3:
@@ -241,7 +246,7 @@ def review_correction(
     return sample
 
 
-def _correction_view(sample: Sample, pending: SampleVersion, by: str) -> CorrectionPublic:
+def _correction_view(sample: Sample, pending: SampleVersion, by: str, yours: bool = False) -> CorrectionPublic:
     current, proposed = _data(sample), dict(pending.data)
     return CorrectionPublic(
         sample_label_id=sample.label_id,
@@ -254,6 +259,7 @@ def _correction_view(sample: Sample, pending: SampleVersion, by: str) -> Correct
         current=current,
         proposed=proposed,
         changed=[name for name in SampleData.model_fields if current.get(name) != proposed.get(name)],
+        yours=yours,
     )
 
 
@@ -272,7 +278,7 @@ def pending_corrections(session: Session, actor: Actor, limit: int = 200) -> lis
         .order_by(col(SampleVersion.recorded_at), col(SampleVersion.id))
         .limit(limit)
     ).all()
-    return [_correction_view(sample, pending, by) for sample, pending, by in rows]
+    return [_correction_view(sample, pending, by, _party_to(actor, sample, pending)) for sample, pending, by in rows]
 
 
 def versions(session: Session, actor: Actor, label_id: str) -> list[SampleVersionPublic]:
