@@ -34,3 +34,13 @@ def test_reviewer_decides_a_correction_on_the_review_page(
     again = post_form(reviewer, "/review", f"{action}/approve")
     assert again.status_code == 409 and "already approved" in again.text
     assert client.get(f"/api/v1/trace/{BRAND_GTIN}").status_code == 404
+
+
+def test_the_tester_sees_the_correction_waiting_on_the_vehicle_page(
+    app: Any, client: TestClient, headers: dict[str, dict[str, str]]
+) -> None:
+    label = published_positive(client, headers)["label_id"]
+    assert client.post(f"/api/v1/samples/{label}/corrections", json=MOVE, headers=headers["tester"]).status_code == 202
+    page = sign_in(app, "tester").get("/vehicle?lang=en").text
+    marked = '<span class="small" data-pending-correction>(correction awaiting review)</span>'
+    assert f"{label}</a> 冷鲜猪肉 {marked}" in page

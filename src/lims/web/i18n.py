@@ -159,6 +159,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "done_withdrawn": ("消费警示已撤回", "Warning withdrawn"),
     "done_correction_approved": ("更正已通过，公开信息已更新", "Correction approved; the public now sees it"),
     "done_correction_rejected": ("更正已退回", "Correction rejected"),
+    "correction_pending": ("更正待审核", "correction awaiting review"),
     "sample_corrections": ("待审核的样品信息更正", "Sample corrections to review"),
     "no_corrections": ("没有待审核的样品信息更正", "No sample correction awaits review"),
     "requested_by": ("申请人", "Asked by"),
