@@ -26,9 +26,8 @@ from lims.services.auth import require_role
 from lims.services.clock import local_date
 from lims.services.errors import Conflict, Forbidden, Invalid, NotFound
 from lims.services.label_ids import MAX_PER_DAY, make_label_id
+from lims.services.trace import PUBLIC_STATUSES
 
-# Results in these states are what the public sees of a sample.
-PUBLIC_STATUSES = ("published", "archived")
 REVIEW_ACTIONS = ("approve", "reject")
 
 
