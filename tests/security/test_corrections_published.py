@@ -100,7 +100,7 @@ def test_moving_a_published_positive_to_another_brand_waits_for_a_second_reviewe
     assert after["page_shows_label"] == {BRAND_GTIN: False, OTHER_GTIN: True}
     assert after["epcis_events"] == {BRAND_GTIN: 0, OTHER_GTIN: 1}
     again = client.post(f"/api/v1/samples/{label}/corrections/2/approve", headers=headers["reviewer"])
-    assert again.status_code == 409 and "already approved" in again.json()["detail"]
+    assert again.status_code == 409 and "it is approved" in again.json()["detail"]
     versions = client.get(f"/api/v1/samples/{label}/versions", headers=headers["reviewer"]).json()
     assert [(v["version"], v["state"], v["data"]["gtin"]) for v in versions] == [
         (1, "recorded", "0" + BRAND_GTIN),

@@ -32,7 +32,7 @@ def test_reviewer_decides_a_correction_on_the_review_page(
     assert "No sample correction awaits review" in reviewer.get("/review?lang=en").text
     assert client.get(f"/api/v1/trace/{label}").json()["sample"]["gtin"] == "0" + OTHER_GTIN
     again = post_form(reviewer, "/review", f"{action}/approve")
-    assert again.status_code == 409 and "already approved" in again.text
+    assert again.status_code == 409 and "it is approved" in again.text
     assert client.get(f"/api/v1/trace/{BRAND_GTIN}").status_code == 404
 
 

@@ -218,7 +218,7 @@ def review_correction(
     if pending is None:
         raise NotFound(f"sample {sample.label_id} has no version {version}")
     if pending.state != VersionState.PENDING:
-        raise Conflict(f"correction v{version} of sample {sample.label_id} is already {pending.state}")
+        raise Conflict(f"version {version} of sample {sample.label_id} awaits no review: it is {pending.state}")
     if _party_to(actor, sample, pending):
         raise Forbidden("four-eyes rule: the sample's tester or the one who asked cannot review the correction")
     reason = reason.strip()
