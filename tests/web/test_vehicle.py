@@ -146,7 +146,7 @@ def test_day_sheet_tasks_and_registering_against_one(
     assert post_form(tester, "/vehicle", f"/vehicle/tasks/{task.id}/arrived").status_code == 303
     assert "1/1 ✓" in tester.get("/vehicle").text  # an urgent task is done once the vehicle is on site
     again = post_form(tester, "/vehicle", f"/vehicle/tasks/{task.id}/arrived")
-    assert again.status_code == 422 and "not yet reached" in again.text
+    assert again.status_code == 409 and "already marked as reached" in again.text
 
 
 def test_generated_plan_shows_on_the_day_sheet(app: Any, session: Session) -> None:

@@ -19,6 +19,8 @@ from lims.settings import get_settings
 
 # A row id in a path: out-of-range numbers are a 422, never an overflow in the database driver.
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+# A sample label id in a path (checked for its check character by the service).
+LabelId = Annotated[str, Path(min_length=1, max_length=12, pattern=r"^[A-Za-z0-9]+$")]
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 

@@ -16,7 +16,7 @@ from lims.models.reference import (
 )
 from lims.models.registry import Product, TrademarkRecord
 from lims.models.results import HeldReading, Review, TestResult
-from lims.models.samples import Sample, SampleVersion
+from lims.models.samples import LabelCounter, Sample, SampleVersion
 from lims.models.users import User, UserSession
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "HeldReading",
     "Instrument",
     "KitLot",
+    "LabelCounter",
     "Limit",
     "NotificationMark",
     "PlanTask",

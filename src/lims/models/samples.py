@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import UniqueConstraint
@@ -27,7 +28,11 @@ class SampleData(SQLModel):
 
 
 class Sample(SampleData, table=True):
-    """A sample row; `version` counts corrections, each kept in `sample_version`."""
+    """A sample row holding the data in effect, which is what the public sees once results are published.
+
+    `version` is the number of that data's version in `sample_version`; `pending_version` names a
+    correction awaiting review (at most one at a time), which takes effect only when a reviewer approves.
+    """
 
     __tablename__ = "sample"
     id: int | None = Field(default=None, primary_key=True)
@@ -38,11 +43,21 @@ class Sample(SampleData, table=True):
     collected_by_id: int = Field(foreign_key="app_user.id")
     task_ref: str | None = Field(default=None, max_length=64, description="Plan task this sample fulfils")
     version: int = 1
+    pending_version: int | None = Field(default=None, description="A correction awaiting review")
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class VersionState(StrEnum):
+    """Where a version of a sample's data stands."""
+
+    RECORDED = "recorded"  # took effect when recorded: registration, or a correction before anything was published
+    PENDING = "pending"  # a correction of a sample with published results, awaiting a reviewer
+    APPROVED = "approved"  # such a correction, approved: it took effect then
+    REJECTED = "rejected"  # such a correction, rejected with a reason: it never took effect
+
+
 class SampleVersion(SQLModel, table=True):
-    """One earlier or current version of a sample's data, readable forever."""
+    """One version of a sample's data, readable forever: in effect, earlier, awaiting review or rejected."""
 
     __tablename__ = "sample_version"
     __table_args__ = (UniqueConstraint("sample_id", "version"),)
@@ -53,6 +68,25 @@ class SampleVersion(SQLModel, table=True):
     reason: str = ""
     recorded_at: datetime = Field(default_factory=utcnow)
     recorded_by_id: int = Field(foreign_key="app_user.id")
+    state: str = Field(default=VersionState.RECORDED, max_length=16, index=True)
+    reviewed_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+    reviewed_at: datetime | None = None
+    review_reason: str = Field(default="", max_length=500)
+
+
+class LabelCounter(SQLModel, table=True):
+    """The last daily sequence number given to a district's label ids on one local date.
+
+    Numbering state, not part of the record: every label it produced is audited with its sample, and a
+    wrong counter can only leave a gap or meet the label id's unique constraint, never change a record.
+    """
+
+    __tablename__ = "label_counter"
+    __table_args__ = (UniqueConstraint("district_id", "day"),)
+    id: int | None = Field(default=None, primary_key=True)
+    district_id: int = Field(foreign_key="district.id")
+    day: date
+    last: int = 0
 
 
 class SampleCreate(SampleData):
@@ -69,8 +103,32 @@ class SampleCorrection(SampleData):
     reason: str = Field(min_length=3, max_length=500)
 
 
+class CorrectionPublic(SQLModel):
+    """A correction of a sample with published results: what the public sees now and what would replace it."""
+
+    sample_label_id: str
+    version: int
+    state: str
+    reason: str
+    requested_by: str
+    requested_by_id: int
+    requested_at: datetime
+    current: dict[str, Any] = Field(description="The data in effect (what the public sees)")
+    proposed: dict[str, Any]
+    changed: list[str] = Field(description="Names of the fields the correction changes")
+    yours: bool = Field(
+        default=False, description="You asked for it or took the sample, so you cannot review it (four-eyes)"
+    )
+
+
+class CorrectionDecision(SQLModel):
+    """A reviewer's decision on a sample correction; a rejection needs a reason."""
+
+    reason: str = Field(default="", max_length=500)
+
+
 class SamplePublic(SampleData):
-    """A sample as the API shows it."""
+    """A sample as the API shows it: the data in effect, and a correction awaiting review if there is one."""
 
     id: int
     production_date: date | None = None  # what is stored, unvalidated: output never fails on an old row
@@ -80,6 +138,7 @@ class SamplePublic(SampleData):
     collected_at: datetime
     task_ref: str | None
     version: int
+    pending_correction: CorrectionPublic | None = None
 
 
 class SampleVersionPublic(SQLModel):
@@ -89,3 +148,6 @@ class SampleVersionPublic(SQLModel):
     data: dict[str, Any]
     reason: str
     recorded_at: datetime
+    state: str
+    reviewed_at: datetime | None
+    review_reason: str

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 from lims.models import PositiveCase, Sample, SamplingPoint, TestItem, TestResult
 from lims.models.cases import CasePublic, Disposal, ReferralOutcome, RetestRequest
 from lims.models.common import Role, utcnow
-from lims.services import audit
+from lims.services import atomic, audit
 from lims.services.audit import Actor
 from lims.services.auth import require_role
 from lims.services.errors import Conflict, NotFound
@@ -112,15 +112,20 @@ def list_for(session: Session, actor: Actor, *, open_only: bool = False) -> list
     return list(session.exec(statement.order_by(col(PositiveCase.id).desc())).all())
 
 
+# What decides where a case stands; a transition applies only while these still hold what was read.
+CASE_STATE = ("status", "retest_requested_at", "party_accepted_at", "referral_outcome", "disposal_at", "closed_at")
+
+
 def _change(session: Session, actor: Actor, case: PositiveCase, action: str, **values: object) -> PositiveCase:
+    """Apply a transition as one conditional update: of two people acting at once, exactly one moves the case."""
     require_role(actor, Role.REVIEWER, Role.STATION)
     if case.closed_at:
         raise Conflict(f"case {case.id} is closed")
     before = audit.snapshot(case)
-    for name, value in values.items():
-        setattr(case, name, value)
-    session.add(case)
-    session.flush()
+    read_in = {name: getattr(case, name) for name in CASE_STATE}
+    if not atomic.update_where(session, case, read_in, values):
+        session.rollback()
+        raise Conflict(f"case {case.id} was changed by someone else at the same moment; reload it and try again")
     audit.record(session, actor, case, action, before)
     return case
 

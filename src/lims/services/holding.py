@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 from lims.models import HeldReading, Instrument, TestResult
 from lims.models.common import Role
 from lims.models.results import ResultSubmit
-from lims.services import audit, ingest, results
+from lims.services import atomic, audit, ingest, results
 from lims.services.audit import Actor
 from lims.services.auth import require_role
 from lims.services.errors import Conflict, Invalid, NotFound
@@ -54,6 +54,11 @@ def assign(session: Session, actor: Actor, held_id: int, label_id: str) -> TestR
     tested_at = datetime.fromisoformat(when) if isinstance(when, str) and when else None
     kit = raw_in.get("kit_lot")
     before = audit.snapshot(held)
+    # Claim the reading before judging it: of two testers assigning it at once, the second stops here
+    # (the no-op update takes the row's lock, and matches nothing once the first has assigned it).
+    if not atomic.update_where(session, held, {"assigned_result_id": None}, {"assigned_result_id": None}):
+        session.rollback()
+        raise Conflict(f"held reading {held_id} was assigned by someone else at the same moment")
     result = results.submit(
         session,
         actor,

@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 
 from lims.models import NotificationMark, PositiveCase, Sample, SamplingPoint, TestItem, TestResult
 from lims.models.common import Role, utcnow
+from lims.services import atomic
 from lims.services.audit import Actor
 from lims.services.auth import require_role
 from lims.services.errors import Invalid
@@ -81,11 +82,19 @@ def mark_read(session: Session, actor: Actor, until: datetime | None = None) -> 
     until = _aware(until) if until else now
     if until > now:
         raise Invalid("cannot mark notifications read in the future")
-    mark = session.exec(select(NotificationMark).where(NotificationMark.user_id == actor.user_id)).first()
-    if mark is None:
-        mark = NotificationMark(user_id=int(actor.user_id or 0), seen_until=until)
-    elif until > _aware(mark.seen_until):
-        mark.seen_until = until
-    session.add(mark)
-    session.flush()
+    # One atomic upsert that only ever moves the mark forward: two tabs marking at once both succeed,
+    # and the later of their marks stays.
+    statement = atomic.upsert(session, NotificationMark).values(user_id=int(actor.user_id or 0), seen_until=until)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[col(NotificationMark.user_id)],
+            set_={"seen_until": statement.excluded.seen_until},
+            where=col(NotificationMark.seen_until) < statement.excluded.seen_until,
+        )
+    )
+    mark = session.exec(
+        select(NotificationMark)
+        .where(NotificationMark.user_id == actor.user_id)
+        .execution_options(populate_existing=True)
+    ).one()
     return _aware(mark.seen_until)

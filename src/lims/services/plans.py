@@ -14,10 +14,10 @@ import schedules
 from lims.models import District, PlanTask, PlanVersion, Sample, SamplingPoint, Station
 from lims.models.common import Role, utcnow
 from lims.models.plans import PlanVersionPublic, ProgressPublic, TaskPublic, UrgentTaskCreate
-from lims.services import audit
+from lims.services import atomic, audit
 from lims.services.audit import Actor
 from lims.services.auth import require_role
-from lims.services.errors import Invalid, NotFound
+from lims.services.errors import Conflict, Invalid, NotFound
 from schedules import Done, Month, Plan, PlanError, Schedule
 
 
@@ -327,12 +327,14 @@ def mark_arrived(session: Session, actor: Actor, task_id: int) -> PlanTask:
     task = session.get(PlanTask, task_id)
     if task is None or task.district_id != actor.district_id:
         raise NotFound(f"no task {task_id}")
-    if task.kind != "urgent" or task.arrived_at is not None:
-        raise Invalid("only an urgent task not yet reached can be marked as reached")
+    if task.kind != "urgent":
+        raise Invalid("only an urgent task can be marked as reached")
+    if task.arrived_at is not None:
+        raise Conflict(f"task {task_id} was already marked as reached")
     before = audit.snapshot(task)
-    task.arrived_at = utcnow()
-    session.add(task)
-    session.flush()
+    if not atomic.update_where(session, task, {"arrived_at": None}, {"arrived_at": utcnow()}):
+        session.rollback()
+        raise Conflict(f"task {task_id} was marked as reached by someone else at the same moment")
     audit.record(session, actor, task, "arrived", before)
     return task
 

@@ -1,21 +1,34 @@
-"""Register, correct and read samples; label ids are issued here."""
+"""Register, correct and read samples; label ids are issued here; corrections of published samples are reviewed."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import exists, func
 from sqlmodel import Session, col, select
 
-from lims.models import District, FoodCategory, Sample, SampleVersion, SamplingPoint
+from lims.models import District, FoodCategory, Sample, SampleVersion, SamplingPoint, TestResult, User
 from lims.models.common import Role, utcnow
-from lims.models.samples import SampleCorrection, SampleCreate, SampleData, SamplePublic, SampleVersionPublic
-from lims.services import audit, dates, gtin, plans
+from lims.models.samples import (
+    CorrectionPublic,
+    LabelCounter,
+    SampleCorrection,
+    SampleCreate,
+    SampleData,
+    SamplePublic,
+    SampleVersionPublic,
+    VersionState,
+)
+from lims.services import atomic, audit, dates, gtin, plans
 from lims.services.audit import Actor
 from lims.services.auth import require_role
-from lims.services.errors import Conflict, Invalid, NotFound
+from lims.services.clock import local_date
+from lims.services.errors import Conflict, Forbidden, Invalid, NotFound
 from lims.services.label_ids import MAX_PER_DAY, make_label_id
+from lims.services.trace import PUBLIC_STATUSES
+
+REVIEW_ACTIONS = ("approve", "reject")
 
 
 def _data(sample: SampleData) -> dict[str, Any]:
@@ -30,13 +43,33 @@ def _validated(session: Session, data: SampleData) -> SampleData:
     return data
 
 
+def _next_in_sequence(session: Session, district_id: int, day: date) -> int:
+    """The next number of a district's daily label sequence, taken atomically inside the transaction.
+
+    One upsert of the (district, day) counter row: on PostgreSQL it locks that row until commit, so
+    registrations of one district and day queue behind each other (other districts and days do not);
+    on SQLite the statement takes the database's write lock, which the busy timeout waits for. A
+    rolled-back registration gives its number back.
+    """
+    statement = (
+        atomic.upsert(session, LabelCounter)
+        .values(district_id=district_id, day=day, last=1)
+        .on_conflict_do_update(
+            index_elements=[col(LabelCounter.district_id), col(LabelCounter.day)],
+            set_={"last": col(LabelCounter.last) + 1},
+        )
+        .returning(col(LabelCounter.last))
+    )
+    return int(session.execute(statement).scalar_one())
+
+
 def _next_label_id(session: Session, district: District, collected: datetime) -> str:
-    day = collected.astimezone(UTC).date()
-    prefix = f"{district.code}{day:%y%m%d}"
-    count = session.exec(select(func.count()).select_from(Sample).where(col(Sample.label_id).startswith(prefix))).one()
-    if count >= MAX_PER_DAY:
+    """The next label id of the district for the local date of `collected` (the sequence is taken atomically)."""
+    day = local_date(collected)
+    sequence = _next_in_sequence(session, int(district.id or 0), day)
+    if sequence > MAX_PER_DAY:
         raise Conflict(f"district {district.code} already has {MAX_PER_DAY} samples on {day}")
-    return make_label_id(district.code, day, int(count) + 1)
+    return make_label_id(district.code, day, sequence)
 
 
 def register(session: Session, actor: Actor, data: SampleCreate) -> Sample:
@@ -54,11 +87,6 @@ def register(session: Session, actor: Actor, data: SampleCreate) -> Sample:
     collected = (data.collected_at or utcnow()).astimezone(UTC)
     if collected > utcnow():
         raise Invalid("collected_at is in the future")
-    if session.get_bind().dialect.name == "postgresql":
-        # Serialise label numbering within a district so two testers never get the same id.
-        from sqlalchemy import text
-
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": 5000 + int(district.id or 0)})
     sample = Sample(
         **SampleData.model_validate(data, from_attributes=True).model_dump(),
         label_id=_next_label_id(session, district, collected),
@@ -75,17 +103,28 @@ def register(session: Session, actor: Actor, data: SampleCreate) -> Sample:
     return sample
 
 
-def _keep_version(session: Session, actor: Actor, sample: Sample, reason: str) -> None:
-    """Store the sample's current data as a readable version, audited like the sample itself."""
+def _keep_version(
+    session: Session,
+    actor: Actor,
+    sample: Sample,
+    reason: str,
+    *,
+    number: int | None = None,
+    data: SampleData | None = None,
+    state: VersionState = VersionState.RECORDED,
+) -> SampleVersion:
+    """Store a version of the sample's data (by default its current data) readably, audited like the sample."""
     version = SampleVersion(
         sample_id=int(sample.id or 0),
-        version=sample.version,
-        data=_data(sample),
+        version=sample.version if number is None else number,
+        data=_data(data or sample),
         reason=reason,
         recorded_by_id=int(actor.user_id or 0),
+        state=state,
     )
     session.add(version)
-    audit.record(session, actor, version, "version", None)
+    audit.record(session, actor, version, "request" if state == VersionState.PENDING else "version", None)
+    return version
 
 
 def get_for(session: Session, actor: Actor, label_id: str) -> Sample:
@@ -97,22 +136,148 @@ def get_for(session: Session, actor: Actor, label_id: str) -> Sample:
     return sample
 
 
+def _shown_to_public(sample_id: int) -> Any:
+    """SQL condition: the sample has a published or archived result (the public has seen its data)."""
+    return exists().where(col(TestResult.sample_id) == sample_id, col(TestResult.status).in_(PUBLIC_STATUSES))
+
+
+def hold_for_publication(session: Session, sample_id: int) -> None:
+    """Share-lock a sample while one of its results is published (PostgreSQL; SQLite has a single writer).
+
+    A correction takes the same row's lock before it decides whether it needs review, so a publication
+    and a correction at the same moment are ordered: either the correction lands first and is what gets
+    published, or it sees the published result and waits for a reviewer.
+    """
+    session.execute(select(col(Sample.id)).where(col(Sample.id) == sample_id).with_for_update(read=True))
+
+
+def _locked(session: Session, sample: Sample) -> Sample:
+    """The sample re-read as it is now, under its row lock on PostgreSQL (waits for a publication in progress)."""
+    statement = select(Sample).where(col(Sample.id) == sample.id).with_for_update()
+    return session.exec(statement.execution_options(populate_existing=True)).one()
+
+
+def _next_version(session: Session, sample: Sample) -> int:
+    """The number of the sample's next version (rejected corrections keep theirs)."""
+    last = session.exec(select(func.max(SampleVersion.version)).where(SampleVersion.sample_id == sample.id)).one()
+    return int(last or 0) + 1
+
+
 def correct(session: Session, actor: Actor, label_id: str, correction: SampleCorrection) -> Sample:
-    """Record a corrected version of a sample's data; earlier versions stay readable."""
+    """Record a corrected version of a sample's data; earlier versions stay readable.
+
+    Before anything of the sample is published the correction takes effect at once. Once a result is
+    published (or archived) it becomes a pending version that a reviewer must approve; until then the
+    sample, its public page and its audit keep the published data. One pending correction at a time.
+    """
     require_role(actor, Role.TESTER)
-    sample = get_for(session, actor, label_id)
+    sample = _locked(session, get_for(session, actor, label_id))
     data = _validated(session, SampleData.model_validate(correction, from_attributes=True))
-    before = audit.snapshot(sample)
-    for name, value in data.model_dump().items():
-        setattr(sample, name, value)
-    if audit.snapshot(sample) == before:
+    if sample.pending_version is not None:
+        raise Conflict(
+            f"sample {sample.label_id} already has correction v{sample.pending_version} awaiting review; "
+            "wait for the reviewer's decision"
+        )
+    if _data(data) == _data(sample):
         raise Conflict("the correction changes nothing")
-    sample.version += 1
-    session.add(sample)
-    session.flush()
+    number = _next_version(session, sample)
+    read_in = {"version": sample.version, "pending_version": None}
+    before = audit.snapshot(sample)
+    if session.exec(select(_shown_to_public(int(sample.id or 0)))).one():
+        if not atomic.update_where(session, sample, read_in, {"pending_version": number}):
+            session.rollback()
+            raise Conflict(f"sample {label_id} was changed by someone else; reload and try again")
+        audit.record(session, actor, sample, "correction_requested", before)
+        _keep_version(session, actor, sample, correction.reason, number=number, data=data, state=VersionState.PENDING)
+        return sample
+    changed = {**data.model_dump(), "version": number}
+    if not atomic.update_where(session, sample, read_in, changed, ~_shown_to_public(int(sample.id or 0))):
+        session.rollback()
+        raise Conflict(f"sample {label_id} was changed or its results were published meanwhile; reload and try again")
     audit.record(session, actor, sample, "correct", before)
     _keep_version(session, actor, sample, correction.reason)
     return sample
+
+
+def _party_to(actor: Actor, sample: Sample, pending: SampleVersion) -> bool:
+    """Four-eyes: whoever asked for a correction or took the sample does not review it."""
+    return actor.user_id in (pending.recorded_by_id, sample.collected_by_id)
+
+
+def review_correction(
+    session: Session, actor: Actor, label_id: str, version: int, action: str, *, reason: str = ""
+) -> Sample:
+    """Approve (the public then sees it) or reject (with a reason) a pending correction; never one's own."""
+    if action not in REVIEW_ACTIONS:
+        raise Invalid(f"unknown action {action!r}; use approve or reject")
+    require_role(actor, Role.REVIEWER)
+    sample = get_for(session, actor, label_id)
+    pending = session.exec(
+        select(SampleVersion).where(SampleVersion.sample_id == sample.id, SampleVersion.version == version)
+    ).first()
+    if pending is None:
+        raise NotFound(f"sample {sample.label_id} has no version {version}")
+    if pending.state != VersionState.PENDING:
+        raise Conflict(f"version {version} of sample {sample.label_id} awaits no review: it is {pending.state}")
+    if _party_to(actor, sample, pending):
+        raise Forbidden("four-eyes rule: the sample's tester or the one who asked cannot review the correction")
+    reason = reason.strip()
+    if action == "reject" and len(reason) < 3:
+        raise Invalid("a rejection needs a reason")
+    values: dict[str, Any] = {"pending_version": None}
+    if action == "approve":
+        data = _validated(session, SampleData.model_validate(pending.data))
+        values.update({**data.model_dump(), "version": version})
+    before_version, before_sample = audit.snapshot(pending), audit.snapshot(sample)
+    decided = {
+        "state": VersionState.APPROVED if action == "approve" else VersionState.REJECTED,
+        "reviewed_by_id": actor.user_id,
+        "reviewed_at": utcnow(),
+        "review_reason": reason,
+    }
+    if not atomic.update_where(session, pending, {"state": VersionState.PENDING}, decided) or not atomic.update_where(
+        session, sample, {"pending_version": version}, values
+    ):
+        session.rollback()
+        raise Conflict(f"correction v{version} of sample {label_id} was decided by someone else meanwhile")
+    audit.record(session, actor, pending, action, before_version)
+    audit.record(session, actor, sample, f"correction_{decided['state']}", before_sample)
+    return sample
+
+
+def _correction_view(sample: Sample, pending: SampleVersion, by: str, yours: bool = False) -> CorrectionPublic:
+    current, proposed = _data(sample), dict(pending.data)
+    return CorrectionPublic(
+        sample_label_id=sample.label_id,
+        version=pending.version,
+        state=pending.state,
+        reason=pending.reason,
+        requested_by=by,
+        requested_by_id=pending.recorded_by_id,
+        requested_at=pending.recorded_at,
+        current=current,
+        proposed=proposed,
+        changed=[name for name in SampleData.model_fields if current.get(name) != proposed.get(name)],
+        yours=yours,
+    )
+
+
+def pending_corrections(session: Session, actor: Actor, limit: int = 200) -> list[CorrectionPublic]:
+    """Corrections of the district's published samples awaiting review, oldest first."""
+    require_role(actor, Role.REVIEWER, Role.ADMIN)
+    rows = session.exec(
+        select(Sample, SampleVersion, User.username)
+        .join(SampleVersion, col(SampleVersion.sample_id) == col(Sample.id))
+        .join(User, col(User.id) == col(SampleVersion.recorded_by_id))
+        .where(
+            col(Sample.district_id) == actor.district_id,
+            col(SampleVersion.state) == VersionState.PENDING,
+            col(SampleVersion.version) == col(Sample.pending_version),
+        )
+        .order_by(col(SampleVersion.recorded_at), col(SampleVersion.id))
+        .limit(limit)
+    ).all()
+    return [_correction_view(sample, pending, by, _party_to(actor, sample, pending)) for sample, pending, by in rows]
 
 
 def versions(session: Session, actor: Actor, label_id: str) -> list[SampleVersionPublic]:
@@ -125,10 +290,20 @@ def versions(session: Session, actor: Actor, label_id: str) -> list[SampleVersio
 
 
 def public(session: Session, sample: Sample) -> SamplePublic:
-    """The API view of a sample."""
+    """The API view of a sample: the data in effect, and the correction awaiting review if there is one."""
     point = session.get(SamplingPoint, sample.point_id)
     assert point is not None
-    return SamplePublic.model_validate({**sample.model_dump(), "point_code": point.code, "point_name": point.name})
+    pending = None
+    if sample.pending_version is not None:
+        row = session.exec(
+            select(SampleVersion, User.username)
+            .join(User, col(User.id) == col(SampleVersion.recorded_by_id))
+            .where(SampleVersion.sample_id == sample.id, SampleVersion.version == sample.pending_version)
+        ).one()
+        pending = _correction_view(sample, *row)
+    return SamplePublic.model_validate(
+        {**sample.model_dump(), "point_code": point.code, "point_name": point.name, "pending_correction": pending}
+    )
 
 
 def list_for(

@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 from lims.models import FoodCategory, PublicWarning, TestItem, bounds
 from lims.models.cases import WarningBase
 from lims.models.common import Role, utcnow
-from lims.services import audit, gtin
+from lims.services import atomic, audit, gtin
 from lims.services.audit import Actor
 from lims.services.auth import require_role
 from lims.services.errors import Conflict, Forbidden, Invalid, NotFound
@@ -54,10 +54,10 @@ def withdraw(session: Session, actor: Actor, warning_id: int, reason: str) -> Pu
     if len(reason) < 2:
         raise Invalid("a withdrawal needs a reason")
     before = audit.snapshot(warning)
-    warning.withdrawn_at = utcnow()
-    warning.withdrawn_reason = reason
-    session.add(warning)
-    session.flush()
+    withdrawn = {"withdrawn_at": utcnow(), "withdrawn_reason": reason}
+    if not atomic.update_where(session, warning, {"withdrawn_at": None}, withdrawn):
+        session.rollback()
+        raise Conflict(f"warning {warning_id} was withdrawn by someone else at the same moment")
     audit.record(session, actor, warning, "withdraw", before)
     return warning
 

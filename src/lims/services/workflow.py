@@ -10,7 +10,7 @@ from sqlmodel import Session, col
 
 from lims.models import Review, TestResult
 from lims.models.common import JudgementOutcome, ResultStatus, Role, utcnow
-from lims.services import audit, cases
+from lims.services import audit, cases, samples
 from lims.services.audit import Actor
 from lims.services.auth import require_role
 from lims.services.errors import Conflict, Forbidden, Invalid
@@ -106,6 +106,7 @@ def transition(
     values: dict[str, object] = {"status": rule.target}
     if rule.target == S.PUBLISHED:
         values["published_at"] = now
+        samples.hold_for_publication(session, result.sample_id)
     # A conditional update: of two reviewers acting at once, exactly one moves the result.
     moved = session.execute(
         update(TestResult)

@@ -7,7 +7,7 @@ import hmac
 import logging
 import secrets
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
@@ -25,6 +25,7 @@ from lims.api.deps import SessionDep
 from lims.models.common import Role
 from lims.services import auth, notifications
 from lims.services.audit import Actor
+from lims.services.clock import LOCAL_TZ as LOCAL_TZ  # pages show times in the district's clock
 from lims.services.errors import Forbidden, ServiceError
 from lims.settings import get_settings
 from lims.web.i18n import language, texts
@@ -36,8 +37,6 @@ CSRF_FIELD = "csrf"
 HOME_OF_ROLE = {Role.TESTER: "/vehicle", Role.REVIEWER: "/review", Role.STATION: "/station", Role.ADMIN: "/"}
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-# Times are stored in UTC and shown in the district's time (China Standard Time, no daylight saving).
-LOCAL_TZ = timezone(timedelta(hours=8), "CST")
 
 
 def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from lims.api.deps import RowId, SessionDep
+from lims.api.deps import LabelId, RowId, SessionDep
 from lims.models.cases import WarningBase
 from lims.models.common import ResultStatus, Role
 from lims.models.results import ResultPublic
@@ -22,7 +22,7 @@ from lims.web.common import LOCAL_TZ, CsrfChecked, page_router, redirect, render
 
 router = page_router()
 Reviewer = Annotated[Actor, Depends(role_page(Role.REVIEWER))]
-DONE = {"approve", "reject", "publish", "warning", "withdrawn"}
+DONE = {"approve", "reject", "publish", "warning", "withdrawn", "correction_approved", "correction_rejected"}
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,7 @@ def _page(request: Request, session: Session, actor: Actor, status_code: int = 2
         status_code=status_code,
         pending=_rows(session, actor, ResultStatus.TESTED),
         approved=_rows(session, actor, ResultStatus.APPROVED),
+        corrections=samples.pending_corrections(session, actor),
         items=reference.items(session),
         categories=reference.categories(session),
         in_force=[w for w in warnings.active(session) if w.district_id == actor.district_id],
@@ -101,6 +102,29 @@ def decide(
         session.rollback()
         return _page(request, session, actor, exc.status_code, error=exc.reason, error_result=result_id)
     return redirect(f"/review?done={action}#queue")
+
+
+@router.post(
+    "/review/corrections/{label_id}/{version}/{action}", response_class=HTMLResponse, dependencies=[CsrfChecked]
+)
+def decide_correction(
+    request: Request,
+    session: SessionDep,
+    actor: Reviewer,
+    label_id: LabelId,
+    version: RowId,
+    action: Literal["approve", "reject"],
+    reason: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """Approve or reject (with a reason) a correction of a published sample; four-eyes is the service's."""
+    try:
+        samples.review_correction(session, actor, label_id, version, action, reason=reason)
+        session.commit()
+    except ServiceError as exc:
+        session.rollback()
+        return _page(request, session, actor, exc.status_code, correction_error=exc.reason, error_label=label_id)
+    done = {"approve": "correction_approved", "reject": "correction_rejected"}[action]
+    return redirect(f"/review?done={done}#corrections")
 
 
 def _expiry(day: str) -> datetime | None:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Form, Path, Query, Request
+from fastapi import Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from markupsafe import Markup
 from pydantic import ValidationError
@@ -18,7 +18,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from barcodes import labels
-from lims.api.deps import RowId, SessionDep
+from lims.api.deps import LabelId, RowId, SessionDep
 from lims.db import get_engine
 from lims.models.common import Role, utcnow
 from lims.models.plans import TaskPublic
@@ -32,7 +32,6 @@ from lims.web.i18n import language, texts
 
 router = page_router()
 Tester = Annotated[Actor, Depends(role_page(Role.TESTER))]
-LabelId = Annotated[str, Path(min_length=1, max_length=12, pattern=r"^[A-Za-z0-9]+$")]
 POLL_SECONDS = 1.0
 DEFAULT_STREAM_SECONDS = 25
 

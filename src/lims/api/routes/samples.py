@@ -1,17 +1,23 @@
-"""Samples: register, read, list, correct (never delete)."""
+"""Samples: register, read, list, correct (never delete); corrections of published samples are reviewed."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query, Response
 
-from lims.api.deps import CurrentUser, SessionDep
-from lims.models.samples import SampleCorrection, SampleCreate, SamplePublic, SampleVersionPublic
+from lims.api.deps import CurrentUser, LabelId, RowId, SessionDep
+from lims.models.samples import (
+    CorrectionDecision,
+    CorrectionPublic,
+    SampleCorrection,
+    SampleCreate,
+    SamplePublic,
+    SampleVersionPublic,
+)
 from lims.services import samples
 
 router = APIRouter(prefix="/samples", tags=["samples"])
-LabelId = Annotated[str, Path(min_length=1, max_length=12, pattern=r"^[A-Za-z0-9]+$")]
 
 
 @router.post("", status_code=201)
@@ -36,16 +42,50 @@ def list_samples(
     return [samples.public(session, s) for s in rows]
 
 
+@router.get("/pending-corrections")
+def pending_corrections(session: SessionDep, actor: CurrentUser) -> list[CorrectionPublic]:
+    """Corrections of your district's published samples awaiting review, oldest first (reviewer)."""
+    return samples.pending_corrections(session, actor)
+
+
 @router.get("/{label_id}")
 def read(session: SessionDep, actor: CurrentUser, label_id: LabelId) -> SamplePublic:
     """One sample, current version."""
     return samples.public(session, samples.get_for(session, actor, label_id))
 
 
-@router.post("/{label_id}/corrections")
-def correct(session: SessionDep, actor: CurrentUser, label_id: LabelId, body: SampleCorrection) -> SamplePublic:
-    """Record a corrected version; the earlier version stays readable."""
+@router.post(
+    "/{label_id}/corrections",
+    responses={202: {"description": "The sample has published results: the correction awaits a reviewer"}},
+)
+def correct(
+    session: SessionDep, actor: CurrentUser, label_id: LabelId, body: SampleCorrection, response: Response
+) -> SamplePublic:
+    """Record a corrected version (tester); the earlier version stays readable.
+
+    While nothing of the sample is published the correction takes effect at once (200). Once a result
+    is published it is a pending version (202, shown as `pending_correction`) that a reviewer other
+    than you and the sample's tester approves before anyone sees it; one pending correction at a time.
+    """
     sample = samples.correct(session, actor, label_id, body)
+    session.commit()
+    if sample.pending_version is not None:
+        response.status_code = 202
+    return samples.public(session, sample)
+
+
+@router.post("/{label_id}/corrections/{version}/{action}")
+def review_correction(
+    session: SessionDep,
+    actor: CurrentUser,
+    label_id: LabelId,
+    version: RowId,
+    action: Literal["approve", "reject"],
+    body: CorrectionDecision | None = None,
+) -> SamplePublic:
+    """Approve (the public then sees it) or reject (with a reason) a pending correction (reviewer, four-eyes)."""
+    reason = body.reason if body else ""
+    sample = samples.review_correction(session, actor, label_id, version, action, reason=reason)
     session.commit()
     return samples.public(session, sample)
 

@@ -1,0 +1,87 @@
+"""Two people acting on one positive case at the same moment: exactly one wins, the other gets 409, audit intact."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from lims.models import AuditEvent, PositiveCase, User
+from lims.models.cases import Disposal, ReferralOutcome, RetestRequest
+from lims.services import auth, cases
+from lims.services.audit import Actor
+from tests.core.helpers import POSITIVE_OPC, act, register, submit
+from tests.security.races import audit_intact, one_wins, race, read_together
+
+CaseCall = Callable[[Session, Actor, int], Any]
+RETEST: CaseCall = lambda s, a, c: cases.request_retest(s, a, c, RetestRequest(lab="省食品检验研究院"))  # noqa: E731
+ACCEPT: CaseCall = lambda s, a, c: cases.accept(s, a, c)  # noqa: E731
+CONFIRMED: CaseCall = lambda s, a, c: cases.record_outcome(s, a, c, ReferralOutcome(outcome="confirmed"))  # noqa: E731
+CLEARED: CaseCall = lambda s, a, c: cases.record_outcome(s, a, c, ReferralOutcome(outcome="not_confirmed"))  # noqa: E731
+DISPOSAL: CaseCall = lambda s, a, c: cases.record_disposal(  # noqa: E731
+    s, a, c, Disposal(action="removal", quantity=2.5, unit="kg")
+)
+
+
+def _actor(engine: Engine, name: str) -> Actor:
+    with Session(engine) as session:
+        return auth.actor_for(session.exec(select(User).where(User.username == name)).one())
+
+
+def open_case(client: TestClient, h: dict[str, dict[str, str]]) -> int:
+    """A case opened by approving a positive result at P05 (station ST04's point)."""
+    sample = register(client, h["tester"])
+    result = submit(client, h["tester"], sample["label_id"], POSITIVE_OPC)
+    assert act(client, h["reviewer"], result["id"], "approve").status_code == 200
+    found = [c for c in client.get("/api/v1/cases", headers=h["reviewer"]).json() if c["result_id"] == result["id"]]
+    return int(found[0]["id"])
+
+
+RACES = {
+    "acceptance vs retest request": ([], ACCEPT, RETEST),
+    "two retest requests": ([], RETEST, RETEST),
+    "lab confirms vs lab clears": ([RETEST], CONFIRMED, CLEARED),
+    "two disposals": ([ACCEPT], DISPOSAL, DISPOSAL),
+}
+
+
+@pytest.mark.parametrize("name", list(RACES))
+def test_two_people_act_on_one_case_at_the_same_moment(
+    client: TestClient,
+    headers: dict[str, dict[str, str]],
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+) -> None:
+    before, first, second = RACES[name]
+    case_id = open_case(client, headers)
+    reviewer, station = _actor(engine, "reviewer"), _actor(engine, "station")
+    for step in before:
+        with Session(engine, expire_on_commit=False) as session:
+            step(session, reviewer, case_id)
+            session.commit()
+    with Session(engine) as session:
+        events_before = len(session.exec(select(AuditEvent.id).where(AuditEvent.entity == "positive_case")).all())
+    with read_together(monkeypatch, 2):
+        outcomes = race(
+            engine,
+            [lambda s: first(s, reviewer, case_id), lambda s: second(s, station, case_id)],
+        )
+    one_wins(outcomes)
+    assert "changed by someone else" in next(o for o in outcomes if o != "ok")
+    with Session(engine) as session:
+        case = session.get(PositiveCase, case_id)
+        assert case is not None
+        events = session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.entity == "positive_case", AuditEvent.entity_id == case_id)
+            .order_by(col(AuditEvent.id))
+        ).all()
+    assert len(events) == events_before + 1  # one transition, recorded once
+    # Nothing of the loser was written: the case is in exactly one of the two states.
+    assert not (case.party_accepted_at and case.retest_requested_at)
+    audit_intact(engine)
