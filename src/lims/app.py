@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from markupsafe import escape
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from starlette.types import ASGIApp
 
 from lims import __version__
 from lims.api import errors
@@ -16,16 +19,51 @@ from lims.api.routes import auth, cases, plans, reference, results, samples, sca
 from lims.services import throttle
 from lims.settings import get_settings
 from lims.web import pages
+from lims.web.bodies import BodyLimit
+from lims.web.headers import SWAGGER_CDN, SecurityHeaders
 
 STATIC = Path(pages.__file__).parent / "static"
+SWAGGER_UI = f"{SWAGGER_CDN}/npm/swagger-ui-dist@5"
+
+
+class LimsApp(FastAPI):
+    """FastAPI with the security headers and the body limits outside everything else.
+
+    Outside even Starlette's error middleware, so a 500 answer carries the headers too, and a body over
+    its limit is refused before any other layer (authentication, parsing) sees the request."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """The usual stack, wrapped in the body limits and then the security headers."""
+        return SecurityHeaders(BodyLimit(super().build_middleware_stack()))
+
+
+def _docs_page(title: str) -> str:
+    """The Swagger UI page without inline script (its start-up is /static/docs.js)."""
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)} · API</title>
+<link rel="stylesheet" href="{SWAGGER_UI}/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui" data-openapi="/openapi.json"></div>
+<script src="{SWAGGER_UI}/swagger-ui-bundle.js"></script>
+<script src="/static/docs.js"></script>
+</body>
+</html>
+"""
 
 
 def create_app(engine: Engine | None = None) -> FastAPI:
     """Build the app; `engine` overrides the configured database."""
-    app = FastAPI(
+    app = LimsApp(
         title="Food quick-test LIMS",
         version=__version__,
         description="Samples, quick-test results, review and publication, and public traceability.",
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.engine = engine
     settings = get_settings()
@@ -43,6 +81,13 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         """Liveness and database reachability."""
         session.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__}
+
+    docs = _docs_page(app.title)
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        """Interactive API documentation (Swagger UI; the one page allowed to load scripts from its CDN)."""
+        return HTMLResponse(docs)
 
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.include_router(pages.router)

@@ -204,7 +204,7 @@ def test_tester_registers_a_sample_against_a_task_and_watches_the_reading_arrive
     label_id = page.inner_text("[data-registered]")
     assert re.fullmatch(r"XQ\d{9}[0-9A-Z]", label_id)
     assert "1/1" in page.inner_text(f"[data-task='T{task.id}']")
-    page.wait_for_function("document.querySelector('[data-live-state]').classList.contains('on')")
+    page.wait_for_function("() => document.querySelector('[data-live-state]').classList.contains('on')")
     screenshot(page, "vehicle-console")
 
     stored = simulated_reading(engine, tmp_path, label_id)
@@ -280,4 +280,4 @@ def test_camera_scanning_where_the_browser_has_a_barcode_detector(
     sign_in(tester, "tester")
     tester.evaluate(f"window.__fakeCode = '{GTIN13}'")
     tester.click("#register [data-scan-start]")
-    tester.wait_for_function(f"document.querySelector('#gtin').value === '{GTIN13}'")
+    tester.wait_for_function(f"() => document.querySelector('#gtin').value === '{GTIN13}'")

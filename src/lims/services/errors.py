@@ -57,3 +57,9 @@ class Busy(ServiceError):
     """The server cannot take this request right now; try again shortly."""
 
     status_code = 503
+
+
+class TooLarge(ServiceError):
+    """The request (a body, a form, a photo) is bigger than we accept."""
+
+    status_code = 413

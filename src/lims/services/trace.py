@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 from sqlalchemy import and_, bindparam, select
 from sqlmodel import Session, col
@@ -25,6 +25,7 @@ from lims.models.trace import (
     TraceRecord,
 )
 from lims.services import registry, warnings
+from lims.services.bounded import SegmentedCache
 from lims.services.errors import Invalid, NotFound, ServiceError
 from lims.services.label_ids import label_id_problem, looks_like_label_id
 
@@ -84,22 +85,6 @@ def _result_statement(condition: Any) -> Any:
 MAX_RESULTS = 200
 RESULTS_OF_LABEL = _result_statement(col(Sample.label_id) == bindparam("label_id"))
 RESULTS_OF_GTIN = _result_statement(col(Sample.gtin) == bindparam("gtin"))
-SAMPLE_BY_LABEL = (
-    select(
-        col(Sample.id),
-        col(Sample.label_id),
-        col(Sample.product_name),
-        col(Sample.brand),
-        col(Sample.gtin),
-        col(Sample.batch),
-        col(Sample.category_code),
-        col(Sample.collected_at),
-        col(SamplingPoint.name),
-        col(SamplingPoint.name_en),
-    )
-    .join(SamplingPoint, col(SamplingPoint.id) == col(Sample.point_id))
-    .where(col(Sample.label_id) == bindparam("label_id"))
-)
 
 
 def _results(session: Session, statement: Any, params: dict[str, Any]) -> list[TracedResult]:
@@ -140,23 +125,32 @@ def _warnings(rows: list[PublicWarning]) -> list[TracedWarning]:
 
 
 class HeadMemo:
-    """Values computed once per state of the database (the audit head) and reused until it changes."""
+    """Values computed once per state of the database (the audit head) and reused until it changes.
 
-    def __init__(self) -> None:
+    Bounded: a flood of distinct keys (random product codes) keeps at most ``MEMO_ENTRIES`` values."""
+
+    def __init__(self, max_entries: int = 4096) -> None:
         self.head = ""
-        self.values: dict[Any, Any] = {}
+        self.max_entries = max_entries
+        self.values: SegmentedCache[Any, Any] = SegmentedCache(max_entries, 1 << 62)
+        self._lock = threading.Lock()
 
     def at(self, head: str) -> HeadMemo:
         """This memo, emptied if the database has changed since it was filled."""
-        if head != self.head:
-            self.head, self.values = head, {}
+        with self._lock:
+            if head != self.head:
+                self.head = head
+                self.values = SegmentedCache(self.max_entries, 1 << 62)
         return self
 
     def get(self, key: Any, compute: Callable[[], T]) -> T:
         """The value for `key`, computed on first use."""
-        if key not in self.values:
-            self.values[key] = compute()
-        return cast(T, self.values[key])
+        values = self.values
+        hit = values.get(key)
+        if hit is None:
+            hit = (compute(),)
+            values.put(key, hit)
+        return cast(T, hit[0])
 
 
 def _computed(memo: HeadMemo | None, key: Any, compute: Callable[[], T]) -> T:
@@ -170,16 +164,21 @@ def _relevant_warnings(
     return _warnings(warnings.relevant(in_force, gtin14=gtin14, item_codes=items))
 
 
+def unpublished_reason(label_id: str) -> str:
+    """The public's answer for a label id with nothing published: the same for unknown and unpublished samples."""
+    return f"there are no published results for label id {label_id}"
+
+
 def trace_sample(session: Session, label_id: str, memo: HeadMemo | None = None) -> TraceRecord:
-    """A sample's published results by its label id."""
+    """A sample's published results by its label id (404 alike for an unknown and an unpublished sample)."""
     problem = label_id_problem(label_id)
     if problem:
         raise Invalid(problem)
     rows = session.connection().execute(RESULTS_OF_LABEL, {"label_id": label_id}).all()
     if not rows:
-        if session.connection().execute(SAMPLE_BY_LABEL, {"label_id": label_id}).first() is None:
-            raise NotFound(f"no sample with label id {label_id}")
-        raise NotFound(f"sample {label_id} has no published results yet")
+        # One answer whether or not the sample exists: the public must not learn which label ids are
+        # taken, nor that a sample is waiting for review. Staff see their samples on their own pages.
+        raise NotFound(unpublished_reason(label_id))
     results = _as_results(rows)
     row = rows[0]
     traced = TracedSample(
@@ -288,27 +287,75 @@ def trace(session: Session, code: str, memo: HeadMemo | None = None) -> TraceRec
 # --- cached JSON answers for the public endpoint -------------------------------------------------
 # Every change the trace can show (publication, correction, warning, reference data) appends an audit
 # event, so the newest event's hash is a version of everything a trace answer depends on. Answers
-# are cached per code with that version and a short lifetime (warnings also expire with time).
+# are cached with that version and a short lifetime (warnings also expire with time), keyed by the
+# normalised code (a label id upper-cased; a GS1 code as its kind and GTIN-14), so every spelling of
+# one code shares one entry; the spelling itself (``code``, ``lot``) is put back into each answer.
+# The cache is bounded by entries and bytes, and only answers that found something may displace the
+# entries in use (see ``SegmentedCache``): a flood of random codes cannot empty it.
 CACHE_SIZE = 20_000
+CACHE_BYTES = 64 * 1024 * 1024
 CACHE_SECONDS = 30.0
+MEMO_ENTRIES = 4096
 AUDIT_HEAD = select(col(AuditEvent.hash)).order_by(col(AuditEvent.id).desc()).limit(1)
-_cache: OrderedDict[str, tuple[str, float, int, bytes]] = OrderedDict()
-_memo = HeadMemo()
+_ECHOED = frozenset({"code", "lot"})
+
+
+class _Answer(NamedTuple):
+    version: str
+    expires: float
+    status: int
+    body: bytes  # a 200 answer without its echoed fields: b'{"kind":...}'
+
+
+_cache: SegmentedCache[tuple[str, ...], _Answer] = SegmentedCache(
+    CACHE_SIZE, CACHE_BYTES, size_of=lambda answer: len(answer.body)
+)
+_memo = HeadMemo(MEMO_ENTRIES)
+
+
+def normalised_code(code: str) -> tuple[tuple[str, ...], dict[str, str | None]] | None:
+    """The key every spelling of a code shares, and this spelling's own ``code`` and ``lot``.
+
+    None for a code refused without looking anything up (empty, too long, not a sample or GS1 code)."""
+    code = code.strip()
+    if not code or len(code) > MAX_CODE_LENGTH:
+        return None
+    if looks_like_label_id(code.upper()):
+        return ("sample", code.upper()), {"code": code.upper(), "lot": None}
+    try:
+        parsed = parse_code(code)
+    except CodeError:
+        return None
+    if not parsed.is_gs1 or parsed.gtin is None:
+        return None
+    return ("gs1", parsed.kind.value, parsed.gtin.gtin14), {"code": parsed.text, "lot": parsed.lot}
+
+
+def _with_echo(body: bytes, echo: dict[str, str | None]) -> bytes:
+    fields = json.dumps(echo, ensure_ascii=False, separators=(",", ":")).encode()[:-1]  # '{"code":..,"lot":..'
+    return fields + (b"," + body[1:] if body != b"{}" else b"}")
+
+
+def _answer(session: Session, code: str, memo: HeadMemo | None) -> tuple[int, bytes]:
+    """Status and body for a code; a 200 body leaves out the fields that echo the request's spelling."""
+    try:
+        return 200, trace(session, code, memo).model_dump_json(exclude=set(_ECHOED)).encode()
+    except ServiceError as exc:
+        return exc.status_code, json.dumps({"detail": exc.reason, **exc.details}, ensure_ascii=False).encode()
 
 
 def trace_json(session: Session, code: str) -> tuple[int, bytes]:
     """HTTP status and JSON body for a code, served from the cache while nothing has changed."""
+    identity = normalised_code(code)
+    if identity is None:  # refused by its form alone: nothing to look up, nothing worth keeping
+        status, body = _answer(session, code, None)
+        return status, body
+    key, echo = identity
     version = str(session.connection().execute(AUDIT_HEAD).scalar() or "")
     now = time.monotonic()
-    hit = _cache.get(code)
-    if hit is not None and hit[0] == version and hit[1] > now:
-        _cache.move_to_end(code)
-        return hit[2], hit[3]
-    try:
-        status, body = 200, trace(session, code, _memo.at(version)).model_dump_json().encode()
-    except ServiceError as exc:
-        status, body = exc.status_code, json.dumps({"detail": exc.reason, **exc.details}, ensure_ascii=False).encode()
-    _cache[code] = (version, now + CACHE_SECONDS, status, body)
-    if len(_cache) > CACHE_SIZE:
-        _cache.popitem(last=False)
-    return status, body
+    hit = _cache.get(key)
+    if hit is None or hit.version != version or hit.expires <= now:
+        status, body = _answer(session, code, _memo.at(version))
+        hit = _Answer(version, now + CACHE_SECONDS, status, body)
+        _cache.put(key, hit, protectable=status == 200)
+    return hit.status, _with_echo(hit.body, echo) if hit.status == 200 else hit.body

@@ -10,18 +10,21 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.routing import APIRoute, APIRouter
+from fastapi.routing import APIRouter
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from starlette.convertors import PathConvertor
 from starlette.exceptions import HTTPException
+from starlette.routing import Route
 
 from lims.api.deps import SessionDep
+from lims.api.limits import BoundedFormRoute
 from lims.models.common import Role
 from lims.services import auth, notifications
 from lims.services.audit import Actor
@@ -89,8 +92,10 @@ def error_page(request: Request, status: int, reason: str, headline: str = "") -
     return render(request, "error.html", status_code=status, headline=headline or _headline(status, t), reason=reason)
 
 
-class PageRoute(APIRoute):
-    """A route whose refusals become HTML pages (or a sign-in redirect), never JSON or a stack trace."""
+class PageRoute(BoundedFormRoute):
+    """A route whose refusals become HTML pages (or a sign-in redirect), never JSON or a stack trace.
+
+    Its form body is parsed under the limits of ``lims.api.limits`` before the handler runs."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         """Wrap the handler so service errors and bad input render the error page."""
@@ -103,7 +108,10 @@ class PageRoute(APIRoute):
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
             except ServiceError as exc:
-                return error_page(request, exc.status_code, exc.reason)
+                page = error_page(request, exc.status_code, exc.reason)
+                if exc.retry_after is not None:
+                    page.headers["Retry-After"] = str(exc.retry_after)
+                return page
             except (RequestValidationError, ValidationError) as exc:
                 return error_page(request, 422, validation_reason(exc))
             except (DataError, IntegrityError):
@@ -189,7 +197,13 @@ def clear_session(response: Response) -> None:
 
 def safe_next(target: str | None, actor: Actor | None = None) -> str:
     """A local path to go to after sign-in (never another site), else the role's home page."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and target.isprintable()
+    ):
         return target
     if actor is not None:
         return HOME_OF_ROLE.get(Role(actor.role), "/")
@@ -233,15 +247,37 @@ CsrfChecked = Depends(check_csrf)
 # --------------------------------------------------------------------------- rendering
 
 
+def _on_site(path: str) -> str:
+    """A path a browser can only resolve on this site: one leading slash, every other character quoted."""
+    return "/" + quote(path, safe="/:@!$&'()*+,;=-._~").lstrip("/")
+
+
+def page_path(request: Request) -> str:
+    """The address of the page being shown, rebuilt from its route and parameters, never echoed from the request.
+
+    ``//evil.example/x`` reaches the catch-all route with the parameter ``/evil.example/x``; rebuilt and
+    quoted it stays ``/evil.example/x`` on this site."""
+    route = request.scope.get("route")
+    path = getattr(route, "path_format", None)
+    if not isinstance(route, Route) or not isinstance(path, str):
+        return "/"
+    for name, value in request.path_params.items():
+        convertor = route.param_convertors.get(name)
+        text = convertor.to_string(value) if convertor is not None else str(value)
+        safe = "/" if isinstance(convertor, PathConvertor) else ""
+        path = path.replace("{" + name + "}", quote(text, safe=safe))
+    return "/" + path.lstrip("/")
+
+
 def lang_url(request: Request, lang: str) -> str:
     """This page in another language, keeping its filters; after a form POST, the page the form was on."""
     if request.method == "GET":
-        path, query = request.url.path, request.url.query
+        path, query = page_path(request), request.url.query
     else:
         referer = urlsplit(request.headers.get("referer", ""))
         if referer.netloc != request.url.netloc or not referer.path.startswith("/"):
             return f"/?lang={lang}"
-        path, query = referer.path, referer.query
+        path, query = _on_site(unquote(referer.path)), referer.query
     params = [(k, v) for k, v in parse_qsl(query) if k != "lang"] + [("lang", lang)]
     return f"{path}?{urlencode(params)}"
 

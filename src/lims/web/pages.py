@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
@@ -11,15 +10,14 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from barcodes import gs1
 from lims.api.deps import SessionDep
-from lims.services import links, trace, warnings
-from lims.services.errors import ServiceError
+from lims.services import links, scanning, trace, warnings
+from lims.services.errors import Busy, ServiceError, TooLarge
 from lims.services.label_ids import looks_like_label_id
 from lims.web import feeds, review, signin, station, vehicle
 from lims.web.common import Viewer, error_page, page_router, render
 from lims.web.i18n import language, texts
 
 router = page_router()
-MAX_PHOTO_BYTES = 15 * 1024 * 1024
 _NOT_ISSUER = object()
 
 
@@ -74,22 +72,20 @@ async def trace_photo(request: Request, me: Viewer, photo: Annotated[UploadFile,
     """Read the barcode in an uploaded photo and go to that code's page; a clear message when there is none.
 
     Public and read-only (it changes nothing), so it takes no CSRF token: consumers need no cookies.
+    The photo is decoded in a worker thread, a bounded number at a time (see ``services.scanning``).
     """
     t = texts(language(request))
-    data = await photo.read(MAX_PHOTO_BYTES + 1)
-    if len(data) > MAX_PHOTO_BYTES:
-        return _trace_page(request, 413, record=None, headline=t["photo_too_large"], error="photo over 15 MB")
-    if not data:
-        return _trace_page(request, 422, record=None, headline=t["not_image"], error="the file is empty")
     try:
-        decoder = importlib.import_module("barcodes.decode")
-    except ImportError:  # photo decoding ships with the barcodes package; typing a code always works
-        return _trace_page(request, 503, record=None, headline=t["no_decoder"], error="barcodes.decode not installed")
-    try:
-        found = decoder.decode(data)
-    except ValueError as exc:  # barcodes.imageio.ImageError: not an image, truncated, too many pixels
-        reason = getattr(exc, "reason", str(exc))
-        return _trace_page(request, 422, record=None, headline=t["not_image"], hint=t["bad_photo_hint"], error=reason)
+        found = await scanning.decode_upload(photo.read, scanning.PAGE_PHOTO_BYTES)
+    except TooLarge as exc:
+        return _trace_page(request, 413, record=None, headline=t["photo_too_large"], error=exc.reason)
+    except Busy as exc:
+        busy = _trace_page(request, 503, record=None, headline=t["err_503"], error=exc.reason)
+        busy.headers["Retry-After"] = str(exc.retry_after)
+        return busy
+    except ServiceError as exc:  # not an image, empty, damaged, truncated
+        headline, hint = t["not_image"], t["bad_photo_hint"]
+        return _trace_page(request, 422, record=None, headline=headline, hint=hint, error=exc.reason)
     if not found:
         return _trace_page(
             request, 422, record=None, headline=t["bad_photo"], hint=t["bad_photo_hint"], error="no barcode found"

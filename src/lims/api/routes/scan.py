@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import anyio
 from fastapi import APIRouter, UploadFile
 from sqlmodel import SQLModel
 
-from barcodes.imageio import MAX_FILE_BYTES
 from lims.api.deps import SessionDep
+from lims.api.limits import BoundedFormRoute
 from lims.services import scanning
 
-router = APIRouter(tags=["trace"])
+router = APIRouter(tags=["trace"], route_class=BoundedFormRoute)
 
 
 class ScanResult(SQLModel):
@@ -20,11 +21,13 @@ class ScanResult(SQLModel):
 
 @router.post(
     "/scan",
-    responses={413: {"description": "file too large"}, 422: {"description": "not a readable image, with the reason"}},
+    responses={
+        413: {"description": "file, image or form too large, with the reason"},
+        422: {"description": "not a readable image, with the reason"},
+        503: {"description": "too many photos are being decoded; try again after Retry-After seconds"},
+    },
 )
-def scan(session: SessionDep, image: UploadFile) -> ScanResult:
+async def scan(session: SessionDep, image: UploadFile) -> ScanResult:
     """Decode every supported barcode on an uploaded photo (public) and trace each code."""
-    data = image.file.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        raise scanning.PayloadTooLarge(f"the photo is larger than {MAX_FILE_BYTES // 1_000_000} MB")
-    return ScanResult(codes=scanning.scan(session, data))
+    found = await scanning.decode_upload(image.read, scanning.API_PHOTO_BYTES)
+    return ScanResult(codes=await anyio.to_thread.run_sync(scanning.trace_codes, session, found))

@@ -1,0 +1,85 @@
+"""How big a request may be, per route: body bytes (enforced while reading) and the parts of a form."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+
+from lims.services.errors import Invalid, TooLarge
+from lims.services.scanning import API_PHOTO_BYTES, PAGE_PHOTO_BYTES
+
+KIB = 1024
+MIB = 1024 * KIB
+FORM_OVERHEAD = 64 * KIB  # multipart boundaries and part headers around a photo
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The bounds of one kind of request."""
+
+    body_bytes: int
+    max_files: int
+    max_fields: int
+    max_part_size: int  # bytes of one non-file form field
+
+    @property
+    def body_text(self) -> str:
+        """The body limit as people read it."""
+        n = self.body_bytes
+        return f"{n / MIB:.0f} MB" if n >= MIB else f"{n // KIB} KB"
+
+
+# JSON bodies of the API are single records (a sample, a result's raw data, a warning).
+API_JSON = Limits(body_bytes=1 * MIB, max_files=0, max_fields=32, max_part_size=16 * KIB)
+# Page forms hold a few short fields; the longest is a warning's text (4000 characters in each language).
+PAGE_FORM = Limits(body_bytes=256 * KIB, max_files=0, max_fields=32, max_part_size=16 * KIB)
+API_PHOTO = Limits(body_bytes=API_PHOTO_BYTES + FORM_OVERHEAD, max_files=1, max_fields=4, max_part_size=16 * KIB)
+PAGE_PHOTO = Limits(body_bytes=PAGE_PHOTO_BYTES + FORM_OVERHEAD, max_files=1, max_fields=4, max_part_size=16 * KIB)
+
+ROUTES: dict[tuple[str, str], Limits] = {
+    ("POST", "/api/v1/scan"): API_PHOTO,
+    ("POST", "/trace/photo"): PAGE_PHOTO,
+}
+
+
+def limits_for(method: str, path: str) -> Limits:
+    """The limits of the route a request goes to (by method and path, before any routing or parsing)."""
+    return ROUTES.get((method, path)) or (API_JSON if path == "/api" or path.startswith("/api/") else PAGE_FORM)
+
+
+_FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+async def parse_form(request: Request) -> None:
+    """Parse a form body once, with the route's part limits (FastAPI and the CSRF check reuse the result).
+
+    ``TooLarge`` for too many files or fields or an oversized field, ``Invalid`` for a malformed body."""
+    if request.method != "POST" or not request.headers.get("content-type", "").startswith(_FORM_TYPES):
+        return
+    limits = limits_for(request.method, request.url.path)
+    try:
+        await request.form(max_files=limits.max_files, max_fields=limits.max_fields, max_part_size=limits.max_part_size)
+    except HTTPException as exc:  # Starlette's MultiPartException, as a 400 with its message
+        reason = str(exc.detail)
+        if "maximum" in reason.lower():
+            raise TooLarge(f"the form is too large: {reason}") from None
+        raise Invalid(f"the form cannot be read: {reason}") from None
+
+
+class BoundedFormRoute(APIRoute):
+    """A route whose form body is parsed with the limits of ``limits_for`` (Starlette's defaults allow 1000 files)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """Parse the form under its limits before the handler sees it."""
+        handler = super().get_route_handler()
+
+        async def bounded_handler(request: Request) -> Response:
+            await parse_form(request)
+            return await handler(request)
+
+        return bounded_handler
