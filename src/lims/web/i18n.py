@@ -88,7 +88,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "not_image": ("上传的文件不是可识别的图片", "The uploaded file is not a readable image"),
     "no_decoder": ("本服务器暂不支持照片识别，请输入号码", "This server cannot read photos yet; please type the code"),
-    "photo_too_large": ("照片太大（最大 15 MB、5000 万像素）", "The photo is too large (15 MB and 50 megapixels at most)"),
+    "photo_too_large": (
+        "照片太大（最大 15 MB、5000 万像素）",
+        "The photo is too large (15 MB and 50 megapixels at most)",
+    ),
     "what_it_means": ("结果怎么看", "How to read these results"),
     "means_negative": (
         "本次抽取的这份样品，在这个检测项目上没有发现问题。它不代表其他批次或未检测的项目同样合格。",
