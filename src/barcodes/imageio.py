@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import os
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,12 +103,17 @@ _SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD9)})  # TEM, RSTn, SOI: no length field
 
 
-def _jpeg_segments(data: bytes) -> Any:
-    """(marker, segment start, segment end) of every marker segment up to and including the first SOS."""
+def _jpeg_segments(data: bytes) -> Iterator[tuple[int, int, int]]:
+    """(marker, segment start, segment end) of every marker segment up to and including the first SOS.
+
+    Stray bytes between segments are skipped, as decoders do (a jump to the next 0xFF, not a byte loop)."""
     i, n = 2, len(data)
     while i + 1 < n:
         if data[i] != 0xFF:
-            raise _damaged("jpeg", "has bytes between its segments")
+            i = data.find(b"\xff", i)
+            if i < 0:
+                return
+            continue
         marker = data[i + 1]
         if marker == 0xFF:  # fill byte
             i += 1
@@ -130,13 +135,10 @@ def _jpeg_segments(data: bytes) -> Any:
 def _jpeg(data: bytes) -> _Header | None:
     if not data.startswith(b"\xff\xd8"):
         return None
-    try:
-        for marker, start, end in _jpeg_segments(data):
-            if marker in _SOF_MARKERS and end - start >= 9:
-                h, w = struct.unpack(">HH", data[start + 5 : start + 9])
-                return _Header("jpeg", w, h)
-    except ImageError:
-        pass
+    for marker, start, end in _jpeg_segments(data):
+        if marker in _SOF_MARKERS and end - start >= 9:
+            h, w = struct.unpack(">HH", data[start + 5 : start + 9])
+            return _Header("jpeg", w, h)
     return _Header("jpeg", 0, 0)
 
 
@@ -287,6 +289,8 @@ def _gif_first(data: bytes, width: int, height: int) -> bytes:
                 if w == 0 or h == 0:
                     raise _damaged("gif", "has an empty first frame")
                 first_end, first_extent = pos, (left + w, top + h)
+        elif first_end:  # stray bytes after an image: decoders stop there too, and only the first is read
+            break
         else:
             raise _damaged("gif", f"has an unknown block 0x{block:02x}")
     if not first_end:

@@ -7,7 +7,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 import numpy as np
@@ -133,7 +133,7 @@ def _glyph_font() -> ImageFont.FreeTypeFont | None:
     return ImageFont.truetype(path, _GLYPH_PX) if path else None
 
 
-@cache
+@lru_cache(maxsize=8192)  # a mark may hold any character; the common CJK ones stay, a flood of rare ones is bounded
 def _glyph(ch: str) -> np.ndarray | None:
     font = _glyph_font()
     if font is None:

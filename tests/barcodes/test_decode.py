@@ -248,3 +248,39 @@ def test_damaged_png_never_crashes(pos: int, value: int, cut: int) -> None:
         assert err.code in {"not_image", "truncated", "too_large"}  # a flipped header byte can claim any size
     else:
         assert all(d.text == "https://x.example/s/1" for d in found)
+
+
+def _frames(fmt: str, frames: list[np.ndarray]) -> bytes:
+    from PIL import Image
+
+    images = [Image.fromarray(f).convert("RGB" if fmt == "WEBP" else "L") for f in frames]
+    buf = io.BytesIO()
+    extra = {"lossless": True} if fmt == "WEBP" else {}
+    images[0].save(buf, format=fmt, save_all=True, append_images=images[1:], **extra)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "PNG", "WEBP", "TIFF"])
+def test_only_the_first_frame_or_page_is_decoded(fmt: str) -> None:
+    from barcodes.imageio import first_frame
+
+    code = np.pad(render_code("EAN-13", "6920152400012"), 30, constant_values=255)
+    blank = np.full_like(code, 255)
+    assert [d.text for d in decode(_frames(fmt, [code, blank]))] == ["6920152400012"]
+    assert decode(_frames(fmt, [blank, code])) == []
+    three = _frames(fmt, [code, blank, blank])
+    kind, _w, _h, alone = first_frame(three)
+    if kind == "gif":  # one image descriptor left, then the trailer
+        assert alone.endswith(b";") and len(alone) < len(three)
+    elif kind in ("png", "webp"):  # the animation chunks are gone
+        assert b"acTL" not in alone and b"fcTL" not in alone and b"ANMF" not in alone
+    assert [d.text for d in decode(alone)] == ["6920152400012"]
+
+
+def test_a_huge_later_frame_or_page_is_refused_though_only_the_first_would_be_read() -> None:
+    from barcodes import hostile
+
+    for data in (hostile.gif_frames([(16, 16), (9000, 9000)]), hostile.tiff_with_huge_second_page()):
+        with pytest.raises(ImageError) as err:
+            load_gray(data)
+        assert err.value.code == "too_large"
