@@ -21,6 +21,7 @@ def small_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[SegmentedCache]:
     cache: SegmentedCache = SegmentedCache(50, 200_000, size_of=lambda answer: len(answer.body))
     monkeypatch.setattr(trace, "_cache", cache)
     monkeypatch.setattr(trace, "_memo", trace.HeadMemo(32))
+    monkeypatch.setattr(trace, "_identities", SegmentedCache(64, 100_000))
     yield cache
 
 
@@ -65,6 +66,7 @@ def test_a_flood_of_random_codes_neither_grows_the_cache_nor_evicts_what_is_in_u
     assert len(small_cache) <= small_cache.max_entries
     assert small_cache.bytes <= small_cache.max_bytes
     assert len(trace._memo.values) <= 32
+    assert len(trace._identities) <= 64  # the spellings remembered, to skip parsing them again
     assert small_cache.get(("sample", label)) is not None  # still cached after 600 one-off codes
 
 

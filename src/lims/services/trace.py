@@ -311,9 +311,14 @@ _cache: SegmentedCache[tuple[str, ...], _Answer] = SegmentedCache(
     CACHE_SIZE, CACHE_BYTES, size_of=lambda answer: len(answer.body)
 )
 _memo = HeadMemo(MEMO_ENTRIES)
+Identity = tuple[tuple[str, ...], dict[str, str | None]]
+# Parsing a Digital Link costs more than serving its cached answer: the spellings seen are remembered too.
+_identities: SegmentedCache[str, tuple[Identity | None]] = SegmentedCache(
+    CACHE_SIZE, 16 * 1024 * 1024, size_of=lambda found: 0 if found[0] is None else 2 * len(str(found[0]))
+)
 
 
-def normalised_code(code: str) -> tuple[tuple[str, ...], dict[str, str | None]] | None:
+def normalised_code(code: str) -> Identity | None:
     """The key every spelling of a code shares, and this spelling's own ``code`` and ``lot``.
 
     None for a code refused without looking anything up (empty, too long, not a sample or GS1 code)."""
@@ -332,8 +337,9 @@ def normalised_code(code: str) -> tuple[tuple[str, ...], dict[str, str | None]] 
 
 
 def _with_echo(body: bytes, echo: dict[str, str | None]) -> bytes:
+    """A cached 200 body (``{"kind":...}``) with this request's ``code`` and ``lot`` put first."""
     fields = json.dumps(echo, ensure_ascii=False, separators=(",", ":")).encode()[:-1]  # '{"code":..,"lot":..'
-    return fields + (b"," + body[1:] if body != b"{}" else b"}")
+    return fields + b"," + body[1:]
 
 
 def _answer(session: Session, code: str, memo: HeadMemo | None) -> tuple[int, bytes]:
@@ -346,10 +352,13 @@ def _answer(session: Session, code: str, memo: HeadMemo | None) -> tuple[int, by
 
 def trace_json(session: Session, code: str) -> tuple[int, bytes]:
     """HTTP status and JSON body for a code, served from the cache while nothing has changed."""
-    identity = normalised_code(code)
-    if identity is None:  # refused by its form alone: nothing to look up, nothing worth keeping
-        status, body = _answer(session, code, None)
-        return status, body
+    known = _identities.get(code)
+    if known is None:
+        known = (normalised_code(code),)
+        _identities.put(code, known, protectable=known[0] is not None)
+    identity = known[0]
+    if identity is None:  # refused by its form alone (422): nothing to look up, nothing worth keeping
+        return _answer(session, code, None)
     key, echo = identity
     version = str(session.connection().execute(AUDIT_HEAD).scalar() or "")
     now = time.monotonic()

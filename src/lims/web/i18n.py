@@ -87,7 +87,6 @@ TEXTS: dict[str, tuple[str, str]] = {
         "no glare or blur, or type the digits under the barcode.",
     ),
     "not_image": ("上传的文件不是可识别的图片", "The uploaded file is not a readable image"),
-    "no_decoder": ("本服务器暂不支持照片识别，请输入号码", "This server cannot read photos yet; please type the code"),
     "photo_too_large": (
         "照片太大（最大 15 MB、5000 万像素）",
         "The photo is too large (15 MB and 50 megapixels at most)",
