@@ -7,9 +7,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
 
 from lims.web.headers import DOCS_POLICY, POLICY
+from tests.security.hostile_server import served
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "lims" / "web" / "templates"
 REQUIRED = {
@@ -84,6 +86,16 @@ def test_hsts_only_over_https(app: Any) -> None:
     assert response.headers["strict-transport-security"].startswith("max-age=")
     with TestClient(app, base_url="http://lims.example") as plain:
         assert "strict-transport-security" not in plain.get("/healthz").headers
+
+
+def test_hsts_behind_a_trusted_proxy_that_says_https(tmp_path: Path) -> None:
+    # uvicorn trusts X-Forwarded-Proto from FORWARDED_ALLOW_IPS (127.0.0.1 unless configured).
+    with served(tmp_path) as server:
+        behind_tls = httpx.get(f"{server.base}/healthz", headers={"X-Forwarded-Proto": "https"})
+        plain = httpx.get(f"{server.base}/healthz")
+    assert behind_tls.headers["strict-transport-security"].startswith("max-age=")
+    assert "strict-transport-security" not in plain.headers
+    assert_hardened(plain)
 
 
 def test_the_api_docs_page_alone_may_load_the_swagger_cdn(client: TestClient) -> None:

@@ -3,7 +3,7 @@
 Pages load only this site's scripts and styles (no inline script, handler or style anywhere in the
 templates), cannot be framed, and send no referrer to other sites. HSTS is sent only on requests that
 arrived over https: the request's own scheme, which uvicorn sets from ``X-Forwarded-Proto`` when the
-proxy is one it trusts (``--forwarded-allow-ips``; 127.0.0.1 by default).
+proxy is one it trusts (``FORWARDED_ALLOW_IPS``; 127.0.0.1 by default).
 
 The Swagger UI at ``/docs`` loads its bundle from a CDN; that one page gets ``DOCS_POLICY``, which adds
 the CDN and nothing inline (its start-up script is ``/static/docs.js``). A response that sets its own
