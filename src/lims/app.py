@@ -34,7 +34,8 @@ class LimsApp(FastAPI):
 
     def build_middleware_stack(self) -> ASGIApp:
         """The usual stack, wrapped in the body limits and then the security headers."""
-        return SecurityHeaders(BodyLimit(super().build_middleware_stack()))
+        stack = BodyLimit(super().build_middleware_stack())
+        return SecurityHeaders(stack, trusted_proxies=lambda: getattr(self.state, "trusted_proxies", None) or [])
 
 
 def _docs_page(title: str) -> str:

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from barcodes.hostile import small_png
 from lims.services import scanning
-from lims.services.errors import Unavailable
+from lims.services.errors import Busy
 from tests.security.hostile_server import Server, _read_answer, served
 
 
@@ -101,7 +101,7 @@ def test_a_decode_waits_briefly_for_a_slot_and_the_queue_is_bounded() -> None:
             tg.start_soon(waiter)
             await anyio.sleep(0.05)
             assert slots.waiting == 1
-            with pytest.raises(Unavailable) as busy:  # the queue is full: refused at once
+            with pytest.raises(Busy) as busy:  # the queue is full: refused at once
                 async with slots.held():
                     pass
             assert busy.value.retry_after == scanning.RETRY_AFTER_SECONDS
@@ -118,7 +118,7 @@ def test_a_decode_that_waits_too_long_is_refused() -> None:
 
     async def main() -> None:
         async with slots.held():
-            with pytest.raises(Unavailable):
+            with pytest.raises(Busy):
                 async with slots.held():
                     pass
 

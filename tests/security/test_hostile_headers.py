@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
+from lims.services import throttle
 from lims.web.headers import DOCS_POLICY, POLICY
 from tests.security.hostile_server import served
 
@@ -86,6 +87,15 @@ def test_hsts_only_over_https(app: Any) -> None:
     assert response.headers["strict-transport-security"].startswith("max-age=")
     with TestClient(app, base_url="http://lims.example") as plain:
         assert "strict-transport-security" not in plain.get("/healthz").headers
+
+
+def test_hsts_when_a_proxy_in_lims_trusted_proxies_says_https(app: Any) -> None:
+    app.state.trusted_proxies = throttle.trusted_networks("10.0.0.0/8")
+    with TestClient(app, client=("10.1.2.3", 4000)) as via_proxy:
+        assert "strict-transport-security" in via_proxy.get("/healthz", headers={"X-Forwarded-Proto": "https"}).headers
+        assert "strict-transport-security" not in via_proxy.get("/healthz").headers
+    with TestClient(app, client=("192.0.2.7", 4000)) as direct:  # anyone else saying so is not believed
+        assert "strict-transport-security" not in direct.get("/healthz", headers={"X-Forwarded-Proto": "https"}).headers
 
 
 def test_hsts_behind_a_trusted_proxy_that_says_https(tmp_path: Path) -> None:

@@ -45,6 +45,15 @@ def trusted_networks(setting: str) -> list[ipaddress.IPv4Network | ipaddress.IPv
         raise SettingsError(f"LIMS_TRUSTED_PROXIES: {exc}") from None
 
 
+def is_trusted_proxy(address: str, trusted: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    """Whether `address` is one of the proxies in LIMS_TRUSTED_PROXIES."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(parsed in network for network in trusted)
+
+
 def client_address(
     peer: str, forwarded_for: str | None, trusted: list[ipaddress.IPv4Network | ipaddress.IPv6Network]
 ) -> str:
@@ -52,11 +61,7 @@ def client_address(
     X-Forwarded-For that is not itself a trusted proxy (anything left of it could be forged)."""
 
     def is_trusted(address: str) -> bool:
-        try:
-            parsed = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(parsed in network for network in trusted)
+        return is_trusted_proxy(address, trusted)
 
     if not trusted or not is_trusted(peer) or not forwarded_for:
         return peer

@@ -2,8 +2,9 @@
 
 Pages load only this site's scripts and styles (no inline script, handler or style anywhere in the
 templates), cannot be framed, and send no referrer to other sites. HSTS is sent only on requests that
-arrived over https: the request's own scheme, which uvicorn sets from ``X-Forwarded-Proto`` when the
-proxy is one it trusts (``FORWARDED_ALLOW_IPS``; 127.0.0.1 by default).
+arrived over https: the request's own scheme (which uvicorn sets from ``X-Forwarded-Proto`` for the
+proxies in ``FORWARDED_ALLOW_IPS``, 127.0.0.1 by default), or ``X-Forwarded-Proto: https`` from a
+proxy in ``LIMS_TRUSTED_PROXIES``.
 
 The Swagger UI at ``/docs`` loads its bundle from a CDN; that one page gets ``DOCS_POLICY``, which adds
 the CDN and nothing inline (its start-up script is ``/static/docs.js``). A response that sets its own
@@ -12,8 +13,15 @@ header keeps it.
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
+import ipaddress
+from collections.abc import Callable
+
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from lims.services.throttle import is_trusted_proxy
+
+Networks = list[ipaddress.IPv4Network | ipaddress.IPv6Network]
 
 SWAGGER_CDN = "https://cdn.jsdelivr.net"
 POLICY = "; ".join(
@@ -62,8 +70,17 @@ HSTS = "max-age=31536000"
 class SecurityHeaders:
     """Add the security headers to every HTTP response that does not set them itself."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, trusted_proxies: Callable[[], Networks] = list) -> None:
         self.app = app
+        self.trusted_proxies = trusted_proxies
+
+    def _https(self, scope: Scope) -> bool:
+        if scope.get("scheme") == "https":
+            return True
+        client = scope.get("client")
+        if not client or not is_trusted_proxy(str(client[0]), self.trusted_proxies()):
+            return False
+        return Headers(scope=scope).get("x-forwarded-proto", "").split(",")[0].strip().lower() == "https"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass the request on; add the headers to the response as it starts."""
@@ -71,7 +88,7 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         policy = DOCS_POLICY if scope.get("path") in DOCS_PATHS else POLICY
-        https = scope.get("scheme") == "https"
+        https = self._https(scope)
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
