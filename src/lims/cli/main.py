@@ -145,7 +145,17 @@ def serve_command(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -
     ready_engine()
     get_settings().resolved_secret_key()  # refuse a short key file before the workers start
     console.print(f"serving on http://{host}:{port}/  (API docs at /docs)")
-    uvicorn.run("lims.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
+    # Forwarded headers are judged by the application against LIMS_TRUSTED_PROXIES (sign-in throttling,
+    # HSTS), never rewritten by uvicorn on its own list.
+    uvicorn.run(
+        "lims.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        proxy_headers=False,
+    )
 
 
 for _module in COMMAND_MODULES:
