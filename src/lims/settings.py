@@ -6,6 +6,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,12 +21,31 @@ class Settings(BaseSettings):
     token_minutes: int = 12 * 60
     public_base_url: str = "http://127.0.0.1:8000"
     link_timer_scale: float = 1.0
+    # The audit trail's secrets and checkpoints live outside the database (see `lims.services.audit_keys`).
+    audit_key: SecretStr = SecretStr("")
+    audit_key_file: Path | None = None
+    audit_signing_key_file: Path | None = None
+    audit_checkpoint_dir: Path | None = None
+    audit_checkpoint_seconds: float = Field(default=3600.0, ge=0, description="0: no checkpoints while serving")
+    audit_seal_broken_chain: bool = False
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file under `var_dir`."""
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.var_dir / 'lims.db'}"
+
+    def resolved_audit_key_file(self) -> Path:
+        """Where the audit HMAC key is kept when `LIMS_AUDIT_KEY` is not set."""
+        return self.audit_key_file or self.var_dir / "audit_key"
+
+    def resolved_audit_signing_key_file(self) -> Path:
+        """Where the Ed25519 key that signs audit checkpoints is kept."""
+        return self.audit_signing_key_file or self.var_dir / "audit_signing_key.pem"
+
+    def resolved_audit_checkpoint_dir(self) -> Path:
+        """The folder of the append-only checkpoint file."""
+        return self.audit_checkpoint_dir or self.var_dir / "audit-checkpoints"
 
     def resolved_secret_key(self) -> str:
         """The signing key; generated once and kept in `var_dir` when not configured."""

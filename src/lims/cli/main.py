@@ -14,27 +14,26 @@ import typer
 from rich.console import Console
 from sqlmodel import Session
 
-from lims.cli.common import fail, read_secret, ready_engine, reporting_errors
+from lims.cli.common import read_secret, ready_engine, reporting_errors
 from lims.cli.demo_instruments import simulated_instruments
 from lims.db import dispose_engines, get_engine
 from lims.models.common import Role
-from lims.services import audit, auth, demo, reference, schema
+from lims.services import audit_checkpoints, audit_keys, auth, demo, reference, schema
 from lims.services.audit import SYSTEM
 from lims.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Food quick-test LIMS.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 user_app = typer.Typer(no_args_is_help=True, help="Users and roles.")
-audit_app = typer.Typer(no_args_is_help=True, help="The audit trail.")
 reference_app = typer.Typer(no_args_is_help=True, help="Reference data (stations, points, items, limits, kits).")
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
-app.add_typer(audit_app, name="audit")
 app.add_typer(reference_app, name="reference")
 console = Console(stderr=True)
 
 # Command groups living in their own modules; each exposes `register(app)`.
 COMMAND_MODULES = (
+    "lims.cli.audit_commands",
     "lims.cli.barcode_commands",
     "lims.cli.instrument_commands",
     "lims.cli.plan_commands",
@@ -46,7 +45,8 @@ COMMAND_MODULES = (
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every migration to the configured database."""
-    schema.upgrade(get_engine())
+    with reporting_errors():
+        schema.upgrade(get_engine())
     typer.echo("database is up to date")
 
 
@@ -88,19 +88,6 @@ def reference_load(
     typer.echo(json.dumps({"created": report.created, "changed": report.changed, "unchanged": report.unchanged}))
 
 
-@audit_app.command("verify")
-def audit_verify() -> None:
-    """Recompute the hash chain and compare every audited row with its last audited state."""
-    from lims.services.audit_tables import AUDITED_MODELS
-
-    engine = ready_engine(migrate_sqlite=False)
-    with Session(engine) as session:
-        broken = audit.verify(session, AUDITED_MODELS)
-    if broken:
-        fail(f"audit trail broken at {broken}")
-    typer.echo("audit trail intact")
-
-
 def _fresh_sqlite() -> None:
     """Move an existing SQLite database aside (never delete it) so the demo starts fresh."""
     url = get_settings().resolved_database_url()
@@ -114,6 +101,9 @@ def _fresh_sqlite() -> None:
             old = Path(f"{path}{suffix}")
             if old.exists():
                 shutil.move(old, old.with_name(f"{path.stem}.{stamp}{path.suffix}{suffix}"))
+        checkpoints = audit_checkpoints.checkpoint_file()  # they vouch for the database moved aside
+        if checkpoints.exists():
+            shutil.move(checkpoints, checkpoints.with_name(f"{checkpoints.stem}.{stamp}{checkpoints.suffix}"))
 
 
 @app.command("demo")
@@ -156,6 +146,8 @@ def serve_command(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -
     import uvicorn
 
     ready_engine()
+    with reporting_errors():  # a missing or short audit key stops here, not at the first request
+        audit_keys.event_key()
     console.print(f"serving on http://{host}:{port}/  (API docs at /docs)")
     uvicorn.run("lims.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
 

@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 
 from lims.models import NotificationMark, PositiveCase, Sample, SamplingPoint, TestItem, TestResult
 from lims.models.common import Role, utcnow
+from lims.services import audit
 from lims.services.audit import Actor
 from lims.services.auth import require_role
 from lims.services.errors import Invalid
@@ -84,8 +85,11 @@ def mark_read(session: Session, actor: Actor, until: datetime | None = None) -> 
     mark = session.exec(select(NotificationMark).where(NotificationMark.user_id == actor.user_id)).first()
     if mark is None:
         mark = NotificationMark(user_id=int(actor.user_id or 0), seen_until=until)
+        session.add(mark)
+        audit.record(session, actor, mark, "mark_read", None)
     elif until > _aware(mark.seen_until):
+        before = audit.snapshot(mark)
         mark.seen_until = until
-    session.add(mark)
-    session.flush()
+        session.add(mark)
+        audit.record(session, actor, mark, "mark_read", before)
     return _aware(mark.seen_until)

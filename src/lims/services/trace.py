@@ -8,12 +8,12 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlmodel import Session, col
 
 from barcodes.authenticate import authenticate
 from barcodes.gs1 import CodeError, ParsedCode, parse_code
-from lims.models import AuditEvent, FoodCategory, Limit, PublicWarning, Sample, SamplingPoint, TestItem, TestResult
+from lims.models import AuditChain, FoodCategory, Limit, PublicWarning, Sample, SamplingPoint, TestItem, TestResult
 from lims.models.common import ResultStatus
 from lims.models.trace import (
     Finding,
@@ -291,7 +291,7 @@ def trace(session: Session, code: str, memo: HeadMemo | None = None) -> TraceRec
 # are cached per code with that version and a short lifetime (warnings also expire with time).
 CACHE_SIZE = 20_000
 CACHE_SECONDS = 30.0
-AUDIT_HEAD = select(col(AuditEvent.hash)).order_by(col(AuditEvent.id).desc()).limit(1)
+AUDIT_HEAD = select(func.sum(AuditChain.version))  # changes with every append to any chain
 _cache: OrderedDict[str, tuple[str, float, int, bytes]] = OrderedDict()
 _memo = HeadMemo()
 
