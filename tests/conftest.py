@@ -160,7 +160,7 @@ def headers(engine: Engine) -> dict[str, dict[str, str]]:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Keep settings (secret key, SQLite default) in a per-test folder."""
     from lims.settings import get_settings
 
@@ -169,3 +169,5 @@ def _isolated_var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LIMS_AUDIT_KEY", TEST_AUDIT_KEY)
     monkeypatch.setenv("LIMS_AUDIT_CHECKPOINT_SECONDS", "0")  # tests that want the schedule turn it on
     get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()  # a session fixture set up before the next test must not see this test's settings

@@ -57,7 +57,8 @@ def _breaks_json(report: Report) -> dict[str, object]:
 
 
 def _broken(report: Report) -> str:
-    lines = [f"audit trail broken: {len(report.breaks) + report.more} problems"]
+    total = len(report.breaks) + report.more
+    lines = [f"audit trail broken: {total} problem{'s' if total != 1 else ''}"]
     lines += [f"  {b}" for b in report.breaks]
     if report.more:
         lines.append(f"  ... and {report.more} more")

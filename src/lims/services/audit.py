@@ -276,14 +276,33 @@ class _Latest:
     digest: bytes
 
 
+def _integral(value: Any) -> Any:
+    """Whole floats as ints: a float column holds 5.0 where the row that was snapshotted held 5."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    return value
+
+
 def _digest(snap: Mapping[str, Any] | None) -> bytes:
-    return hashlib.sha256(canonical(snap).encode()).digest()[:16]
+    return hashlib.sha256(canonical(_integral(snap)).encode()).digest()[:16]
+
+
+# What to do with a row that has no event (audited None) or differs from its newest one: True if taken care of.
+_Fix = Callable[[type[SQLModel], int, dict[str, Any], dict[str, Any] | None], bool]
 
 
 class LegacyScan:
-    """Follows the unkeyed chain: its first break, count, last hash, and a digest of every event as stored."""
+    """Follows the unkeyed chain: its first break, count, last hash, and a digest of every event as stored.
 
-    def __init__(self) -> None:
+    `redacted` are the positions whose secrets the seal replaced by fingerprints: their content no longer
+    matches their old hash, so only their links are followed."""
+
+    def __init__(self, redacted: frozenset[int] = frozenset()) -> None:
+        self.redacted = redacted
         self.count = 0
         self.head = GENESIS
         self.first_break: tuple[Mapping[Any, Any], str] | None = None
@@ -295,7 +314,7 @@ class LegacyScan:
         if self.first_break is None:
             if values["prev_hash"] != self.head:
                 self.first_break = (values, "previous-hash link broken (event removed or reordered)")
-            elif recomputed != values["hash"]:
+            elif recomputed != values["hash"] and int(values["seq"]) not in self.redacted:
                 self.first_break = (values, "event content does not match its hash")
         self._digest.update(f"{values['seq']}:{recomputed}:{values['hash']}\n".encode())
         self.count += 1
@@ -458,7 +477,8 @@ class _Verifier:
             )
 
     def legacy_chain(self, head_row: _HeadRow | None) -> None:
-        scan = LegacyScan()
+        redacted = self.seals[0].get("redacted") if self.seals else None
+        scan = LegacyScan(frozenset(redacted) if isinstance(redacted, list) else frozenset())
         for row in self._events(LEGACY):
             scan.add(row._mapping)
             self._keep_latest(row, keyed=False)
@@ -496,9 +516,9 @@ class _Verifier:
         if not seal.get("intact"):
             self.report.notes.append(f"the unkeyed chain was sealed with a recorded break: {seal.get('break')}")
 
-    def rows(
-        self, models: Sequence[type[SQLModel]], on_mismatch: Callable[[type[SQLModel], int, _Latest], bool]
-    ) -> None:
+    def rows(self, models: Sequence[type[SQLModel]], fix: _Fix | None = None) -> None:
+        """Compare every row of `models` with its newest authentic event; `fix` may take care of a row that
+        has no event or differs, instead of a break."""
         for model in models:
             table_name = str(model.__tablename__)
             table: Table = model.__table__  # type: ignore[attr-defined]
@@ -515,12 +535,22 @@ class _Verifier:
                     values = row._mapping
                     row_id = int(values["id"])
                     found = latest.pop(row_id, None)
-                    if found is None:
-                        self.add(Break(None, table_name, row_id, "row has no audit event (inserted outside the LIMS)"))
-                        continue
                     snap = snapshot_values(model, values, self.key() if secret else None)
-                    if _digest(snap) != found.digest and not on_mismatch(model, row_id, found):
+                    if found is None:
+                        if fix is None or not fix(model, row_id, snap, None):
+                            self.add(
+                                Break(
+                                    None,
+                                    table_name,
+                                    row_id,
+                                    "row has no authentic audit event (inserted or rewritten outside the LIMS)",
+                                )
+                            )
+                        continue
+                    if _digest(snap) != found.digest:
                         audited = self._after(found.event_id) or {}
+                        if fix is not None and fix(model, row_id, snap, audited):
+                            continue
                         self.add(
                             Break(
                                 found.event_id,
@@ -589,7 +619,7 @@ def check(
     chain), then compare every audited row with its newest authentic event."""
     verifier = _Verifier(session, signed, limit)
     verifier.chains(_heads(session))
-    verifier.rows(audited_models, lambda _model, _row_id, _found: False)
+    verifier.rows(audited_models)
     return verifier.report
 
 
@@ -658,6 +688,41 @@ def check_extension(session: Session, chain: str, start: int, start_head: str, e
     if expected - 1 != end:
         verifier.add(Break(None, "", None, missing(expected, end), chain))
     return verifier.report.breaks
+
+
+MIGRATION = Actor(name="lims db upgrade", role="system")
+
+
+def record_schema_changes(
+    session: Session, audited_models: Sequence[type[SQLModel]], created_tables: frozenset[str] = frozenset()
+) -> int:
+    """After an upgrade, in its transaction: record what the migrations did to audited rows, so that they
+    still match their last audited state. A row whose only difference from its newest authentic event is
+    a field added or dropped gets a `schema_upgrade` event; a row of a table the upgrade created gets an
+    `audit_start` event. Any other difference is left for `verify` to report. Returns how many events."""
+    verifier = _Verifier(session, (), limit=0)
+    verifier.chains(_heads(session))
+    pending: list[tuple[type[SQLModel], int, str, dict[str, Any] | None, dict[str, Any]]] = []
+
+    def fix(model: type[SQLModel], row_id: int, snap: dict[str, Any], audited: dict[str, Any] | None) -> bool:
+        if audited is None:
+            if str(model.__tablename__) not in created_tables:
+                return False
+            pending.append((model, row_id, "audit_start", None, snap))
+            return True
+        common = set(snap) & set(audited)
+        if set(snap) == set(audited) or any(_integral(snap[k]) != _integral(audited[k]) for k in common):
+            return False
+        pending.append((model, row_id, "schema_upgrade", audited, snap))
+        return True
+
+    verifier.rows(audited_models, fix)
+    for model, row_id, action, before, after in pending:
+        row = session.get(model, row_id)
+        if row is not None:
+            append(session, MIGRATION, chain_of(session, row), str(model.__tablename__), row_id, action, before, after)
+    session.flush()
+    return len(pending)
 
 
 def total_events(session: Session) -> int:

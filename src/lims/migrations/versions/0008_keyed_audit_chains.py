@@ -176,7 +176,7 @@ def _seal_and_start(bind):
     key = audit_keys.event_key()
     appender = _Appender(bind, key)
     if events:
-        original, sealed, redacted, last = audit.LegacyScan(), audit.LegacyScan(), 0, 0
+        original, sealed, redacted, last = audit.LegacyScan(), audit.LegacyScan(), [], 0
         while True:
             rows = bind.execute(
                 sa.select(_events).where(_events.c.seq > last).order_by(_events.c.seq).limit(BATCH)
@@ -192,7 +192,7 @@ def _seal_and_start(bind):
                         .where(_events.c.id == values['id'])
                         .values(before=values['before'], after=values['after'])
                     )
-                    redacted += 1
+                    redacted.append(values['seq'])
                 sealed.add(values)
             last = rows[-1].seq
         broken = None
