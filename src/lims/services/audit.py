@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cache
+from json.encoder import encode_basestring
 from typing import Any
 
 from sqlalchemy import Table, event, func, select, update
@@ -61,9 +62,22 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain)
+
+
 def canonical(data: Any) -> str:
     """Canonical JSON: sorted keys, no whitespace, non-ASCII kept, numbers as Python writes them."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain)
+    return _CANONICAL.encode(data)
+
+
+def _canonical_piece(value: Any) -> str:
+    """`canonical(value)`, faster for the strings and integers an event is mostly made of."""
+    kind = type(value)
+    if kind is str:
+        return str(encode_basestring(value))
+    if kind is int:
+        return str(value)
+    return _CANONICAL.encode(_plain(value))
 
 
 def snapshot_fields(obj: object, fields: Any) -> dict[str, Any]:
@@ -87,13 +101,18 @@ def snapshot(row: SQLModel) -> dict[str, Any]:
 
 def snapshot_values(model: type[SQLModel], values: Mapping[Any, Any], key: bytes | None = None) -> dict[str, Any]:
     """The snapshot of a row of `model` from its column values (rows read without the ORM use this too)."""
+    data: dict[str, Any] = json.loads(snapshot_text(model, values, key))
+    return data
+
+
+def snapshot_text(model: type[SQLModel], values: Mapping[Any, Any], key: bytes | None = None) -> str:
+    """The canonical JSON of a row's snapshot (what `snapshot_values` parses)."""
     secret = secret_columns(model)
     if secret:
         key = key or event_key()
         table = str(model.__tablename__)
         values = {name: fingerprint(key, table, name, v) if name in secret else v for name, v in values.items()}
-    data: dict[str, Any] = json.loads(canonical({name: _plain(values[name]) for name in model.model_fields}))
-    return data
+    return canonical({name: _plain(values[name]) for name in model.model_fields})
 
 
 _EVENT_FIELDS = ("chain", "seq", "at", "actor", "role", "entity", "entity_id", "action", "before", "after")
@@ -102,9 +121,23 @@ _LEGACY_FIELDS = ("at", "actor", "role", "entity", "entity_id", "action", "befor
 
 def event_hash(values: Mapping[Any, Any]) -> str:
     """The public SHA-256 of an event: content, chain, position and the previous event's hash."""
-    body = {name: _plain(values[name]) for name in _EVENT_FIELDS}
-    body["prev_hash"] = values["prev_hash"]
-    return hashlib.sha256(canonical(body).encode()).hexdigest()
+    return _hash_and_after(values)[0]
+
+
+# The canonical JSON of the hashed body, written out piece by piece in sorted key order, so that the canonical
+# text of `after` is at hand too (verification digests it) without encoding it twice.
+_BODY_KEYS = tuple(sorted((*_EVENT_FIELDS, "prev_hash")))
+
+
+def _hash_and_after(values: Mapping[Any, Any]) -> tuple[str, str]:
+    parts: list[str] = []
+    after = ""
+    for name in _BODY_KEYS:
+        text = _canonical_piece(values[name])
+        if name == "after":
+            after = text
+        parts.append(f'"{name}":{text}')
+    return hashlib.sha256(("{" + ",".join(parts) + "}").encode()).hexdigest(), after
 
 
 def legacy_hash(values: Mapping[Any, Any]) -> str:
@@ -276,19 +309,8 @@ class _Latest:
     digest: bytes
 
 
-def _integral(value: Any) -> Any:
-    """Whole floats as ints: a float column holds 5.0 where the row that was snapshotted held 5."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _integral(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_integral(v) for v in value]
-    return value
-
-
-def _digest(snap: Mapping[str, Any] | None) -> bytes:
-    return hashlib.sha256(canonical(_integral(snap)).encode()).digest()[:16]
+def _digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode()).digest()[:16]
 
 
 # What to do with a row that has no event (audited None) or differs from its newest one: True if taken care of.
@@ -362,8 +384,9 @@ class _Verifier:
             yield from rows
             last = int(rows[-1].seq)
 
-    def _keep_latest(self, row: Any, keyed: bool) -> None:
-        entry = _Latest(row.chain, int(row.seq), row.at.timestamp(), int(row.id), _digest(row.after))
+    def _keep_latest(self, row: Any, keyed: bool, after: str | None = None) -> None:
+        after = canonical(row.after) if after is None else after
+        entry = _Latest(row.chain, int(row.seq), row.at.timestamp(), int(row.id), _digest(after))
         by_id = self.latest.setdefault(row.entity, {})
         old = by_id.get(row.entity_id)
         # Order is what the MACs vouch for: the position within a chain, the time across chains; every keyed
@@ -412,7 +435,8 @@ class _Verifier:
                     )
                 )
             authentic = False
-            if event_hash(row._mapping) != row.hash:
+            digest, after = _hash_and_after(row._mapping)
+            if digest != row.hash:
                 self.add(Break(row.id, row.entity, row.entity_id, "event content does not match its hash", chain))
             elif not self.keyed:
                 authentic = True
@@ -442,7 +466,7 @@ class _Verifier:
                         )
                     )
             if authentic:
-                self._keep_latest(row, keyed=True)
+                self._keep_latest(row, keyed=True, after=after)
                 if row.entity == SEAL_ENTITY and row.action == SEAL_ACTION and row.after:
                     self.seals.append(dict(row.after))
             previous, expected = str(row.hash), seq + 1
@@ -535,9 +559,9 @@ class _Verifier:
                     values = row._mapping
                     row_id = int(values["id"])
                     found = latest.pop(row_id, None)
-                    snap = snapshot_values(model, values, self.key() if secret else None)
+                    stored = snapshot_text(model, values, self.key() if secret else None)
                     if found is None:
-                        if fix is None or not fix(model, row_id, snap, None):
+                        if fix is None or not fix(model, row_id, json.loads(stored), None):
                             self.add(
                                 Break(
                                     None,
@@ -547,8 +571,11 @@ class _Verifier:
                                 )
                             )
                         continue
-                    if _digest(snap) != found.digest:
+                    if _digest(stored) != found.digest:
+                        snap = json.loads(stored)
                         audited = self._after(found.event_id) or {}
+                        if snap == audited:  # the same values written differently (a float column's 5.0 for 5)
+                            continue
                         if fix is not None and fix(model, row_id, snap, audited):
                             continue
                         self.add(
@@ -711,7 +738,7 @@ def record_schema_changes(
             pending.append((model, row_id, "audit_start", None, snap))
             return True
         common = set(snap) & set(audited)
-        if set(snap) == set(audited) or any(_integral(snap[k]) != _integral(audited[k]) for k in common):
+        if set(snap) == set(audited) or any(snap[k] != audited[k] for k in common):
             return False
         pending.append((model, row_id, "schema_upgrade", audited, snap))
         return True
