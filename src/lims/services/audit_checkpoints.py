@@ -107,8 +107,6 @@ def _signed_bytes(body: dict[str, Any]) -> bytes:
 
 def parse_line(text: str, number: int, public_key: Ed25519PublicKey) -> Checkpoint:
     """One line of the checkpoint file, its signature checked with `public_key`; ValueError says what is wrong."""
-    if len(text) > MAX_LINE:
-        raise ValueError("line too long")
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
@@ -134,21 +132,35 @@ def read(path: Path, public_key: Ed25519PublicKey) -> tuple[list[Checkpoint], li
     """The checkpoints in `path` whose signatures verify, and what is wrong with the other lines."""
     if not path.exists():
         return [], []
-    return _parse(path.read_bytes().splitlines(), public_key)
+    with path.open("rb") as handle:
+        parsed = _Parsed(handle, public_key)
+    return parsed.found, parsed.problems
 
 
-def _parse(lines: Sequence[bytes], public_key: Ed25519PublicKey) -> tuple[list[Checkpoint], list[str]]:
-    found: list[Checkpoint] = []
-    problems: list[str] = []
-    for number, raw in enumerate(lines, start=1):
-        text = raw.decode("utf-8", errors="replace").strip()
-        if not text:
-            continue
-        try:
-            found.append(parse_line(text, number, public_key))
-        except ValueError as exc:
-            problems.append(f"checkpoint line {number}: {exc}")
-    return found, problems
+class _Parsed:
+    """The lines of a checkpoint file, read one bounded line at a time."""
+
+    def __init__(self, handle: IO[bytes], public_key: Ed25519PublicKey) -> None:
+        self.found: list[Checkpoint] = []
+        self.problems: list[str] = []
+        self.lines = 0
+        self.ends_cleanly = True
+        while raw := handle.readline(MAX_LINE + 1):
+            self.lines += 1
+            self.ends_cleanly = raw.endswith(b"\n")
+            if len(raw) > MAX_LINE:  # skip the rest of an overlong line
+                while raw and not raw.endswith(b"\n"):
+                    raw = handle.readline(MAX_LINE + 1)
+                self.ends_cleanly = bool(raw)
+                self.problems.append(f"checkpoint line {self.lines}: line too long")
+                continue
+            text = raw.decode("utf-8", errors="replace").strip()
+            if not text:
+                continue
+            try:
+                self.found.append(parse_line(text, self.lines, public_key))
+            except ValueError as exc:
+                self.problems.append(f"checkpoint line {self.lines}: {exc}")
 
 
 def consistency(checkpoints: Sequence[Checkpoint]) -> list[str]:
@@ -196,9 +208,8 @@ def take(session: Session) -> Checkpoint:
     public = private.public_key()
     path = checkpoint_file()
     with _locked_file(path) as handle:
-        content = handle.read()
-        lines = content.splitlines()
-        earlier, _problems = _parse(lines, public)
+        parsed = _Parsed(handle, public)
+        earlier = parsed.found
         heads = audit.chain_heads(session)
         previous = {h.chain: h for h in earlier[-1].heads} if earlier else {}
         breaks: list[Break] = []
@@ -218,9 +229,9 @@ def take(session: Session) -> Checkpoint:
         body = _body(at, key_id(public), chosen)
         signature = base64.b64encode(private.sign(_signed_bytes(body))).decode()
         line = json.dumps({**body, "signature": signature}, ensure_ascii=False) + "\n"
-        number = len(lines) + 1
+        number = parsed.lines + 1
         # A line cut short by a crash stays a line of its own (reported by `read`), never glued to this one.
-        handle.write((b"\n" if content and not content.endswith(b"\n") else b"") + line.encode())
+        handle.write((b"" if parsed.ends_cleanly else b"\n") + line.encode())
         handle.flush()
         os.fsync(handle.fileno())
     return Checkpoint(at, key_id(public), chosen, number)
