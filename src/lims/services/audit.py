@@ -21,7 +21,7 @@ from functools import cache
 from json.encoder import encode_basestring
 from typing import Any
 
-from sqlalchemy import Table, event, func, select, update
+from sqlalchemy import Table, bindparam, event, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel
@@ -186,6 +186,19 @@ def _lock_head(session: Session, chain: str, key: bytes) -> _Head:
     return _Head(int(row[0]), str(row[1]))
 
 
+# The conditional move of a chain's head: it fails if another transaction appended first.
+_ADVANCE = (
+    update(CHAINS)
+    .where(CHAINS.c.name == bindparam("chain"), CHAINS.c["count"] == bindparam("expected"))
+    .values(
+        count=bindparam("new_count"),
+        head=bindparam("new_head"),
+        mac=bindparam("new_mac"),
+        version=bindparam("new_version"),
+    )
+)
+
+
 @event.listens_for(Session, "after_commit")
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_heads(session: Session, *_args: Any) -> None:
@@ -237,10 +250,15 @@ def append(
     audit_event = AuditEvent(**values, hash=digest, mac=event_mac(key, digest))
     session.add(audit_event)
     moved = session.connection().execute(
-        update(CHAINS)
-        .where(CHAINS.c.name == chain, CHAINS.c["count"] == head.count)
-        .values(count=head.count + 1, head=digest, mac=head_mac(key, chain, head.count + 1, digest))
-        .values(version=head_version(digest))
+        _ADVANCE,
+        {
+            "chain": chain,
+            "expected": head.count,
+            "new_count": head.count + 1,
+            "new_head": digest,
+            "new_mac": head_mac(key, chain, head.count + 1, digest),
+            "new_version": head_version(digest),
+        },
     )
     if moved.rowcount != 1:
         heads.pop(chain, None)
