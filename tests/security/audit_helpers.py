@@ -27,12 +27,16 @@ def url_of(engine: Engine) -> str:
 
 def lims(engine: Engine, *args: str) -> Result:
     """Run `lims ARGS` in this process against `engine`'s database."""
+    previous = os.environ.get("LIMS_DATABASE_URL")
     os.environ["LIMS_DATABASE_URL"] = url_of(engine)
     get_settings.cache_clear()
     try:
         return CliRunner().invoke(app, list(args))
     finally:
-        del os.environ["LIMS_DATABASE_URL"]
+        if previous is None:
+            del os.environ["LIMS_DATABASE_URL"]
+        else:
+            os.environ["LIMS_DATABASE_URL"] = previous
         get_settings.cache_clear()
 
 

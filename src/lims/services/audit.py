@@ -286,7 +286,7 @@ class Break:
             where.append(f"event {self.event_id}")
         if self.entity:
             where.append(f"{self.entity} {self.entity_id}" if self.entity_id is not None else self.entity)
-        return f"{', '.join(where)}: {self.problem}"
+        return f"{', '.join(where)}: {self.problem}" if where else self.problem
 
 
 @dataclass(frozen=True)
