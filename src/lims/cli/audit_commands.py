@@ -131,7 +131,7 @@ def check_checkpoints(
     --database that every signed head is still the event at its position (public hashes, no secret key)."""
     with reporting_errors():
         key = load_public_key(key_file.read_bytes(), str(key_file))
-    found, problems = audit_checkpoints.read(file, key)
+        found, problems = audit_checkpoints.read(file, key)
     problems += audit_checkpoints.consistency(found)
     if database:
         engine = ready_engine(migrate_sqlite=False)

@@ -41,7 +41,7 @@ from lims.models.common import utcnow
 from lims.services import audit
 from lims.services.audit import GENESIS, Break, Report, SignedHead
 from lims.services.audit_keys import AuditKeyError, key_id, signing_key
-from lims.services.errors import Conflict
+from lims.services.errors import Conflict, ServiceError
 from lims.settings import get_settings
 
 CHECKPOINT_TYPE = "lims-audit-checkpoint"
@@ -56,6 +56,12 @@ class Inconsistent(Conflict):
     def __init__(self, breaks: list[Break]) -> None:
         super().__init__("the audit trail is not consistent with the last checkpoint: " + "; ".join(map(str, breaks)))
         self.breaks = breaks
+
+
+class CheckpointFileError(ServiceError):
+    """The checkpoint file cannot be read or written (a configuration error)."""
+
+    status_code = 500
 
 
 @dataclass(frozen=True)
@@ -132,8 +138,11 @@ def read(path: Path, public_key: Ed25519PublicKey) -> tuple[list[Checkpoint], li
     """The checkpoints in `path` whose signatures verify, and what is wrong with the other lines."""
     if not path.exists():
         return [], []
-    with path.open("rb") as handle:
-        parsed = _Parsed(handle, public_key)
+    try:
+        with path.open("rb") as handle:
+            parsed = _Parsed(handle, public_key)
+    except OSError as exc:
+        raise CheckpointFileError(f"cannot read the checkpoints in {path}: {exc.strerror}") from None
     return parsed.found, parsed.problems
 
 
@@ -190,8 +199,11 @@ def signed_heads(checkpoints: Sequence[Checkpoint]) -> list[SignedHead]:
 
 @contextmanager
 def _locked_file(path: Path) -> Iterator[IO[bytes]]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise CheckpointFileError(f"cannot write checkpoints to {path}: {exc.strerror}") from None
     with os.fdopen(fd, "a+b") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
