@@ -24,6 +24,9 @@ from lims.services import auth, reference, schema
 from lims.services.audit import SYSTEM
 
 PG_URL = os.environ.get("LIMS_TEST_DATABASE_URL")
+# One audit key for the whole run: the base state is written once, before any per-test setting.
+TEST_AUDIT_KEY = "test-audit-key-not-for-production-0123456789"
+os.environ["LIMS_AUDIT_KEY"] = TEST_AUDIT_KEY
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 # Users every test can act as: name -> (role, station code).
@@ -159,10 +162,14 @@ def headers(engine: Engine) -> dict[str, dict[str, str]]:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Keep settings (secret key, SQLite default) in a per-test folder."""
     from lims.settings import get_settings
 
     monkeypatch.setenv("LIMS_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("LIMS_SECRET_KEY", "test-secret-key-not-for-production")
+    monkeypatch.setenv("LIMS_AUDIT_KEY", TEST_AUDIT_KEY)
+    monkeypatch.setenv("LIMS_AUDIT_CHECKPOINT_SECONDS", "0")  # tests that want the schedule turn it on
     get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()  # a session fixture set up before the next test must not see this test's settings

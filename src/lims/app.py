@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
@@ -16,7 +19,8 @@ from lims import __version__
 from lims.api import errors
 from lims.api.deps import SessionDep
 from lims.api.routes import auth, cases, plans, reference, results, samples, scan, trace, users, warnings
-from lims.services import throttle
+from lims.db import get_engine
+from lims.services import audit_checkpoints, audit_keys, throttle
 from lims.settings import get_settings
 from lims.web import pages
 from lims.web.bodies import BodyLimit
@@ -59,7 +63,19 @@ def _docs_page(title: str) -> str:
 
 def create_app(engine: Engine | None = None) -> FastAPI:
     """Build the app; `engine` overrides the configured database."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        audit_keys.event_key()  # a missing or short audit key stops the start, not the first request
+        checkpoints = audit_checkpoints.schedule(engine or get_engine())
+        try:
+            yield
+        finally:
+            if checkpoints is not None:
+                await asyncio.to_thread(checkpoints.stop)
+
     app = LimsApp(
+        lifespan=lifespan,
         title="Food quick-test LIMS",
         version=__version__,
         description="Samples, quick-test results, review and publication, and public traceability.",

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import secrets
-import stat
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, PrivateAttr, ValidationError, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from lims.secret_files import SecretFileError, read_or_create
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +51,14 @@ class Settings(BaseSettings):
     hash_concurrency: int = Field(default=2, ge=1, le=64)
     hash_wait_seconds: float = Field(default=2.0, ge=0, le=30)
 
+    # The audit trail's secrets and checkpoints live outside the database (see `lims.services.audit_keys`).
+    audit_key: SecretStr = SecretStr("")
+    audit_key_file: Path | None = None
+    audit_signing_key_file: Path | None = None
+    audit_checkpoint_dir: Path | None = None
+    audit_checkpoint_seconds: float = Field(default=3600.0, ge=0, description="0: no checkpoints while serving")
+    audit_seal_broken_chain: bool = False
+
     _secret: str | None = PrivateAttr(default=None)
 
     @field_validator("var_dir", mode="before")
@@ -78,6 +84,18 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite:///{self.var_dir / 'lims.db'}"
 
+    def resolved_audit_key_file(self) -> Path:
+        """Where the audit HMAC key is kept when `LIMS_AUDIT_KEY` is not set."""
+        return self.audit_key_file or self.var_dir / "audit_key"
+
+    def resolved_audit_signing_key_file(self) -> Path:
+        """Where the Ed25519 key that signs audit checkpoints is kept."""
+        return self.audit_signing_key_file or self.var_dir / "audit_signing_key.pem"
+
+    def resolved_audit_checkpoint_dir(self) -> Path:
+        """The folder of the append-only checkpoint file."""
+        return self.audit_checkpoint_dir or self.var_dir / "audit-checkpoints"
+
     def resolved_secret_key(self) -> str:
         """The signing key: `LIMS_SECRET_KEY`, else the key file in `var_dir`, created once (0600, atomically)."""
         if self.secret_key:
@@ -88,35 +106,11 @@ class Settings(BaseSettings):
 
 
 def read_or_create_key(path: Path) -> str:
-    """The key kept in `path`; a missing file is created with a new random key.
-
-    The key is written to a private temporary file (mkstemp: mode 0600 from the first byte) and linked into
-    place, which fails when another process got there first: every starter then reads the one complete key.
-    """
+    """The key kept in `path`; a missing file is first created (0600, atomically) with a new random key."""
     try:
-        return _read_key(path)
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(48) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        with contextlib.suppress(FileExistsError):
-            os.link(temporary, path)
-    finally:
-        os.unlink(temporary)
-    return _read_key(path)
-
-
-def _read_key(path: Path) -> str:
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        logger.warning("%s was readable by others (mode %o); restricting it to its owner", path, mode)
-        path.chmod(0o600)
-    key = path.read_text().strip()
+        key = read_or_create(path, lambda: (secrets.token_urlsafe(48) + "\n").encode()).decode().strip()
+    except (SecretFileError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"the secret key file: {exc}") from None
     if len(key.encode()) < MIN_SECRET_KEY_BYTES:
         raise SettingsError(
             f"the key in {path} has {len(key.encode())} bytes; it needs at least {MIN_SECRET_KEY_BYTES} "

@@ -58,6 +58,7 @@ class Server:
 @contextmanager
 def served(folder: Path, *extra_env: tuple[str, str]) -> Iterator[Server]:
     """`python -m lims serve` in `folder` (an empty SQLite database is enough for what is tested here)."""
+    folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIMS_")}
     env.update({"LIMS_SECRET_KEY": "hostile-test-secret-key-0123456789abcdef", **dict(extra_env)})

@@ -99,13 +99,16 @@ def test_hsts_when_a_proxy_in_lims_trusted_proxies_says_https(app: Any) -> None:
 
 
 def test_hsts_behind_a_trusted_proxy_that_says_https(tmp_path: Path) -> None:
-    # uvicorn trusts X-Forwarded-Proto from FORWARDED_ALLOW_IPS (127.0.0.1 unless configured).
-    with served(tmp_path) as server:
+    # `lims serve` leaves forwarded headers to the application: only LIMS_TRUSTED_PROXIES are believed.
+    with served(tmp_path / "trusted", ("LIMS_TRUSTED_PROXIES", "127.0.0.1")) as server:
         behind_tls = httpx.get(f"{server.base}/healthz", headers={"X-Forwarded-Proto": "https"})
         plain = httpx.get(f"{server.base}/healthz")
     assert behind_tls.headers["strict-transport-security"].startswith("max-age=")
     assert "strict-transport-security" not in plain.headers
     assert_hardened(plain)
+    with served(tmp_path / "untrusted") as server:
+        claimed = httpx.get(f"{server.base}/healthz", headers={"X-Forwarded-Proto": "https"})
+    assert "strict-transport-security" not in claimed.headers
 
 
 def test_the_api_docs_page_alone_may_load_the_swagger_cdn(client: TestClient) -> None:

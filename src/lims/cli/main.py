@@ -17,21 +17,20 @@ from sqlmodel import Session
 from lims.cli.common import fail, ready_engine, reporting_errors
 from lims.cli.demo_instruments import simulated_instruments
 from lims.db import dispose_engines, get_engine
-from lims.services import audit, demo, reference, schema
+from lims.services import audit_checkpoints, audit_keys, demo, reference, schema
 from lims.services.audit import SYSTEM
 from lims.settings import SettingsError, get_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Food quick-test LIMS.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
-audit_app = typer.Typer(no_args_is_help=True, help="The audit trail.")
 reference_app = typer.Typer(no_args_is_help=True, help="Reference data (stations, points, items, limits, kits).")
 app.add_typer(db_app, name="db")
-app.add_typer(audit_app, name="audit")
 app.add_typer(reference_app, name="reference")
 console = Console(stderr=True)
 
 # Command groups living in their own modules; each exposes `register(app)`.
 COMMAND_MODULES = (
+    "lims.cli.audit_commands",
     "lims.cli.barcode_commands",
     "lims.cli.instrument_commands",
     "lims.cli.plan_commands",
@@ -44,7 +43,8 @@ COMMAND_MODULES = (
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every migration to the configured database."""
-    schema.upgrade(get_engine())
+    with reporting_errors():
+        schema.upgrade(get_engine())
     typer.echo("database is up to date")
 
 
@@ -58,19 +58,6 @@ def reference_load(
         report = reference.load_reference(session, SYSTEM, folder)
         session.commit()
     typer.echo(json.dumps({"created": report.created, "changed": report.changed, "unchanged": report.unchanged}))
-
-
-@audit_app.command("verify")
-def audit_verify() -> None:
-    """Recompute the hash chain and compare every audited row with its last audited state."""
-    from lims.services.audit_tables import AUDITED_MODELS
-
-    engine = ready_engine(migrate_sqlite=False)
-    with Session(engine) as session:
-        broken = audit.verify(session, AUDITED_MODELS)
-    if broken:
-        fail(f"audit trail broken at {broken}")
-    typer.echo("audit trail intact")
 
 
 def _fresh_sqlite() -> None:
@@ -88,6 +75,9 @@ def _fresh_sqlite() -> None:
             old = Path(f"{path}{suffix}")
             if old.exists():
                 shutil.move(old, old.with_name(f"{path.stem}.{stamp}{path.suffix}{suffix}"))
+        checkpoints = audit_checkpoints.checkpoint_file()  # they vouch for the database moved aside
+        if checkpoints.exists():
+            shutil.move(checkpoints, checkpoints.with_name(f"{checkpoints.stem}.{stamp}{checkpoints.suffix}"))
 
 
 @app.command("demo")
@@ -144,6 +134,8 @@ def serve_command(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -
 
     ready_engine()
     get_settings().resolved_secret_key()  # refuse a short key file before the workers start
+    with reporting_errors():  # a missing or short audit key stops here, not at the first request
+        audit_keys.event_key()
     console.print(f"serving on http://{host}:{port}/  (API docs at /docs)")
     # Forwarded headers are judged by the application against LIMS_TRUSTED_PROXIES (sign-in throttling,
     # HSTS), never rewritten by uvicorn on its own list.

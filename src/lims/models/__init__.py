@@ -1,6 +1,6 @@
 """Table models and API schemas of the LIMS (table and schema classes are separate)."""
 
-from lims.models.audit import AuditEvent
+from lims.models.audit import AuditChain, AuditEvent
 from lims.models.cases import PositiveCase, PublicWarning
 from lims.models.notifications import NotificationMark
 from lims.models.plans import PlanTask, PlanVersion
@@ -20,6 +20,7 @@ from lims.models.samples import LabelCounter, Sample, SampleVersion
 from lims.models.users import User, UserSession
 
 __all__ = [
+    "AuditChain",
     "AuditEvent",
     "District",
     "FoodCategory",

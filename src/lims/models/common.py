@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column
+from sqlmodel import Field
 
 
 def utcnow() -> datetime:
@@ -17,6 +18,21 @@ def utcnow() -> datetime:
 def json_column(nullable: bool = True) -> Any:
     """A portable JSON column (JSON on PostgreSQL, TEXT-backed JSON on SQLite)."""
     return Column(JSON, nullable=nullable)
+
+
+# Column info flag: the audit trail snapshots this column as a keyed fingerprint, never its value.
+AUDIT_SECRET = "audit_secret"
+
+
+def secret_field(**kwargs: Any) -> Any:
+    """A column whose value must never be copied into audit events (password hashes, token secrets).
+
+    Snapshots hold a keyed fingerprint instead, so an event still shows that the value changed and the
+    verifier still sees the stored value being tampered with. Takes the arguments of `sqlmodel.Field`.
+    """
+    column_kwargs = dict(kwargs.pop("sa_column_kwargs", None) or {})
+    column_kwargs["info"] = {**column_kwargs.get("info", {}), AUDIT_SECRET: True}
+    return Field(sa_column_kwargs=column_kwargs, **kwargs)
 
 
 class Role(StrEnum):

@@ -6,6 +6,8 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
+from lims.models.common import secret_field
+
 
 class UserBase(SQLModel):
     """A person who signs in: tester, reviewer, station staff or administrator."""
@@ -20,7 +22,7 @@ class User(UserBase, table=True):
 
     __tablename__ = "app_user"
     id: int | None = Field(default=None, primary_key=True)
-    password_hash: str
+    password_hash: str = secret_field()
     district_id: int = Field(foreign_key="district.id", index=True)
     station_id: int | None = Field(default=None, foreign_key="station.id")
     active: bool = True

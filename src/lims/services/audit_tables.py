@@ -1,8 +1,20 @@
-"""The tables whose every row must match its last audited state."""
+"""Which tables the audit trail covers, and which chain the events of each row go to.
+
+There is one chain per district (`district:<id>`) and one (`shared`) for the reference data every district
+uses: districts, food categories, test items, limits, kit lots, products and trademarks. A row with a
+`district_id` column belongs to that district's chain. A row without one follows its parent: a review its
+result, a sample version its sample, a sampling point its station, a notification mark its user, a held
+reading the instrument that sent it (found by serial; `shared` while the LIMS does not know the
+instrument). `legacy` holds the unkeyed events written before keyed chains existed; the first event of
+`shared` seals it.
+"""
 
 from __future__ import annotations
 
-from sqlmodel import SQLModel
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, SQLModel, select
 
 from lims.models import (
     District,
@@ -11,6 +23,7 @@ from lims.models import (
     Instrument,
     KitLot,
     Limit,
+    NotificationMark,
     PlanTask,
     PlanVersion,
     PositiveCase,
@@ -27,6 +40,11 @@ from lims.models import (
     User,
 )
 
+SHARED = "shared"
+LEGACY = "legacy"
+DISTRICT_PREFIX = "district:"
+
+# The tables whose every row must match its last audited state.
 AUDITED_MODELS: list[type[SQLModel]] = [
     District,
     Station,
@@ -48,4 +66,86 @@ AUDITED_MODELS: list[type[SQLModel]] = [
     TrademarkRecord,
     Review,
     SampleVersion,
+    NotificationMark,
 ]
+
+# Every other table, with the reason it carries no state of its own to audit.
+NOT_AUDITED: dict[str, str] = {
+    "audit_event": "the trail itself",
+    "audit_chain": "the heads of the chains, checked against the events they name",
+    "user_session": "short-lived sign-in sessions, deleted when they expire; signing in and revoking are not "
+    "part of the record, and the account changes that revoke them are audited on the user",
+    "label_counter": "numbering state of label ids: a wrong counter can only leave a gap or be refused as a "
+    "duplicate label, never change a record",
+}
+
+# Reference data that belongs to no district.
+SHARED_MODELS: frozenset[type[SQLModel]] = frozenset(
+    {District, FoodCategory, TestItem, Limit, KitLot, Product, TrademarkRecord}
+)
+
+
+@dataclass(frozen=True)
+class Parent:
+    """The row whose district a row without `district_id` takes: `model` where `key` equals the row's `via`."""
+
+    model: type[SQLModel]
+    via: str
+    key: str = "id"
+
+
+PARENTS: dict[type[SQLModel], Parent] = {
+    Review: Parent(TestResult, "result_id"),
+    SampleVersion: Parent(Sample, "sample_id"),
+    SamplingPoint: Parent(Station, "station_id"),
+    NotificationMark: Parent(User, "user_id"),
+    HeldReading: Parent(Instrument, "instrument_serial", "serial"),
+}
+
+_PARENT_ROWS = "audit_parent_rows"
+
+
+def district_chain(district_id: int) -> str:
+    """The name of a district's chain."""
+    return f"{DISTRICT_PREFIX}{district_id}"
+
+
+def chain_district(chain: str) -> int | None:
+    """The district id a chain name stands for (None for `shared` and `legacy`)."""
+    if chain.startswith(DISTRICT_PREFIX) and chain[len(DISTRICT_PREFIX) :].isdigit():
+        return int(chain[len(DISTRICT_PREFIX) :])
+    return None
+
+
+def chain_of(session: Session, row: SQLModel) -> str:
+    """The chain the events of `row` go to (see the module docstring for the rules)."""
+    model = type(row)
+    if model in SHARED_MODELS:
+        return SHARED
+    if "district_id" in model.model_fields:
+        district_id = getattr(row, "district_id", None)
+        return district_chain(int(district_id)) if district_id is not None else SHARED
+    parent = PARENTS.get(model)
+    if parent is None:
+        raise ValueError(f"no audit chain rule for table {model.__tablename__}")
+    value = getattr(row, parent.via, None)
+    found = _parent_row(session, parent, value) if value is not None else None
+    return chain_of(session, found) if found is not None else SHARED
+
+
+def _parent_row(session: Session, parent: Parent, value: Any) -> SQLModel | None:
+    if parent.key == "id":
+        return session.get(parent.model, value)
+    memo: dict[tuple[str, Any], SQLModel] = session.info.setdefault(_PARENT_ROWS, {})
+    key = (str(parent.model.__tablename__), value)
+    if key not in memo:
+        found = session.exec(select(parent.model).where(getattr(parent.model, parent.key) == value)).first()
+        if found is None:
+            return None
+        memo[key] = found
+    return memo[key]
+
+
+def forget_parents(session: Session) -> None:
+    """Drop the parents looked up by natural key (at the end of a transaction)."""
+    session.info.pop(_PARENT_ROWS, None)

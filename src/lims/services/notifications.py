@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from lims.models import NotificationMark, PositiveCase, Sample, SamplingPoint, TestItem, TestResult
 from lims.models.common import Role, utcnow
-from lims.services import atomic
+from lims.services import atomic, audit
 from lims.services.audit import Actor
 from lims.services.auth import require_role
 from lims.services.errors import Invalid
@@ -82,6 +82,8 @@ def mark_read(session: Session, actor: Actor, until: datetime | None = None) -> 
     until = _aware(until) if until else now
     if until > now:
         raise Invalid("cannot mark notifications read in the future")
+    earlier = session.exec(select(NotificationMark).where(NotificationMark.user_id == actor.user_id)).first()
+    before = audit.snapshot(earlier) if earlier is not None else None
     # One atomic upsert that only ever moves the mark forward: two tabs marking at once both succeed,
     # and the later of their marks stays.
     statement = atomic.upsert(session, NotificationMark).values(user_id=int(actor.user_id or 0), seen_until=until)
@@ -97,4 +99,6 @@ def mark_read(session: Session, actor: Actor, until: datetime | None = None) -> 
         .where(NotificationMark.user_id == actor.user_id)
         .execution_options(populate_existing=True)
     ).one()
+    if before is None or audit.snapshot(mark) != before:
+        audit.record(session, actor, mark, "mark_read", before)
     return _aware(mark.seen_until)

@@ -8,12 +8,12 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple, TypeVar, cast
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlmodel import Session, col
 
 from barcodes.authenticate import authenticate
 from barcodes.gs1 import CodeError, ParsedCode, parse_code
-from lims.models import AuditEvent, FoodCategory, Limit, PublicWarning, Sample, SamplingPoint, TestItem, TestResult
+from lims.models import AuditChain, FoodCategory, Limit, PublicWarning, Sample, SamplingPoint, TestItem, TestResult
 from lims.models.common import ResultStatus
 from lims.models.trace import (
     Finding,
@@ -286,7 +286,8 @@ def trace(session: Session, code: str, memo: HeadMemo | None = None) -> TraceRec
 
 # --- cached JSON answers for the public endpoint -------------------------------------------------
 # Every change the trace can show (publication, correction, warning, reference data) appends an audit
-# event, so the newest event's hash is a version of everything a trace answer depends on. Answers
+# event, which moves its chain's version, so the sum of the chains' versions is a version of everything a
+# trace answer depends on. Answers
 # are cached with that version and a short lifetime (warnings also expire with time), keyed by the
 # normalised code (a label id upper-cased; a GS1 code as its kind and GTIN-14), so every spelling of
 # one code shares one entry; the spelling itself (``code``, ``lot``) is put back into each answer.
@@ -296,7 +297,7 @@ CACHE_SIZE = 20_000
 CACHE_BYTES = 64 * 1024 * 1024
 CACHE_SECONDS = 30.0
 MEMO_ENTRIES = 4096
-AUDIT_HEAD = select(col(AuditEvent.hash)).order_by(col(AuditEvent.id).desc()).limit(1)
+AUDIT_HEAD = select(func.sum(AuditChain.version))  # changes with every append to any chain
 _ECHOED = frozenset({"code", "lot"})
 
 
