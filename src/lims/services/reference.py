@@ -25,6 +25,7 @@ DISTRICT_FILE = "district.yaml"
 DISTRICTS_FOLDER = "districts"
 DISTRICT_CODE = re.compile(r"^[A-Z]{2}$")
 PLACE_CODE = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
+SERIAL = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
 
 
 def shipped_reference_dir() -> Path:
@@ -195,6 +196,7 @@ def _load_district(
             },
         )
     for i in docs.get("instruments", []):
+        _code(i["serial"], SERIAL, "instrument serial")
         owner = session.exec(select(Instrument.district_id).where(Instrument.serial == i["serial"])).first()
         if owner is not None and owner != district.id:
             other = session.get(District, owner)
