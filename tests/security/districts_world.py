@@ -66,6 +66,8 @@ class Side:
     code: str
     users: dict[str, str]  # role -> user name
     only_point: str  # a point code no other district has; the station user's station looks after it
+    only_station: str  # a station code no other district has
+    account: str  # a user name whose account the other district's administrators try to change
     instrument: str
     secret_item: tuple[str, str, str]  # code, Chinese and English name of the unpublished positive's item
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -103,7 +105,9 @@ class Side:
     def secrets(self, world: World) -> list[str]:
         """Strings of this district's unpublished work and private reference data another district never sees."""
         private = world.private_reference[self.code]
-        return [self.secret_label, self.product, self.brand, self.batch, self.complaint, self.held_label, *private]
+        accounts = [name for name in self.users.values() if "_" in name]  # A's (tester, …) are ordinary words
+        work = [self.secret_label, self.product, self.brand, self.batch, self.complaint, self.held_label]
+        return [*work, *private, *accounts]
 
     def markers(self, world: World) -> list[str]:
         """Strings another district's answers may contain (reference data), but no more often once this
@@ -114,9 +118,10 @@ class Side:
 
 def fresh_sides() -> dict[str, Side]:
     """District A (the shipped XQ) and district B (YB); each side's unpublished positive uses its own item."""
+    a_item, b_item = ("CLB", "克伦特罗", "Clenbuterol"), ("RAC", "莱克多巴胺", "Ractopamine")
     return {
-        "XQ": Side("XQ", {r: r for r in ROLES}, "P05", "PR-8CH-0001", ("CLB", "克伦特罗", "Clenbuterol")),
-        "YB": Side("YB", {r: f"yb_{r}" for r in ROLES}, "Q02", "YB-PR-0001", ("RAC", "莱克多巴胺", "Ractopamine")),
+        "XQ": Side("XQ", {r: r for r in ROLES}, "P05", "ST04", "station_other", "PR-8CH-0001", a_item),
+        "YB": Side("YB", {r: f"yb_{r}" for r in ROLES}, "Q02", "YS01", "yb_station", "YB-PR-0001", b_item),
     }
 
 
@@ -150,10 +155,18 @@ class World:
         return {} if role == "anonymous" else side.headers[role]
 
 
-def _tokens(session: Session, side: Side) -> None:
+def new_token(engine: Engine, username: str) -> str:
+    """A bearer token of a sign-in of its own for `username`."""
+    with Session(engine) as session:
+        user = session.exec(select(User).where(User.username == username)).one()
+        token = auth.issue_token(session, user)
+        session.commit()
+    return token
+
+
+def _tokens(engine: Engine, side: Side) -> None:
     for role, name in side.users.items():
-        user = session.exec(select(User).where(User.username == name)).one()
-        side.headers[role] = {"Authorization": f"Bearer {auth.issue_token(user)}"}
+        side.headers[role] = {"Authorization": f"Bearer {new_token(engine, name)}"}
 
 
 def _reference_of(session: Session) -> tuple[dict[str, list[str]], dict[str, dict[str, tuple[str, str]]]]:
@@ -180,9 +193,9 @@ def build(app: Any, engine: Engine, tmp_path: Path) -> World:
     """Load district B, sign everybody in, and let each district publish a result and a warning."""
     load_district_b(engine, tmp_path / "reference_b")
     sides = fresh_sides()
+    for side in sides.values():
+        _tokens(engine, side)
     with Session(engine) as session:
-        for side in sides.values():
-            _tokens(session, side)
         private, names = _reference_of(session)
     world = World(app, engine, sides, private, names)
     for side in sides.values():

@@ -36,6 +36,7 @@ from tests.security.districts_world import (
     body_text,
     build,
     create_unpublished_work,
+    new_token,
     rows,
     substitute,
 )
@@ -54,7 +55,7 @@ class Probe:
     kind: Kind
     method: str
     url: str
-    target: str | None = None  # label, result, case, task, warning, held, point, serial, taskref, signed
+    target: str | None = None  # label, result, case, task, warning, held, point, serial, taskref, signed, user, station
     json: Any = None
     form: dict[str, str] | None = None
     files: dict[str, Any] | None = None
@@ -90,6 +91,7 @@ SAMPLE = {"product_name": "越区样品", "category_code": "VEG_LEAF"}
 WARNING = {"title_zh": "本区消费警示", "body_zh": "本区近期抽检发现问题。"}
 NOT_AN_IMAGE = ("x.png", b"not an image at all", "image/png")
 WARNING_TABLES = frozenset({"public_warning", "audit_event"})
+ACCOUNT = {"username": "cross-district-probe", "password": "Zebra-Lantern-Quartz-2026", "full_name": "probe"}
 
 ROUTES: dict[tuple[str, str], list[Probe]] = {
     # the API
@@ -166,6 +168,16 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
         api_write("/api/v1/tasks/urgent", "point", {"point_code": "{t}", "complaint": "顾客投诉：蔬菜有异味"})
     ],
     ("POST", "/api/v1/tasks/{task_id}/arrived"): [api_write("/api/v1/tasks/{t}/arrived", "task")],
+    ("GET", "/api/v1/users"): [api_list("/api/v1/users")],
+    ("POST", "/api/v1/users"): [
+        api_write("/api/v1/users", "station", {**ACCOUNT, "role": "station", "station_code": "{t}"}),
+    ],
+    ("POST", "/api/v1/users/{username}/disable"): [api_write("/api/v1/users/{t}/disable", "user")],
+    ("POST", "/api/v1/users/{username}/enable"): [api_write("/api/v1/users/{t}/enable", "user")],
+    ("POST", "/api/v1/users/{username}/role"): [api_write("/api/v1/users/{t}/role", "user", {"role": "reviewer"})],
+    ("POST", "/api/v1/users/{username}/password"): [
+        api_write("/api/v1/users/{t}/password", "user", {"password": ACCOUNT["password"]})
+    ],
     ("GET", "/healthz"): [api_list("/healthz")],
     ("GET", "/openapi.json"): [api_list("/openapi.json")],
     ("GET", "/docs"): [api_list("/docs")],
@@ -279,6 +291,12 @@ class Run:
     csrf: str = ""
     known_rows: Any = None  # the rows as the last write left them (None: read them again)
 
+    def page_csrf(self) -> str:
+        """The form token of the viewer's browser."""
+        if not self.csrf:
+            self.csrf = csrf_of(self.world.browser(self.viewer, self.role).get("/login").text)
+        return self.csrf
+
     def rows_before(self) -> Any:
         """The rows now (the last write's snapshot when nothing has run since)."""
         return self.known_rows if self.known_rows is not None else rows(self.world.engine)
@@ -302,6 +320,8 @@ class Run:
             "serial": (o.instrument, "ZZ-NONE-0001"),
             "taskref": (f"T{o.task}", f"T{MISSING_ID}"),
             "signed": (links.sample_path(o.secret_label), links.sample_path(missing_label)),
+            "user": (o.account, "nobody-here"),
+            "station": (o.only_station, "ZZ99"),
         }[target]
 
     def _fill(self, value: Any, t: str) -> Any:
@@ -322,9 +342,10 @@ class Run:
         return value
 
     def client(self, probe: Probe) -> TestClient:
-        if probe.kind == "auth":  # signing in or out must not sign this viewer out
+        if probe.kind == "auth":  # signing in or out must not sign this viewer out: a sign-in of its own
             fresh = TestClient(self.world.app)
-            fresh.cookies.update(self.world.browser(self.viewer, self.role).cookies)
+            if self.role != "anonymous":
+                fresh.cookies.set("lims_session", new_token(self.world.engine, self.viewer.users[self.role]))
             return fresh
         return self.world.browser(self.viewer, self.role if probe.page else "anonymous")
 
@@ -336,9 +357,8 @@ class Run:
         if probe.form is not None:
             data = self._fill(probe.form, t)
             if probe.page:
-                if not self.csrf:
-                    self.csrf = csrf_of(self.world.browser(self.viewer, self.role).get("/login").text)
-                data = {"csrf": self.csrf, **data}
+                token = csrf_of(client.get("/login").text) if probe.kind == "auth" else self.page_csrf()
+                data = {"csrf": token, **data}
         return client.request(
             probe.method,
             self._fill(probe.url, t),
@@ -354,8 +374,9 @@ def _hits(text: str, needle: str) -> int:
     return len(re.findall(rf"(?<![0-9A-Za-z]){re.escape(needle)}(?![0-9A-Za-z])", text))
 
 
-def _leaks(text: str, secrets: list[str], allowed: str = "") -> list[str]:
-    return [s for s in secrets if s and s != allowed and _hits(text, s)]
+def _leaks(text: str, secrets: list[str], allowed: str | tuple[str, ...] = "") -> list[str]:
+    allow = (allowed,) if isinstance(allowed, str) else allowed
+    return [s for s in secrets if s and s not in allow and _hits(text, s)]
 
 
 def _answer(response: Any, value: str = "", missing: str = "") -> tuple[int, str, str]:
@@ -422,10 +443,11 @@ def check(run: Run, baseline: dict[tuple[str, str], Counter[str]]) -> list[str]:
 
 
 def _plain(run: Run, probe: Probe, value: str, secrets: list[str], who: str) -> list[str]:
-    """A public or sign-in request: never a 500, never the other district's secrets (its label may be echoed)."""
+    """A public or sign-in request: never a 500, never the other district's secrets (the label or user name it
+    was sent may be echoed)."""
     response = run.send(probe, value)
     problems = [f"{who} {probe.method} {probe.url}: {response.status_code}"] if response.status_code >= 500 else []
-    leaked = _leaks(body_text(response), secrets, allowed=run.other.secret_label)
+    leaked = _leaks(body_text(response), secrets, allowed=(run.other.secret_label, run.other.users["tester"]))
     if leaked:
         problems.append(f"{who} {probe.method} {probe.url}: shows {leaked}")
     return problems

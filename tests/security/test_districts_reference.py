@@ -112,7 +112,7 @@ def test_bad_district_files_are_refused_with_the_reason_and_change_nothing(
 def test_a_user_gets_a_station_of_their_own_district_only(engine: Engine, tmp_path: Path) -> None:
     load_district_b(engine, tmp_path / "b")
     with Session(engine) as session:
-        with pytest.raises(NotFound, match="unknown station 'ST04' in district YB"):
+        with pytest.raises(NotFound, match="unknown station 'ST04' in your district"):
             auth.add_user(session, SYSTEM, "yb_intruder", "station", PASSWORD, district_code="YB", station_code="ST04")
         own = auth.add_user(session, SYSTEM, "yb_st00", "station", PASSWORD, district_code="YB", station_code="ST00")
         station = session.get(Station, own.station_id)

@@ -12,16 +12,14 @@ from sqlmodel import Session, select
 
 from instrument_drivers.reading import Reading
 from lims.models import District, TestResult, User
-from lims.services import auth, hotspots, ingest
+from lims.services import hotspots, ingest
 from tests.core.helpers import NEGATIVE_OPC, POSITIVE_OPC
-from tests.security.districts_world import load_district_b
+from tests.security.districts_world import load_district_b, new_token
 from tests.web.helpers import actor_of
 
 
 def _bearer(engine: Engine, username: str) -> dict[str, str]:
-    with Session(engine) as session:
-        user = session.exec(select(User).where(User.username == username)).one()
-        return {"Authorization": f"Bearer {auth.issue_token(user)}"}
+    return {"Authorization": f"Bearer {new_token(engine, username)}"}
 
 
 def _published(client: TestClient, tester: dict[str, str], reviewer: dict[str, str], raw: dict[str, float]) -> str:
