@@ -98,6 +98,11 @@ class Side:
         return f"{self.code}SECRETLOT7"
 
     @property
+    def correction(self) -> str:
+        """The product name a pending correction of the published sample asks for."""
+        return f"{self.code}待审更正-{self.code.lower()}-secret-correction"
+
+    @property
     def complaint(self) -> str:
         """The urgent task's complaint."""
         return f"{self.code} 投诉：猪肉疑似瘦肉精 secret-complaint-{self.code.lower()}"
@@ -107,6 +112,7 @@ class Side:
         private = world.private_reference[self.code]
         accounts = [name for name in self.users.values() if "_" in name]  # A's (tester, …) are ordinary words
         work = [self.secret_label, self.product, self.brand, self.batch, self.complaint, self.held_label]
+        work.append(self.correction)
         return [*work, *private, *accounts]
 
     def markers(self, world: World) -> list[str]:
@@ -237,7 +243,7 @@ def _publish_shared(world: World, side: Side) -> None:
 
 def create_unpublished_work(world: World) -> None:
     """Each district's unpublished work: a sample with a suspected positive, its case and the station's
-    notification, an urgent task, and a held instrument reading.
+    notification, an urgent task, a pending correction of its published sample, and a held instrument reading.
 
     Each district's tester first tries the other district's point (the attack of issue 9); where the system
     lets it, the work lands there, as it did before districts owned their points."""
@@ -272,6 +278,10 @@ def create_unpublished_work(world: World) -> None:
             urgent["point_code"] = side.only_point
             task = api(world, side, "reviewer", "POST", "/api/v1/tasks/urgent", json=urgent)
         side.task = int(_ok(task, 201)["id"])
+        correction = {"product_name": side.correction, "category_code": "VEG_LEAF", "reason": "名称录入有误"}
+        url = f"/api/v1/samples/{side.published_label}/corrections"
+        pending = api(world, side, "tester", "POST", url, json=correction)
+        assert pending.status_code == 202, pending.text  # published: the correction waits for a reviewer
         side.held_label = make_label_id(side.code, FROZEN.date(), 900)
         with Session(world.engine) as session:
             reading = Reading(
