@@ -80,7 +80,7 @@ def test_administrator_lists_and_creates_accounts_of_their_district(
         ({"username": "li wei", "role": "tester", "password": NEW_PASSWORD}, 422, "user name"),
         ({"username": "tester", "role": "tester", "password": NEW_PASSWORD}, 409, "already exists"),
         ({"username": "liwei", "role": "station", "password": NEW_PASSWORD}, 422, "station"),
-        ({"username": "liwei", "role": "station", "password": NEW_PASSWORD, "station_code": "YB01"}, 422, "district"),
+        ({"username": "liwei", "role": "station", "password": NEW_PASSWORD, "station_code": "YB01"}, 404, "unknown"),
         ({"username": "liwei", "role": "station", "password": NEW_PASSWORD, "station_code": "NOPE"}, 404, "station"),
     ],
 )

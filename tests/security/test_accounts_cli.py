@@ -113,7 +113,7 @@ def test_add_refuses_weak_passwords_and_stations_of_another_district(cli: Any, s
     code, _out, err = cli("user", "add", "liwei", "--role", "tester", stdin="password1234\n")
     assert code == 1 and "common" in err
     code, _out, err = cli("user", "add", "liwei", "--role", "station", "--station", "YB01", stdin=f"{NEW_PASSWORD}\n")
-    assert code == 1 and "another district" in err
+    assert code == 1 and "unknown station 'YB01' in your district" in err  # another district's is unknown
     code, _out, _err = cli(
         "user", "add", "liwei", "--role", "station", "--station", "YB01", "--district", "YB", stdin=f"{NEW_PASSWORD}\n"
     )

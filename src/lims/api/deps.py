@@ -67,3 +67,13 @@ def client_address(request: Request) -> str:
 
 ThrottleDep = Annotated[SignInThrottle, Depends(signin_throttle)]
 ClientAddress = Annotated[str, Depends(client_address)]
+
+
+def optional_actor(session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Actor | None:
+    """The signed-in user as an audit actor, None without a token (an invalid or expired token is a 401)."""
+    if not token:
+        return None
+    return auth.actor_for(auth.user_from_token(session, token))
+
+
+OptionalUser = Annotated[Actor | None, Depends(optional_actor)]

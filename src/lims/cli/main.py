@@ -50,7 +50,9 @@ def db_upgrade() -> None:
 
 @reference_app.command("load")
 def reference_load(
-    folder: Annotated[Path | None, typer.Option(help="folder with district.yaml and items.yaml")] = None,
+    folder: Annotated[
+        Path | None, typer.Option(help="folder with items.yaml and district files (district.yaml, districts/*.yaml)")
+    ] = None,
 ) -> None:
     """Apply the reference data files (default: the shipped ones); every change is audited."""
     engine = ready_engine()

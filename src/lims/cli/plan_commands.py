@@ -10,7 +10,7 @@ import typer
 from sqlmodel import Session
 
 from lims.cli.common import ready_engine, reporting_errors
-from lims.services import plans
+from lims.services import districts, plans
 from lims.services.audit import SYSTEM
 
 plan_app = typer.Typer(no_args_is_help=True, help="Monthly sampling plans (定期定项定批定点).")
@@ -21,12 +21,14 @@ def generate(
     month: Annotated[str, typer.Option(help="YYYY-MM")],
     plan: Annotated[Path | None, typer.Option(help="plan file (default: the shipped district plan)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the schedule as JSON")] = False,
+    district: Annotated[str | None, typer.Option(help="district code (default: the first one)")] = None,
 ) -> None:
     """Generate the month's dated tasks from the plan and store them as a new plan version."""
     engine = ready_engine()
     with reporting_errors(), Session(engine, expire_on_commit=False) as session:
         loaded = plans.load(plan)
-        version, schedule = plans.generate(session, SYSTEM, loaded, month)
+        actor = districts.acting_for(session, SYSTEM, district)
+        version, schedule = plans.generate(session, actor, loaded, month)
         session.commit()
     if as_json:
         typer.echo(schedule.to_json())
@@ -43,11 +45,12 @@ def generate(
 def progress(
     month: Annotated[str, typer.Option(help="YYYY-MM")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    district: Annotated[str | None, typer.Option(help="district code (default: the first one)")] = None,
 ) -> None:
     """Planned against done batches per point and item, and overdue visits carried to the next working day."""
     engine = ready_engine()
     with reporting_errors(), Session(engine) as session:
-        rows, overdue = plans.progress(session, SYSTEM, month)
+        rows, overdue = plans.progress(session, districts.acting_for(session, SYSTEM, district), month)
     if as_json:
         typer.echo(
             json.dumps(

@@ -29,7 +29,7 @@ class District(DistrictBase, table=True):
 class StationBase(SQLModel):
     """A consumer-rights service station (省级 / 市级 standard, or a rural consumer association)."""
 
-    code: str = Field(max_length=16, unique=True, index=True)
+    code: str = Field(max_length=16, description="Unique within the station's district")
     name: str
     name_en: str = ""
     level: str = Field(description="provincial | city | rural")
@@ -38,23 +38,18 @@ class StationBase(SQLModel):
 
 
 class Station(StationBase, table=True):
-    """A station row."""
+    """A station row; it belongs to exactly one district."""
 
     __tablename__ = "station"
+    __table_args__ = (UniqueConstraint("district_id", "code", name="uq_station_district_code"),)
     id: int | None = Field(default=None, primary_key=True)
     district_id: int = Field(foreign_key="district.id", index=True)
-
-
-class StationPublic(StationBase):
-    """A station as the API shows it."""
-
-    id: int
 
 
 class SamplingPointBase(SQLModel):
     """A fixed place where the vehicle takes samples (定点)."""
 
-    code: str = Field(max_length=16, unique=True, index=True)
+    code: str = Field(max_length=16, description="Unique within the point's district")
     name: str
     name_en: str = ""
     kind: str = ""
@@ -65,18 +60,30 @@ class SamplingPointBase(SQLModel):
 
 
 class SamplingPoint(SamplingPointBase, table=True):
-    """A sampling point row."""
+    """A sampling point row; it belongs to exactly one district, the district of its station."""
 
     __tablename__ = "sampling_point"
+    __table_args__ = (UniqueConstraint("district_id", "code", name="uq_sampling_point_district_code"),)
     id: int | None = Field(default=None, primary_key=True)
+    district_id: int = Field(foreign_key="district.id", index=True)
     station_id: int = Field(foreign_key="station.id", index=True)
 
 
-class SamplingPointPublic(SamplingPointBase):
-    """A sampling point as the API shows it."""
+class SamplingPointPublic(SQLModel):
+    """A sampling point as the API shows it: public fields for everyone, the rest for its district's staff."""
 
-    id: int
-    station_id: int
+    district_code: str
+    district_name: str
+    district_name_en: str
+    code: str
+    name: str
+    name_en: str
+    kind: str
+    area: str
+    address: str | None = Field(default=None, description="Signed-in staff of the point's district only")
+    latitude: float | None = Field(default=None, description="Signed-in staff of the point's district only")
+    longitude: float | None = Field(default=None, description="Signed-in staff of the point's district only")
+    station_code: str | None = Field(default=None, description="Signed-in staff of the point's district only")
 
 
 class FoodCategoryBase(SQLModel):

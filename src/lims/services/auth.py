@@ -56,12 +56,12 @@ def check_role(role: str) -> Role:
 
 
 def station_in(session: Session, station_code: str, district_id: int) -> Station:
-    """The station with this code in the district, or NotFound / Invalid."""
-    station = session.exec(select(Station).where(Station.code == station_code)).first()
+    """The station with this code in the district (codes are unique per district), or NotFound."""
+    station = session.exec(
+        select(Station).where(Station.district_id == district_id, Station.code == station_code)
+    ).first()
     if station is None:
-        raise NotFound(f"unknown station {station_code!r}")
-    if station.district_id != district_id:
-        raise Invalid(f"station {station_code!r} belongs to another district")
+        raise NotFound(f"unknown station {station_code!r} in your district")
     return station
 
 

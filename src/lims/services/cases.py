@@ -81,11 +81,13 @@ def overdue(case: PositiveCase, now: datetime) -> bool:
 
 
 def _visible(session: Session, actor: Actor, case: PositiveCase) -> None:
-    if actor.role == Role.STATION:
+    """NotFound, worded as for a case that does not exist, unless the case is the actor's district's (and, for
+    station staff, at one of their station's points)."""
+    visible = case.district_id == actor.district_id
+    if visible and actor.role == Role.STATION:
         point = session.get(SamplingPoint, case.point_id)
-        if point is None or point.station_id != actor.station_id:
-            raise NotFound(f"no case {case.id} at your station's points")
-    elif case.district_id != actor.district_id:
+        visible = point is not None and point.district_id == case.district_id and point.station_id == actor.station_id
+    if not visible:
         raise NotFound(f"no case {case.id}")
 
 
@@ -102,11 +104,11 @@ def get_for(session: Session, actor: Actor, case_id: int) -> PositiveCase:
 def list_for(session: Session, actor: Actor, *, open_only: bool = False) -> list[PositiveCase]:
     """Cases of the actor's district, or of a station user's points."""
     require_role(actor, Role.REVIEWER, Role.STATION, Role.ADMIN, Role.TESTER)
-    statement = select(PositiveCase)
+    statement = select(PositiveCase).where(PositiveCase.district_id == actor.district_id)
     if actor.role == Role.STATION:
-        statement = statement.join(SamplingPoint).where(SamplingPoint.station_id == actor.station_id)
-    else:
-        statement = statement.where(PositiveCase.district_id == actor.district_id)
+        statement = statement.join(SamplingPoint).where(
+            SamplingPoint.district_id == actor.district_id, SamplingPoint.station_id == actor.station_id
+        )
     if open_only:
         statement = statement.where(PositiveCase.status == "open")
     return list(session.exec(statement.order_by(col(PositiveCase.id).desc())).all())

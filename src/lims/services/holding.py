@@ -37,15 +37,15 @@ def assign(session: Session, actor: Actor, held_id: int, label_id: str) -> TestR
     """Judge a held reading as a result of sample `label_id`; the held row keeps a link to the result."""
     require_role(actor, Role.TESTER)
     held = session.get(HeldReading, held_id)
-    if held is None:
-        raise NotFound(f"no held reading {held_id}")
+    instrument = (
+        session.exec(select(Instrument).where(Instrument.serial == held.instrument_serial)).first() if held else None
+    )
+    if held is None or (instrument is not None and instrument.district_id != actor.district_id):
+        raise NotFound(f"no held reading {held_id}")  # another district's reading is answered as no reading
     if held.assigned_result_id is not None:
         raise Conflict(f"held reading {held_id} was already assigned to result {held.assigned_result_id}")
-    instrument = session.exec(select(Instrument).where(Instrument.serial == held.instrument_serial)).first()
     if instrument is None:
         raise Invalid(f"instrument {held.instrument_serial} is not registered; an administrator adds it first")
-    if instrument.district_id != actor.district_id:
-        raise NotFound(f"no held reading {held_id} in your district")
     reading = held.reading
     raw_in = dict(reading.get("raw") or {})
     names = ingest.RAW_NAMES.get(held.family, {})

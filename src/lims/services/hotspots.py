@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from lims.models import FoodCategory, Sample, SamplingPoint, TestItem, TestResult
+from lims.models import District, FoodCategory, Sample, SamplingPoint, TestItem, TestResult
 from lims.models.common import JudgementOutcome, ResultStatus, Role
 from lims.services import dates
 from lims.services.audit import Actor
@@ -88,12 +88,14 @@ def positive_rates(
         col(SamplingPoint.code).label("point"),
         col(SamplingPoint.name).label("point_zh"),
         col(SamplingPoint.name_en).label("point_en"),
+        col(District.code).label("district"),
     )
     statement: Any = (
         select(*keys, func.count().label("n"))
         .join(Sample, col(Sample.id) == col(TestResult.sample_id))
         .join(TestItem, col(TestItem.id) == col(TestResult.item_id))
         .join(SamplingPoint, col(SamplingPoint.id) == col(Sample.point_id))
+        .join(District, col(District.id) == col(SamplingPoint.district_id))
         .join(FoodCategory, col(FoodCategory.code) == col(Sample.category_code))
         .where(col(TestResult.judgement).in_([JudgementOutcome.NEGATIVE.value, JudgementOutcome.POSITIVE.value]))
     )
@@ -110,9 +112,16 @@ def positive_rates(
         statement = statement.where(col(TestResult.tested_at) < end + timedelta(days=1))
     if item_code:
         statement = statement.where(col(TestItem.code) == item_code)
-    if point_code:
-        statement = statement.where(col(SamplingPoint.code) == point_code)
-    return aggregate(r._mapping for r in session.execute(statement.group_by(*keys)).all())
+    if point_code:  # a point of the reader's district (codes are unique per district)
+        statement = statement.where(
+            col(SamplingPoint.district_id) == actor.district_id, col(SamplingPoint.code) == point_code
+        )
+    rows = [dict(r._mapping) for r in session.execute(statement.group_by(*keys)).all()]
+    home = session.get(District, actor.district_id) if actor.district_id else None
+    for r in rows:  # another district may use the same point codes: name its points with the district
+        if home is None or r["district"] != home.code:
+            r["point"] = f"{r['district']} {r['point']}"
+    return aggregate(rows)
 
 
 def aggregate(rows: Iterable[Mapping[Any, Any]]) -> Hotspots:

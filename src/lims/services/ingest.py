@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -65,16 +65,22 @@ class Stored:
 
 
 def gateway_actor(session: Session, district_id: int) -> Actor:
-    """The technical tester account that instrument results are recorded under (cannot sign in)."""
-    user = session.exec(select(User).where(User.username == GATEWAY_USER)).first()
+    """The district's technical tester account that its instruments' results are recorded under (cannot sign in).
+
+    The first one made is called `instrument-gateway`, those of other districts `instrument-gateway-<code>`."""
+    district = session.get(District, district_id)
+    names = [GATEWAY_USER, f"{GATEWAY_USER}-{district.code.lower()}" if district else GATEWAY_USER]
+    user = session.exec(
+        select(User).where(col(User.username).in_(names), User.district_id == district_id).order_by(col(User.id))
+    ).first()
     if user is None:
         import secrets
 
-        district = session.get(District, district_id)
+        taken = session.exec(select(User.id).where(User.username == GATEWAY_USER)).first() is not None
         user = auth.add_user(
             session,
             SYSTEM,
-            GATEWAY_USER,
+            names[1] if taken else GATEWAY_USER,
             Role.TESTER,
             secrets.token_urlsafe(32),
             district_code=district.code if district else None,
@@ -132,14 +138,14 @@ def _hold(session: Session, actor: Actor, reading: Reading, reason: str) -> Stor
 
 @dataclass
 class _Shared:
-    """The gateway actor the readings stored in one transaction share, looked up once."""
+    """The gateway actors the readings stored in one transaction share, looked up once per district."""
 
-    actor: Actor | None = None
+    actors: dict[int, Actor] = field(default_factory=dict)
 
     def gateway(self, session: Session, district_id: int) -> Actor:
-        if self.actor is None:
-            self.actor = gateway_actor(session, district_id)
-        return self.actor
+        if district_id not in self.actors:
+            self.actors[district_id] = gateway_actor(session, district_id)
+        return self.actors[district_id]
 
 
 def _instrument(session: Session, serial: str) -> Instrument | None:
@@ -197,7 +203,9 @@ def _store_new(session: Session, reading: Reading, shared: _Shared) -> Stored:
         if reading.sample_label_id
         else None
     )
-    district_id = (sample.district_id if sample else None) or (instrument.district_id if instrument else None)
+    # An instrument works for its own district's lab: its readings are filed there (and a sample of another
+    # district is then unknown to it, so the reading is held).
+    district_id = (instrument.district_id if instrument else None) or (sample.district_id if sample else None)
     if district_id is None:
         district_id = int(session.exec(select(District.id)).first() or 0)
     actor = shared.gateway(session, district_id)

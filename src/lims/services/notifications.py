@@ -43,7 +43,7 @@ def seen_until(session: Session, actor: Actor) -> datetime | None:
 
 
 def unread(session: Session, actor: Actor, limit: int = 50) -> list[Notice]:
-    """Positives approved at the station user's points after their read mark, newest first."""
+    """Positives approved at the station user's points, in their own district, after their read mark, newest first."""
     require_role(actor, Role.STATION)
     statement = (
         select(PositiveCase, Sample, TestItem, SamplingPoint)
@@ -51,7 +51,11 @@ def unread(session: Session, actor: Actor, limit: int = 50) -> list[Notice]:
         .join(Sample, col(Sample.id) == col(TestResult.sample_id))
         .join(TestItem, col(TestItem.id) == col(TestResult.item_id))
         .join(SamplingPoint, col(SamplingPoint.id) == col(PositiveCase.point_id))
-        .where(col(SamplingPoint.station_id) == actor.station_id)
+        .where(
+            col(PositiveCase.district_id) == actor.district_id,
+            col(SamplingPoint.district_id) == actor.district_id,
+            col(SamplingPoint.station_id) == actor.station_id,
+        )
     )
     mark = seen_until(session, actor)
     if mark is not None:

@@ -11,10 +11,10 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 import schedules
-from lims.models import District, PlanTask, PlanVersion, Sample, SamplingPoint, Station
+from lims.models import District, FoodCategory, PlanTask, PlanVersion, Sample, SamplingPoint, Station, TestItem
 from lims.models.common import Role, utcnow
 from lims.models.plans import PlanVersionPublic, ProgressPublic, TaskPublic, UrgentTaskCreate
-from lims.services import atomic, audit
+from lims.services import atomic, audit, districts
 from lims.services.audit import Actor
 from lims.services.auth import require_role
 from lims.services.errors import Conflict, Invalid, NotFound
@@ -49,14 +49,14 @@ def _month_range(month: Month) -> tuple[datetime, datetime]:
     return start, datetime(following.year, following.month, 1, tzinfo=UTC)
 
 
-def _points(session: Session) -> dict[str, SamplingPoint]:
-    return {p.code: p for p in session.exec(select(SamplingPoint))}
+def _points(session: Session, district_id: int) -> dict[str, SamplingPoint]:
+    return {p.code: p for p in districts.points(session, district_id)}
 
 
 def _done_in_month(session: Session, district_id: int, month: Month) -> list[Done]:
     """What was sampled in the month, per collection day and point, as plan batches."""
     start, end = _month_range(month)
-    points = {p.id: p.code for p in session.exec(select(SamplingPoint))}
+    points = {p.id: p.code for p in districts.points(session, district_id)}
     counts: Counter[tuple[date, str, str]] = Counter()
     for sample in session.exec(
         select(Sample).where(
@@ -98,7 +98,7 @@ def generate(
     require_role(actor, Role.ADMIN)
     month = _month(month_text)
     district_id = _district_id(session, actor)
-    points = _points(session)
+    points = _points(session, district_id)
     unknown = sorted({p.code for p in plan.points} - set(points))
     if unknown:
         raise Invalid(f"plan names sampling points not in the reference data: {', '.join(unknown)}")
@@ -184,11 +184,11 @@ class _PointInfo:
     area: str
 
 
-def _point_info(session: Session) -> dict[int, _PointInfo]:
-    stations = {s.id: s.code for s in session.exec(select(Station))}
+def _point_info(session: Session, district_id: int) -> dict[int, _PointInfo]:
+    stations = {s.id: s.code for s in session.exec(select(Station).where(Station.district_id == district_id))}
     return {
         int(p.id or 0): _PointInfo(p.code, p.name, stations.get(p.station_id, ""), p.area)
-        for p in session.exec(select(SamplingPoint))
+        for p in districts.points(session, district_id)
     }
 
 
@@ -228,7 +228,7 @@ def day_sheet(session: Session, actor: Actor, day: date, *, now: datetime | None
     earlier visits of the month still missing batches (carried to this day and flagged)."""
     require_role(actor, Role.TESTER, Role.REVIEWER, Role.ADMIN)
     district_id = _district_id(session, actor)
-    info = _point_info(session)
+    info = _point_info(session, district_id)
     now = now or utcnow()
     version = _latest(session, district_id, f"{day:%Y-%m}")
     planned = _tasks_of_version(session, version) if version else []
@@ -269,7 +269,7 @@ def progress(session: Session, actor: Actor, month_text: str) -> tuple[list[Prog
         for r in rows
     ]
     today = utcnow().date()
-    info = _point_info(session)
+    info = _point_info(session, district_id)
     tasks = _tasks_of_version(session, version)
     registered = _registered(session, [int(t.id or 0) for t in tasks])
     overdue = []
@@ -289,16 +289,20 @@ def _next_vehicle_day(plan: Plan, point: str, today: date) -> date | None:
 
 
 def create_urgent(session: Session, actor: Actor, body: UrgentTaskCreate) -> PlanTask:
-    """An urgent on-site test for a complaint, due 20 minutes (town) or 40 (rural) after it was received."""
+    """An urgent on-site test for a complaint, due 20 minutes (town) or 40 (rural) after it was received.
+
+    The point is one of the actor's district's; the category and items must exist."""
     require_role(actor, Role.TESTER, Role.REVIEWER, Role.ADMIN)
-    point = session.exec(select(SamplingPoint).where(SamplingPoint.code == body.point_code)).first()
+    district_id = _district_id(session, actor)
+    point = districts.point(session, district_id, body.point_code)
     if point is None:
         raise Invalid(f"unknown sampling point {body.point_code!r}")
+    _check_category_and_items(session, body)
     received = utcnow()
     station = session.get(Station, point.station_id)
     urgent = schedules.urgent_task(_Located(point.code, station.code if station else "", point.area), received)
     task = PlanTask(
-        district_id=_district_id(session, actor),
+        district_id=district_id,
         day=received.date(),
         point_id=int(point.id or 0),
         kind="urgent",
@@ -312,6 +316,18 @@ def create_urgent(session: Session, actor: Actor, body: UrgentTaskCreate) -> Pla
     session.flush()
     audit.record(session, actor, task, "urgent", None)
     return task
+
+
+def _check_category_and_items(session: Session, body: UrgentTaskCreate) -> None:
+    if (
+        body.category_code
+        and session.exec(select(FoodCategory.id).where(FoodCategory.code == body.category_code)).first() is None
+    ):
+        raise Invalid(f"unknown food category {body.category_code!r}")
+    known = set(session.exec(select(TestItem.code).where(col(TestItem.code).in_(body.items))).all())
+    unknown = [code for code in body.items if code not in known]
+    if unknown:
+        raise Invalid(f"unknown test item {unknown[0]!r}")
 
 
 @dataclass(frozen=True)
@@ -353,4 +369,4 @@ def check_task_ref(session: Session, district_id: int, point_id: int, ref: str) 
 def day_sheet_entry(session: Session, task: PlanTask) -> TaskPublic:
     """One task as the day sheet shows it."""
     registered = _registered(session, [int(task.id or 0)])
-    return _public(task, _point_info(session)[task.point_id], registered[task_ref(task)], utcnow())
+    return _public(task, _point_info(session, task.district_id)[task.point_id], registered[task_ref(task)], utcnow())

@@ -1,7 +1,9 @@
-"""Load the editable reference data files (district, stations, points, items, limits, kits) into the database."""
+"""Load the editable reference data files (districts with their stations, points and instruments; items, limits,
+kits) into the database."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
@@ -18,7 +20,12 @@ from lims.services.audit import Actor
 from lims.services.errors import Invalid
 from lims.services.upsert import Outcome, upsert
 
-REFERENCE_FILES = ("district.yaml", "items.yaml")
+ITEMS_FILE = "items.yaml"
+DISTRICT_FILE = "district.yaml"
+DISTRICTS_FOLDER = "districts"
+DISTRICT_CODE = re.compile(r"^[A-Z]{2}$")
+PLACE_CODE = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
+SERIAL = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
 
 
 def shipped_reference_dir() -> Path:
@@ -67,60 +74,116 @@ def _date(value: Any, where: str) -> date:
         raise Invalid(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
-def load_reference(session: Session, actor: Actor, folder: Path | None = None) -> LoadReport:
-    """Apply the reference files in `folder` (default: the shipped ones); idempotent, every change audited."""
-    folder = folder or shipped_reference_dir()
-    docs: dict[str, Any] = {}
-    for name in REFERENCE_FILES:
-        path = folder / name
-        try:
-            docs.update(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
-        except FileNotFoundError:
-            raise Invalid(f"reference file missing: {path}") from None
-        except yaml.YAMLError as exc:
-            raise Invalid(f"{path}: not valid YAML: {exc}") from None
-    report = LoadReport()
+def reference_files(folder: Path) -> tuple[Path | None, list[Path]]:
+    """The shared file (items.yaml) and the district files (district.yaml, districts/*.yaml) in `folder`."""
+    items = folder / ITEMS_FILE
+    district_files = [folder / DISTRICT_FILE] if (folder / DISTRICT_FILE).is_file() else []
+    district_files += sorted((folder / DISTRICTS_FOLDER).glob("*.yaml"))
+    return (items if items.is_file() else None), district_files
+
+
+def _read(path: Path) -> dict[str, Any]:
     try:
-        _load(session, actor, docs, report)
-    except KeyError as exc:
-        raise Invalid(f"reference data: missing field or unknown code {exc}") from None
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise Invalid(f"cannot read reference file {path}: {exc.strerror or exc}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise Invalid(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(doc, dict):
+        raise Invalid(f"{path}: expected a mapping of sections")
+    return doc
+
+
+def load_reference(session: Session, actor: Actor, folder: Path | None = None) -> LoadReport:
+    """Apply the reference files in `folder` (default: the shipped ones); idempotent, every change audited.
+
+    The folder holds `items.yaml` (food categories, items, limits and kit lots, shared by the province) and
+    one file per district: `district.yaml` and/or `districts/<any name>.yaml`. Either part may be missing
+    (to add a district to a database that has the shared data), not both.
+    """
+    folder = folder or shipped_reference_dir()
+    if not folder.is_dir():
+        raise Invalid(f"reference folder not found: {folder}")
+    items_path, district_paths = reference_files(folder)
+    if items_path is None and not district_paths:
+        raise Invalid(
+            f"no reference files in {folder}: expected {ITEMS_FILE}, {DISTRICT_FILE} or {DISTRICTS_FOLDER}/*.yaml"
+        )
+    report = LoadReport()
+    if items_path is not None:
+        doc = _read(items_path)
+        try:
+            _load_items(session, actor, doc, report)
+        except (KeyError, TypeError) as exc:
+            raise Invalid(f"{items_path}: missing field or unknown code {exc}") from None
+    seen: dict[str, Path] = {}
+    for path in district_paths:
+        doc = _read(path)
+        try:
+            code = _load_district(session, actor, doc, report, seen)
+        except (KeyError, TypeError) as exc:
+            raise Invalid(f"{path}: missing field or unknown code {exc}") from None
+        except Invalid as exc:
+            raise Invalid(f"{path}: {exc.reason}") from None
+        seen[code] = path
     return report
 
 
-def _load(session: Session, actor: Actor, docs: dict[str, Any], report: LoadReport) -> None:
+def _code(value: Any, pattern: re.Pattern[str], what: str) -> str:
+    if not isinstance(value, str) or not pattern.match(value):
+        raise Invalid(f"{what} code {value!r} must match {pattern.pattern}")
+    return value
+
+
+def _load_district(
+    session: Session, actor: Actor, docs: dict[str, Any], report: LoadReport, seen: dict[str, Path]
+) -> str:
+    """One district with its stations, points and instruments; codes are the district's own."""
     d = docs["district"]
+    code = _code(d["code"], DISTRICT_CODE, "district")
+    if code in seen:
+        raise Invalid(f"district {code} is also in {seen[code]}")
     district = _upsert(
         session,
         actor,
         report,
         District,
-        {"code": d["code"]},
+        {"code": code},
         {"name": d["name"], "name_en": d.get("name_en", "")},
     )
     stations: dict[str, Station] = {}
     for s in docs["stations"]:
-        stations[s["code"]] = _upsert(
+        station_code = _code(s["code"], PLACE_CODE, "station")
+        if station_code in stations:
+            raise Invalid(f"station {station_code} is listed twice")
+        stations[station_code] = _upsert(
             session,
             actor,
             report,
             Station,
-            {"code": s["code"]},
+            {"district_id": district.id, "code": station_code},
             {
                 "name": s["name"],
                 "name_en": s.get("name_en", ""),
                 "level": s["level"],
                 "kind": s.get("kind", ""),
                 "address": s.get("address", ""),
-                "district_id": district.id,
             },
         )
+    point_codes: set[str] = set()
     for p in docs["points"]:
+        point_code = _code(p["code"], PLACE_CODE, "sampling point")
+        if point_code in point_codes:
+            raise Invalid(f"sampling point {point_code} is listed twice")
+        point_codes.add(point_code)
+        if p["station"] not in stations:
+            raise Invalid(f"sampling point {point_code}: station {p['station']!r} is not a station of district {code}")
         _upsert(
             session,
             actor,
             report,
             SamplingPoint,
-            {"code": p["code"]},
+            {"district_id": district.id, "code": point_code},
             {
                 "name": p["name"],
                 "name_en": p.get("name_en", ""),
@@ -133,6 +196,11 @@ def _load(session: Session, actor: Actor, docs: dict[str, Any], report: LoadRepo
             },
         )
     for i in docs.get("instruments", []):
+        _code(i["serial"], SERIAL, "instrument serial")
+        owner = session.exec(select(Instrument.district_id).where(Instrument.serial == i["serial"])).first()
+        if owner is not None and owner != district.id:
+            other = session.get(District, owner)
+            raise Invalid(f"instrument {i['serial']} belongs to district {other.code if other else owner}")
         _upsert(
             session,
             actor,
@@ -147,6 +215,11 @@ def _load(session: Session, actor: Actor, docs: dict[str, Any], report: LoadRepo
                 "district_id": district.id,
             },
         )
+    return code
+
+
+def _load_items(session: Session, actor: Actor, docs: dict[str, Any], report: LoadReport) -> None:
+    """Food categories, test items, limits and kit lots (shared by every district)."""
     categories: dict[str, FoodCategory] = {}
     for c in docs["food_categories"]:
         categories[c["code"]] = _upsert(
@@ -201,11 +274,6 @@ def _load(session: Session, actor: Actor, docs: dict[str, Any], report: LoadRepo
                 "min_c_intensity": k.get("min_c_intensity"),
             },
         )
-
-
-def points(session: Session) -> list[SamplingPoint]:
-    """Every sampling point, by code (for forms and filters)."""
-    return list(session.exec(select(SamplingPoint).order_by(col(SamplingPoint.code))).all())
 
 
 def items(session: Session) -> list[TestItem]:

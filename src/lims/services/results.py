@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 from lims.models import FoodCategory, Instrument, KitLot, Limit, Sample, SamplingPoint, TestItem, TestResult
 from lims.models.common import JudgementOutcome, ResultStatus, Role, utcnow
 from lims.models.results import ResultCorrection, ResultPublic, ResultSubmit
-from lims.services import audit, dates, judging, reference
+from lims.services import audit, dates, districts, judging, reference
 from lims.services.audit import Actor
 from lims.services.auth import require_role
 from lims.services.errors import Conflict, Invalid, NotFound
@@ -66,13 +66,13 @@ def _limit(session: Session, item: TestItem, sample: Sample) -> Limit:
     return limit
 
 
-def _instrument(session: Session, serial: str | None, item: TestItem) -> Instrument | None:
+def _instrument(session: Session, actor: Actor, serial: str | None, item: TestItem) -> Instrument | None:
     if serial is None:
         return None
     instrument: Instrument | None = reference.cached_row(
         session, ("instrument", serial), select(Instrument).where(Instrument.serial == serial)
     )
-    if instrument is None:
+    if instrument is None or instrument.district_id != actor.district_id:  # another district's is unknown here
         raise Invalid(f"unknown instrument {serial!r}")
     if instrument.family != item.family:
         raise Invalid(f"instrument {serial} is a {instrument.family} instrument; item {item.code} needs {item.family}")
@@ -125,7 +125,7 @@ def submit(
     sample = _sample(session, actor, data.sample_label_id)
     item = _item(session, data.item_code)
     limit = _limit(session, item, sample)
-    instrument = _instrument(session, data.instrument_serial, item)
+    instrument = _instrument(session, actor, data.instrument_serial, item)
     kit = _kit(session, data.kit_lot, item)
     tested_at = (data.tested_at or utcnow()).astimezone(UTC)
     if tested_at > utcnow() + timedelta(minutes=5):
@@ -299,9 +299,7 @@ def search(
         statement = statement.where(col(TestResult.tested_at) < end + timedelta(days=1))
     if item_code:
         statement = statement.where(TestResult.item_id == _item(session, item_code).id)
-    if point_code:
-        point = session.exec(select(SamplingPoint).where(SamplingPoint.code == point_code)).first()
-        if point is None:
-            raise Invalid(f"unknown sampling point {point_code!r}")
+    if point_code:  # a point of the reader's district (codes are unique per district)
+        point = districts.require_point(session, actor, point_code)
         statement = statement.join(Sample).where(Sample.point_id == point.id)
     return list(session.exec(statement.order_by(col(TestResult.id).desc()).offset(offset).limit(limit)).all())

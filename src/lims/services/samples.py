@@ -20,7 +20,7 @@ from lims.models.samples import (
     SampleVersionPublic,
     VersionState,
 )
-from lims.services import atomic, audit, dates, gtin, plans
+from lims.services import atomic, audit, dates, districts, gtin, plans
 from lims.services.audit import Actor
 from lims.services.auth import require_role
 from lims.services.clock import local_date
@@ -75,9 +75,7 @@ def _next_label_id(session: Session, district: District, collected: datetime) ->
 def register(session: Session, actor: Actor, data: SampleCreate) -> Sample:
     """Register a sample at a sampling point and give it a label id."""
     require_role(actor, Role.TESTER)
-    point = session.exec(select(SamplingPoint).where(SamplingPoint.code == data.point_code)).first()
-    if point is None:
-        raise Invalid(f"unknown sampling point {data.point_code!r}")
+    point = districts.require_point(session, actor, data.point_code)
     district = session.get(District, actor.district_id)
     if district is None:
         raise Invalid("the signed-in user has no district")
@@ -324,5 +322,7 @@ def list_for(
             col(Sample.collected_at) >= start, col(Sample.collected_at) < start + timedelta(days=1)
         )
     if point_code:
-        statement = statement.join(SamplingPoint).where(SamplingPoint.code == point_code)
+        statement = statement.join(SamplingPoint).where(
+            SamplingPoint.district_id == actor.district_id, SamplingPoint.code == point_code
+        )
     return list(session.exec(statement.order_by(col(Sample.id).desc()).offset(offset).limit(limit)).all())

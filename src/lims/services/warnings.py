@@ -11,7 +11,7 @@ from lims.models.common import Role, utcnow
 from lims.services import atomic, audit, gtin
 from lims.services.audit import Actor
 from lims.services.auth import require_role
-from lims.services.errors import Conflict, Forbidden, Invalid, NotFound
+from lims.services.errors import Conflict, Invalid, NotFound
 
 
 def publish(session: Session, actor: Actor, data: WarningBase) -> PublicWarning:
@@ -44,10 +44,8 @@ def withdraw(session: Session, actor: Actor, warning_id: int, reason: str) -> Pu
     """Withdraw a warning of the reviewer's district now; it leaves every public list, its record stays."""
     require_role(actor, Role.REVIEWER)
     warning = session.get(PublicWarning, warning_id)
-    if warning is None:
-        raise NotFound(f"no warning {warning_id}")
-    if actor.district_id is not None and warning.district_id != actor.district_id:
-        raise Forbidden("the warning belongs to another district")
+    if warning is None or (actor.district_id is not None and warning.district_id != actor.district_id):
+        raise NotFound(f"no warning {warning_id}")  # another district's warning is answered as no warning
     if warning.withdrawn_at is not None:
         raise Conflict(f"warning {warning_id} was already withdrawn")
     reason = reason.strip()

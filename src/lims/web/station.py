@@ -16,7 +16,7 @@ from lims.api.deps import RowId, SessionDep
 from lims.models.cases import CasePublic, Disposal, ReferralOutcome, RetestRequest
 from lims.models.common import Role
 from lims.models.results import ResultPublic
-from lims.services import cases, dates, hotspots, notifications, reference, results
+from lims.services import cases, dates, districts, hotspots, notifications, reference, results
 from lims.services.audit import Actor
 from lims.services.errors import Invalid, ServiceError
 from lims.web.charts import rate_chart
@@ -126,7 +126,7 @@ def _page(request: Request, session: Session, actor: Actor, f: Filters, status: 
         charts=charts,
         cases=open_cases,
         notices=unread,
-        points=reference.points(session),
+        points=districts.points(session, actor.district_id),
         items=reference.items(session),
         error=error,
         done=request.query_params.get("done") == "1",

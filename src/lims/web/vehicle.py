@@ -24,7 +24,7 @@ from lims.models.common import Role, utcnow
 from lims.models.plans import TaskPublic
 from lims.models.results import ResultPublic
 from lims.models.samples import SampleCreate, SamplePublic
-from lims.services import holding, links, plans, reference, results, samples
+from lims.services import districts, holding, links, plans, reference, results, samples
 from lims.services.audit import Actor
 from lims.services.errors import ServiceError
 from lims.web.common import CsrfChecked, local_time, number, page_router, redirect, render, role_page, validation_reason
@@ -83,7 +83,7 @@ def _page(request: Request, session: Session, actor: Actor, status: int = 200, *
         after=max((r.id for r in live), default=0),
         positives=sum(1 for r in live if r.judgement == "positive"),
         held=holding.pending(session, actor),
-        points=reference.points(session),
+        points=districts.points(session, actor.district_id),
         categories=reference.categories(session),
         registered=registered,
         form=form,

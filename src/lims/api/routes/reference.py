@@ -1,21 +1,29 @@
-"""Reference data for forms and filters: sampling points and test items."""
+"""Reference data for forms, filters and consumer pages: sampling points and test items."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from sqlmodel import select
 
-from lims.api.deps import SessionDep
-from lims.models import SamplingPoint, TestItem
+from lims.api.deps import OptionalUser, SessionDep
+from lims.models import TestItem
 from lims.models.reference import SamplingPointPublic, TestItemBase
+from lims.services import districts
 
 router = APIRouter(prefix="/reference", tags=["reference"])
 
 
 @router.get("/points")
-def points(session: SessionDep) -> list[SamplingPointPublic]:
-    """Every sampling point."""
-    return [SamplingPointPublic.model_validate(p, from_attributes=True) for p in session.exec(select(SamplingPoint))]
+def points(
+    session: SessionDep,
+    actor: OptionalUser,
+    district: Annotated[str | None, Query(min_length=2, max_length=2, pattern=r"^[A-Za-z]{2}$")] = None,
+) -> list[SamplingPointPublic]:
+    """Sampling points of every district (or of `district`): district, code, name, kind and area for anyone;
+    address, coordinates and station only to signed-in staff of the point's own district."""
+    return districts.point_listing(session, actor, district)
 
 
 @router.get("/items")

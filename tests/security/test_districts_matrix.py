@@ -1,0 +1,578 @@
+"""Two districts × every role × every route and page: one district never sees or touches another's unpublished work.
+
+Every route of the app is classified below; a route that is not (or a new value of a route's path choice)
+fails every test until it is. For each role of each district, against the other district's unpublished sample,
+suspected positive, case, urgent task, held reading, pending correction and station notification:
+- no answer carries the other district's label id, product, brand, batch, complaint or private reference data,
+  and the other district's work adds no mention of its item or point to any listing;
+- an answer about one of its things (by id, label or code) is the answer for a thing that does not exist;
+- every write is refused that way and changes no row; writes of one's own change only one's own rows.
+Published results stay shared: every station sees the other district's published result.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+from urllib.parse import unquote
+
+import pytest
+import time_machine
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from starlette.routing import Mount
+
+from lims.models.common import Role
+from lims.services import links
+from lims.services.label_ids import make_label_id
+from tests.security.districts_world import (
+    FROZEN,
+    Side,
+    World,
+    body_text,
+    build,
+    create_unpublished_work,
+    new_token,
+    rows,
+    substitute,
+)
+from tests.web.helpers import csrf_of
+
+Kind = Literal["list", "addressed", "public", "write", "own", "auth"]
+NEGATIVE = {"control_dA": 0.60, "sample_dA": 0.48}
+MISSING_ID = 1_000_000
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One request of the matrix. `{t}` in the address or body is the target: the other district's thing, and,
+    to compare with, a thing that does not exist."""
+
+    kind: Kind
+    method: str
+    url: str
+    target: str | None = None  # label, corrected, result, case, task, warning, held, point, serial, taskref, signed,
+    # user, station
+    json: Any = None
+    form: dict[str, str] | None = None
+    files: dict[str, Any] | None = None
+    page: bool = False
+    may_add: frozenset[str] = field(default_factory=frozenset)  # own writes: tables that may get new rows
+
+
+def api_list(url: str) -> Probe:
+    return Probe("list", "GET", url)
+
+
+def page_list(url: str) -> Probe:
+    return Probe("list", "GET", url, page=True)
+
+
+def api_get(url: str, target: str) -> Probe:
+    return Probe("addressed", "GET", url, target)
+
+
+def page_get(url: str, target: str) -> Probe:
+    return Probe("addressed", "GET", url, target, page=True)
+
+
+def api_write(url: str, target: str, json: Any = None) -> Probe:
+    return Probe("write", "POST", url, target, json=json)
+
+
+def page_write(url: str, target: str, form: dict[str, str] | None = None) -> Probe:
+    return Probe("write", "POST", url, target, form=form or {}, page=True)
+
+
+SAMPLE = {"product_name": "越区样品", "category_code": "VEG_LEAF"}
+WARNING = {"title_zh": "本区消费警示", "body_zh": "本区近期抽检发现问题。"}
+NOT_AN_IMAGE = ("x.png", b"not an image at all", "image/png")
+WARNING_TABLES = frozenset({"public_warning", "audit_event"})
+ACCOUNT = {"username": "cross-district-probe", "password": "Zebra-Lantern-Quartz-2026", "full_name": "probe"}
+
+ROUTES: dict[tuple[str, str], list[Probe]] = {
+    # the API
+    ("POST", "/api/v1/auth/token"): [
+        Probe("auth", "POST", "/api/v1/auth/token", form={"username": "{o_tester}", "password": "not-the-password"})
+    ],
+    ("GET", "/api/v1/auth/me"): [api_list("/api/v1/auth/me")],
+    ("POST", "/api/v1/samples"): [
+        api_write("/api/v1/samples", "point", {**SAMPLE, "point_code": "{t}"}),
+        api_write("/api/v1/samples", "taskref", {**SAMPLE, "point_code": "{v_point}", "task_ref": "{t}"}),
+    ],
+    ("GET", "/api/v1/samples"): [
+        api_list("/api/v1/samples"),
+        api_list("/api/v1/samples?point={o_point}"),
+        api_list("/api/v1/samples?point=P01"),
+    ],
+    ("GET", "/api/v1/samples/pending-corrections"): [api_list("/api/v1/samples/pending-corrections")],
+    ("POST", "/api/v1/samples/{label_id}/corrections/{version}/{action}"): [
+        api_write(f"/api/v1/samples/{{t}}/corrections/2/{a}", "corrected", {"reason": "checked it"})
+        for a in ("approve", "reject")
+    ],
+    ("GET", "/api/v1/samples/{label_id}"): [api_get("/api/v1/samples/{t}", "label")],
+    ("POST", "/api/v1/samples/{label_id}/corrections"): [
+        api_write("/api/v1/samples/{t}/corrections", "label", {**SAMPLE, "reason": "typing error"})
+    ],
+    ("GET", "/api/v1/samples/{label_id}/versions"): [api_get("/api/v1/samples/{t}/versions", "label")],
+    ("POST", "/api/v1/results"): [
+        api_write("/api/v1/results", "label", {"sample_label_id": "{t}", "item_code": "OPC", "raw": NEGATIVE}),
+        api_write(
+            "/api/v1/results",
+            "serial",
+            {"sample_label_id": "{v_label}", "item_code": "OPC", "raw": NEGATIVE, "instrument_serial": "{t}"},
+        ),
+    ],
+    ("GET", "/api/v1/results"): [
+        api_list("/api/v1/results"),
+        api_list("/api/v1/results?status=approved"),
+        api_list("/api/v1/results?judgement=positive"),
+        api_list("/api/v1/results?point=P01"),
+        api_list("/api/v1/results?point={o_point}"),
+    ],
+    ("GET", "/api/v1/results/{result_id}"): [api_get("/api/v1/results/{t}", "result")],
+    ("POST", "/api/v1/results/{result_id}/corrections"): [
+        api_write("/api/v1/results/{t}/corrections", "result", {"raw": NEGATIVE, "reason": "typing error"})
+    ],
+    ("POST", "/api/v1/results/{result_id}/{action}"): [
+        api_write(f"/api/v1/results/{{t}}/{a}", "result", {"reason": "checked it"})
+        for a in ("approve", "reject", "publish", "archive")
+    ],
+    ("GET", "/api/v1/cases"): [api_list("/api/v1/cases"), api_list("/api/v1/cases?open_only=true")],
+    ("GET", "/api/v1/cases/{case_id}"): [api_get("/api/v1/cases/{t}", "case")],
+    ("POST", "/api/v1/cases/{case_id}/retest-request"): [
+        api_write("/api/v1/cases/{t}/retest-request", "case", {"lab": "x市食品检验所"})
+    ],
+    ("POST", "/api/v1/cases/{case_id}/acceptance"): [api_write("/api/v1/cases/{t}/acceptance", "case")],
+    ("POST", "/api/v1/cases/{case_id}/referral-outcome"): [
+        api_write("/api/v1/cases/{t}/referral-outcome", "case", {"outcome": "confirmed"})
+    ],
+    ("POST", "/api/v1/cases/{case_id}/disposal"): [
+        api_write("/api/v1/cases/{t}/disposal", "case", {"action": "removal", "quantity": 2, "unit": "kg"})
+    ],
+    ("GET", "/api/v1/warnings"): [api_list("/api/v1/warnings")],
+    ("POST", "/api/v1/warnings"): [Probe("own", "POST", "/api/v1/warnings", json=WARNING, may_add=WARNING_TABLES)],
+    ("POST", "/api/v1/warnings/{warning_id}/withdraw"): [
+        api_write("/api/v1/warnings/{t}/withdraw", "warning", {"reason": "no longer applies"})
+    ],
+    ("GET", "/api/v1/trace/{code:path}"): [Probe("public", "GET", "/api/v1/trace/{t}", "label")],
+    ("GET", "/api/v1/epcis/{code:path}"): [Probe("public", "GET", "/api/v1/epcis/{t}", "label")],
+    ("POST", "/api/v1/scan"): [Probe("public", "POST", "/api/v1/scan", files={"image": NOT_AN_IMAGE})],
+    ("GET", "/api/v1/reference/points"): [
+        api_list("/api/v1/reference/points"),
+        api_list("/api/v1/reference/points?district={o_code}"),
+    ],
+    ("GET", "/api/v1/reference/items"): [api_list("/api/v1/reference/items")],
+    ("GET", "/api/v1/plans"): [api_list("/api/v1/plans")],
+    ("GET", "/api/v1/day-sheet"): [api_list("/api/v1/day-sheet")],
+    ("GET", "/api/v1/progress"): [api_list("/api/v1/progress?month=2026-12")],
+    ("POST", "/api/v1/tasks/urgent"): [
+        api_write("/api/v1/tasks/urgent", "point", {"point_code": "{t}", "complaint": "顾客投诉：蔬菜有异味"})
+    ],
+    ("POST", "/api/v1/tasks/{task_id}/arrived"): [api_write("/api/v1/tasks/{t}/arrived", "task")],
+    ("GET", "/api/v1/users"): [api_list("/api/v1/users")],
+    ("POST", "/api/v1/users"): [
+        api_write("/api/v1/users", "station", {**ACCOUNT, "role": "station", "station_code": "{t}"}),
+    ],
+    ("POST", "/api/v1/users/{username}/disable"): [api_write("/api/v1/users/{t}/disable", "user")],
+    ("POST", "/api/v1/users/{username}/enable"): [api_write("/api/v1/users/{t}/enable", "user")],
+    ("POST", "/api/v1/users/{username}/role"): [api_write("/api/v1/users/{t}/role", "user", {"role": "reviewer"})],
+    ("POST", "/api/v1/users/{username}/password"): [
+        api_write("/api/v1/users/{t}/password", "user", {"password": ACCOUNT["password"]})
+    ],
+    ("GET", "/healthz"): [api_list("/healthz")],
+    ("GET", "/openapi.json"): [api_list("/openapi.json")],
+    ("GET", "/docs"): [api_list("/docs")],
+    ("MOUNT", "/static"): [api_list("/static/site.css")],
+    # the pages
+    ("GET", "/"): [page_list("/")],
+    ("GET", "/trace"): [page_list("/trace")],
+    ("POST", "/trace/photo"): [Probe("public", "POST", "/trace/photo", files={"photo": NOT_AN_IMAGE}, page=True)],
+    ("GET", "/trace/{code:path}"): [Probe("public", "GET", "/trace/{t}", "label", page=True)],
+    ("GET", "/s/{label_id}"): [Probe("public", "GET", "{t}", "signed", page=True)],
+    ("GET", "/warnings"): [page_list("/warnings")],
+    ("GET", "/warnings.atom"): [page_list("/warnings.atom")],
+    ("GET", "/login"): [page_list("/login")],
+    ("POST", "/login"): [
+        Probe("auth", "POST", "/login", form={"username": "{o_tester}", "password": "not-the-password"}, page=True)
+    ],
+    ("POST", "/logout"): [Probe("auth", "POST", "/logout", form={}, page=True)],
+    ("GET", "/review"): [page_list("/review")],
+    ("POST", "/review/results/{result_id}/{action}"): [
+        page_write(f"/review/results/{{t}}/{a}", "result", {"reason": "checked it"})
+        for a in ("approve", "reject", "publish")
+    ],
+    ("POST", "/review/corrections/{label_id}/{version}/{action}"): [
+        page_write(f"/review/corrections/{{t}}/2/{a}", "corrected", {"reason": "checked it"})
+        for a in ("approve", "reject")
+    ],
+    ("POST", "/review/warnings"): [
+        Probe("own", "POST", "/review/warnings", form=WARNING, page=True, may_add=WARNING_TABLES)
+    ],
+    ("POST", "/review/warnings/{warning_id}/withdraw"): [
+        page_write("/review/warnings/{t}/withdraw", "warning", {"reason": "no longer applies"})
+    ],
+    ("GET", "/station"): [
+        page_list("/station"),
+        page_list("/station?point=P01"),
+        page_list("/station?point={o_point}"),
+    ],
+    ("GET", "/station/results.csv"): [page_list("/station/results.csv")],
+    ("POST", "/station/cases/{case_id}/{step}"): [
+        page_write("/station/cases/{t}/retest", "case", {"lab": "x市食品检验所"}),
+        page_write("/station/cases/{t}/accept", "case"),
+        page_write("/station/cases/{t}/outcome", "case", {"outcome": "confirmed"}),
+        page_write("/station/cases/{t}/disposal", "case", {"action": "removal", "quantity": "2", "unit": "kg"}),
+    ],
+    ("POST", "/station/notifications/read"): [
+        Probe(
+            "own",
+            "POST",
+            "/station/notifications/read",
+            form={},
+            page=True,
+            may_add=frozenset({"notification_mark", "audit_event"}),
+        )
+    ],
+    ("GET", "/vehicle"): [page_list("/vehicle")],
+    ("POST", "/vehicle/samples"): [page_write("/vehicle/samples", "point", {**SAMPLE, "point_code": "{t}"})],
+    ("GET", "/vehicle/label/{label_id}.{fmt}"): [
+        page_get(f"/vehicle/label/{{t}}.{fmt}", "label") for fmt in ("png", "svg", "pdf", "zpl")
+    ],
+    ("GET", "/vehicle/label/{label_id}"): [page_get("/vehicle/label/{t}", "label")],
+    ("POST", "/vehicle/tasks/{task_id}/arrived"): [page_write("/vehicle/tasks/{t}/arrived", "task")],
+    ("POST", "/vehicle/held/{held_id}/assign"): [
+        page_write("/vehicle/held/{t}/assign", "held", {"label_id": "{v_label}"})
+    ],
+    ("GET", "/vehicle/events"): [page_list("/vehicle/events?seconds=1")],
+    ("GET", "/{path:path}"): [page_list("/no-such-page"), page_list("/api/v1/no-such-thing")],
+}
+ROLES = ("tester", "reviewer", "station", "admin", "anonymous")
+
+
+def app_routes(app: Any) -> dict[tuple[str, str], Any]:
+    """Every (method, path) the app answers, from its route table, with the route as mounted."""
+    found: dict[tuple[str, str], Any] = {}
+    for context in iter_route_contexts(app.routes):
+        if isinstance(context.original_route, Mount):
+            found[("MOUNT", str(context.path))] = context
+            continue
+        for method in sorted((context.methods or set()) - {"HEAD"}):
+            found[(method, str(context.path))] = context
+    return found
+
+
+def check_every_route_is_classified(app: Any) -> None:
+    """Every route has probes, and every choice of a path parameter (an action, a step, a format) is probed."""
+    routes = app_routes(app)
+    assert not set(routes) - set(ROUTES), f"routes not classified in the district matrix: {set(routes) - set(ROUTES)}"
+    assert not set(ROUTES) - set(routes), f"classified routes the app does not have: {set(ROUTES) - set(routes)}"
+    for key, context in routes.items():
+        if not isinstance(context.original_route, APIRoute):
+            continue
+        for param in context.original_route.dependant.path_params:
+            if get_origin(param.field_info.annotation) is not Literal:
+                continue
+            probed = set()
+            for probe in ROUTES[key]:
+                match = context.path_regex.match(probe.url.replace("{t}", "1"))
+                if match:
+                    probed.add(match.groupdict()[param.name])
+            missing = set(get_args(param.field_info.annotation)) - probed
+            assert not missing, f"{key}: no probe for {param.name} {missing}"
+
+
+# --------------------------------------------------------------------------- running probes
+
+
+@dataclass
+class Run:
+    """The probes of one role of one district (the viewer) against the other district."""
+
+    world: World
+    viewer: Side
+    role: str
+    csrf: str = ""
+    known_rows: Any = None  # the rows as the last write left them (None: read them again)
+
+    def page_csrf(self) -> str:
+        """The form token of the viewer's browser."""
+        if not self.csrf:
+            self.csrf = csrf_of(self.world.browser(self.viewer, self.role).get("/login").text)
+        return self.csrf
+
+    def rows_before(self) -> Any:
+        """The rows now (the last write's snapshot when nothing has run since)."""
+        return self.known_rows if self.known_rows is not None else rows(self.world.engine)
+
+    @property
+    def other(self) -> Side:
+        return self.world.other(self.viewer)
+
+    def targets(self, target: str) -> tuple[str, str]:
+        """The other district's value of `target`, and one that exists nowhere."""
+        o = self.other
+        missing_label = make_label_id(o.code, FROZEN.date(), 990)
+        return {
+            "label": (o.secret_label, missing_label),
+            "corrected": (o.published_label, missing_label),
+            "result": (str(o.secret_result), str(MISSING_ID)),
+            "case": (str(o.case), str(MISSING_ID)),
+            "task": (str(o.task), str(MISSING_ID)),
+            "warning": (str(o.warning), str(MISSING_ID)),
+            "held": (str(o.held), str(MISSING_ID)),
+            "point": (o.only_point, "ZZ99"),
+            "serial": (o.instrument, "ZZ-NONE-0001"),
+            "taskref": (f"T{o.task}", f"T{MISSING_ID}"),
+            "signed": (links.sample_path(o.secret_label), links.sample_path(missing_label)),
+            "user": (o.account, "nobody-here"),
+            "station": (o.only_station, "ZZ99"),
+        }[target]
+
+    def _fill(self, value: Any, t: str) -> Any:
+        if isinstance(value, str):
+            names = {
+                "t": t,
+                "v_point": self.viewer.only_point,
+                "v_label": self.viewer.published_label,
+                "o_point": self.other.only_point,
+                "o_code": self.other.code,
+                "o_tester": self.other.users["tester"],
+            }
+            return re.sub(r"\{(\w+)\}", lambda m: names.get(m.group(1), m.group(0)), value)
+        if isinstance(value, dict):
+            return {k: self._fill(v, t) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._fill(v, t) for v in value]
+        return value
+
+    def client(self, probe: Probe) -> TestClient:
+        if probe.kind == "auth":  # signing in or out must not sign this viewer out: a sign-in of its own
+            fresh = TestClient(self.world.app)
+            if self.role != "anonymous":
+                fresh.cookies.set("lims_session", new_token(self.world.engine, self.viewer.users[self.role]))
+            return fresh
+        return self.world.browser(self.viewer, self.role if probe.page else "anonymous")
+
+    def send(self, probe: Probe, t: str = "") -> Any:
+        """The probe's request with `{t}` = `t`, as the viewer."""
+        client = self.client(probe)
+        headers = {} if probe.page else self.world.headers(self.viewer, self.role)
+        data = None
+        if probe.form is not None:
+            data = self._fill(probe.form, t)
+            if probe.page:
+                token = csrf_of(client.get("/login").text) if probe.kind == "auth" else self.page_csrf()
+                data = {"csrf": token, **data}
+        return client.request(
+            probe.method,
+            self._fill(probe.url, t),
+            headers=headers,
+            json=self._fill(probe.json, t),
+            data=data,
+            files=probe.files,
+            follow_redirects=False,
+        )
+
+
+def _hits(text: str, needle: str) -> int:
+    return len(re.findall(rf"(?<![0-9A-Za-z]){re.escape(needle)}(?![0-9A-Za-z])", text))
+
+
+def _leaks(text: str, secrets: list[str], allowed: str | tuple[str, ...] = "") -> list[str]:
+    allow = (allowed,) if isinstance(allowed, str) else allowed
+    return [s for s in secrets if s and s not in allow and _hits(text, s)]
+
+
+def _answer(response: Any, value: str = "", missing: str = "") -> tuple[int, str, str]:
+    """What a refusal tells: status, where it redirects, and (for JSON) the body with the target's value
+    replaced by the missing one."""
+    location = unquote(response.headers.get("location", ""))
+    location = substitute(location, value, missing) if value else location
+    is_json = response.headers.get("content-type", "").startswith("application/json")
+    text = body_text(response) if is_json else ""
+    return response.status_code, location, substitute(text, value, missing) if value else text
+
+
+def listings(run: Run, problems: list[str] | None = None) -> dict[tuple[str, str], Counter[str]]:
+    """How often each of the other district's markers appears in each listing the viewer reads; with
+    `problems`, also what the listings show of the other district's secrets."""
+    counts: dict[tuple[str, str], Counter[str]] = {}
+    markers = run.other.markers(run.world)
+    for (_method, path), probes in ROUTES.items():
+        for probe in probes:
+            if probe.kind != "list":
+                continue
+            response = run.send(probe)
+            assert response.status_code < 500, f"{run.role} GET {probe.url}: {response.status_code}"
+            text = body_text(response)
+            counts[(path, probe.url)] = Counter({m: _hits(text, m) for m in markers})
+            leaked = _leaks(text, run.other.secrets(run.world)) if problems is not None else []
+            if leaked and problems is not None:
+                problems.append(f"{run.viewer.code} {run.role} GET {probe.url}: shows {leaked}")
+    return counts
+
+
+def check(run: Run, baseline: dict[tuple[str, str], Counter[str]]) -> list[str]:
+    """Every probe of the matrix for one viewer; the problems found."""
+    world, other = run.world, run.other
+    secrets = other.secrets(world)
+    problems: list[str] = []
+    who = f"{run.viewer.code} {run.role}"
+    before_reads = rows(world.engine)
+    counts = listings(run, problems)
+    for key, seen in counts.items():
+        if seen != baseline[key]:
+            changed = {m: (baseline[key][m], n) for m, n in seen.items() if baseline[key][m] != n}
+            problems.append(f"{who} GET {key[1]}: mentions {other.code}'s unpublished work more often {changed}")
+    for (_method, _path), probes in ROUTES.items():
+        for probe in probes:
+            if probe.kind == "addressed":
+                problems += _addressed(run, probe, secrets, who)
+            elif probe.kind == "public":
+                value = run.targets(probe.target)[0] if probe.target else ""
+                problems += _plain(run, probe, value, secrets, who)
+    run.known_rows = rows(world.engine)
+    if run.known_rows != before_reads:
+        problems.append(f"{who}: reading changed rows")
+    for (_method, _path), probes in ROUTES.items():
+        for probe in probes:
+            if probe.kind == "auth":
+                problems += _plain(run, probe, "", secrets, who)
+                run.known_rows = None
+            elif probe.kind == "write":
+                problems += _write(run, probe, secrets, who)
+            elif probe.kind == "own":
+                problems += _own(run, probe, secrets, who)
+    return problems
+
+
+def _plain(run: Run, probe: Probe, value: str, secrets: list[str], who: str) -> list[str]:
+    """A public or sign-in request: never a 500, never the other district's secrets (the label or user name it
+    was sent may be echoed)."""
+    response = run.send(probe, value)
+    problems = [f"{who} {probe.method} {probe.url}: {response.status_code}"] if response.status_code >= 500 else []
+    leaked = _leaks(body_text(response), secrets, allowed=(run.other.secret_label, run.other.users["tester"]))
+    if leaked:
+        problems.append(f"{who} {probe.method} {probe.url}: shows {leaked}")
+    return problems
+
+
+def _addressed(run: Run, probe: Probe, secrets: list[str], who: str) -> list[str]:
+    assert probe.target
+    value, missing = run.targets(probe.target)
+    theirs, none = run.send(probe, value), run.send(probe, missing)
+    problems = []
+    if _answer(theirs, value, missing) != _answer(none):
+        problems.append(
+            f"{who} GET {probe.url} of {run.other.code}'s {probe.target}: {theirs.status_code} {theirs.text[:200]!r}, "
+            f"unlike a missing one: {none.status_code} {none.text[:200]!r}"
+        )
+    leaked = _leaks(body_text(theirs), secrets, allowed=value)
+    if leaked:
+        problems.append(f"{who} GET {probe.url}: shows {leaked}")
+    return problems
+
+
+def _write(run: Run, probe: Probe, secrets: list[str], who: str) -> list[str]:
+    assert probe.target
+    value, missing = run.targets(probe.target)
+    before = run.rows_before()
+    theirs = run.send(probe, value)
+    none = run.send(probe, missing)
+    after = run.known_rows = rows(run.world.engine)
+    problems = []
+    if after != before:
+        changed = sorted(t for t in after if after[t] != before[t])
+        problems.append(f"{who} POST {probe.url} on {run.other.code}'s {probe.target} changed {changed}")
+    if _answer(theirs, value, missing) != _answer(none) or 200 <= theirs.status_code < 300:
+        problems.append(
+            f"{who} POST {probe.url} on {run.other.code}'s {probe.target}: {theirs.status_code} "
+            f"{theirs.headers.get('location', '')} {theirs.text[:200]!r}, unlike a missing one: {none.status_code} "
+            f"{none.headers.get('location', '')} {none.text[:200]!r}"
+        )
+    leaked = _leaks(body_text(theirs), secrets, allowed=value)
+    if leaked:
+        problems.append(f"{who} POST {probe.url}: shows {leaked}")
+    return problems
+
+
+def _own(run: Run, probe: Probe, secrets: list[str], who: str) -> list[str]:
+    before = run.rows_before()
+    response = run.send(probe)
+    after = run.known_rows = rows(run.world.engine)
+    problems = []
+    if response.status_code >= 500:
+        problems.append(f"{who} POST {probe.url}: {response.status_code}")
+    for table, old in before.items():
+        new = after[table]
+        if any(new.get(i) != text for i, text in old.items()):
+            problems.append(f"{who} POST {probe.url} changed existing rows of {table}")
+        if set(new) - set(old) and table not in probe.may_add:
+            problems.append(f"{who} POST {probe.url} added rows to {table}")
+    leaked = _leaks(body_text(response), secrets)
+    if leaked:
+        problems.append(f"{who} POST {probe.url}: shows {leaked}")
+    return problems
+
+
+# --------------------------------------------------------------------------- what each role may still see
+
+
+def _still_sees(run: Run) -> list[str]:
+    """Each role still sees its own district's work, and stations the other district's published result."""
+    viewer, other, role = run.viewer, run.other, run.role
+    world = run.world
+
+    def api(url: str) -> Any:
+        return world.browser(viewer, "anonymous").get(url, headers=world.headers(viewer, role))
+
+    wanted: dict[str, tuple[str, str]] = {
+        "tester": (f"/api/v1/samples/{viewer.secret_label}", viewer.secret_label),
+        "reviewer": ("/api/v1/results?status=approved", viewer.secret_label),
+        "station": ("/api/v1/results", other.published_label),
+        "admin": ("/api/v1/cases", viewer.secret_label),
+        "anonymous": (f"/api/v1/trace/{other.published_label}", other.published_label),
+    }
+    url, label = wanted[role]
+    response = api(url)
+    problems = [] if label in response.text else [f"{viewer.code} {role} GET {url} lacks {label}: {response.text}"]
+    if role == "station":
+        cases = api("/api/v1/cases").text
+        shared = api(f"/api/v1/results/{other.published_result}")
+        if viewer.secret_label not in cases:
+            problems.append(f"{viewer.code} station does not see its own point's case")
+        if shared.status_code != 200:
+            problems.append(f"{viewer.code} station cannot read {other.code}'s published result: {shared.text}")
+        page = world.browser(viewer, "station").get("/station").text
+        if viewer.product not in page:
+            problems.append(f"{viewer.code} station's notification of its own positive is missing")
+    return problems
+
+
+@pytest.fixture
+def frozen() -> Any:
+    with time_machine.travel(FROZEN, tick=True) as traveller:
+        yield traveller
+
+
+@pytest.mark.parametrize("roles", [("tester", "reviewer", "admin"), ("station", "anonymous")], ids=["lab", "public"])
+@pytest.mark.parametrize("viewer", ["XQ", "YB"])
+def test_district_never_sees_or_touches_the_others_work(
+    app: Any, engine: Engine, tmp_path: Path, frozen: Any, viewer: str, roles: tuple[str, ...]
+) -> None:
+    check_every_route_is_classified(app)
+    assert {r.value for r in Role} | {"anonymous"} == set(ROLES), "a role is missing from the matrix"
+    world = build(app, engine, tmp_path)
+    runs = [Run(world, world.sides[viewer], role) for role in roles]
+    baselines = {run.role: listings(run) for run in runs}  # before either district's unpublished work
+    create_unpublished_work(world)
+    problems = []
+    for run in runs:
+        problems += _still_sees(run)
+        problems += check(run, baselines[run.role])
+    assert not problems, "\n".join(problems)
