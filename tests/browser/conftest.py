@@ -34,9 +34,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium for the whole run (the system browser; no browser download)."""
+    """One headless Chromium per test module (the system browser; no browser download).
+
+    Not per session: Playwright's sync API keeps an asyncio loop running in the main thread while it is
+    open, and tests of other modules that run their own loop (asyncio.run) must not find one."""
     if not CHROMIUM.exists():
         pytest.skip("Chromium is not installed at /usr/bin/chromium")
     from playwright.sync_api import sync_playwright
