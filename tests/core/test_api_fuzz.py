@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 
 from tests.core.helpers import published_result
 
-CALLERS = ("anonymous", "tester", "reviewer", "station")
+CALLERS = ("anonymous", "tester", "reviewer", "station", "admin")
 EXAMPLES_PER_OPERATION = 15
 
 
