@@ -58,6 +58,30 @@ def _worker_database(url: str) -> str:
     return base.set(database=name).render_as_string(hide_password=False)
 
 
+def _fresh_postgres(url: str, suffix: str) -> str:
+    """A new, empty PostgreSQL database next to the configured one, of this worker alone."""
+    base = make_url(url)
+    name = f"{base.database}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{suffix}"
+    admin = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty database of its own on each backend (for migration tests), never the shared test database."""
+    if request.param == "postgresql":
+        assert PG_URL
+        engine = make_engine(_fresh_postgres(PG_URL, "scratch"))
+    else:
+        engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    yield engine
+    engine.dispose()
+
+
 def _drop_everything(engine: Engine) -> None:
     meta = MetaData()
     meta.reflect(engine)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import stat
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,41 +15,19 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy import text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from sqlmodel.sql.sqltypes import UTCDateTime
 
-from lims.db import make_engine
 from lims.models import AuditEvent, Sample
 from lims.services import audit, audit_checkpoints, schema
 from lims.services.audit import SYSTEM, LegacyChainBroken
 from lims.services.audit_tables import AUDITED_MODELS, LEGACY, SHARED, chain_of
 from lims.settings import get_settings
-from tests.conftest import BACKENDS, PG_URL, _drop_everything, _worker_database
 from tests.core.helpers import register
 from tests.security.audit_helpers import lims
 
 OLD_HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
-
-
-@pytest.fixture(params=BACKENDS)
-def old_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """An empty database of its own (not the shared test database)."""
-    if request.param == "postgresql":
-        assert PG_URL
-        url = make_url(_worker_database(PG_URL))
-        name = f"{url.database}_migration"
-        admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar():
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        engine = make_engine(url.set(database=name).render_as_string(hide_password=False))
-        _drop_everything(engine)
-    else:
-        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    yield engine
-    engine.dispose()
 
 
 def _old_hash(event: dict[str, Any]) -> str:
@@ -135,20 +112,20 @@ def _check(engine: Engine) -> audit.Report:
 
 
 def test_an_old_chain_is_sealed_and_the_keyed_chains_continue(
-    old_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    empty_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _build_old_database(old_engine)
+    _build_old_database(empty_engine)
     monkeypatch.delenv("LIMS_AUDIT_KEY")  # `lims db upgrade` without a configured key: the key file is created
     get_settings.cache_clear()
 
-    schema.upgrade(old_engine)
+    schema.upgrade(empty_engine)
 
     key_file = tmp_path / "var" / "audit_key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    report = _check(old_engine)
+    report = _check(empty_engine)
     assert report.intact, report.breaks
     assert report.chains[LEGACY] == 2 and report.chains[SHARED] >= 1 and report.chains["district:1"] >= 1
-    with Session(old_engine) as session:
+    with Session(empty_engine) as session:
         seal = session.exec(select(AuditEvent).where(AuditEvent.action == "seal")).one()
         legacy = session.exec(select(AuditEvent).where(AuditEvent.chain == LEGACY).order_by(AuditEvent.seq)).all()
         start = session.exec(select(AuditEvent).where(AuditEvent.entity == "notification_mark")).one()
@@ -161,35 +138,35 @@ def test_an_old_chain_is_sealed_and_the_keyed_chains_continue(
 
     # The keyed chains go on from here.
     seal_count = report.chains[SHARED]
-    assert lims(old_engine, "reference", "load").exit_code == 0
-    assert lims(old_engine, "audit", "checkpoint").exit_code == 0
-    report = _check(old_engine)
+    assert lims(empty_engine, "reference", "load").exit_code == 0
+    assert lims(empty_engine, "audit", "checkpoint").exit_code == 0
+    report = _check(empty_engine)
     assert report.intact, report.breaks
     assert report.chains[SHARED] > seal_count
 
     # The sealed events cannot be changed either: the seal's digest covers them.
-    with old_engine.begin() as conn:
+    with empty_engine.begin() as conn:
         conn.execute(text("UPDATE audit_event SET actor = 'someone' WHERE chain = 'legacy' AND seq = 1"))
-    outcome = lims(old_engine, "audit", "verify")
+    outcome = lims(empty_engine, "audit", "verify")
     assert outcome.exit_code == 1
     assert f"chain legacy, event {legacy[0].id}, district 1: the sealed unkeyed chain was altered" in outcome.stderr
 
 
-def test_a_broken_old_chain_is_not_sealed_silently(old_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    _build_old_database(old_engine, break_chain=True)
+def test_a_broken_old_chain_is_not_sealed_silently(empty_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    _build_old_database(empty_engine, break_chain=True)
 
     with pytest.raises(LegacyChainBroken, match=r"broken at event 2 \(app_user 1\).*not sealed silently"):
-        schema.upgrade(old_engine)
-    with old_engine.connect() as conn:  # nothing of the upgrade stayed
+        schema.upgrade(empty_engine)
+    with empty_engine.connect() as conn:  # nothing of the upgrade stayed
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0007"
         assert not sa.inspect(conn).has_table("audit_chain")
-    outcome = lims(old_engine, "db", "upgrade")
+    outcome = lims(empty_engine, "db", "upgrade")
     assert outcome.exit_code == 1 and "LIMS_AUDIT_SEAL_BROKEN_CHAIN=1" in outcome.stderr
 
     monkeypatch.setenv("LIMS_AUDIT_SEAL_BROKEN_CHAIN", "1")
     get_settings.cache_clear()
-    schema.upgrade(old_engine)
-    report = _check(old_engine)
+    schema.upgrade(empty_engine)
+    report = _check(empty_engine)
     assert report.intact, report.breaks
     assert any("sealed with a recorded break: event 2 (app_user 1)" in note for note in report.notes)
 

@@ -2,47 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 
-import pytest
-import sqlalchemy
 import time_machine
 from alembic import command
 from sqlalchemy import text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from lims.db import make_engine
 from lims.models import LabelCounter, Sample, SampleVersion
 from lims.models.samples import SampleCorrection, SampleCreate
 from lims.services import auth, reference, samples, schema
 from lims.services.audit import SYSTEM
 from lims.services.label_ids import make_label_id
-from tests.conftest import PASSWORD, PG_URL
-
-
-@pytest.fixture(params=["sqlite"] + (["postgresql"] if PG_URL else []))
-def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """An empty database of its own on each backend."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-        yield engine
-        engine.dispose()
-        return
-    assert PG_URL
-    name = f"{make_url(PG_URL).database}_migration"
-    admin = sqlalchemy.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
-    yield engine
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+from tests.conftest import PASSWORD
 
 
 def _to_0010(engine: Engine) -> None:
@@ -70,9 +43,9 @@ def _register(session: Session, actor: auth.Actor, name: str, at: datetime | Non
 
 
 @time_machine.travel(datetime(2026, 12, 2, 2, 0, tzinfo=UTC), tick=False)
-def test_existing_samples_keep_their_versions_and_numbering_continues(fresh: Engine) -> None:
-    schema.upgrade(fresh)
-    with Session(fresh, expire_on_commit=False) as session:
+def test_existing_samples_keep_their_versions_and_numbering_continues(empty_engine: Engine) -> None:
+    schema.upgrade(empty_engine)
+    with Session(empty_engine, expire_on_commit=False) as session:
         reference.load_reference(session, SYSTEM)
         tester = auth.actor_for(auth.add_user(session, SYSTEM, "tester", "tester", PASSWORD))
         first = _register(session, tester, "小白菜")
@@ -86,16 +59,16 @@ def test_existing_samples_keep_their_versions_and_numbering_continues(fresh: Eng
             SampleCorrection(product_name="上海青", category_code="VEG_LEAF", reason="名称写错"),
         )
         session.commit()
-    _to_0010(fresh)
-    with fresh.begin() as conn:  # numbers given before 0011, with gaps: the counter must start past them
+    _to_0010(empty_engine)
+    with empty_engine.begin() as conn:  # numbers given before 0011, with gaps: the counter must start past them
         conn.execute(
             text("UPDATE sample SET label_id = :new WHERE label_id = :old"),
             {"new": make_label_id("XQ", date(2026, 12, 2), 97), "old": third.label_id},
         )
 
-    schema.upgrade(fresh)
-    assert schema.is_current(fresh)
-    with Session(fresh, expire_on_commit=False) as session:
+    schema.upgrade(empty_engine)
+    assert schema.is_current(empty_engine)
+    with Session(empty_engine, expire_on_commit=False) as session:
         versions = session.exec(select(SampleVersion).order_by(col(SampleVersion.id))).all()
         assert [(v.version, v.state, v.reviewed_by_id) for v in versions] == [
             (1, "recorded", None),

@@ -4,47 +4,15 @@ codes unique per district (on SQLite and, when configured, PostgreSQL)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import sqlalchemy
-from sqlalchemy import MetaData, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from lims.db import make_engine
 from lims.services import schema
 
 PG_URL = os.environ.get("LIMS_TEST_DATABASE_URL")
-
-
-def _scratch_postgres() -> str:
-    """A database of its own next to the configured test database (the suite's own must not be migrated twice)."""
-    assert PG_URL
-    base = make_url(PG_URL)
-    name = f"{base.database}_districts_migration_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-    admin = sqlalchemy.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar():
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return base.set(database=name).render_as_string(hide_password=False)
-
-
-@pytest.fixture(params=["sqlite"] + (["postgresql"] if PG_URL else []))
-def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "postgresql":
-        engine = make_engine(_scratch_postgres())
-        meta = MetaData()
-        meta.reflect(engine)
-        meta.drop_all(engine)
-        with engine.begin() as conn:
-            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    else:
-        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    yield engine
-    engine.dispose()
 
 
 def _insert(engine: Engine, table: str, **values: object) -> None:
