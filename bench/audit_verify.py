@@ -66,6 +66,16 @@ def fresh_engine(url: str) -> Engine:
     return engine
 
 
+def _row(model: type[SQLModel], values: dict[str, Any]) -> dict[str, Any]:
+    """A row of `model` as the services would write it: the given values, every other column at its default."""
+    defaults = {
+        name: field.get_default(call_default_factory=True)
+        for name, field in model.model_fields.items()
+        if name not in values
+    }
+    return {**defaults, **values}
+
+
 class Builder:
     """Writes rows and their events in bulk, continuing one district's chain."""
 
@@ -138,62 +148,71 @@ class Builder:
     ) -> None:
         """One sample with one published result and its seven events."""
         tester, reviewer = self.tester_actor, self.reviewer_actor
-        sample = {
-            "id": self._id(Sample),
-            "label_id": f"B{i:09d}",
-            "district_id": self.district_id,
-            "point_id": self.point_id,
-            "collected_at": at,
-            "collected_by_id": self.tester.id,
-            "task_ref": None,
-            "version": 1,
-            "created_at": at,
-            "product_name": "小白菜",
-            "category_code": self.category,
-            "brand": "",
-            "gtin": None,
-            "batch": f"L{i % 997}",
-            "production_date": None,
-            "supplier": "",
-            "quantity": 1.5,
-            "quantity_unit": "kg",
-        }
-        version = {
-            "id": self._id(SampleVersion),
-            "sample_id": sample["id"],
-            "version": 1,
-            "reason": "",
-            "recorded_at": at,
-            "recorded_by_id": self.tester.id,
-            "data": audit.snapshot_fields(_Obj(sample), SampleData.model_fields),
-        }
-        result = {
-            "id": self._id(TestResult),
-            "district_id": self.district_id,
-            "sample_id": sample["id"],
-            "item_id": self.item_id,
-            "instrument_id": None,
-            "instrument_sequence": None,
-            "kit_lot_id": None,
-            "channel": None,
-            "raw": {"control_dA": 0.6, "sample_dA": 0.48},
-            "value": 20.0,
-            "unit": "%",
-            "judgement": "negative",
-            "reason_code": "",
-            "reason": "",
-            "instrument_value": None,
-            "instrument_judgement": None,
-            "flags": [],
-            "status": "tested",
-            "tester_id": self.tester.id,
-            "tested_at": at,
-            "created_at": at,
-            "published_at": None,
-            "version": 1,
-            "supersedes_id": None,
-            "correction_reason": "",
-        }
+        sample = _row(
+            Sample,
+            {
+                "id": self._id(Sample),
+                "label_id": f"B{i:09d}",
+                "district_id": self.district_id,
+                "point_id": self.point_id,
+                "collected_at": at,
+                "collected_by_id": self.tester.id,
+                "task_ref": None,
+                "version": 1,
+                "created_at": at,
+                "product_name": "小白菜",
+                "category_code": self.category,
+                "brand": "",
+                "gtin": None,
+                "batch": f"L{i % 997}",
+                "production_date": None,
+                "supplier": "",
+                "quantity": 1.5,
+                "quantity_unit": "kg",
+            },
+        )
+        version = _row(
+            SampleVersion,
+            {
+                "id": self._id(SampleVersion),
+                "sample_id": sample["id"],
+                "version": 1,
+                "reason": "",
+                "recorded_at": at,
+                "recorded_by_id": self.tester.id,
+                "data": audit.snapshot_fields(_Obj(sample), SampleData.model_fields),
+            },
+        )
+        result = _row(
+            TestResult,
+            {
+                "id": self._id(TestResult),
+                "district_id": self.district_id,
+                "sample_id": sample["id"],
+                "item_id": self.item_id,
+                "instrument_id": None,
+                "instrument_sequence": None,
+                "kit_lot_id": None,
+                "channel": None,
+                "raw": {"control_dA": 0.6, "sample_dA": 0.48},
+                "value": 20.0,
+                "unit": "%",
+                "judgement": "negative",
+                "reason_code": "",
+                "reason": "",
+                "instrument_value": None,
+                "instrument_judgement": None,
+                "flags": [],
+                "status": "tested",
+                "tester_id": self.tester.id,
+                "tested_at": at,
+                "created_at": at,
+                "published_at": None,
+                "version": 1,
+                "supersedes_id": None,
+                "correction_reason": "",
+            },
+        )
         events.append(self._event(at, tester, Sample, sample, "register", None))
         events.append(self._event(at, tester, SampleVersion, version, "version", None))
         events.append(self._event(at, tester, TestResult, result, "submit", None))
@@ -203,17 +222,20 @@ class Builder:
             later = at + timedelta(minutes=5 if action == "approve" else 10)
             result = {**result, "status": status, "published_at": later if status == "published" else None}
             events.append(self._event(later, reviewer, TestResult, result, action, before))
-            review = {
-                "id": self._id(Review),
-                "result_id": result["id"],
-                "reviewer_id": self.reviewer.id,
-                "action": action,
-                "meaning": action,
-                "reason": "",
-                "acknowledged_flags": [],
-                "at": later,
-                "signed_hash": hashlib.sha256(f"{result['id']}:{action}".encode()).hexdigest(),
-            }
+            review = _row(
+                Review,
+                {
+                    "id": self._id(Review),
+                    "result_id": result["id"],
+                    "reviewer_id": self.reviewer.id,
+                    "action": action,
+                    "meaning": action,
+                    "reason": "",
+                    "acknowledged_flags": [],
+                    "at": later,
+                    "signed_hash": hashlib.sha256(f"{result['id']}:{action}".encode()).hexdigest(),
+                },
+            )
             events.append(self._event(later, reviewer, Review, review, "sign", None))
             reviews.append(review)
         rows[Sample].append(sample)
