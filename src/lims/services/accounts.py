@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from lims.models import District, User
 from lims.models.common import Role
 from lims.models.users import UserCreate
-from lims.services import audit, auth, ingest, passwords
+from lims.services import atomic, audit, auth, districts, ingest, passwords
 from lims.services.audit import Actor
 from lims.services.errors import Conflict, Invalid, NotFound
 
@@ -50,10 +50,7 @@ def list_users(session: Session, by: Actor, *, district_code: str | None = None)
     if district_id is not None:
         query = query.where(col(User.district_id) == district_id)
     elif district_code:
-        district = session.exec(select(District).where(District.code == district_code)).first()
-        if district is None:
-            raise NotFound(f"unknown district {district_code!r}")
-        query = query.where(col(User.district_id) == district.id)
+        query = query.where(col(User.district_id) == districts.named(session, district_code).id)
     return list(session.exec(query).all())
 
 
@@ -99,15 +96,8 @@ def _not_self(by: Actor, user: User, what: str) -> None:
 
 def _change(session: Session, user: User, expected: dict[str, Any], values: dict[str, Any], why: str) -> None:
     """Update the user row only if it still holds `expected`; 409 when someone changed it meanwhile."""
-    done = session.execute(
-        update(User)
-        .where(col(User.id) == user.id, *(getattr(User, name) == value for name, value in expected.items()))
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if not auth.rowcount(done):
+    if not atomic.update_where(session, user, expected, values):
         raise Conflict(why)
-    session.refresh(user)
 
 
 def _keep_an_admin(session: Session, user: User) -> None:

@@ -12,9 +12,9 @@ from sqlalchemy import delete, update
 from sqlalchemy.engine import CursorResult, Result
 from sqlmodel import Session, col, select
 
-from lims.models import District, Station, User, UserSession
+from lims.models import Station, User, UserSession
 from lims.models.common import Role, utcnow
-from lims.services import audit, passwords
+from lims.services import audit, districts, passwords
 from lims.services.audit import Actor
 from lims.services.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
 from lims.services.throttle import SignInThrottle
@@ -57,9 +57,7 @@ def check_role(role: str) -> Role:
 
 def station_in(session: Session, station_code: str, district_id: int) -> Station:
     """The station with this code in the district (codes are unique per district), or NotFound."""
-    station = session.exec(
-        select(Station).where(Station.district_id == district_id, Station.code == station_code)
-    ).first()
+    station = districts.station(session, district_id, station_code)
     if station is None:
         raise NotFound(f"unknown station {station_code!r} in your district")
     return station
@@ -88,18 +86,7 @@ def add_user(
         raise Invalid(reason)
     if session.exec(select(User).where(User.username == username)).first():
         raise Conflict(f"user {username!r} already exists")
-    district = (
-        session.exec(select(District).where(District.code == district_code)).first()
-        if district_code
-        else session.exec(select(District).order_by(col(District.id))).first()
-    )
-    if district is None:
-        raise NotFound(
-            "no district loaded: run `lims reference load` first"
-            if not district_code
-            else f"unknown district {district_code!r}"
-        )
-    district_id = int(district.id or 0)
+    district_id = int(districts.named_or_first(session, district_code).id or 0)
     station_id = None
     if station_code:
         station_id = station_in(session, station_code, district_id).id

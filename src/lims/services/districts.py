@@ -22,6 +22,24 @@ def by_code(session: Session, code: str) -> District | None:
     return session.exec(select(District).where(District.code == code.upper())).first()
 
 
+def named(session: Session, code: str) -> District:
+    """The district with this code, or NotFound."""
+    district = by_code(session, code)
+    if district is None:
+        raise NotFound(f"unknown district {code!r}")
+    return district
+
+
+def named_or_first(session: Session, code: str | None) -> District:
+    """The district with this code, or without one the first district loaded; NotFound when there is none."""
+    if code:
+        return named(session, code)
+    district = session.exec(select(District).order_by(col(District.id))).first()
+    if district is None:
+        raise NotFound("no district loaded: run `lims reference load` first")
+    return district
+
+
 def point(session: Session, district_id: int | None, code: str) -> SamplingPoint | None:
     """The sampling point with `code` in the district, if any."""
     if district_id is None:
@@ -57,15 +75,7 @@ def points(session: Session, district_id: int | None) -> list[SamplingPoint]:
 
 def acting_for(session: Session, actor: Actor, district_code: str | None) -> Actor:
     """`actor` (the console's system actor) narrowed to one district: the named one, else the first."""
-    if district_code:
-        district = by_code(session, district_code)
-        if district is None:
-            raise NotFound(f"unknown district {district_code!r}")
-    else:
-        district = session.exec(select(District).order_by(col(District.id))).first()
-        if district is None:
-            raise NotFound("no district loaded: run `lims reference load` first")
-    return replace(actor, district_id=district.id)
+    return replace(actor, district_id=named_or_first(session, district_code).id)
 
 
 def point_listing(session: Session, actor: Actor | None, district_code: str | None = None) -> list[SamplingPointPublic]:
@@ -80,10 +90,7 @@ def point_listing(session: Session, actor: Actor | None, district_code: str | No
     )
     statement = statement.join(Station, col(Station.id) == col(SamplingPoint.station_id))
     if district_code:
-        district = by_code(session, district_code)
-        if district is None:
-            raise NotFound(f"unknown district {district_code!r}")
-        statement = statement.where(SamplingPoint.district_id == district.id)
+        statement = statement.where(SamplingPoint.district_id == named(session, district_code).id)
     own = actor.district_id if actor is not None else None
     listing = []
     for p, d, s in session.exec(statement.order_by(col(District.code), col(SamplingPoint.code))).all():

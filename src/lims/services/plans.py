@@ -11,7 +11,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 import schedules
-from lims.models import District, FoodCategory, PlanTask, PlanVersion, Sample, SamplingPoint, Station, TestItem
+from lims.models import FoodCategory, PlanTask, PlanVersion, Sample, SamplingPoint, Station, TestItem
 from lims.models.common import Role, utcnow
 from lims.models.plans import PlanVersionPublic, ProgressPublic, TaskPublic, UrgentTaskCreate
 from lims.services import atomic, audit, districts
@@ -81,10 +81,7 @@ def _latest(session: Session, district_id: int, month: str) -> PlanVersion | Non
 def _district_id(session: Session, actor: Actor) -> int:
     if actor.district_id:
         return actor.district_id
-    first = session.exec(select(District.id).order_by(col(District.id))).first()
-    if first is None:
-        raise NotFound("no district loaded: run `lims reference load` first")
-    return int(first)
+    return int(districts.named_or_first(session, None).id or 0)
 
 
 def generate(

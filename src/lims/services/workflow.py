@@ -5,12 +5,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from sqlalchemy import update
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from lims.models import Review, TestResult
 from lims.models.common import JudgementOutcome, ResultStatus, Role, utcnow
-from lims.services import audit, cases, samples
+from lims.services import atomic, audit, cases, samples
 from lims.services.audit import Actor
 from lims.services.auth import require_role
 from lims.services.errors import Conflict, Forbidden, Invalid
@@ -108,13 +107,7 @@ def transition(
         values["published_at"] = now
         samples.hold_for_publication(session, result.sample_id)
     # A conditional update: of two reviewers acting at once, exactly one moves the result.
-    moved = session.execute(
-        update(TestResult)
-        .where(col(TestResult.id) == result.id, col(TestResult.status) == result.status)
-        .values(**values)
-        .execution_options(synchronize_session="evaluate")
-    )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    if not atomic.update_where(session, result, {"status": result.status}, values):
         session.rollback()
         raise Conflict(f"result {result.id} was changed by someone else; reload and try again")
     audit.record(session, actor, result, action, before)
