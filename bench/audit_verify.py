@@ -37,10 +37,12 @@ from sqlmodel import Session, SQLModel, select
 from lims.db import make_engine
 from lims.models import FoodCategory, Review, Sample, SampleVersion, SamplingPoint, TestItem, TestResult
 from lims.models.samples import SampleData
-from lims.services import audit, audit_checkpoints, auth, reference, schema
-from lims.services.audit import SYSTEM
-from lims.services.audit_keys import event_key, event_mac, head_mac
-from lims.services.audit_tables import AUDITED_MODELS, district_chain
+from lims.services.access import auth
+from lims.services.core import audit, audit_checkpoints, schema
+from lims.services.core.audit import SYSTEM
+from lims.services.core.audit_keys import event_key, event_mac, head_mac
+from lims.services.core.audit_tables import AUDITED_MODELS, district_chain
+from lims.services.reference import reference_data
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH = 2000
@@ -83,7 +85,7 @@ class Builder:
         self.engine = engine
         self.key = event_key()
         with Session(engine, expire_on_commit=False) as session:
-            reference.load_reference(session, SYSTEM)
+            reference_data.load_reference(session, SYSTEM)
             self.tester = auth.add_user(session, SYSTEM, "bench-tester", "tester", "bench-password-1")
             self.reviewer = auth.add_user(session, SYSTEM, "bench-reviewer", "reviewer", "bench-password-2")
             session.commit()

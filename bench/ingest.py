@@ -7,7 +7,7 @@ the same run.
   baud 8N1.
 * parse + store: the same parsing, and each instrument record (a pesticide run of up to 8 channels, a
   gold card of up to its panel's lines, one spectrophotometer result) stored through
-  `lims.services.ingest.store_record` in one transaction, as `lims acquire` does (samples registered
+  `lims.services.results.ingest.store_record` in one transaction, as `lims acquire` does (samples registered
   beforehand, so each reading becomes a judged result). Baselines: bare INSERTs of the same rows (serial,
   sequence, reading as JSON) into a plain table of the same database file, once with one commit per
   reading and once with one commit per record (the same transactions as parse + store).
@@ -160,15 +160,18 @@ def parse_and_store(count: int, db: Path) -> list[StoreRow]:
     from lims.db import make_engine
     from lims.models import District, Instrument, Sample
     from lims.models.samples import SampleCreate
-    from lims.services import ingest, reference, samples, schema
-    from lims.services.audit import SYSTEM
+    from lims.services.core import schema
+    from lims.services.core.audit import SYSTEM
+    from lims.services.reference import reference_data
+    from lims.services.results import ingest
+    from lims.services.samples import sampling
 
     if db.exists():
         db.unlink()
     engine = make_engine(f"sqlite:///{db}")
     schema.upgrade(engine)
     with Session(engine) as session:
-        reference.load_reference(session, SYSTEM)
+        reference_data.load_reference(session, SYSTEM)
         session.commit()
         district = session.exec(select(District)).first()
         assert district is not None and district.id is not None
@@ -191,7 +194,7 @@ def parse_and_store(count: int, db: Path) -> list[StoreRow]:
         with Session(engine) as session:
             for n in range(count):  # at most 999 labels a day: spread the samples over past days
                 collected = base_day - timedelta(days=1 + 10 * list(FAMILIES).index(family) + n // 900)
-                sample = samples.register(
+                sample = sampling.register(
                     session,
                     actor,
                     SampleCreate(

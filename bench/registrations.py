@@ -25,9 +25,12 @@ from sqlmodel import Session, select
 from lims.db import make_engine
 from lims.models import Sample
 from lims.models.samples import SampleCreate
-from lims.services import auth, reference, samples, schema
-from lims.services.audit import SYSTEM, Actor
-from lims.services.label_ids import label_id_problem
+from lims.services.access import auth
+from lims.services.core import schema
+from lims.services.core.audit import SYSTEM, Actor
+from lims.services.reference import reference_data
+from lims.services.samples import sampling
+from lims.services.samples.label_ids import label_id_problem
 
 PASSWORD = "bench-password-long-enough"
 
@@ -45,7 +48,7 @@ def _fresh_postgres(url: str) -> Engine:
 def _prepare(engine: Engine, testers: int) -> list[Actor]:
     schema.upgrade(engine)
     with Session(engine, expire_on_commit=False) as session:
-        reference.load_reference(session, SYSTEM)
+        reference_data.load_reference(session, SYSTEM)
         users = [auth.add_user(session, SYSTEM, f"tester{i}", "tester", PASSWORD) for i in range(testers)]
         session.commit()
         return [auth.actor_for(u) for u in users]
@@ -55,7 +58,7 @@ def _register(engine: Engine, actor: Actor, n: int) -> str | None:
     body = SampleCreate(point_code="P05", product_name=f"小白菜 {n}", category_code="VEG_LEAF")
     with Session(engine, expire_on_commit=False) as session:
         try:
-            label = samples.register(session, actor, body).label_id
+            label = sampling.register(session, actor, body).label_id
             session.commit()
             return label
         except Exception as exc:  # counted as a failed registration and reported

@@ -74,7 +74,7 @@ def ensure_database(min_results: int) -> int:
 def codes(n: int, rng: random.Random) -> list[str]:
     """70 % known sample ids, 10 % known GTINs, 20 % well-formed unknown codes."""
     sys.path.insert(0, str(ROOT / "src"))
-    from lims.services.label_ids import check_char
+    from lims.services.samples.label_ids import check_char
 
     with sqlite3.connect(DB) as conn:
         labels = [

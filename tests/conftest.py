@@ -20,8 +20,10 @@ from lims.api.deps import get_session
 from lims.app import create_app
 from lims.db import make_engine
 from lims.models import User
-from lims.services import auth, reference, schema
-from lims.services.audit import SYSTEM
+from lims.services.access import auth
+from lims.services.core import schema
+from lims.services.core.audit import SYSTEM
+from lims.services.reference import reference_data
 
 PG_URL = os.environ.get("LIMS_TEST_DATABASE_URL")
 # One audit key for the whole run: the base state is written once, before any per-test setting.
@@ -91,7 +93,7 @@ def _drop_everything(engine: Engine) -> None:
 def _base_state(engine: Engine) -> dict[str, list[dict[str, Any]]]:
     """Load reference data and test users once; remember every row to restore before each test."""
     with Session(engine) as session:
-        reference.load_reference(session, SYSTEM)
+        reference_data.load_reference(session, SYSTEM)
         for name, (role, station) in TEST_USERS.items():
             auth.add_user(session, SYSTEM, name, role, PASSWORD, station_code=station)
         session.commit()

@@ -20,7 +20,8 @@ from lims.api import errors
 from lims.api.deps import SessionDep
 from lims.api.routes import auth, cases, plans, reference, results, samples, scan, trace, users, warnings
 from lims.db import get_engine
-from lims.services import audit_checkpoints, audit_keys, throttle
+from lims.services.access import throttle
+from lims.services.core import audit_checkpoints, audit_keys
 from lims.settings import get_settings
 from lims.web import pages
 from lims.web.bodies import BodyLimit

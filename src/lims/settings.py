@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     hash_concurrency: int = Field(default=2, ge=1, le=64)
     hash_wait_seconds: float = Field(default=2.0, ge=0, le=30)
 
-    # The audit trail's secrets and checkpoints live outside the database (see `lims.services.audit_keys`).
+    # The audit trail's secrets and checkpoints live outside the database (see `lims.services.core.audit_keys`).
     audit_key: SecretStr = SecretStr("")
     audit_key_file: Path | None = None
     audit_signing_key_file: Path | None = None

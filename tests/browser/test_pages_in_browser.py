@@ -18,7 +18,9 @@ from instrument_drivers.registry import create_driver
 from lims.models import User
 from lims.models.common import utcnow
 from lims.models.plans import UrgentTaskCreate
-from lims.services import auth, ingest, links, plans
+from lims.services.access import auth
+from lims.services.results import ingest
+from lims.services.samples import links, plans
 from simulators.faults import FaultPlan
 from simulators.registry import create_simulator, open_endpoint
 from simulators.scenario import load

@@ -13,8 +13,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from lims.models import AuditEvent
-from lims.services import audit
-from lims.services.audit_tables import AUDITED_MODELS
+from lims.services.core import audit
+from lims.services.core.audit_tables import AUDITED_MODELS
 from tests.core.helpers import published_result
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lims.services.label_ids import label_id_problem
+from lims.services.samples.label_ids import label_id_problem
 
 
 def _lims(cwd: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -93,7 +93,7 @@ def test_trace_codes_answer_over_http(server: str, demo_dir: tuple[Path, dict]) 
         assert response.json()["results"]
     sample_code = next(c for c in summary["trace_codes"] if label_id_problem(c) is None)
     unknown = sample_code[:2] + "000101001"
-    from lims.services.label_ids import check_char
+    from lims.services.samples.label_ids import check_char
 
     unknown += check_char(unknown)
     assert httpx.get(f"{server}/api/v1/trace/{unknown}").status_code == 404

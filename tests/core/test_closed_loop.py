@@ -9,7 +9,7 @@ from tests.core.helpers import INVALID_OPC, POSITIVE_OPC, act, published_result,
 
 def test_sample_gets_a_checked_label_id(client: TestClient, headers: dict) -> None:
     sample = register(client, headers["tester"])
-    from lims.services.label_ids import label_id_problem
+    from lims.services.samples.label_ids import label_id_problem
 
     assert len(sample["label_id"]) == 12
     assert label_id_problem(sample["label_id"]) is None
@@ -45,7 +45,7 @@ def test_trace_rejects_garbage_and_unknown_codes(client: TestClient) -> None:
     assert unknown.status_code in (404, 422)
     from datetime import date
 
-    from lims.services.label_ids import make_label_id
+    from lims.services.samples.label_ids import make_label_id
 
     valid_unknown = make_label_id("XQ", date(2020, 1, 1), 1)
     response = client.get(f"/api/v1/trace/{valid_unknown}")

@@ -9,9 +9,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from lims.models import Review, User
-from lims.services import auth, workflow
-from lims.services.audit import Actor
-from lims.services.errors import Conflict, ServiceError
+from lims.services.access import auth
+from lims.services.core.audit import Actor
+from lims.services.core.errors import Conflict, ServiceError
+from lims.services.results import reviewing
 from tests.core.helpers import register, submit
 
 
@@ -28,7 +29,7 @@ def test_two_reviewers_race_to_approve(client: TestClient, headers: dict, engine
         with Session(engine, expire_on_commit=False) as session:
             try:
                 barrier.wait(timeout=10)
-                workflow.act(session, actor, result["id"], "approve")
+                reviewing.act(session, actor, result["id"], "approve")
                 session.commit()
                 outcomes.append("ok")
             except Conflict:

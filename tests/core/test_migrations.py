@@ -12,7 +12,7 @@ from sqlmodel import SQLModel
 
 import lims.models  # noqa: F401
 from lims.db import make_engine
-from lims.services import schema
+from lims.services.core import schema
 
 
 def test_migrations_match_the_models(tmp_path: Path) -> None:

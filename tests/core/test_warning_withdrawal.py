@@ -7,9 +7,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from lims.models import AuditEvent, PublicWarning
-from lims.services import audit, registry
-from lims.services.audit import SYSTEM
-from lims.services.audit_tables import AUDITED_MODELS
+from lims.services.core import audit
+from lims.services.core.audit import SYSTEM
+from lims.services.core.audit_tables import AUDITED_MODELS
+from lims.services.reference import registry
 
 WARNING = {"title_zh": "某批次豆芽暂停食用", "body_zh": "检出疑似阳性，待复检。", "gtin": "6901234567892"}
 

@@ -18,9 +18,9 @@ from sqlmodel import Session, col, select
 from instrument_drivers.reading import Reading
 from instrument_drivers.registry import create_driver
 from lims.models import TestResult
-from lims.services import ingest
-from lims.services.audit import verify
-from lims.services.audit_tables import AUDITED_MODELS
+from lims.services.core.audit import verify
+from lims.services.core.audit_tables import AUDITED_MODELS
+from lims.services.results import ingest
 from simulators.faults import FaultPlan
 from simulators.registry import create_simulator, open_endpoint
 from simulators.scenario import load

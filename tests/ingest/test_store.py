@@ -8,9 +8,9 @@ from sqlmodel import Session, select
 
 from instrument_drivers.reading import Reading
 from lims.models import AuditEvent, HeldReading, TestResult
-from lims.services import ingest
-from lims.services.audit import verify
-from lims.services.audit_tables import AUDITED_MODELS
+from lims.services.core.audit import verify
+from lims.services.core.audit_tables import AUDITED_MODELS
+from lims.services.results import ingest
 from tests.core.helpers import register
 
 

@@ -15,8 +15,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
 from lims.models import PlanTask
-from lims.services import plans
-from lims.services.audit import SYSTEM
+from lims.services.core.audit import SYSTEM
+from lims.services.samples import plans
 
 
 def _lims(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -143,7 +143,7 @@ def test_urgent_task_is_due_in_20_or_40_minutes(client: TestClient, headers: dic
     assert t_rural.due_at - t_rural.received_at == timedelta(minutes=40)
     with Session(engine) as session:
         from lims.models import User
-        from lims.services.auth import actor_for
+        from lims.services.access.auth import actor_for
 
         tester = actor_for(session.exec(select(User).where(User.username == "tester")).one())
         late = plans.day_sheet(session, tester, t_town.day, now=t_town.due_at + timedelta(minutes=1))

@@ -9,9 +9,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
 from lims.models import Product
-from lims.services import registry
-from lims.services.audit import SYSTEM, verify
-from lims.services.audit_tables import AUDITED_MODELS
+from lims.services.core.audit import SYSTEM, verify
+from lims.services.core.audit_tables import AUDITED_MODELS
+from lims.services.reference import registry
 
 
 def test_sample_catalogue_imports_once(engine: Engine) -> None:

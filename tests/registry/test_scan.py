@@ -13,8 +13,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from lims.services import links, registry
-from lims.services.audit import SYSTEM
+from lims.services.core.audit import SYSTEM
+from lims.services.reference import registry
+from lims.services.samples import links
 from tests.core.helpers import published_result
 
 

@@ -6,8 +6,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from lims.services import registry
-from lims.services.audit import SYSTEM
+from lims.services.core.audit import SYSTEM
+from lims.services.reference import registry
 from tests.core.helpers import act, register, submit
 
 KANG = "6920152400012"  # 康师傅 红烧牛肉面 in the shipped sample catalogue

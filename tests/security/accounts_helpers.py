@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from lims.models import District, Station
-from lims.services import auth
-from lims.services.audit import SYSTEM
+from lims.services.access import auth
+from lims.services.core.audit import SYSTEM
 from tests.conftest import PASSWORD
 
 TOKEN_URL = "/api/v1/auth/token"

@@ -14,7 +14,7 @@ from typer.testing import CliRunner, Result
 
 from lims.cli.main import app
 from lims.models.common import utcnow
-from lims.services import audit
+from lims.services.core import audit
 from lims.settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,9 +17,11 @@ from sqlmodel import Session, SQLModel, select
 
 from instrument_drivers.reading import Reading
 from lims.models import District, SamplingPoint, Station, User
-from lims.services import auth, ingest, reference
-from lims.services.audit import SYSTEM
-from lims.services.label_ids import make_label_id
+from lims.services.access import auth
+from lims.services.core.audit import SYSTEM
+from lims.services.reference import reference_data
+from lims.services.results import ingest
+from lims.services.samples.label_ids import make_label_id
 from tests.conftest import PASSWORD
 
 # A fixed morning (10:00 in the districts' time): label ids, case clocks and kit-lot expiry do not depend on
@@ -51,9 +53,9 @@ def load_district_b(engine: Engine, folder: Path) -> None:
     """District B's reference data (a folder of its own, as a province adds a district) and its users."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "district.yaml").write_text(DISTRICT_B, encoding="utf-8")
-    shutil.copy(reference.shipped_reference_dir() / "items.yaml", folder / "items.yaml")
+    shutil.copy(reference_data.shipped_reference_dir() / "items.yaml", folder / "items.yaml")
     with Session(engine) as session:
-        reference.load_reference(session, SYSTEM, folder)
+        reference_data.load_reference(session, SYSTEM, folder)
         for name, (role, station) in B_USERS.items():
             auth.add_user(session, SYSTEM, name, role, PASSWORD, district_code="YB", station_code=station)
         session.commit()

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from lims.services import audit
-from lims.services.audit_tables import AUDITED_MODELS
-from lims.services.errors import Conflict, ServiceError
+from lims.services.core import audit
+from lims.services.core.audit_tables import AUDITED_MODELS
+from lims.services.core.errors import Conflict, ServiceError
 
 Call = Callable[[Session], Any]
 

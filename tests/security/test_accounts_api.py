@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, col, func, select
 
 from lims.models import AuditEvent, User
-from lims.services import auth
-from lims.services.audit import SYSTEM
+from lims.services.access import auth
+from lims.services.core.audit import SYSTEM
 from tests.conftest import PASSWORD
 from tests.security.accounts_helpers import TOKEN_URL, bearer, second_district, token_for
 from tests.web.helpers import post_form, sign_in

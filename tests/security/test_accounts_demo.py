@@ -16,9 +16,12 @@ from sqlmodel import Session, SQLModel
 
 from lims.db import make_engine
 from lims.models import User
-from lims.services import auth, demo, reference, schema
-from lims.services.audit import SYSTEM
-from lims.services.errors import Invalid
+from lims.services.access import auth
+from lims.services.core import schema
+from lims.services.core.audit import SYSTEM
+from lims.services.core.errors import Invalid
+from lims.services.demo import builder
+from lims.services.reference import reference_data
 from tests.conftest import PASSWORD
 
 
@@ -65,29 +68,29 @@ def test_demo_with_force_adds_its_accounts_anyway(engine: Engine, tmp_path: Path
     assert json.loads(done.stdout)["samples"] >= 10
     with Session(engine) as session:
         names = set(session.execute(select(User.username)).scalars())
-    assert {"liwei", *demo.DEMO_USERS} <= names
+    assert {"liwei", *builder.DEMO_USERS} <= names
 
 
 def test_only_the_demo_s_own_accounts_count_as_a_previous_demo(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'lims.db'}")
     try:
-        assert demo.foreign_data(engine) is None  # nothing at all
+        assert builder.foreign_data(engine) is None  # nothing at all
         schema.upgrade(engine)
         with Session(engine) as session:
-            reference.load_reference(session, SYSTEM)
+            reference_data.load_reference(session, SYSTEM)
             session.commit()
-        assert demo.foreign_data(engine) is None  # migrated, reference data only
+        assert builder.foreign_data(engine) is None  # migrated, reference data only
         with Session(engine) as session:
-            demo.ensure_users(session)
+            builder.ensure_users(session)
             session.commit()
-        assert demo.foreign_data(engine) is None  # a previous demo
+        assert builder.foreign_data(engine) is None  # a previous demo
 
         with Session(engine) as session:
             admin = session.execute(select(User).where(User.username == "admin")).scalar_one()
             admin.password_hash = auth.hash_password("a-real-admin-password")
             session.add(admin)
             session.commit()
-        reason = demo.foreign_data(engine)
+        reason = builder.foreign_data(engine)
         assert reason is not None and "(admin)" in reason  # a real account that happens to be named admin
     finally:
         engine.dispose()
@@ -95,6 +98,6 @@ def test_only_the_demo_s_own_accounts_count_as_a_previous_demo(tmp_path: Path) -
 
 def test_demo_passwords_are_refused_for_real_accounts(engine: Engine) -> None:
     with Session(engine) as session:
-        for _role, password, _station in demo.DEMO_USERS.values():
+        for _role, password, _station in builder.DEMO_USERS.values():
             with pytest.raises(Invalid, match="published"):
                 auth.add_user(session, SYSTEM, "liwei", "tester", password)

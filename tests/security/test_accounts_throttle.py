@@ -14,8 +14,8 @@ import time_machine
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
-from lims.services import passwords, throttle
-from lims.services.throttle import SignInThrottle
+from lims.services.access import passwords, throttle
+from lims.services.access.throttle import SignInThrottle
 from lims.settings import get_settings
 from tests.conftest import PASSWORD
 from tests.security.accounts_helpers import TOKEN_URL, CountingHasher

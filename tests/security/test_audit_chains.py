@@ -12,10 +12,12 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, SQLModel, select
 
 from lims.models import AuditEvent, District, NotificationMark, User
-from lims.services import audit, auth, trace
-from lims.services.audit import SYSTEM
-from lims.services.audit_tables import AUDITED_MODELS, NOT_AUDITED, PARENTS, SHARED, SHARED_MODELS, district_chain
-from lims.services.upsert import upsert
+from lims.services.access import auth
+from lims.services.core import audit
+from lims.services.core.audit import SYSTEM
+from lims.services.core.audit_tables import AUDITED_MODELS, NOT_AUDITED, PARENTS, SHARED, SHARED_MODELS, district_chain
+from lims.services.core.upsert import upsert
+from lims.services.public import trace
 from tests.conftest import PASSWORD
 from tests.core.helpers import published_result
 from tests.security.audit_helpers import lims

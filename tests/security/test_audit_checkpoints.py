@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from lims.services import audit_checkpoints
+from lims.services.core import audit_checkpoints
 from lims.settings import get_settings
 from tests.core.helpers import published_result
 from tests.security.audit_helpers import lims, lims_process, url_of

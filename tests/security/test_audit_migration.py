@@ -20,9 +20,9 @@ from sqlmodel import Session, select
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from lims.models import AuditEvent, Sample
-from lims.services import audit, audit_checkpoints, schema
-from lims.services.audit import SYSTEM, LegacyChainBroken
-from lims.services.audit_tables import AUDITED_MODELS, LEGACY, SHARED, chain_of
+from lims.services.core import audit, audit_checkpoints, schema
+from lims.services.core.audit import SYSTEM, LegacyChainBroken
+from lims.services.core.audit_tables import AUDITED_MODELS, LEGACY, SHARED, chain_of
 from lims.settings import get_settings
 from tests.core.helpers import register
 from tests.security.audit_helpers import lims

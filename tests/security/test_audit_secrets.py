@@ -19,10 +19,11 @@ from sqlmodel import Session, select
 
 from lims.app import create_app
 from lims.models import AuditEvent, User
-from lims.services import audit, auth
-from lims.services.audit import SYSTEM
-from lims.services.audit_keys import AuditKeyError, event_key
-from lims.services.audit_tables import AUDITED_MODELS
+from lims.services.access import auth
+from lims.services.core import audit
+from lims.services.core.audit import SYSTEM
+from lims.services.core.audit_keys import AuditKeyError, event_key
+from lims.services.core.audit_tables import AUDITED_MODELS
 from lims.settings import get_settings
 from tests.security.audit_helpers import ROOT, lims
 
@@ -98,7 +99,7 @@ def test_processes_starting_at_once_end_with_the_same_key(tmp_path: Path) -> Non
     go = tmp_path / "go"
     script = (
         "import os, sys, time\n"
-        "from lims.services import audit_keys\n"
+        "from lims.services.core import audit_keys\n"
         "print('ready', flush=True)\n"
         "while not os.path.exists(sys.argv[1]):\n"
         "    time.sleep(0.001)\n"

@@ -12,17 +12,18 @@ from sqlmodel import Session, col, select
 
 from lims.models import AuditEvent, PositiveCase, User
 from lims.models.cases import Disposal, ReferralOutcome, RetestRequest
-from lims.services import auth, cases
-from lims.services.audit import Actor
+from lims.services.access import auth
+from lims.services.cases import procedure
+from lims.services.core.audit import Actor
 from tests.core.helpers import POSITIVE_OPC, act, register, submit
 from tests.security.races import audit_intact, one_wins, race, read_together
 
 CaseCall = Callable[[Session, Actor, int], Any]
-RETEST: CaseCall = lambda s, a, c: cases.request_retest(s, a, c, RetestRequest(lab="省食品检验研究院"))  # noqa: E731
-ACCEPT: CaseCall = lambda s, a, c: cases.accept(s, a, c)  # noqa: E731
-CONFIRMED: CaseCall = lambda s, a, c: cases.record_outcome(s, a, c, ReferralOutcome(outcome="confirmed"))  # noqa: E731
-CLEARED: CaseCall = lambda s, a, c: cases.record_outcome(s, a, c, ReferralOutcome(outcome="not_confirmed"))  # noqa: E731
-DISPOSAL: CaseCall = lambda s, a, c: cases.record_disposal(  # noqa: E731
+RETEST: CaseCall = lambda s, a, c: procedure.request_retest(s, a, c, RetestRequest(lab="省食品检验研究院"))  # noqa: E731
+ACCEPT: CaseCall = lambda s, a, c: procedure.accept(s, a, c)  # noqa: E731
+CONFIRMED: CaseCall = lambda s, a, c: procedure.record_outcome(s, a, c, ReferralOutcome(outcome="confirmed"))  # noqa: E731
+CLEARED: CaseCall = lambda s, a, c: procedure.record_outcome(s, a, c, ReferralOutcome(outcome="not_confirmed"))  # noqa: E731
+DISPOSAL: CaseCall = lambda s, a, c: procedure.record_disposal(  # noqa: E731
     s, a, c, Disposal(action="removal", quantity=2.5, unit="kg")
 )
 

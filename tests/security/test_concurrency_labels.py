@@ -14,8 +14,9 @@ from sqlmodel import Session, col, select
 from lims.db import make_engine
 from lims.models import Sample, User
 from lims.models.samples import SampleCreate
-from lims.services import auth, samples
-from lims.services.label_ids import label_id_problem
+from lims.services.access import auth
+from lims.services.samples import sampling
+from lims.services.samples.label_ids import label_id_problem
 from tests.security.races import audit_intact, race
 
 
@@ -36,7 +37,7 @@ def _labels(engine: Engine) -> list[str]:
 def test_80_concurrent_registrations_all_get_distinct_valid_labels(engine: Engine) -> None:
     actors = [_tester(engine, "tester"), _tester(engine, "tester2")]
     calls = [
-        (lambda session, i=i: samples.register(session, actors[i % 2], _registration(actors[i % 2], i)))
+        (lambda session, i=i: sampling.register(session, actors[i % 2], _registration(actors[i % 2], i)))
         for i in range(80)
     ]
     outcomes = race(engine, calls)
@@ -53,7 +54,7 @@ def _register_in_process(url: str, count: int, start: multiprocessing.synchroniz
     engine = make_engine(url)
     actor = _tester(engine)
     start.wait(timeout=60)
-    outcomes = race(engine, [lambda s, i=i: samples.register(s, actor, _registration(actor, i)) for i in range(count)])
+    outcomes = race(engine, [lambda s, i=i: sampling.register(s, actor, _registration(actor, i)) for i in range(count)])
     engine.dispose()
     failed = [o for o in outcomes if o != "ok"]
     if failed:
@@ -85,8 +86,8 @@ def test_label_date_is_the_districts_local_date(engine: Engine) -> None:
     actor = _tester(engine)
     with Session(engine, expire_on_commit=False) as session:
         # 01:00 on 2 December in Beijing is still 1 December in UTC.
-        sample = samples.register(session, actor, _registration(actor, 1))
-        late = samples.register(
+        sample = sampling.register(session, actor, _registration(actor, 1))
+        late = sampling.register(
             session,
             actor,
             SampleCreate(

@@ -14,8 +14,11 @@ from lims.models import NotificationMark, PublicWarning, TestResult, User
 from lims.models.cases import WarningBase
 from lims.models.common import utcnow
 from lims.models.plans import UrgentTaskCreate
-from lims.services import auth, holding, ingest, notifications, plans, warnings
-from lims.services.audit import Actor
+from lims.services.access import auth
+from lims.services.cases import notifications, warnings
+from lims.services.core.audit import Actor
+from lims.services.results import holding, ingest
+from lims.services.samples import plans
 from tests.core.helpers import register
 from tests.security.races import audit_intact, one_wins, race, read_together
 

@@ -12,9 +12,12 @@ from sqlmodel import Session, col, select
 
 from lims.models import LabelCounter, Sample, SampleVersion
 from lims.models.samples import SampleCorrection, SampleCreate
-from lims.services import auth, reference, samples, schema
-from lims.services.audit import SYSTEM
-from lims.services.label_ids import make_label_id
+from lims.services.access import auth
+from lims.services.core import schema
+from lims.services.core.audit import SYSTEM
+from lims.services.reference import reference_data
+from lims.services.samples import sampling
+from lims.services.samples.label_ids import make_label_id
 from tests.conftest import PASSWORD
 
 
@@ -37,7 +40,7 @@ def _to_0010(engine: Engine) -> None:
 
 
 def _register(session: Session, actor: auth.Actor, name: str, at: datetime | None = None) -> Sample:
-    return samples.register(
+    return sampling.register(
         session, actor, SampleCreate(point_code="P05", product_name=name, category_code="VEG_LEAF", collected_at=at)
     )
 
@@ -46,13 +49,13 @@ def _register(session: Session, actor: auth.Actor, name: str, at: datetime | Non
 def test_existing_samples_keep_their_versions_and_numbering_continues(empty_engine: Engine) -> None:
     schema.upgrade(empty_engine)
     with Session(empty_engine, expire_on_commit=False) as session:
-        reference.load_reference(session, SYSTEM)
+        reference_data.load_reference(session, SYSTEM)
         tester = auth.actor_for(auth.add_user(session, SYSTEM, "tester", "tester", PASSWORD))
         first = _register(session, tester, "小白菜")
         _register(session, tester, "菠菜")
         third = _register(session, tester, "生菜")
         _register(session, tester, "韭菜", datetime(2026, 11, 30, 3, 0, tzinfo=UTC))
-        samples.correct(
+        sampling.correct(
             session,
             tester,
             first.label_id,

@@ -11,9 +11,10 @@ from sqlmodel import Session, select
 
 from lims.models import User
 from lims.models.samples import SampleCorrection
-from lims.services import auth, samples
-from lims.services.audit import Actor
-from lims.services.errors import Forbidden
+from lims.services.access import auth
+from lims.services.core.audit import Actor
+from lims.services.core.errors import Forbidden
+from lims.services.samples import sampling
 from tests.core.helpers import act, register, submit
 from tests.security.races import audit_intact
 
@@ -123,12 +124,12 @@ def test_four_eyes_the_asker_and_the_samples_tester_cannot_approve(
     sample = published_positive(client, headers)  # registered by `tester`
     asker = "tester" if who == "asker" else "tester2"
     with Session(engine, expire_on_commit=False) as session:
-        samples.correct(session, _actor(engine, asker), sample["label_id"], SampleCorrection(**MOVE))
+        sampling.correct(session, _actor(engine, asker), sample["label_id"], SampleCorrection(**MOVE))
         session.commit()
     # The same person later given the reviewer role (a role change keeps the user id).
     for name in {asker, "tester"}:
         with Session(engine) as session, pytest.raises(Forbidden, match="four-eyes"):
-            samples.review_correction(session, _actor(engine, name, "reviewer"), sample["label_id"], 2, "approve")
+            sampling.review_correction(session, _actor(engine, name, "reviewer"), sample["label_id"], 2, "approve")
     assert client.get(f"/api/v1/trace/{sample['label_id']}").json()["sample"]["gtin"] == "0" + BRAND_GTIN
 
 

@@ -9,8 +9,10 @@ from sqlmodel import Session, col, select
 
 from lims.models import AuditEvent, Sample, SampleVersion, User
 from lims.models.samples import SampleCorrection
-from lims.services import auth, samples, workflow
-from lims.services.audit import Actor
+from lims.services.access import auth
+from lims.services.core.audit import Actor
+from lims.services.results import reviewing
+from lims.services.samples import sampling
 from tests.core.helpers import act, register, submit
 from tests.security.races import audit_intact, one_wins, race, read_together
 from tests.security.test_corrections_published import MOVE, published_positive
@@ -42,8 +44,8 @@ def test_two_reviewers_decide_one_correction_at_the_same_moment(
         outcomes = race(
             engine,
             [
-                lambda s: samples.review_correction(s, reviewer, label, 2, "approve"),
-                lambda s: samples.review_correction(s, reviewer2, label, 2, second, reason="条码与照片不符"),
+                lambda s: sampling.review_correction(s, reviewer, label, 2, "approve"),
+                lambda s: sampling.review_correction(s, reviewer2, label, 2, second, reason="条码与照片不符"),
             ],
         )
     one_wins(outcomes)
@@ -66,12 +68,12 @@ def test_two_testers_ask_to_correct_one_published_sample_at_the_same_moment(
 ) -> None:
     label = published_positive(client, headers)["label_id"]
     tester, tester2 = _actor(engine, "tester"), _actor(engine, "tester2")
-    with read_together(monkeypatch, 2, samples, "_locked"):
+    with read_together(monkeypatch, 2, sampling, "_locked"):
         outcomes = race(
             engine,
             [
-                lambda s: samples.correct(s, tester, label, SampleCorrection(**MOVE)),
-                lambda s: samples.correct(s, tester2, label, SampleCorrection(**{**MOVE, "brand": "金锣"})),
+                lambda s: sampling.correct(s, tester, label, SampleCorrection(**MOVE)),
+                lambda s: sampling.correct(s, tester2, label, SampleCorrection(**{**MOVE, "brand": "金锣"})),
             ],
         )
     one_wins(outcomes)
@@ -94,8 +96,8 @@ def test_a_correction_and_the_publication_of_the_samples_result_at_the_same_mome
         outcomes = race(
             engine,
             [
-                lambda s: samples.correct(s, tester, sample["label_id"], correction),
-                lambda s: workflow.act(s, reviewer, result["id"], "publish"),
+                lambda s: sampling.correct(s, tester, sample["label_id"], correction),
+                lambda s: reviewing.act(s, reviewer, result["id"], "publish"),
             ],
         )
     assert all(o == "ok" or o.startswith("conflict: ") for o in outcomes), outcomes

@@ -29,8 +29,8 @@ from starlette.routing import Mount
 
 from lims.models import District
 from lims.models.common import Role
-from lims.services import links
-from lims.services.label_ids import make_label_id
+from lims.services.samples import links
+from lims.services.samples.label_ids import make_label_id
 from tests.security.districts_world import (
     FROZEN,
     Side,

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from lims.services import schema
+from lims.services.core import schema
 
 PG_URL = os.environ.get("LIMS_TEST_DATABASE_URL")
 

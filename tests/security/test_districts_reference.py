@@ -16,9 +16,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from lims.models import District, Instrument, SamplingPoint, Station, User
-from lims.services import auth, plans, reference
-from lims.services.audit import SYSTEM
-from lims.services.errors import Invalid, NotFound
+from lims.services.access import auth
+from lims.services.core.audit import SYSTEM
+from lims.services.core.errors import Invalid, NotFound
+from lims.services.reference import reference_data
+from lims.services.samples import plans
 from tests.conftest import PASSWORD
 from tests.security.districts_world import DISTRICT_B, load_district_b
 
@@ -61,14 +63,14 @@ def test_a_second_district_reuses_codes_without_touching_the_first(engine: Engin
 
 
 def test_a_folder_holds_several_districts_and_loads_idempotently(engine: Engine, tmp_path: Path) -> None:
-    shipped = reference.shipped_reference_dir()
+    shipped = reference_data.shipped_reference_dir()
     folder = _folder(tmp_path, {"districts/yb.yaml": DISTRICT_B, "districts/zc.yaml": SECOND})
     shutil.copy(shipped / "items.yaml", folder / "items.yaml")
     shutil.copy(shipped / "district.yaml", folder / "district.yaml")
     with Session(engine) as session:
-        first = reference.load_reference(session, SYSTEM, folder)
+        first = reference_data.load_reference(session, SYSTEM, folder)
         session.commit()
-        again = reference.load_reference(session, SYSTEM, folder)
+        again = reference_data.load_reference(session, SYSTEM, folder)
         session.commit()
         codes = {d.code for d in session.exec(select(District))}
         p01 = session.exec(select(SamplingPoint).where(SamplingPoint.code == "P01")).all()
@@ -104,7 +106,7 @@ def test_bad_district_files_are_refused_with_the_reason_and_change_nothing(
     folder = _folder(tmp_path, files)
     before = {m.__name__: _rows(engine, m) for m in (District, Station, SamplingPoint, Instrument)}
     with Session(engine) as session, pytest.raises(Invalid, match=reason):
-        reference.load_reference(session, SYSTEM, folder)
+        reference_data.load_reference(session, SYSTEM, folder)
     after = {m.__name__: _rows(engine, m) for m in (District, Station, SamplingPoint, Instrument)}
     assert after == before
 

@@ -12,7 +12,8 @@ from sqlmodel import Session, select
 
 from instrument_drivers.reading import Reading
 from lims.models import District, TestResult, User
-from lims.services import hotspots, ingest
+from lims.services.public import hotspots
+from lims.services.results import ingest
 from tests.core.helpers import NEGATIVE_OPC, POSITIVE_OPC
 from tests.security.districts_world import load_district_b, new_token
 from tests.web.helpers import actor_of

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from barcodes.gs1 import check_digit
-from lims.services import trace
-from lims.services.bounded import SegmentedCache
+from lims.services.core.bounded import SegmentedCache
+from lims.services.public import trace
 from tests.core.helpers import published_result
 
 

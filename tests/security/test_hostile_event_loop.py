@@ -14,8 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from barcodes.hostile import small_png
-from lims.services import scanning
-from lims.services.errors import Busy
+from lims.services.core.errors import Busy
+from lims.services.public import scanning
 from tests.security.hostile_server import Server, _read_answer, served
 
 

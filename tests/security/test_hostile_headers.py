@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
-from lims.services import throttle
+from lims.services.access import throttle
 from lims.web.headers import DOCS_POLICY, POLICY
 from tests.security.hostile_server import served
 

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from barcodes.synth import render_code
-from lims.services import links
-from lims.services.label_ids import make_label_id
+from lims.services.samples import links
+from lims.services.samples.label_ids import make_label_id
 from tests.core.helpers import register, submit
 
 

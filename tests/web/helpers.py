@@ -44,6 +44,6 @@ def actor_of(session: Any, username: str) -> Any:
     from sqlmodel import select
 
     from lims.models import User
-    from lims.services import auth
+    from lims.services.access import auth
 
     return auth.actor_for(session.exec(select(User).where(User.username == username)).one())

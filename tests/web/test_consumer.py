@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from lims.models.common import utcnow
-from lims.services import links
+from lims.services.samples import links
 from tests.core.helpers import POSITIVE_OPC, act, published_result, register, submit
 
 GTIN13 = "6901234567892"

@@ -9,7 +9,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from lims.services import hotspots, notifications
+from lims.services.cases import notifications
+from lims.services.public import hotspots
 from tests.core.helpers import NEGATIVE_OPC, POSITIVE_OPC, act, register, submit
 from tests.web.helpers import actor_of, post_form, sign_in
 

@@ -11,7 +11,8 @@ from sqlmodel import Session
 from instrument_drivers.reading import Reading
 from lims.models.common import utcnow
 from lims.models.plans import UrgentTaskCreate
-from lims.services import holding, ingest, plans
+from lims.services.results import holding, ingest
+from lims.services.samples import plans
 from tests.core.helpers import NEGATIVE_OPC, POSITIVE_OPC, register, submit
 from tests.web.helpers import actor_of, post_form, sign_in
 

@@ -11,10 +11,10 @@ from sqlmodel import Session
 
 from lims.db import get_engine
 from lims.models.bounds import MAX_ROW_ID
-from lims.services import auth, throttle
-from lims.services.audit import Actor
-from lims.services.errors import Unauthorized
-from lims.services.throttle import SignInThrottle
+from lims.services.access import auth, throttle
+from lims.services.access.throttle import SignInThrottle
+from lims.services.core.audit import Actor
+from lims.services.core.errors import Unauthorized
 from lims.settings import get_settings
 
 # A row id in a path: out-of-range numbers are a 422, never an overflow in the database driver.

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
-from lims.services.errors import ServiceError, Unauthorized
+from lims.services.core.errors import ServiceError, Unauthorized
 
 
 async def service_error(request: Request, exc: Exception) -> JSONResponse:

@@ -10,8 +10,8 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
-from lims.services.errors import Invalid, TooLarge
-from lims.services.scanning import API_PHOTO_BYTES, PAGE_PHOTO_BYTES
+from lims.services.core.errors import Invalid, TooLarge
+from lims.services.public.scanning import API_PHOTO_BYTES, PAGE_PHOTO_BYTES
 
 KIB = 1024
 MIB = 1024 * KIB

@@ -10,10 +10,10 @@ import typer
 from sqlmodel import Session
 
 from lims.cli.common import fail, ready_engine, reporting_errors
-from lims.services import audit, audit_checkpoints
-from lims.services.audit import Report
-from lims.services.audit_keys import load_public_key, public_key_pem, signing_key
-from lims.services.audit_tables import AUDITED_MODELS
+from lims.services.core import audit, audit_checkpoints
+from lims.services.core.audit import Report
+from lims.services.core.audit_keys import load_public_key, public_key_pem, signing_key
+from lims.services.core.audit_tables import AUDITED_MODELS
 
 audit_app = typer.Typer(no_args_is_help=True, help="The audit trail: verify it, sign checkpoints of its chains.")
 

@@ -12,7 +12,7 @@ import typer
 from lims.cli.common import fail
 
 if TYPE_CHECKING:
-    from lims.services.sample_labels import LabelFields
+    from lims.services.samples.sample_labels import LabelFields
 
 
 class LabelFormatOption(StrEnum):
@@ -91,7 +91,7 @@ def _registered_label(sample_id: str) -> LabelFields:
     from sqlmodel import Session
 
     from lims.cli.common import ready_engine, reporting_errors
-    from lims.services.sample_labels import label_fields
+    from lims.services.samples.sample_labels import label_fields
 
     with reporting_errors(), Session(ready_engine()) as session:
         return label_fields(session, sample_id)

@@ -13,9 +13,10 @@ from sqlmodel import Session, select
 
 from lims.db import get_engine
 from lims.models import District
-from lims.services import reference, schema
-from lims.services.audit import SYSTEM
-from lims.services.errors import ServiceError
+from lims.services.core import schema
+from lims.services.core.audit import SYSTEM
+from lims.services.core.errors import ServiceError
+from lims.services.reference import reference_data
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -48,7 +49,7 @@ def ready_engine(*, migrate_sqlite: bool = True) -> Engine:
 def _load_reference_if_empty(engine: Engine) -> None:
     with Session(engine) as session:
         if session.exec(select(District.id)).first() is None:
-            reference.load_reference(session, SYSTEM)
+            reference_data.load_reference(session, SYSTEM)
             session.commit()
 
 

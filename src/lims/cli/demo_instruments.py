@@ -13,8 +13,8 @@ from pathlib import Path
 import yaml
 from sqlalchemy.engine import Engine
 
-from lims.services import ingest
-from lims.services.demo import InstrumentRun, Measurement
+from lims.services.demo.builder import InstrumentRun, Measurement
+from lims.services.results import ingest
 
 # family: (serial in the reference data, how the simulator listens, how the driver connects)
 INSTRUMENTS = {

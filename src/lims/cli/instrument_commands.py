@@ -10,7 +10,7 @@ import typer
 from sqlmodel import Session
 
 from lims.cli.common import fail, ready_engine
-from lims.services import ingest
+from lims.services.results import ingest
 
 
 def _print_json(stored: ingest.Stored) -> None:

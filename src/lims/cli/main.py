@@ -17,8 +17,10 @@ from sqlmodel import Session
 from lims.cli.common import fail, ready_engine, reporting_errors
 from lims.cli.demo_instruments import simulated_instruments
 from lims.db import dispose_engines, get_engine
-from lims.services import audit_checkpoints, audit_keys, demo, reference, schema
-from lims.services.audit import SYSTEM
+from lims.services.core import audit_checkpoints, audit_keys, schema
+from lims.services.core.audit import SYSTEM
+from lims.services.demo import builder
+from lims.services.reference import reference_data
 from lims.settings import SettingsError, get_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Food quick-test LIMS.")
@@ -57,7 +59,7 @@ def reference_load(
     """Apply the reference data files (default: the shipped ones); every change is audited."""
     engine = ready_engine()
     with reporting_errors(), Session(engine) as session:
-        report = reference.load_reference(session, SYSTEM, folder)
+        report = reference_data.load_reference(session, SYSTEM, folder)
         session.commit()
     typer.echo(json.dumps({"created": report.created, "changed": report.changed, "unchanged": report.unchanged}))
 
@@ -100,7 +102,7 @@ def demo_command(
     refuses (and writes nothing) unless told --force.
     """
     _fresh_sqlite()
-    reason = None if force else demo.foreign_data(get_engine())
+    reason = None if force else builder.foreign_data(get_engine())
     if reason:
         fail(
             f"{reason}. The demo adds accounts whose passwords are published (tester, reviewer, station, "
@@ -108,7 +110,7 @@ def demo_command(
         )
     engine = ready_engine()
     with reporting_errors():
-        summary = demo.run_demo(
+        summary = builder.run_demo(
             engine,
             instruments=simulated_instruments(engine),
             days=days,

@@ -10,8 +10,9 @@ import typer
 from sqlmodel import Session
 
 from lims.cli.common import ready_engine, reporting_errors
-from lims.services import districts, plans
-from lims.services.audit import SYSTEM
+from lims.services.access import districts
+from lims.services.core.audit import SYSTEM
+from lims.services.samples import plans
 
 plan_app = typer.Typer(no_args_is_help=True, help="Monthly sampling plans (定期定项定批定点).")
 

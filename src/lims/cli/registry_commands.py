@@ -11,8 +11,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlmodel import Session
 
 from lims.cli.common import ready_engine, reporting_errors
-from lims.services import registry
-from lims.services.audit import SYSTEM
+from lims.services.core.audit import SYSTEM
+from lims.services.reference import registry
 
 products_app = typer.Typer(no_args_is_help=True, help="The product registry (GTIN → product).")
 marks_app = typer.Typer(no_args_is_help=True, help="The trademark registry.")

@@ -10,9 +10,9 @@ from sqlmodel import Session
 
 from lims.cli.common import read_secret, ready_engine, reporting_errors
 from lims.models.common import Role
-from lims.services import accounts, auth
-from lims.services.accounts import Changed
-from lims.services.audit import SYSTEM
+from lims.services.access import accounts, auth
+from lims.services.access.accounts import Changed
+from lims.services.core.audit import SYSTEM
 
 user_app = typer.Typer(no_args_is_help=True, help="Users: accounts, roles, passwords.")
 

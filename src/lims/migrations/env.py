@@ -41,8 +41,8 @@ def _migrate(connection: Connection) -> None:
         context.run_migrations()
         at_head = set(context.get_context().get_current_heads()) == set(context.script.get_heads())
         if applied and at_head and not context.is_offline_mode():
-            from lims.services import audit
-            from lims.services.audit_tables import AUDITED_MODELS
+            from lims.services.core import audit
+            from lims.services.core.audit_tables import AUDITED_MODELS
 
             created = frozenset(set(inspect(connection).get_table_names()) - tables_before)
             joined = connection.in_transaction()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
-from lims.services.hotspots import Rate
+from lims.services.public.hotspots import Rate
 
 ROW = 40
 WIDTH = 320

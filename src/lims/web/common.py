@@ -26,10 +26,11 @@ from starlette.routing import Route
 from lims.api.deps import SessionDep
 from lims.api.limits import BoundedFormRoute
 from lims.models.common import Role
-from lims.services import auth, notifications
-from lims.services.audit import Actor
-from lims.services.clock import LOCAL_TZ as LOCAL_TZ  # pages show times in the district's clock
-from lims.services.errors import Forbidden, ServiceError
+from lims.services.access import auth
+from lims.services.cases import notifications
+from lims.services.core.audit import Actor
+from lims.services.core.clock import LOCAL_TZ as LOCAL_TZ  # pages show times in the district's clock
+from lims.services.core.errors import Forbidden, ServiceError
 from lims.settings import get_settings
 from lims.web.i18n import language, texts
 

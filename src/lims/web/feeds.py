@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from lims.api.deps import SessionDep
 from lims.models import PublicWarning
 from lims.models.common import utcnow
-from lims.services import warnings
+from lims.services.cases import warnings
 from lims.settings import get_settings
 from lims.web.common import Viewer, page_router, render
 

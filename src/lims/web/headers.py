@@ -19,7 +19,7 @@ from collections.abc import Callable
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lims.services.throttle import is_trusted_proxy
+from lims.services.access.throttle import is_trusted_proxy
 
 Networks = list[ipaddress.IPv4Network | ipaddress.IPv6Network]
 

@@ -10,9 +10,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from barcodes import gs1
 from lims.api.deps import SessionDep
-from lims.services import links, scanning, trace, warnings
-from lims.services.errors import Busy, ServiceError, TooLarge
-from lims.services.label_ids import looks_like_label_id
+from lims.services.cases import warnings
+from lims.services.core.errors import Busy, ServiceError, TooLarge
+from lims.services.public import scanning, trace
+from lims.services.samples import links
+from lims.services.samples.label_ids import looks_like_label_id
 from lims.web import feeds, review, signin, station, vehicle
 from lims.web.common import Viewer, error_page, page_router, render
 from lims.web.i18n import language, texts

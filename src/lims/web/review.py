@@ -15,9 +15,13 @@ from lims.api.deps import LabelId, RowId, SessionDep
 from lims.models.cases import WarningBase
 from lims.models.common import ResultStatus, Role
 from lims.models.results import ResultPublic
-from lims.services import dates, reference, results, samples, warnings, workflow
-from lims.services.audit import Actor
-from lims.services.errors import ServiceError
+from lims.services.cases import warnings
+from lims.services.core import dates
+from lims.services.core.audit import Actor
+from lims.services.core.errors import ServiceError
+from lims.services.reference import reference_data
+from lims.services.results import records, reviewing
+from lims.services.samples import sampling
 from lims.web.common import LOCAL_TZ, CsrfChecked, page_router, redirect, render, role_page, validation_reason
 
 router = page_router()
@@ -46,16 +50,16 @@ class QueueRow:
 
 
 def _rows(session: Session, actor: Actor, status: ResultStatus) -> list[QueueRow]:
-    found = results.search(session, actor, status=status, limit=200)
+    found = records.search(session, actor, status=status, limit=200)
     testers = {r.id: r.tester_id for r in found}
     products: dict[str, tuple[str, str]] = {}
     rows = []
-    for view in results.public_views(session, found):
+    for view in records.public_views(session, found):
         if view.sample_label_id not in products:
-            sample = samples.get_for(session, actor, view.sample_label_id)
+            sample = sampling.get_for(session, actor, view.sample_label_id)
             products[view.sample_label_id] = (sample.product_name, sample.category_code)
         product, category = products[view.sample_label_id]
-        flags = [Flag(f, *results.FLAG_TEXT.get(f, (f, f))) for f in view.flags]
+        flags = [Flag(f, *records.FLAG_TEXT.get(f, (f, f))) for f in view.flags]
         rows.append(QueueRow(view, product, category, flags, testers[view.id] == actor.user_id))
     return rows
 
@@ -68,9 +72,9 @@ def _page(request: Request, session: Session, actor: Actor, status_code: int = 2
         status_code=status_code,
         pending=_rows(session, actor, ResultStatus.TESTED),
         approved=_rows(session, actor, ResultStatus.APPROVED),
-        corrections=samples.pending_corrections(session, actor),
-        items=reference.items(session),
-        categories=reference.categories(session),
+        corrections=sampling.pending_corrections(session, actor),
+        items=reference_data.items(session),
+        categories=reference_data.categories(session),
         in_force=[w for w in warnings.active(session) if w.district_id == actor.district_id],
         done=done if done in DONE else None,
         form=context.pop("form", {}),
@@ -96,7 +100,7 @@ def decide(
 ) -> Response:
     """Approve, reject (with a reason) or publish one result; four-eyes and flag rules are the service's."""
     try:
-        workflow.act(session, actor, result_id, action, reason=reason, acknowledge_flags=acknowledge_flags)
+        reviewing.act(session, actor, result_id, action, reason=reason, acknowledge_flags=acknowledge_flags)
         session.commit()
     except ServiceError as exc:
         session.rollback()
@@ -118,7 +122,7 @@ def decide_correction(
 ) -> Response:
     """Approve or reject (with a reason) a correction of a published sample; four-eyes is the service's."""
     try:
-        samples.review_correction(session, actor, label_id, version, action, reason=reason)
+        sampling.review_correction(session, actor, label_id, version, action, reason=reason)
         session.commit()
     except ServiceError as exc:
         session.rollback()

@@ -8,8 +8,8 @@ from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from lims.api.deps import ClientAddress, SessionDep, ThrottleDep
-from lims.services import auth
-from lims.services.errors import Busy, TooManyRequests, Unauthorized
+from lims.services.access import auth
+from lims.services.core.errors import Busy, TooManyRequests, Unauthorized
 from lims.web.common import (
     SESSION_COOKIE,
     CsrfChecked,

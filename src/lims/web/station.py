@@ -16,9 +16,14 @@ from lims.api.deps import RowId, SessionDep
 from lims.models.cases import CasePublic, Disposal, ReferralOutcome, RetestRequest
 from lims.models.common import Role
 from lims.models.results import ResultPublic
-from lims.services import cases, dates, districts, hotspots, notifications, reference, results
-from lims.services.audit import Actor
-from lims.services.errors import Invalid, ServiceError
+from lims.services.access import districts
+from lims.services.cases import notifications, procedure
+from lims.services.core import dates
+from lims.services.core.audit import Actor
+from lims.services.core.errors import Invalid, ServiceError
+from lims.services.public import hotspots
+from lims.services.reference import reference_data
+from lims.services.results import records
 from lims.web.charts import rate_chart
 from lims.web.common import CsrfChecked, page_router, redirect, render, role_page, validation_reason
 from lims.web.i18n import language, texts
@@ -82,7 +87,7 @@ FiltersDep = Annotated[Filters, Depends(filters)]
 
 
 def _results(session: Session, actor: Actor, f: Filters, limit: int) -> list[ResultPublic]:
-    found = results.search(
+    found = records.search(
         session,
         actor,
         date_from=f.date_from or None,
@@ -92,7 +97,7 @@ def _results(session: Session, actor: Actor, f: Filters, limit: int) -> list[Res
         judgement=f.judgement or None,
         limit=limit,
     )
-    return results.public_views(session, found)
+    return records.public_views(session, found)
 
 
 def _page(request: Request, session: Session, actor: Actor, f: Filters, status: int = 200, **ctx: Any) -> HTMLResponse:
@@ -114,7 +119,9 @@ def _page(request: Request, session: Session, actor: Actor, f: Filters, status: 
     charts = {
         d: rate_chart(spots.by[d], lang, t[f"by_{d}"]) for d in hotspots.DIMENSIONS if spots.by.get(d) is not None
     }
-    open_cases: list[CasePublic] = [cases.public(session, c) for c in cases.list_for(session, actor, open_only=True)]
+    open_cases: list[CasePublic] = [
+        procedure.public(session, c) for c in procedure.list_for(session, actor, open_only=True)
+    ]
     unread = notifications.unread(session, actor)
     return render(
         request,
@@ -127,7 +134,7 @@ def _page(request: Request, session: Session, actor: Actor, f: Filters, status: 
         cases=open_cases,
         notices=unread,
         points=districts.points(session, actor.district_id),
-        items=reference.items(session),
+        items=reference_data.items(session),
         error=error,
         done=request.query_params.get("done") == "1",
         **ctx,
@@ -191,15 +198,15 @@ def follow_up(
     """Record the next step of a positive case: retest request, acceptance, lab finding or disposal."""
     try:
         if step == "retest":
-            cases.request_retest(session, actor, case_id, RetestRequest(lab=lab.strip()))
+            procedure.request_retest(session, actor, case_id, RetestRequest(lab=lab.strip()))
         elif step == "accept":
-            cases.accept(session, actor, case_id)
+            procedure.accept(session, actor, case_id)
         elif step == "outcome":
-            cases.record_outcome(session, actor, case_id, ReferralOutcome.model_validate({"outcome": outcome}))
+            procedure.record_outcome(session, actor, case_id, ReferralOutcome.model_validate({"outcome": outcome}))
         else:
             amount = _number(quantity)
             body = Disposal.model_validate({"action": action, "quantity": amount, "unit": unit.strip() or "kg"})
-            cases.record_disposal(session, actor, case_id, body)
+            procedure.record_disposal(session, actor, case_id, body)
         session.commit()
     except ServiceError as exc:
         session.rollback()

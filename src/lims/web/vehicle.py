@@ -24,9 +24,12 @@ from lims.models.common import Role, utcnow
 from lims.models.plans import TaskPublic
 from lims.models.results import ResultPublic
 from lims.models.samples import SampleCreate, SamplePublic
-from lims.services import districts, holding, links, plans, reference, results, samples
-from lims.services.audit import Actor
-from lims.services.errors import ServiceError
+from lims.services.access import districts
+from lims.services.core.audit import Actor
+from lims.services.core.errors import ServiceError
+from lims.services.reference import reference_data
+from lims.services.results import holding, records
+from lims.services.samples import links, plans, sampling
 from lims.web.common import CsrfChecked, local_time, number, page_router, redirect, render, role_page, validation_reason
 from lims.web.i18n import language, texts
 
@@ -48,13 +51,13 @@ def plan_tasks(session: Session, actor: Actor, day: date) -> list[TaskPublic]:
 
 def _page(request: Request, session: Session, actor: Actor, status: int = 200, **context: Any) -> HTMLResponse:
     day = today()
-    todays = samples.list_for(session, actor, day=day.isoformat(), limit=500)
-    views = [samples.public(session, s) for s in todays]
+    todays = sampling.list_for(session, actor, day=day.isoformat(), limit=500)
+    views = [sampling.public(session, s) for s in todays]
     per_point: dict[str, list[Any]] = {}
     for v in views:
         per_point.setdefault(v.point_code, []).append(v)
-    found = results.search(session, actor, date_from=day.isoformat(), limit=200)
-    live = results.public_views(session, found)
+    found = records.search(session, actor, date_from=day.isoformat(), limit=200)
+    live = records.public_views(session, found)
     registered = request.query_params.get("registered", "")
     registered = registered if samples_label_ok(registered) else ""
     tasks = plan_tasks(session, actor, day)
@@ -75,8 +78,8 @@ def _page(request: Request, session: Session, actor: Actor, status: int = 200, *
         status_code=status,
         day=day,
         tasks=tasks,
-        item_names={i.code: (i.name_zh, i.name_en) for i in reference.items(session)},
-        category_names={c.code: (c.name_zh, c.name_en) for c in reference.categories(session)},
+        item_names={i.code: (i.name_zh, i.name_en) for i in reference_data.items(session)},
+        category_names={c.code: (c.name_zh, c.name_en) for c in reference_data.categories(session)},
         samples=views,
         per_point=per_point,
         live=live,
@@ -84,7 +87,7 @@ def _page(request: Request, session: Session, actor: Actor, status: int = 200, *
         positives=sum(1 for r in live if r.judgement == "positive"),
         held=holding.pending(session, actor),
         points=districts.points(session, actor.district_id),
-        categories=reference.categories(session),
+        categories=reference_data.categories(session),
         registered=registered,
         form=form,
         **context,
@@ -133,7 +136,7 @@ def register(
                 "task_ref": task_ref.strip() or None,
             }
         )
-        sample = samples.register(session, actor, data)
+        sample = sampling.register(session, actor, data)
         session.commit()
     except ServiceError as exc:
         session.rollback()
@@ -158,7 +161,7 @@ def _gtin_digits(text: str) -> str:
 
 
 def _label(session: Session, actor: Actor, label_id: str) -> tuple[SamplePublic, labels.LabelData]:
-    sample = samples.public(session, samples.get_for(session, actor, label_id))
+    sample = sampling.public(session, sampling.get_for(session, actor, label_id))
     data = labels.LabelData(
         sample_id=sample.label_id,
         url=links.sample_url(sample.label_id),
@@ -257,9 +260,9 @@ async def events(
 
     def fetch(since: int) -> list[ResultPublic]:
         with Session(engine, expire_on_commit=False) as session:
-            found = results.search(session, actor, date_from=today().isoformat(), limit=500)
+            found = records.search(session, actor, date_from=today().isoformat(), limit=500)
             fresh = [r for r in found if (r.id or 0) > since]
-            return sorted(results.public_views(session, fresh), key=lambda v: v.id)
+            return sorted(records.public_views(session, fresh), key=lambda v: v.id)
 
     async def stream() -> AsyncIterator[str]:
         nonlocal last

@@ -11,7 +11,7 @@ from sqlmodel import SQLModel
 from lims.api.deps import ClientAddress, CurrentUser, SessionDep, ThrottleDep
 from lims.models import User
 from lims.models.users import UserPublic
-from lims.services import auth
+from lims.services.access import auth
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from lims.api.deps import CurrentUser, RowId, SessionDep
 from lims.models.cases import CasePublic, Disposal, ReferralOutcome, RetestRequest
-from lims.services import cases
+from lims.services.cases import procedure
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 CaseId = RowId
@@ -15,42 +15,42 @@ CaseId = RowId
 @router.get("")
 def list_cases(session: SessionDep, actor: CurrentUser, open_only: bool = False) -> list[CasePublic]:
     """Cases of your district (or your station's points), newest first."""
-    return [cases.public(session, c) for c in cases.list_for(session, actor, open_only=open_only)]
+    return [procedure.public(session, c) for c in procedure.list_for(session, actor, open_only=open_only)]
 
 
 @router.get("/{case_id}")
 def read(session: SessionDep, actor: CurrentUser, case_id: CaseId) -> CasePublic:
     """One case with its stage and clocks."""
-    return cases.public(session, cases.get_for(session, actor, case_id))
+    return procedure.public(session, procedure.get_for(session, actor, case_id))
 
 
 @router.post("/{case_id}/retest-request")
 def retest_request(session: SessionDep, actor: CurrentUser, case_id: CaseId, body: RetestRequest) -> CasePublic:
     """The tested party asks for a retest at a qualified lab, within four hours of the notice."""
-    case = cases.request_retest(session, actor, case_id, body)
+    case = procedure.request_retest(session, actor, case_id, body)
     session.commit()
-    return cases.public(session, case)
+    return procedure.public(session, case)
 
 
 @router.post("/{case_id}/acceptance")
 def acceptance(session: SessionDep, actor: CurrentUser, case_id: CaseId) -> CasePublic:
     """The tested party accepts the result."""
-    case = cases.accept(session, actor, case_id)
+    case = procedure.accept(session, actor, case_id)
     session.commit()
-    return cases.public(session, case)
+    return procedure.public(session, case)
 
 
 @router.post("/{case_id}/referral-outcome")
 def referral_outcome(session: SessionDep, actor: CurrentUser, case_id: CaseId, body: ReferralOutcome) -> CasePublic:
     """The qualified lab's finding."""
-    case = cases.record_outcome(session, actor, case_id, body)
+    case = procedure.record_outcome(session, actor, case_id, body)
     session.commit()
-    return cases.public(session, case)
+    return procedure.public(session, case)
 
 
 @router.post("/{case_id}/disposal")
 def disposal(session: SessionDep, actor: CurrentUser, case_id: CaseId, body: Disposal) -> CasePublic:
     """Removal from sale (下架) or destruction (销毁) with the quantity; closes the case."""
-    case = cases.record_disposal(session, actor, case_id, body)
+    case = procedure.record_disposal(session, actor, case_id, body)
     session.commit()
-    return cases.public(session, case)
+    return procedure.public(session, case)

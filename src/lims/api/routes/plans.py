@@ -11,7 +11,7 @@ from sqlmodel import SQLModel
 from lims.api.deps import CurrentUser, RowId, SessionDep
 from lims.models.common import utcnow
 from lims.models.plans import PlanVersionPublic, ProgressPublic, TaskPublic, UrgentTaskCreate
-from lims.services import plans
+from lims.services.samples import plans
 
 router = APIRouter(tags=["plans"])
 

@@ -10,7 +10,7 @@ from sqlmodel import select
 from lims.api.deps import OptionalUser, SessionDep
 from lims.models import TestItem
 from lims.models.reference import SamplingPointPublic, TestItemBase
-from lims.services import districts
+from lims.services.access import districts
 
 router = APIRouter(prefix="/reference", tags=["reference"])
 

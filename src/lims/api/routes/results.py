@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from lims.api.deps import CurrentUser, RowId, SessionDep
 from lims.models.results import ResultCorrection, ResultPublic, ResultSubmit, ReviewDecision
-from lims.services import results, workflow
+from lims.services.results import records, reviewing
 
 router = APIRouter(prefix="/results", tags=["results"])
 ResultId = RowId
@@ -17,9 +17,9 @@ ResultId = RowId
 @router.post("", status_code=201)
 def submit(session: SessionDep, actor: CurrentUser, body: ResultSubmit) -> ResultPublic:
     """Submit raw data (tester); the LIMS judges it and the result awaits review."""
-    result = results.submit(session, actor, body)
+    result = records.submit(session, actor, body)
     session.commit()
-    return results.public_views(session, [result])[0]
+    return records.public_views(session, [result])[0]
 
 
 @router.get("")
@@ -36,7 +36,7 @@ def shared_results(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[ResultPublic]:
     """Results you may see: your district's, or for station users every published result."""
-    rows = results.search(
+    rows = records.search(
         session,
         actor,
         date_from=date_from,
@@ -48,21 +48,21 @@ def shared_results(
         limit=limit,
         offset=offset,
     )
-    return results.public_views(session, rows)
+    return records.public_views(session, rows)
 
 
 @router.get("/{result_id}")
 def read(session: SessionDep, actor: CurrentUser, result_id: ResultId) -> ResultPublic:
     """One result with its raw data."""
-    return results.public_views(session, [results.get_for(session, actor, result_id)])[0]
+    return records.public_views(session, [records.get_for(session, actor, result_id)])[0]
 
 
 @router.post("/{result_id}/corrections", status_code=201)
 def correct(session: SessionDep, actor: CurrentUser, result_id: ResultId, body: ResultCorrection) -> ResultPublic:
     """Replace a result awaiting review by a corrected version (tester)."""
-    new = results.correct(session, actor, result_id, body)
+    new = records.correct(session, actor, result_id, body)
     session.commit()
-    return results.public_views(session, [new])[0]
+    return records.public_views(session, [new])[0]
 
 
 @router.post("/{result_id}/{action}")
@@ -75,8 +75,8 @@ def review(
 ) -> ResultPublic:
     """Approve, reject (with a reason), publish or archive a result (reviewer, never the tester)."""
     body = body or ReviewDecision()
-    result = workflow.act(
+    result = reviewing.act(
         session, actor, result_id, action, reason=body.reason, acknowledge_flags=body.acknowledge_flags
     )
     session.commit()
-    return results.public_views(session, [result])[0]
+    return records.public_views(session, [result])[0]

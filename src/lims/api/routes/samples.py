@@ -15,7 +15,7 @@ from lims.models.samples import (
     SamplePublic,
     SampleVersionPublic,
 )
-from lims.services import samples
+from lims.services.samples import sampling
 
 router = APIRouter(prefix="/samples", tags=["samples"])
 
@@ -23,9 +23,9 @@ router = APIRouter(prefix="/samples", tags=["samples"])
 @router.post("", status_code=201)
 def register(session: SessionDep, actor: CurrentUser, body: SampleCreate) -> SamplePublic:
     """Register a sample (tester); the answer carries its label id."""
-    sample = samples.register(session, actor, body)
+    sample = sampling.register(session, actor, body)
     session.commit()
-    return samples.public(session, sample)
+    return sampling.public(session, sample)
 
 
 @router.get("")
@@ -38,20 +38,20 @@ def list_samples(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[SamplePublic]:
     """Samples of your district, newest first."""
-    rows = samples.list_for(session, actor, day=day, point_code=point, limit=limit, offset=offset)
-    return [samples.public(session, s) for s in rows]
+    rows = sampling.list_for(session, actor, day=day, point_code=point, limit=limit, offset=offset)
+    return [sampling.public(session, s) for s in rows]
 
 
 @router.get("/pending-corrections")
 def pending_corrections(session: SessionDep, actor: CurrentUser) -> list[CorrectionPublic]:
     """Corrections of your district's published samples awaiting review, oldest first (reviewer)."""
-    return samples.pending_corrections(session, actor)
+    return sampling.pending_corrections(session, actor)
 
 
 @router.get("/{label_id}")
 def read(session: SessionDep, actor: CurrentUser, label_id: LabelId) -> SamplePublic:
     """One sample, current version."""
-    return samples.public(session, samples.get_for(session, actor, label_id))
+    return sampling.public(session, sampling.get_for(session, actor, label_id))
 
 
 @router.post(
@@ -67,11 +67,11 @@ def correct(
     is published it is a pending version (202, shown as `pending_correction`) that a reviewer other
     than you and the sample's tester approves before anyone sees it; one pending correction at a time.
     """
-    sample = samples.correct(session, actor, label_id, body)
+    sample = sampling.correct(session, actor, label_id, body)
     session.commit()
     if sample.pending_version is not None:
         response.status_code = 202
-    return samples.public(session, sample)
+    return sampling.public(session, sample)
 
 
 @router.post("/{label_id}/corrections/{version}/{action}")
@@ -85,12 +85,12 @@ def review_correction(
 ) -> SamplePublic:
     """Approve (the public then sees it) or reject (with a reason) a pending correction (reviewer, four-eyes)."""
     reason = body.reason if body else ""
-    sample = samples.review_correction(session, actor, label_id, version, action, reason=reason)
+    sample = sampling.review_correction(session, actor, label_id, version, action, reason=reason)
     session.commit()
-    return samples.public(session, sample)
+    return sampling.public(session, sample)
 
 
 @router.get("/{label_id}/versions")
 def versions(session: SessionDep, actor: CurrentUser, label_id: LabelId) -> list[SampleVersionPublic]:
     """Every version of the sample's data, oldest first."""
-    return samples.versions(session, actor, label_id)
+    return sampling.versions(session, actor, label_id)

@@ -8,7 +8,7 @@ from sqlmodel import SQLModel
 
 from lims.api.deps import SessionDep
 from lims.api.limits import BoundedFormRoute
-from lims.services import scanning
+from lims.services.public import scanning
 
 router = APIRouter(tags=["trace"], route_class=BoundedFormRoute)
 

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from lims.api.deps import SessionDep
 from lims.models.trace import TraceRecord
-from lims.services import exchange, trace
+from lims.services.public import exchange, trace
 
 router = APIRouter(tags=["trace"])
 

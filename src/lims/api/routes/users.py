@@ -8,8 +8,8 @@ from fastapi import APIRouter, Path
 
 from lims.api.deps import CurrentUser, SessionDep
 from lims.models.users import AccountChanged, PasswordChange, RoleChange, UserAccount, UserCreate
-from lims.services import accounts
-from lims.services.accounts import Changed
+from lims.services.access import accounts
+from lims.services.access.accounts import Changed
 
 router = APIRouter(prefix="/users", tags=["users"])
 Username = Annotated[str, Path(min_length=1, max_length=64, description="the user name")]

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from lims.api.deps import CurrentUser, RowId, SessionDep
 from lims.models.cases import WarningBase, WarningPublic, WarningWithdraw
-from lims.services import warnings
+from lims.services.cases import warnings
 
 router = APIRouter(prefix="/warnings", tags=["warnings"])
 

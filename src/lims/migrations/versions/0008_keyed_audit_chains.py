@@ -114,13 +114,14 @@ class _Appender:
     """Writes keyed events to chains that are empty at this revision, then their head records."""
 
     def __init__(self, bind, key):
-        from lims.services import audit
+        from lims.services.core import audit
 
         self.bind, self.key, self.heads = bind, key, {}
         self.at = audit.utcnow()
 
     def add(self, chain, entity, entity_id, action, after):
-        from lims.services import audit, audit_keys
+        from lims.services.core import audit
+        from lims.services.core import audit_keys
 
         count, head = self.heads.get(chain, (0, audit.GENESIS))
         values = {
@@ -133,7 +134,8 @@ class _Appender:
         self.heads[chain] = (count + 1, digest)
 
     def head_record(self, chain, count, head):
-        from lims.services import audit, audit_keys
+        from lims.services.core import audit
+        from lims.services.core import audit_keys
 
         mac = audit_keys.head_mac(self.key, chain, count, head)
         values = {'name': chain, 'count': count, 'head': head, 'mac': mac, 'version': audit.head_version(head)}
@@ -146,7 +148,7 @@ class _Appender:
 
 def _redact(key, values):
     """Replace secret values in an event's snapshots by their keyed fingerprints; whether anything changed."""
-    from lims.services import audit_keys
+    from lims.services.core import audit_keys
 
     columns = SECRET_COLUMNS.get(values['entity'], ())
     changed = False
@@ -165,8 +167,9 @@ def _redact(key, values):
 
 
 def _seal_and_start(bind):
-    from lims.services import audit, audit_keys
-    from lims.services.audit_tables import LEGACY, SHARED, district_chain
+    from lims.services.core import audit
+    from lims.services.core import audit_keys
+    from lims.services.core.audit_tables import LEGACY, SHARED, district_chain
     from lims.settings import get_settings
 
     events = bind.execute(sa.select(sa.func.count()).select_from(_events)).scalar()

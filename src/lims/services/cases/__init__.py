@@ -1,0 +1,1 @@
+"""What follows a positive: cases, notifications to stations, and consumer warnings."""

@@ -1,0 +1,40 @@
+"""Days and times that people type into queries and forms: parsed once, held to the sane range."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from lims.models import bounds
+from lims.services.core.errors import Invalid
+
+
+def day(text: str | None, name: str) -> date | None:
+    """`YYYY-MM-DD` as a date (None when empty), or Invalid naming the field and the range."""
+    if not text:
+        return None
+    try:
+        return bounds.parse_day(text, name)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
+
+
+def day_start(text: str | None, name: str) -> datetime | None:
+    """The start (00:00 UTC) of the day `text` names, or None when empty."""
+    value = day(text, name)
+    return None if value is None else datetime.combine(value, datetime.min.time(), tzinfo=UTC)
+
+
+def moment(text: str | None, name: str) -> datetime | None:
+    """An ISO 8601 time with its offset (None when empty), in UTC, or Invalid with the reason."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise Invalid(f"{name} {text[:40]!r} is not a time (ISO 8601 with an offset)") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        return bounds.check_moment(value)
+    except ValueError as exc:
+        raise Invalid(f"{name}: {exc}") from None

@@ -1,0 +1,458 @@
+"""The main job end to end on demo data: reference data, users, a day of samples, results, review, publication."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import inspect
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from lims.judgement import content_factor
+from lims.models import (
+    FoodCategory,
+    KitLot,
+    Limit,
+    PlanTask,
+    PlanVersion,
+    Sample,
+    SamplingPoint,
+    TestItem,
+    TestResult,
+    User,
+)
+from lims.models.common import JudgementOutcome, ResultStatus, Role, utcnow
+from lims.models.results import ResultSubmit
+from lims.models.samples import SampleCreate
+from lims.services.access import accounts, auth, passwords
+from lims.services.core import schema
+from lims.services.core.audit import SYSTEM, Actor
+from lims.services.core.errors import ServiceError
+from lims.services.reference import reference_data, registry
+from lims.services.results import records, workflow
+from lims.services.samples import plans, sampling
+
+DEMO_USERS: dict[str, tuple[str, str, str | None]] = {
+    # user name: (role, password, station code)
+    "tester": (Role.TESTER, "tester-demo-2026", None),
+    "reviewer": (Role.REVIEWER, "reviewer-demo-2026", None),
+    "station": (Role.STATION, "station-demo-2026", "ST04"),
+    "admin": (Role.ADMIN, "admin-demo-2026", None),
+}
+
+# What the vehicle takes at a point, by category: product, brand, GTIN (or None for loose produce), supplier.
+PRODUCTS: dict[str, list[tuple[str, str, str | None, str]]] = {
+    "VEG_LEAF": [
+        ("小白菜", "", None, "x蔬菜合作社"),
+        ("菠菜", "", None, "x农场"),
+        ("油麦菜", "", None, "x蔬菜基地"),
+    ],
+    "VEG": [("豇豆", "", None, "x蔬菜基地"), ("韭菜", "", None, "x农户"), ("芹菜", "", None, "x合作社")],
+    "FRUIT": [("草莓", "", None, "x果园"), ("葡萄", "", None, "x果业")],
+    "PORK": [("猪后腿肉", "", None, "x肉联厂"), ("猪肝", "", None, "x屠宰场")],
+    "BEEF_MUTTON": [("牛腩", "", None, "x牛羊肉批发"), ("羊肉卷", "", None, "x牛羊肉批发")],
+    "AQUATIC": [
+        ("草鱼", "", None, "x水产批发"),
+        ("基围虾", "", None, "x水产"),
+        ("鲜鱿鱼", "", None, "x海鲜"),
+    ],
+    "TRIPE": [("水发牛百叶", "", None, "x干货行")],
+    "CURED_MEAT": [("腊肠", "皇上皇", "6904740000013", "广州皇上皇集团股份有限公司"), ("咸肉", "", None, "x肉制品")],
+    "PICKLES": [("榨菜", "", None, "x酱菜厂"), ("酸豆角", "", None, "x酱菜")],
+    "DRIED_FRUIT": [("红枣", "好想你", "6906610000017", "好想你健康食品股份有限公司"), ("杏干", "", None, "x干果")],
+    "MUSHROOM": [("香菇", "十月稻田", "6902130000018", "十月稻田集团股份有限公司")],
+    "MAIZE": [("玉米糁", "", None, "x粮油")],
+    "PEANUT": [
+        ("花生仁", "", None, "x粮油"),
+        ("食用调和油", "金龙鱼", "6948720000013", "益海嘉里金龙鱼粮油食品股份有限公司"),
+    ],
+    "RICE": [("东北大米", "金龙鱼", "6948720000020", "益海嘉里金龙鱼粮油食品股份有限公司")],
+    "WHEAT": [("小麦粉", "", None, "x面粉厂")],
+    "NOODLES": [("湿米粉", "", None, "x米粉作坊"), ("腐竹", "", None, "x豆制品")],
+}
+
+# Categories each kind of point sells.
+POINT_CATEGORIES: dict[str, list[str]] = {
+    "market": ["VEG_LEAF", "VEG", "FRUIT", "PORK", "BEEF_MUTTON", "AQUATIC", "TRIPE", "NOODLES", "PICKLES"],
+    "supermarket": [
+        "VEG_LEAF",
+        "VEG",
+        "FRUIT",
+        "PORK",
+        "AQUATIC",
+        "CURED_MEAT",
+        "PICKLES",
+        "DRIED_FRUIT",
+        "MUSHROOM",
+        "RICE",
+        "WHEAT",
+        "PEANUT",
+        "MAIZE",
+    ],
+    "mall": ["FRUIT", "DRIED_FRUIT", "CURED_MEAT", "MUSHROOM", "RICE"],
+    "scenic": ["AQUATIC", "NOODLES", "FRUIT", "DRIED_FRUIT"],
+}
+POSITIVE_RATE = 0.04
+
+
+@dataclass
+class DemoSummary:
+    """What the demo did, for the console and `--json`."""
+
+    samples: int = 0
+    results: int = 0
+    positives: int = 0
+    published: int = 0
+    rejected: int = 0
+    cases: int = 0
+    days: int = 1
+    plan_day: str | None = None
+    trace_codes: list[str] = field(default_factory=list)
+    users: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary as plain data."""
+        return dict(self.__dict__)
+
+
+def _raw_for(item: TestItem, limit: Limit, kit: KitLot | None, positive: bool, rng: random.Random) -> dict[str, float]:
+    """Raw instrument figures that a real run with this outcome would give."""
+    if item.family == "pesticide":
+        control = rng.uniform(0.45, 0.75)
+        inhibition = rng.uniform(55, 85) if positive else rng.uniform(-5, 35)
+        return {"control_dA": round(control, 4), "sample_dA": round(control * (1 - inhibition / 100), 4)}
+    if item.family == "gold":
+        cutoff = kit.cutoff_tc if kit and kit.cutoff_tc else item.method["default_cutoff_tc"]
+        c = rng.uniform(0.7, 1.3)
+        ratio = rng.uniform(0.25, 0.7) * cutoff if positive else rng.uniform(1.1, 1.8) * cutoff
+        return {"t": round(c * ratio, 4), "c": round(c, 4)}
+    method = item.method
+    standards = method["standards"]
+    slope = (standards[-1][1] - standards[0][1]) / (standards[-1][0] - standards[0][0])
+    mass, dilution, volume = round(rng.uniform(4.8, 5.2), 3), 1.0, float(method["extract_volume_ml"])
+    top = standards[-1][0] * 0.85
+    factor = volume * dilution / mass * content_factor(method["conc_unit"], limit.unit)
+    if positive:
+        content = (
+            (limit.limit * rng.uniform(1.3, 2.5)) if limit.limit else method["detection_limit"] * rng.uniform(1.5, 3)
+        )
+    else:
+        content = (limit.limit * rng.uniform(0.1, 0.6)) if limit.limit else 0.0
+    conc = min(content / factor, top)
+    blank = round(rng.uniform(0.01, 0.03), 4)
+    absorbance = round(blank + slope * conc + standards[0][1], 4)
+    return {"absorbance": absorbance, "blank": blank, "dilution": dilution, "mass_g": mass}
+
+
+@dataclass
+class _Reference:
+    points: list[SamplingPoint]
+    items_by_category: dict[str, list[tuple[TestItem, Limit]]]
+    kits: dict[int, KitLot]
+
+
+def _reference(session: Session) -> _Reference:
+    categories = {c.id: c.code for c in session.exec(select(FoodCategory))}
+    items = {i.id: i for i in session.exec(select(TestItem))}
+    by_category: dict[str, list[tuple[TestItem, Limit]]] = {}
+    for limit in session.exec(select(Limit)):
+        by_category.setdefault(categories[limit.category_id], []).append((items[limit.item_id], limit))
+    today = utcnow().date()
+    kits = {k.item_id: k for k in session.exec(select(KitLot)) if k.expires_on >= today}
+    points = [p for p in session.exec(select(SamplingPoint).order_by(SamplingPoint.code)) if p.kind in POINT_CATEGORIES]
+    return _Reference(points, by_category, kits)
+
+
+def ensure_users(session: Session) -> dict[str, User]:
+    """The demo's users, created when missing (their passwords are published: see `foreign_data`)."""
+    users = {}
+    for name, (role, password, station) in DEMO_USERS.items():
+        user = session.exec(select(User).where(User.username == name)).first()
+        users[name] = user or auth.add_user(
+            session,
+            SYSTEM,
+            name,
+            role,
+            password,
+            station_code=station,
+            full_name=f"Demo {role}",
+            published_password_ok=True,
+        )
+    return users
+
+
+def _demo_made(username: str, role: str, password_hash: str, active: bool) -> bool:
+    """Whether an account is one the demo makes: a demo account with its published password, or the
+    instrument gateway (which cannot sign in)."""
+    if accounts.is_gateway(username):
+        return not active
+    demo = DEMO_USERS.get(username)
+    return demo is not None and demo[0] == role and passwords.verify(password_hash, demo[1])
+
+
+def foreign_data(engine: Engine) -> str | None:
+    """Why the database holds data other than a previous demo's, or None: the demo adds accounts whose
+    passwords are published, so it must not add them to a database in real use."""
+    tables = set(inspect(engine).get_table_names())
+    if "app_user" not in tables:
+        return None
+    with Session(engine) as session:
+        accounts = session.exec(select(User.username, User.role, User.password_hash, User.active)).all()
+        others = sorted(name for name, role, hashed, active in accounts if not _demo_made(name, role, hashed, active))
+        if others:
+            shown = ", ".join(others[:3]) + (", …" if len(others) > 3 else "")
+            return f"the database holds {len(others)} account(s) that the demo did not make ({shown})"
+        if not accounts and "sample" in tables and session.exec(select(Sample.id).limit(1)).first() is not None:
+            return "the database holds samples that the demo did not register"
+    return None
+
+
+@dataclass(frozen=True)
+class _Visit:
+    """One sample to take: where, what kind of food, when, and the plan task it fulfils."""
+
+    point: str
+    category: str
+    at: datetime
+    task_ref: str | None = None
+
+
+def _rotation(ref: _Reference, day_start: datetime, samples: int, minutes_apart: int = 25) -> list[_Visit]:
+    """A day of work without a plan: exactly `samples` samples, spread over every point, its usual
+    categories in turn, the first visit an hour after `day_start`."""
+    visits = []
+    for index, point in enumerate(ref.points):
+        share = samples // len(ref.points) + (1 if index < samples % len(ref.points) else 0)
+        categories = POINT_CATEGORIES[point.kind]
+        arrival = day_start + timedelta(hours=1, minutes=minutes_apart * index)
+        visits += [
+            _Visit(point.code, categories[(n + index) % len(categories)], arrival + timedelta(minutes=3 * n))
+            for n in range(share)
+        ]
+    return visits
+
+
+def _from_plan(tasks: list[PlanTask], points: dict[int, str], day_start: datetime) -> list[_Visit]:
+    """The day sheet's tasks in route order, each batch one sample registered against its task."""
+    visits = []
+    for index, task in enumerate(sorted(tasks, key=lambda t: t.route)):
+        arrival = day_start + timedelta(hours=1, minutes=30 * index)
+        batches = [c for c, n in sorted(task.batches.items()) for _ in range(n)]
+        visits += [
+            _Visit(points[task.point_id], c, arrival + timedelta(minutes=3 * k), plans.task_ref(task))
+            for k, c in enumerate(batches)
+        ]
+    return visits
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One test the demo has an instrument run: the sample, the item, its family and the outcome to show."""
+
+    sample_label_id: str
+    item_code: str
+    family: str
+    outcome: str  # negative | positive
+
+
+# Runs the measurements on instruments and stores what they send (the CLI starts simulators for it).
+InstrumentRun = Callable[[list[Measurement]], None]
+
+
+def _review(session: Session, reviewer: Actor, result: TestResult, summary: DemoSummary) -> bool:
+    """The reviewer's decision on one result; True when it was published."""
+    summary.results += 1
+    if result.judgement == JudgementOutcome.INVALID:
+        workflow.transition(session, reviewer, result, "reject", reason="invalid run; retest the sample")
+        summary.rejected += 1
+        return False
+    workflow.transition(session, reviewer, result, "approve", acknowledge_flags=True)
+    workflow.transition(session, reviewer, result, "publish")
+    summary.published += 1
+    if result.judgement == JudgementOutcome.POSITIVE:
+        summary.positives += 1
+        summary.cases += 1
+    return True
+
+
+def _register(session: Session, tester: Actor, visit: _Visit, rng: random.Random) -> Sample:
+    product, brand, gtin, supplier = rng.choice(PRODUCTS[visit.category])
+    return sampling.register(
+        session,
+        tester,
+        SampleCreate(
+            point_code=visit.point,
+            product_name=product,
+            category_code=visit.category,
+            brand=brand,
+            gtin=gtin,
+            batch=f"{visit.at:%Y%m%d}{rng.randint(1, 9)}",
+            supplier=supplier,
+            quantity=round(rng.uniform(0.5, 3), 1),
+            collected_at=visit.at,
+            task_ref=visit.task_ref,
+        ),
+    )
+
+
+def _note_codes(sample: Sample, summary: DemoSummary) -> None:
+    summary.trace_codes.append(sample.label_id)
+    ean13 = sample.gtin[1:] if sample.gtin and sample.gtin.startswith("0") else sample.gtin
+    if ean13 and ean13 not in summary.trace_codes:
+        summary.trace_codes.append(ean13)
+
+
+def _work(
+    session: Session,
+    ref: _Reference,
+    tester: Actor,
+    reviewer: Actor,
+    visits: list[_Visit],
+    rng: random.Random,
+    summary: DemoSummary,
+    *,
+    note_codes: bool = False,
+) -> None:
+    """Register each visit's sample, submit hand-made readings, review and publish."""
+    for visit in visits:
+        sample = _register(session, tester, visit, rng)
+        summary.samples += 1
+        published = False
+        for item, limit in ref.items_by_category.get(visit.category, []):
+            kit = ref.kits.get(int(item.id or 0))
+            result = records.submit(
+                session,
+                tester,
+                ResultSubmit(
+                    sample_label_id=sample.label_id,
+                    item_code=item.code,
+                    raw=_raw_for(item, limit, kit, rng.random() < POSITIVE_RATE, rng),
+                    kit_lot=kit.lot if kit else None,
+                    tested_at=visit.at + timedelta(minutes=40),
+                ),
+            )
+            published = _review(session, reviewer, result, summary) or published
+        if note_codes and published:
+            _note_codes(sample, summary)
+
+
+def _work_on_instruments(
+    engine: Engine,
+    ref: _Reference,
+    tester: Actor,
+    reviewer: Actor,
+    visits: list[_Visit],
+    rng: random.Random,
+    summary: DemoSummary,
+    instruments: InstrumentRun,
+) -> None:
+    """The shown day: register the samples, let the instruments measure them, then review and publish."""
+    registered: list[Sample] = []
+    measurements: list[Measurement] = []
+    with Session(engine, expire_on_commit=False) as session:
+        for visit in visits:
+            sample = _register(session, tester, visit, rng)
+            registered.append(sample)
+            for item, _limit in ref.items_by_category.get(visit.category, []):
+                # A few positives whatever the seed.
+                outcome = "positive" if len(measurements) % 13 == 6 else "negative"
+                measurements.append(Measurement(sample.label_id, item.code, item.family, outcome))
+        session.commit()
+    summary.samples += len(registered)
+    instruments(measurements)
+    with Session(engine, expire_on_commit=False) as session:
+        for sample in registered:
+            stored = session.exec(
+                select(TestResult).where(TestResult.sample_id == sample.id, TestResult.status == ResultStatus.TESTED)
+            ).all()
+            if [_review(session, reviewer, result, summary) for result in stored].count(True):
+                _note_codes(sample, summary)
+        session.commit()
+
+
+def _plan_day(session: Session, tester: Actor, today: date, capacity: int) -> tuple[date, list[PlanTask]] | None:
+    """The last vehicle day up to today and its day sheet (the day's visits, then overdue visits carried to
+    it), filled up to the vehicle's capacity; the month's plan is generated when missing."""
+    month = f"{today:%Y-%m}"
+    try:
+        if not session.exec(select(PlanVersion.id).where(PlanVersion.month == month)).first():
+            plans.generate(session, SYSTEM, plans.load(), month)
+            session.commit()
+    except ServiceError:  # e.g. a year the holiday calendar does not know yet
+        return None
+    days = session.exec(
+        select(col(PlanTask.day)).join(PlanVersion).where(PlanVersion.month == month, col(PlanTask.day) <= today)
+    ).all()
+    if not days:
+        return None
+    day = max(days)
+    chosen, samples_due = [], 0
+    for entry in plans.day_sheet(session, tester, day):
+        if entry.kind != "planned" or samples_due >= capacity:
+            continue
+        chosen.append(entry.id)
+        samples_due += sum(entry.batches.values())
+    tasks = [session.get(PlanTask, task_id) for task_id in chosen]
+    return day, [t for t in tasks if t is not None]
+
+
+def run_demo(
+    engine: Engine,
+    *,
+    days: int = 1,
+    samples_per_day: int = 30,
+    seed: int = 12315,
+    progress: Callable[[int, int], None] | None = None,
+    instruments: InstrumentRun | None = None,
+) -> DemoSummary:
+    """Load reference data and users, then do `days` days of work ending today; each day in one transaction."""
+    rng = random.Random(seed)
+    summary = DemoSummary(days=days)
+    with Session(engine, expire_on_commit=False) as session:
+        reference_data.load_reference(session, SYSTEM)
+        registry.load_samples(session, SYSTEM)
+        users = ensure_users(session)
+        session.commit()
+        ref = _reference(session)
+    tester, reviewer = auth.actor_for(users["tester"]), auth.actor_for(users["reviewer"])
+    now = utcnow()
+    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    for back in range(days - 1, 0, -1):
+        with Session(engine, expire_on_commit=False) as session:
+            visits = _rotation(ref, midnight - timedelta(days=back), max(samples_per_day, 200))
+            _work(session, ref, tester, reviewer, visits, rng, summary)
+            session.commit()
+        if progress:
+            progress(days - back, days)
+    # The last day follows the plan's day sheet, and its readings come from the instruments.
+    with Session(engine, expire_on_commit=False) as session:
+        planned = _plan_day(session, tester, now.date(), samples_per_day)
+        points = {int(p.id or 0): p.code for p in session.exec(select(SamplingPoint))}
+    if planned is not None:
+        day, tasks = planned
+        start = now - timedelta(hours=7) if day == now.date() else datetime.combine(day, time(0), tzinfo=UTC)
+        summary.plan_day = day.isoformat()
+        visits = _from_plan(tasks, points, start)
+        # A light plan day (one visit of a few batches) is topped up with unplanned samples after the
+        # route, so that the demo shows a full day whatever the date.
+        if len(visits) < samples_per_day:
+            after = max(v.at for v in visits) if visits else start
+            top_up = min(after + timedelta(minutes=10), now - timedelta(hours=2)) - timedelta(hours=1)
+            visits += _rotation(ref, top_up, samples_per_day - len(visits), minutes_apart=10)
+    else:
+        visits = _rotation(ref, now - timedelta(hours=7), samples_per_day)
+    if instruments is not None:
+        _work_on_instruments(engine, ref, tester, reviewer, visits, rng, summary, instruments)
+    else:
+        with Session(engine, expire_on_commit=False) as session:
+            _work(session, ref, tester, reviewer, visits, rng, summary, note_codes=True)
+            session.commit()
+    if progress:
+        progress(days, days)
+    schema.analyze(engine)
+    summary.users = {name: password for name, (_role, password, _s) in DEMO_USERS.items()}
+    return summary

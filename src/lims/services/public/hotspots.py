@@ -1,0 +1,148 @@
+"""Hotspot analysis: positive rates of reviewed quick tests by item, food category, sampling point and month."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session, col
+
+from lims.models import District, FoodCategory, Sample, SamplingPoint, TestItem, TestResult
+from lims.models.common import JudgementOutcome, Role
+from lims.services.access.auth import require_role
+from lims.services.core import dates, visibility
+from lims.services.core.audit import Actor
+
+# Results that count: reviewed ones only (a pending or rejected result is not a finding yet).
+DIMENSIONS = ("item", "category", "point", "month")
+
+
+@dataclass(frozen=True)
+class Rate:
+    """Valid tests and positives for one key of a dimension (invalid runs are not counted)."""
+
+    key: str
+    label_zh: str
+    label_en: str
+    tested: int
+    positive: int
+
+    @property
+    def rate(self) -> float:
+        """Positives per valid test, 0 when nothing was tested."""
+        return self.positive / self.tested if self.tested else 0.0
+
+
+@dataclass(frozen=True)
+class Hotspots:
+    """Positive rates along each dimension, with the totals."""
+
+    tested: int
+    positive: int
+    by: dict[str, list[Rate]] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        """The overall positive rate."""
+        return self.positive / self.tested if self.tested else 0.0
+
+
+def _rates(counts: dict[str, list[int]], labels: dict[str, tuple[str, str]], chronological: bool) -> list[Rate]:
+    rows = [Rate(k, *labels.get(k, (k, k)), tested=v[0], positive=v[1]) for k, v in counts.items()]
+    if chronological:
+        return sorted(rows, key=lambda r: r.key)
+    return sorted(rows, key=lambda r: (-r.rate, -r.tested, r.key))
+
+
+def positive_rates(
+    session: Session,
+    actor: Actor,
+    *,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    point_code: str | None = None,
+    item_code: str | None = None,
+) -> Hotspots:
+    """Positive rates the actor may see: station users over published results of every district."""
+    require_role(actor, Role.STATION, Role.REVIEWER, Role.ADMIN, Role.TESTER)
+    month = (
+        func.to_char(col(TestResult.tested_at), "YYYY-MM")
+        if session.get_bind().dialect.name == "postgresql"
+        else func.strftime("%Y-%m", col(TestResult.tested_at))
+    ).label("month")
+    keys: tuple[Any, ...] = (
+        col(TestResult.judgement),
+        month,
+        col(TestItem.code).label("item"),
+        col(TestItem.name_zh).label("item_zh"),
+        col(TestItem.name_en).label("item_en"),
+        col(FoodCategory.code).label("category"),
+        col(FoodCategory.name_zh).label("category_zh"),
+        col(FoodCategory.name_en).label("category_en"),
+        col(SamplingPoint.code).label("point"),
+        col(SamplingPoint.name).label("point_zh"),
+        col(SamplingPoint.name_en).label("point_en"),
+        col(District.code).label("district"),
+    )
+    statement: Any = (
+        select(*keys, func.count().label("n"))
+        .join(Sample, col(Sample.id) == col(TestResult.sample_id))
+        .join(TestItem, col(TestItem.id) == col(TestResult.item_id))
+        .join(SamplingPoint, col(SamplingPoint.id) == col(Sample.point_id))
+        .join(District, col(District.id) == col(SamplingPoint.district_id))
+        .join(FoodCategory, col(FoodCategory.code) == col(Sample.category_code))
+        .where(col(TestResult.judgement).in_([JudgementOutcome.NEGATIVE.value, JudgementOutcome.POSITIVE.value]))
+    )
+    if actor.role == Role.STATION:
+        statement = statement.where(visibility.public_only())
+    else:
+        statement = statement.where(visibility.reviewed_only(), col(TestResult.district_id) == actor.district_id)
+    start, end = dates.day_start(date_from, "date_from"), dates.day_start(date_to, "date_to")
+    if start:
+        statement = statement.where(col(TestResult.tested_at) >= start)
+    if end:
+        statement = statement.where(col(TestResult.tested_at) < end + timedelta(days=1))
+    if item_code:
+        statement = statement.where(col(TestItem.code) == item_code)
+    if point_code:  # a point of the reader's district (codes are unique per district)
+        statement = statement.where(
+            col(SamplingPoint.district_id) == actor.district_id, col(SamplingPoint.code) == point_code
+        )
+    rows = [dict(r._mapping) for r in session.execute(statement.group_by(*keys)).all()]
+    home = session.get(District, actor.district_id) if actor.district_id else None
+    for r in rows:  # another district may use the same point codes: name its points with the district
+        if home is None or r["district"] != home.code:
+            r["point"] = f"{r['district']} {r['point']}"
+    return aggregate(rows)
+
+
+def aggregate(rows: Iterable[Mapping[Any, Any]]) -> Hotspots:
+    """Add up grouped counts (`n` valid tests of one judgement per item, category, point and month)."""
+    counts: dict[str, dict[str, list[int]]] = {d: defaultdict(lambda: [0, 0]) for d in DIMENSIONS}
+    labels: dict[str, dict[str, tuple[str, str]]] = {d: {} for d in DIMENSIONS}
+    tested = positive = 0
+    for r in rows:
+        n = int(r["n"])
+        hit = n if r["judgement"] == JudgementOutcome.POSITIVE.value else 0
+        tested += n
+        positive += hit
+        month = str(r["month"])
+        keys = {
+            "item": (r["item"], r["item_zh"], r["item_en"]),
+            "category": (r["category"], r["category_zh"], r["category_en"]),
+            "point": (r["point"], f"{r['point']} {r['point_zh']}", f"{r['point']} {r['point_en'] or r['point_zh']}"),
+            "month": (month, month, month),
+        }
+        for dimension, (key, zh, en) in keys.items():
+            counts[dimension][key][0] += n
+            counts[dimension][key][1] += hit
+            labels[dimension][key] = (zh, en)
+    return Hotspots(
+        tested=tested,
+        positive=positive,
+        by={d: _rates(counts[d], labels[d], chronological=d == "month") for d in DIMENSIONS},
+    )

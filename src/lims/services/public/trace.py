@@ -1,0 +1,371 @@
+"""Public traceability: what was tested and found for a sample label id or a product code."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar, cast
+
+from sqlalchemy import and_, bindparam, func, select
+from sqlmodel import Session, col
+
+from barcodes.authenticate import authenticate
+from barcodes.gs1 import CodeError, ParsedCode, parse_code
+from lims.models import AuditChain, FoodCategory, Limit, PublicWarning, Sample, SamplingPoint, TestItem, TestResult
+from lims.models.trace import (
+    Finding,
+    TracedMark,
+    TracedProduct,
+    TracedResult,
+    TracedSample,
+    TracedWarning,
+    TraceRecord,
+)
+from lims.services.cases import warnings
+from lims.services.core import visibility
+from lims.services.core.bounded import SegmentedCache
+from lims.services.core.errors import Invalid, NotFound, ServiceError
+from lims.services.reference import registry
+from lims.services.samples.label_ids import label_id_problem, looks_like_label_id
+
+# Plain-language meaning of each screening outcome (Chinese first).
+MEANING: dict[str, tuple[str, str]] = {
+    "negative": ("阴性：本次快速检测未发现问题", "Negative: this quick test found no problem"),
+    "positive": (
+        "疑似阳性：快速检测发现可能不合格，需实验室确认",
+        "Suspected positive: the quick test indicates a possible problem; a laboratory confirms it",
+    ),
+    "invalid": ("无效：本次检测无效，需重新检测", "Invalid: the test did not work and is repeated"),
+}
+MAX_CODE_LENGTH = 512
+T = TypeVar("T")
+
+
+def _result_statement(condition: Any) -> Any:
+    """Published results with item, point and limit, newest first (built once, reused with parameters)."""
+    return (
+        select(
+            col(TestResult.judgement),
+            col(TestResult.value),
+            col(TestResult.unit),
+            col(TestResult.tested_at),
+            col(TestResult.published_at),
+            col(Sample.label_id),
+            col(Sample.batch),
+            col(Sample.product_name),
+            col(Sample.brand),
+            col(Sample.gtin),
+            col(Sample.category_code),
+            col(Sample.collected_at),
+            col(TestItem.code),
+            col(TestItem.name_zh),
+            col(TestItem.name_en),
+            col(TestItem.method_standard),
+            col(SamplingPoint.name),
+            col(SamplingPoint.name_en).label("point_name_en"),
+            col(Limit.limit),
+            col(Limit.unit).label("limit_unit"),
+            col(Limit.source),
+        )
+        .join(Sample, col(Sample.id) == col(TestResult.sample_id))
+        .join(TestItem, col(TestItem.id) == col(TestResult.item_id))
+        .join(SamplingPoint, col(SamplingPoint.id) == col(Sample.point_id))
+        .join(FoodCategory, col(FoodCategory.code) == col(Sample.category_code))
+        .outerjoin(
+            Limit, and_(col(Limit.item_id) == col(TestResult.item_id), col(Limit.category_id) == col(FoodCategory.id))
+        )
+        .where(condition, visibility.public_only())
+        .order_by(col(TestResult.tested_at).desc())
+        .limit(MAX_RESULTS)
+    )
+
+
+MAX_RESULTS = 200
+RESULTS_OF_LABEL = _result_statement(col(Sample.label_id) == bindparam("label_id"))
+RESULTS_OF_GTIN = _result_statement(col(Sample.gtin) == bindparam("gtin"))
+
+
+def _results(session: Session, statement: Any, params: dict[str, Any]) -> list[TracedResult]:
+    return _as_results(session.connection().execute(statement, params).all())
+
+
+def _as_results(rows: Any) -> list[TracedResult]:
+    return [
+        TracedResult(
+            sample_label_id=r.label_id,
+            item_code=r.code,
+            item_name_zh=r.name_zh,
+            item_name_en=r.name_en,
+            judgement=r.judgement,
+            meaning_zh=MEANING[r.judgement][0],
+            meaning_en=MEANING[r.judgement][1],
+            value=r.value,
+            unit=r.unit,
+            limit=r.limit,
+            limit_unit=r.limit_unit or "",
+            limit_source=r.source or "",
+            method_standard=r.method_standard,
+            point_name=r.name,
+            point_name_en=r.point_name_en,
+            batch=r.batch,
+            tested_at=r.tested_at,
+            published_at=r.published_at,
+        )
+        for r in rows
+    ]
+
+
+def _warnings(rows: list[PublicWarning]) -> list[TracedWarning]:
+    return [
+        TracedWarning(id=int(w.id or 0), title_zh=w.title_zh, title_en=w.title_en, published_at=w.published_at)
+        for w in rows
+    ]
+
+
+class HeadMemo:
+    """Values computed once per state of the database (the audit head) and reused until it changes.
+
+    Bounded: a flood of distinct keys (random product codes) keeps at most ``MEMO_ENTRIES`` values."""
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self.head = ""
+        self.max_entries = max_entries
+        self.values: SegmentedCache[Any, Any] = SegmentedCache(max_entries, 1 << 62)
+        self._lock = threading.Lock()
+
+    def at(self, head: str) -> HeadMemo:
+        """This memo, emptied if the database has changed since it was filled."""
+        with self._lock:
+            if head != self.head:
+                self.head = head
+                self.values = SegmentedCache(self.max_entries, 1 << 62)
+        return self
+
+    def get(self, key: Any, compute: Callable[[], T]) -> T:
+        """The value for `key`, computed on first use."""
+        values = self.values
+        hit = values.get(key)
+        if hit is None:
+            hit = (compute(),)
+            values.put(key, hit)
+        return cast(T, hit[0])
+
+
+def _computed(memo: HeadMemo | None, key: Any, compute: Callable[[], T]) -> T:
+    return compute() if memo is None else memo.get(key, compute)
+
+
+def _relevant_warnings(
+    session: Session, memo: HeadMemo | None, gtin14: str | None, items: set[str]
+) -> list[TracedWarning]:
+    in_force = _computed(memo, "warnings", lambda: warnings.in_force(session))
+    return _warnings(warnings.relevant(in_force, gtin14=gtin14, item_codes=items))
+
+
+def unpublished_reason(label_id: str) -> str:
+    """The public's answer for a label id with nothing published: the same for unknown and unpublished samples."""
+    return f"there are no published results for label id {label_id}"
+
+
+def trace_sample(session: Session, label_id: str, memo: HeadMemo | None = None) -> TraceRecord:
+    """A sample's published results by its label id (404 alike for an unknown and an unpublished sample)."""
+    problem = label_id_problem(label_id)
+    if problem:
+        raise Invalid(problem)
+    rows = session.connection().execute(RESULTS_OF_LABEL, {"label_id": label_id}).all()
+    if not rows:
+        # One answer whether or not the sample exists: the public must not learn which label ids are
+        # taken, nor that a sample is waiting for review. Staff see their samples on their own pages.
+        raise NotFound(unpublished_reason(label_id))
+    results = _as_results(rows)
+    row = rows[0]
+    traced = TracedSample(
+        label_id=row.label_id,
+        product_name=row.product_name,
+        brand=row.brand,
+        gtin=row.gtin,
+        batch=row.batch,
+        category_code=row.category_code,
+        point_name=row.name,
+        point_name_en=row.point_name_en,
+        collected_at=row.collected_at,
+    )
+    product: TracedProduct | None = None
+    marks: list[TracedMark] = []
+    findings: list[Finding] = []
+    if row.gtin:
+        product, marks, findings = _computed(
+            memo,
+            ("authenticity", row.gtin, row.brand),
+            lambda: _authenticity(session, parse_code(row.gtin), row.brand or None),
+        )
+    return TraceRecord(
+        code=label_id,
+        kind="sample",
+        gtin=row.gtin,
+        sample=traced,
+        product=product,
+        trademarks=marks,
+        findings=findings,
+        results=results,
+        warnings=_relevant_warnings(session, memo, row.gtin, {r.item_code for r in results}),
+    )
+
+
+def _authenticity(
+    session: Session, parsed: ParsedCode, package_mark: str | None
+) -> tuple[TracedProduct | None, list[TracedMark], list[Finding]]:
+    """The registered product, the marks that matter for it, and the authenticity findings."""
+    gtin14 = parsed.gtin.gtin14 if parsed.gtin else None
+    product = registry.product(session, gtin14) if gtin14 else None
+    mark_text = package_mark or (product.brand if product else None)
+    marks = registry.marks_for(
+        session, owners=[product.brand_owner, product.company] if product else [], mark=mark_text
+    )
+    findings = authenticate(
+        parsed, product, marks, claimed_origin=product.origin if product else None, package_mark=mark_text
+    )
+    traced = TracedProduct.model_validate({**product.to_dict(), "gtin": product.gtin14}) if product else None
+    return (
+        traced,
+        [
+            TracedMark(
+                registration_no=m.registration_no, mark=m.mark, owner=m.owner, status=m.status, valid_to=m.valid_to
+            )
+            for m in marks
+        ],
+        [Finding(**f.to_dict()) for f in findings],
+    )
+
+
+def trace_gs1(session: Session, parsed: ParsedCode, memo: HeadMemo | None = None) -> TraceRecord:
+    """A product code (GTIN, GS1 element string or Digital Link): product, authenticity, published results."""
+    if parsed.gtin is None:
+        raise Invalid("the GS1 code carries no GTIN, so it names no product")
+    gtin14 = parsed.gtin.gtin14
+    product, marks, findings = _computed(
+        memo, ("authenticity", gtin14, None), lambda: _authenticity(session, parsed, None)
+    )
+    results = _results(session, RESULTS_OF_GTIN, {"gtin": gtin14})
+    active = _relevant_warnings(session, memo, gtin14, set())
+    if not results and not active and product is None:
+        raise NotFound(
+            f"we know nothing about GTIN {gtin14} yet",
+            details={"gtin": gtin14, "findings": [f.model_dump() for f in findings]},
+        )
+    return TraceRecord(
+        code=parsed.text,
+        kind=parsed.kind.value,
+        gtin=gtin14,
+        lot=parsed.lot,
+        product=product,
+        trademarks=marks,
+        findings=findings,
+        results=results,
+        warnings=active,
+    )
+
+
+def trace(session: Session, code: str, memo: HeadMemo | None = None) -> TraceRecord:
+    """Trace any supported code: a sample label id, a GTIN-8/12/13/14, a GS1 element string or Digital Link."""
+    code = code.strip()
+    if not code or len(code) > MAX_CODE_LENGTH:
+        raise Invalid("code is empty or too long")
+    if looks_like_label_id(code.upper()):
+        return trace_sample(session, code.upper(), memo)
+    try:
+        parsed = parse_code(code)
+    except CodeError as exc:
+        raise Invalid(exc.reason, details={"reason_zh": exc.reason_zh}) from None
+    if not parsed.is_gs1:
+        raise Invalid("not a sample label id or a GS1 product code (GTIN, element string or Digital Link)")
+    return trace_gs1(session, parsed, memo)
+
+
+# --- cached JSON answers for the public endpoint -------------------------------------------------
+# Every change the trace can show (publication, correction, warning, reference data) appends an audit
+# event, which moves its chain's version, so the sum of the chains' versions is a version of everything a
+# trace answer depends on. Answers
+# are cached with that version and a short lifetime (warnings also expire with time), keyed by the
+# normalised code (a label id upper-cased; a GS1 code as its kind and GTIN-14), so every spelling of
+# one code shares one entry; the spelling itself (``code``, ``lot``) is put back into each answer.
+# The cache is bounded by entries and bytes, and only answers that found something may displace the
+# entries in use (see ``SegmentedCache``): a flood of random codes cannot empty it.
+CACHE_SIZE = 20_000
+CACHE_BYTES = 64 * 1024 * 1024
+CACHE_SECONDS = 30.0
+MEMO_ENTRIES = 4096
+AUDIT_HEAD = select(func.sum(AuditChain.version))  # changes with every append to any chain
+_ECHOED = frozenset({"code", "lot"})
+
+
+class _Answer(NamedTuple):
+    version: str
+    expires: float
+    status: int
+    body: bytes  # a 200 answer without its echoed fields: b'{"kind":...}'
+
+
+_cache: SegmentedCache[tuple[str, ...], _Answer] = SegmentedCache(
+    CACHE_SIZE, CACHE_BYTES, size_of=lambda answer: len(answer.body)
+)
+_memo = HeadMemo(MEMO_ENTRIES)
+Identity = tuple[tuple[str, ...], dict[str, str | None]]
+# Parsing a Digital Link costs more than serving its cached answer: the spellings seen are remembered too.
+_identities: SegmentedCache[str, tuple[Identity | None]] = SegmentedCache(
+    CACHE_SIZE, 16 * 1024 * 1024, size_of=lambda found: 0 if found[0] is None else 2 * len(str(found[0]))
+)
+
+
+def normalised_code(code: str) -> Identity | None:
+    """The key every spelling of a code shares, and this spelling's own ``code`` and ``lot``.
+
+    None for a code refused without looking anything up (empty, too long, not a sample or GS1 code)."""
+    code = code.strip()
+    if not code or len(code) > MAX_CODE_LENGTH:
+        return None
+    if looks_like_label_id(code.upper()):
+        return ("sample", code.upper()), {"code": code.upper(), "lot": None}
+    try:
+        parsed = parse_code(code)
+    except CodeError:
+        return None
+    if not parsed.is_gs1 or parsed.gtin is None:
+        return None
+    return ("gs1", parsed.kind.value, parsed.gtin.gtin14), {"code": parsed.text, "lot": parsed.lot}
+
+
+def _with_echo(body: bytes, echo: dict[str, str | None]) -> bytes:
+    """A cached 200 body (``{"kind":...}``) with this request's ``code`` and ``lot`` put first."""
+    fields = json.dumps(echo, ensure_ascii=False, separators=(",", ":")).encode()[:-1]  # '{"code":..,"lot":..'
+    return fields + b"," + body[1:]
+
+
+def _answer(session: Session, code: str, memo: HeadMemo | None) -> tuple[int, bytes]:
+    """Status and body for a code; a 200 body leaves out the fields that echo the request's spelling."""
+    try:
+        return 200, trace(session, code, memo).model_dump_json(exclude=set(_ECHOED)).encode()
+    except ServiceError as exc:
+        return exc.status_code, json.dumps({"detail": exc.reason, **exc.details}, ensure_ascii=False).encode()
+
+
+def trace_json(session: Session, code: str) -> tuple[int, bytes]:
+    """HTTP status and JSON body for a code, served from the cache while nothing has changed."""
+    known = _identities.get(code)
+    if known is None:
+        known = (normalised_code(code),)
+        _identities.put(code, known, protectable=known[0] is not None)
+    identity = known[0]
+    if identity is None:  # refused by its form alone (422): nothing to look up, nothing worth keeping
+        return _answer(session, code, None)
+    key, echo = identity
+    version = str(session.connection().execute(AUDIT_HEAD).scalar() or "")
+    now = time.monotonic()
+    hit = _cache.get(key)
+    if hit is None or hit.version != version or hit.expires <= now:
+        status, body = _answer(session, code, _memo.at(version))
+        hit = _Answer(version, now + CACHE_SECONDS, status, body)
+        _cache.put(key, hit, protectable=status == 200)
+    return hit.status, _with_echo(hit.body, echo) if hit.status == 200 else hit.body

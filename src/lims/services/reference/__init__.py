@@ -1,0 +1,1 @@
+"""Reference data: test items, limits, categories, instruments and kits, and the product and trademark registries."""

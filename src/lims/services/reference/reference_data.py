@@ -1,0 +1,305 @@
+"""Load the editable reference data files (districts with their stations, points and instruments; items, limits,
+kits) into the database."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import event
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Session, SQLModel, col, select
+
+from lims.models import District, FoodCategory, Instrument, KitLot, Limit, SamplingPoint, Station, TestItem
+from lims.services.core.audit import Actor
+from lims.services.core.errors import Invalid
+from lims.services.core.upsert import Outcome, upsert
+
+ITEMS_FILE = "items.yaml"
+DISTRICT_FILE = "district.yaml"
+DISTRICTS_FOLDER = "districts"
+DISTRICT_CODE = re.compile(r"^[A-Z]{2}$")
+PLACE_CODE = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
+SERIAL = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
+
+
+def shipped_reference_dir() -> Path:
+    """The folder of reference data files shipped with the package."""
+    return Path(str(resources.files("lims") / "reference"))
+
+
+@dataclass
+class LoadReport:
+    """How many reference rows were created, changed or left as they were."""
+
+    created: dict[str, int] = field(default_factory=dict)
+    changed: dict[str, int] = field(default_factory=dict)
+    unchanged: int = 0
+
+    def count(self, bucket: dict[str, int], table: str) -> None:
+        """Add one to `bucket[table]`."""
+        bucket[table] = bucket.get(table, 0) + 1
+
+
+def _upsert(
+    session: Session,
+    actor: Actor,
+    report: LoadReport,
+    model: type[SQLModel],
+    key: dict[str, Any],
+    values: dict[str, Any],
+) -> Any:
+    row, outcome = upsert(session, actor, model, key, values)
+    table = str(model.__tablename__)
+    if outcome is Outcome.CREATED:
+        report.count(report.created, table)
+    elif outcome is Outcome.UPDATED:
+        report.count(report.changed, table)
+    else:
+        report.unchanged += 1
+    return row
+
+
+def _date(value: Any, where: str) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise Invalid(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def reference_files(folder: Path) -> tuple[Path | None, list[Path]]:
+    """The shared file (items.yaml) and the district files (district.yaml, districts/*.yaml) in `folder`."""
+    items = folder / ITEMS_FILE
+    district_files = [folder / DISTRICT_FILE] if (folder / DISTRICT_FILE).is_file() else []
+    district_files += sorted((folder / DISTRICTS_FOLDER).glob("*.yaml"))
+    return (items if items.is_file() else None), district_files
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise Invalid(f"cannot read reference file {path}: {exc.strerror or exc}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise Invalid(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(doc, dict):
+        raise Invalid(f"{path}: expected a mapping of sections")
+    return doc
+
+
+def load_reference(session: Session, actor: Actor, folder: Path | None = None) -> LoadReport:
+    """Apply the reference files in `folder` (default: the shipped ones); idempotent, every change audited.
+
+    The folder holds `items.yaml` (food categories, items, limits and kit lots, shared by the province) and
+    one file per district: `district.yaml` and/or `districts/<any name>.yaml`. Either part may be missing
+    (to add a district to a database that has the shared data), not both.
+    """
+    folder = folder or shipped_reference_dir()
+    if not folder.is_dir():
+        raise Invalid(f"reference folder not found: {folder}")
+    items_path, district_paths = reference_files(folder)
+    if items_path is None and not district_paths:
+        raise Invalid(
+            f"no reference files in {folder}: expected {ITEMS_FILE}, {DISTRICT_FILE} or {DISTRICTS_FOLDER}/*.yaml"
+        )
+    report = LoadReport()
+    if items_path is not None:
+        doc = _read(items_path)
+        try:
+            _load_items(session, actor, doc, report)
+        except (KeyError, TypeError) as exc:
+            raise Invalid(f"{items_path}: missing field or unknown code {exc}") from None
+    seen: dict[str, Path] = {}
+    for path in district_paths:
+        doc = _read(path)
+        try:
+            code = _load_district(session, actor, doc, report, seen)
+        except (KeyError, TypeError) as exc:
+            raise Invalid(f"{path}: missing field or unknown code {exc}") from None
+        except Invalid as exc:
+            raise Invalid(f"{path}: {exc.reason}") from None
+        seen[code] = path
+    return report
+
+
+def _code(value: Any, pattern: re.Pattern[str], what: str) -> str:
+    if not isinstance(value, str) or not pattern.match(value):
+        raise Invalid(f"{what} code {value!r} must match {pattern.pattern}")
+    return value
+
+
+def _load_district(
+    session: Session, actor: Actor, docs: dict[str, Any], report: LoadReport, seen: dict[str, Path]
+) -> str:
+    """One district with its stations, points and instruments; codes are the district's own."""
+    d = docs["district"]
+    code = _code(d["code"], DISTRICT_CODE, "district")
+    if code in seen:
+        raise Invalid(f"district {code} is also in {seen[code]}")
+    district = _upsert(
+        session,
+        actor,
+        report,
+        District,
+        {"code": code},
+        {"name": d["name"], "name_en": d.get("name_en", "")},
+    )
+    stations: dict[str, Station] = {}
+    for s in docs["stations"]:
+        station_code = _code(s["code"], PLACE_CODE, "station")
+        if station_code in stations:
+            raise Invalid(f"station {station_code} is listed twice")
+        stations[station_code] = _upsert(
+            session,
+            actor,
+            report,
+            Station,
+            {"district_id": district.id, "code": station_code},
+            {
+                "name": s["name"],
+                "name_en": s.get("name_en", ""),
+                "level": s["level"],
+                "kind": s.get("kind", ""),
+                "address": s.get("address", ""),
+            },
+        )
+    point_codes: set[str] = set()
+    for p in docs["points"]:
+        point_code = _code(p["code"], PLACE_CODE, "sampling point")
+        if point_code in point_codes:
+            raise Invalid(f"sampling point {point_code} is listed twice")
+        point_codes.add(point_code)
+        if p["station"] not in stations:
+            raise Invalid(f"sampling point {point_code}: station {p['station']!r} is not a station of district {code}")
+        _upsert(
+            session,
+            actor,
+            report,
+            SamplingPoint,
+            {"district_id": district.id, "code": point_code},
+            {
+                "name": p["name"],
+                "name_en": p.get("name_en", ""),
+                "kind": p.get("kind", ""),
+                "area": p.get("area", "urban"),
+                "address": p.get("address", ""),
+                "latitude": p.get("latitude"),
+                "longitude": p.get("longitude"),
+                "station_id": stations[p["station"]].id,
+            },
+        )
+    for i in docs.get("instruments", []):
+        _code(i["serial"], SERIAL, "instrument serial")
+        owner = session.exec(select(Instrument.district_id).where(Instrument.serial == i["serial"])).first()
+        if owner is not None and owner != district.id:
+            other = session.get(District, owner)
+            raise Invalid(f"instrument {i['serial']} belongs to district {other.code if other else owner}")
+        _upsert(
+            session,
+            actor,
+            report,
+            Instrument,
+            {"serial": i["serial"]},
+            {
+                "family": i["family"],
+                "model": i.get("model", ""),
+                "connection_url": i.get("connection_url", ""),
+                "calibration_due": _date(i["calibration_due"], f"instrument {i['serial']}"),
+                "district_id": district.id,
+            },
+        )
+    return code
+
+
+def _load_items(session: Session, actor: Actor, docs: dict[str, Any], report: LoadReport) -> None:
+    """Food categories, test items, limits and kit lots (shared by every district)."""
+    categories: dict[str, FoodCategory] = {}
+    for c in docs["food_categories"]:
+        categories[c["code"]] = _upsert(
+            session,
+            actor,
+            report,
+            FoodCategory,
+            {"code": c["code"]},
+            {"name_zh": c["name_zh"], "name_en": c["name_en"]},
+        )
+    items: dict[str, TestItem] = {}
+    for it in docs["items"]:
+        if it["family"] not in {"pesticide", "gold", "spectro"}:
+            raise Invalid(f"item {it['code']}: unknown family {it['family']!r}")
+        items[it["code"]] = _upsert(
+            session,
+            actor,
+            report,
+            TestItem,
+            {"code": it["code"]},
+            {
+                "name_zh": it["name_zh"],
+                "name_en": it["name_en"],
+                "family": it["family"],
+                "method_standard": it["method_standard"],
+                "unit": it["unit"],
+                "banned": bool(it.get("banned", False)),
+                "method": it.get("method", {}),
+            },
+        )
+    for lim in docs["limits"]:
+        for code in lim["categories"]:
+            _upsert(
+                session,
+                actor,
+                report,
+                Limit,
+                {"item_id": items[lim["item"]].id, "category_id": categories[code].id},
+                {"limit": lim["limit"], "unit": lim["unit"], "source": lim["source"]},
+            )
+    for k in docs.get("kit_lots", []):
+        _upsert(
+            session,
+            actor,
+            report,
+            KitLot,
+            {"item_id": items[k["item"]].id, "lot": k["lot"]},
+            {
+                "manufacturer": k.get("manufacturer", ""),
+                "expires_on": _date(k["expires_on"], f"kit lot {k['lot']}"),
+                "cutoff_tc": k.get("cutoff_tc"),
+                "min_c_intensity": k.get("min_c_intensity"),
+            },
+        )
+
+
+def items(session: Session) -> list[TestItem]:
+    """Every test item, by code (for forms and filters)."""
+    return list(session.exec(select(TestItem).order_by(col(TestItem.code))).all())
+
+
+def categories(session: Session) -> list[FoodCategory]:
+    """Every food category, by code (for forms and filters)."""
+    return list(session.exec(select(FoodCategory).order_by(col(FoodCategory.code))).all())
+
+
+@event.listens_for(OrmSession, "after_rollback")
+def _forget_cached_rows(session: OrmSession) -> None:
+    """Rows looked up in a rolled-back transaction may not exist any more."""
+    session.info.pop("reference_rows", None)
+
+
+def cached_row(session: Session, key: tuple[object, ...], statement: Any) -> Any:
+    """A reference row (item, category, limit, instrument, kit lot) looked up once per session; misses are not kept.
+
+    An instrument record brings several readings in one transaction; they share these rows."""
+    memo: dict[tuple[object, ...], Any] = session.info.setdefault("reference_rows", {})
+    if key not in memo:
+        row = session.exec(statement).first()
+        if row is None:
+            return None
+        memo[key] = row
+    return memo[key]

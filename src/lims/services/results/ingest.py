@@ -1,0 +1,314 @@
+"""Store instrument readings as judged results, exactly once, or hold them when the sample is unknown."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from instrument_drivers.reading import Reading
+from lims.models import District, HeldReading, Instrument, Sample, TestItem, TestResult, User
+from lims.models.common import Role
+from lims.models.results import ResultSubmit
+from lims.services.access import auth
+from lims.services.access.accounts import GATEWAY_USER
+from lims.services.core import audit
+from lims.services.core.audit import SYSTEM, Actor
+from lims.services.core.errors import Invalid
+from lims.services.reference import reference_data
+from lims.services.results import records
+
+if TYPE_CHECKING:
+    from instrument_drivers.base import Driver
+
+
+# How each family's raw figures map onto the names the judgement engine reads.
+RAW_NAMES: dict[str, dict[str, str]] = {
+    "pesticide": {"control_dA": "delta_a_control", "sample_dA": "delta_a_sample"},
+    "gold": {"t": "t", "c": "c"},
+    "spectro": {"absorbance": "absorbance", "blank": "blank", "dilution": "dilution", "mass_g": "mass_g"},
+}
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What became of a reading: a result, a held reading, and whether it had been stored before."""
+
+    reading: Reading
+    result_id: int | None
+    held_id: int | None
+    duplicate: bool
+    judgement: str | None
+    value: float | None
+    hold_reason: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        """One line of `lims acquire --json` / `lims readings --json`."""
+        return {
+            "instrument_serial": self.reading.instrument_serial,
+            "sequence": self.reading.sequence,
+            "item": self.reading.item_code,
+            "sample": self.reading.sample_label_id,
+            "channel": self.reading.channel,
+            # A held reading has not been judged by us yet: show the instrument's own figures.
+            "value": self.value if self.result_id else self.reading.value,
+            "judgement": self.judgement if self.result_id else self.reading.judgement,
+            "judged_by": "lims" if self.result_id else "instrument",
+            "instrument_value": self.reading.value,
+            "instrument_judgement": self.reading.judgement,
+            "result_id": self.result_id,
+            "held": self.held_id is not None,
+            "hold_reason": self.hold_reason,
+            "duplicate": self.duplicate,
+        }
+
+
+def gateway_actor(session: Session, district_id: int) -> Actor:
+    """The district's technical tester account that its instruments' results are recorded under (cannot sign in).
+
+    The first one made is called `instrument-gateway`, those of other districts `instrument-gateway-<code>`."""
+    district = session.get(District, district_id)
+    names = [GATEWAY_USER, f"{GATEWAY_USER}-{district.code.lower()}" if district else GATEWAY_USER]
+    user = session.exec(
+        select(User).where(col(User.username).in_(names), User.district_id == district_id).order_by(col(User.id))
+    ).first()
+    if user is None:
+        import secrets
+
+        taken = session.exec(select(User.id).where(User.username == GATEWAY_USER)).first() is not None
+        user = auth.add_user(
+            session,
+            SYSTEM,
+            names[1] if taken else GATEWAY_USER,
+            Role.TESTER,
+            secrets.token_urlsafe(32),
+            district_code=district.code if district else None,
+            full_name="Instrument gateway",
+        )
+        before = audit.snapshot(user)
+        user.active = False
+        session.add(user)
+        session.flush()
+        audit.record(session, SYSTEM, user, "deactivate_login", before)
+    return auth.actor_for(user)
+
+
+def _existing(session: Session, readings: list[Reading]) -> dict[tuple[str, int], Stored]:
+    """Those of `readings` stored before, by key: as a result if there is one, else as a held reading."""
+    found: dict[tuple[str, int], Stored] = {}
+    by_serial: dict[str, dict[int, Reading]] = {}
+    for reading in readings:
+        by_serial.setdefault(reading.instrument_serial, {})[reading.sequence] = reading
+    for serial, by_sequence in by_serial.items():
+        for result in session.exec(
+            select(TestResult)
+            .join(Instrument, col(Instrument.id) == col(TestResult.instrument_id))
+            .where(Instrument.serial == serial, col(TestResult.instrument_sequence).in_(by_sequence))
+        ):
+            reading = by_sequence[int(result.instrument_sequence or 0)]
+            found[reading.key()] = Stored(reading, result.id, None, True, result.judgement, result.value)
+        rest = [sequence for sequence in by_sequence if (serial, sequence) not in found]
+        if not rest:
+            continue
+        for held in session.exec(
+            select(HeldReading).where(HeldReading.instrument_serial == serial, col(HeldReading.sequence).in_(rest))
+        ):
+            reading = by_sequence[held.sequence]
+            found[reading.key()] = Stored(
+                reading, held.assigned_result_id, held.id, True, None, None, str(held.reading.get("reason", ""))
+            )
+    return found
+
+
+def _hold(session: Session, actor: Actor, reading: Reading, reason: str) -> Stored:
+    held = HeldReading(
+        instrument_serial=reading.instrument_serial,
+        sequence=reading.sequence,
+        family=reading.family,
+        item_code=reading.item_code,
+        sample_label_id=reading.sample_label_id,
+        reading={**reading.as_dict(), "reason": reason},
+    )
+    session.add(held)
+    session.flush()
+    audit.record(session, actor, held, "hold", None)
+    return Stored(reading, None, held.id, False, None, None, reason)
+
+
+@dataclass
+class _Shared:
+    """The gateway actors the readings stored in one transaction share, looked up once per district."""
+
+    actors: dict[int, Actor] = field(default_factory=dict)
+
+    def gateway(self, session: Session, district_id: int) -> Actor:
+        if district_id not in self.actors:
+            self.actors[district_id] = gateway_actor(session, district_id)
+        return self.actors[district_id]
+
+
+def _instrument(session: Session, serial: str) -> Instrument | None:
+    statement = select(Instrument).where(Instrument.serial == serial)
+    instrument: Instrument | None = reference_data.cached_row(session, ("instrument", serial), statement)
+    return instrument
+
+
+def _item(session: Session, code: str) -> TestItem | None:
+    item: TestItem | None = reference_data.cached_row(
+        session, ("item", code), select(TestItem).where(TestItem.code == code)
+    )
+    return item
+
+
+def store(session: Session, reading: Reading) -> Stored:
+    """Store `reading` once: a judged result when its sample and item are known, else a held reading."""
+    return _store_each(session, [reading])[0]
+
+
+def store_record(engine: Engine, readings: list[Reading], *, new_limit: int | None = None) -> list[Stored]:
+    """Store the readings of one instrument record in one transaction, committed when this returns.
+
+    Stops after `new_limit` newly stored readings; returns what became of each reading it went through, in
+    order, so that exactly those may be acknowledged to the instrument.
+    """
+    with Session(engine, expire_on_commit=False) as session:
+        done = _store_each(session, readings, new_limit)
+        session.commit()
+    return done
+
+
+def _store_each(session: Session, readings: list[Reading], new_limit: int | None = None) -> list[Stored]:
+    """`store` for each reading in turn, looking up once what they share; stops after `new_limit` new ones."""
+    known = _existing(session, readings)
+    shared = _Shared()
+    done: list[Stored] = []
+    new = 0
+    for reading in readings:
+        if new_limit is not None and new >= new_limit:
+            break
+        previous = known.get(reading.key())
+        if previous is not None:
+            stored = replace(previous, reading=reading)
+        else:
+            stored = _store_new(session, reading, shared)
+            known[reading.key()] = replace(stored, duplicate=True)  # the same reading twice in one record
+            new += 1
+        done.append(stored)
+    return done
+
+
+def _store_new(session: Session, reading: Reading, shared: _Shared) -> Stored:
+    instrument = _instrument(session, reading.instrument_serial)
+    sample = (
+        session.exec(select(Sample).where(Sample.label_id == reading.sample_label_id.upper())).first()
+        if reading.sample_label_id
+        else None
+    )
+    # An instrument works for its own district's lab: its readings are filed there (and a sample of another
+    # district is then unknown to it, so the reading is held).
+    district_id = (instrument.district_id if instrument else None) or (sample.district_id if sample else None)
+    if district_id is None:
+        district_id = int(session.exec(select(District.id)).first() or 0)
+    actor = shared.gateway(session, district_id)
+    if instrument is None:
+        return _hold(session, actor, reading, f"unknown instrument {reading.instrument_serial}")
+    if sample is None:
+        return _hold(session, actor, reading, f"unknown sample {reading.sample_label_id or '(none)'}")
+    names = RAW_NAMES[reading.family]
+    raw = {ours: reading.raw[theirs] for ours, theirs in names.items() if theirs in reading.raw}
+    item = _item(session, reading.item_code)
+    if item is None:
+        return _hold(session, actor, reading, f"unknown item {reading.item_code}")
+    try:  # submit validates everything before it writes, so a refusal leaves nothing behind
+        result = records.submit(
+            session,
+            actor,
+            ResultSubmit(
+                sample_label_id=sample.label_id,
+                item_code=item.code,
+                raw=raw,
+                instrument_serial=instrument.serial,
+                kit_lot=_kit_lot(reading),
+                channel=reading.channel,
+                tested_at=reading.instrument_time
+                if reading.instrument_time and reading.instrument_time.tzinfo
+                else None,
+            ),
+            instrument_sequence=reading.sequence,
+            instrument_value=reading.value,
+            instrument_judgement=reading.judgement,
+            raw_extra={"instrument": reading.raw},
+        )
+    except Invalid as exc:
+        return _hold(session, actor, reading, exc.reason)
+    except ValidationError as exc:
+        return _hold(session, actor, reading, f"raw data rejected: {exc.errors()[0]['msg']}")
+    return Stored(reading, result.id, None, False, result.judgement, result.value)
+
+
+def _kit_lot(reading: Reading) -> str | None:
+    lot = reading.raw.get("kit_lot")
+    return str(lot) if lot else None
+
+
+def stored_for(session: Session, serial: str) -> list[Stored]:
+    """Everything stored for an instrument, results and held readings, by sequence number."""
+    rows: list[Stored] = []
+    for result in session.exec(
+        select(TestResult)
+        .join(Instrument, col(Instrument.id) == col(TestResult.instrument_id))
+        .where(Instrument.serial == serial, col(TestResult.instrument_sequence).is_not(None))
+    ):
+        instrument_raw = result.raw.get("instrument", {})
+        item = session.get(TestItem, result.item_id)
+        sample = session.get(Sample, result.sample_id)
+        reading = Reading(
+            instrument_serial=serial,
+            family=item.family if item else "",
+            sequence=int(result.instrument_sequence or 0),
+            item_code=item.code if item else "",
+            channel=result.channel,
+            sample_label_id=sample.label_id if sample else None,
+            raw=instrument_raw,
+            value=result.instrument_value,
+            judgement=result.instrument_judgement,
+        )
+        rows.append(Stored(reading, result.id, None, False, result.judgement, result.value))
+    for held in session.exec(select(HeldReading).where(HeldReading.instrument_serial == serial)):
+        reading = Reading.from_dict({k: v for k, v in held.reading.items() if k != "reason"})
+        rows.append(
+            Stored(reading, held.assigned_result_id, held.id, False, None, None, str(held.reading.get("reason", "")))
+        )
+    return sorted(rows, key=lambda s: s.reading.sequence)
+
+
+def acquire(
+    engine: Engine,
+    driver: Driver,
+    *,
+    count: int | None = None,
+    idle_exit: float | None = None,
+    on_stored: Callable[[Stored], None] | None = None,
+) -> int:
+    """Receive records from an open driver, commit each record in one transaction, and only then acknowledge it.
+
+    Ends after `count` newly stored readings or `idle_exit` seconds without a new one; returns how many
+    new readings were stored. A reading re-sent after a crash is found stored and acknowledged again. When
+    `count` is reached inside a record, the rest of it is neither stored nor acknowledged: the instrument
+    keeps it for the next acquisition.
+    """
+    stored_new = 0
+    for record in driver.records(idle_exit=idle_exit):
+        batch = store_record(engine, record, new_limit=None if count is None else count - stored_new)
+        for stored in batch:
+            driver.ack(stored.reading)
+            if on_stored is not None:
+                on_stored(stored)
+            stored_new += not stored.duplicate
+        if count is not None and stored_new >= count:
+            break
+    return stored_new

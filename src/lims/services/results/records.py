@@ -1,0 +1,308 @@
+"""Submit raw data for judgement, correct results, and list results for each kind of reader."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, timedelta
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from lims.models import FoodCategory, Instrument, KitLot, Limit, Sample, SamplingPoint, TestItem, TestResult
+from lims.models.common import JudgementOutcome, ResultStatus, Role, utcnow
+from lims.models.results import ResultCorrection, ResultPublic, ResultSubmit
+from lims.services.access import districts
+from lims.services.access.auth import require_role
+from lims.services.core import audit, dates, visibility
+from lims.services.core.audit import Actor
+from lims.services.core.errors import Conflict, Invalid, NotFound
+from lims.services.reference import reference_data
+from lims.services.results import judging, workflow
+
+FLAG_CALIBRATION_OVERDUE = "calibration_overdue"
+FLAG_KIT_EXPIRED = "kit_lot_expired"
+FLAG_NO_KIT_LOT = "no_kit_lot"
+FLAG_INSTRUMENT_DISAGREES = "instrument_disagrees"
+
+# What each flag means, for reviewers (Chinese first).
+FLAG_TEXT: dict[str, tuple[str, str]] = {
+    FLAG_CALIBRATION_OVERDUE: ("仪器已过校准有效期", "instrument past its calibration due date"),
+    FLAG_KIT_EXPIRED: ("试剂批次已过期", "kit lot past its expiry date"),
+    FLAG_NO_KIT_LOT: (
+        "未记录试剂批次，使用了默认判定值",
+        "no kit lot recorded; the item's default cut-off was used",
+    ),
+    FLAG_INSTRUMENT_DISAGREES: (
+        "仪器自身判定与系统判定不一致",
+        "the instrument's own judgement differs from ours",
+    ),
+}
+
+
+def _sample(session: Session, actor: Actor, label_id: str) -> Sample:
+    sample = session.exec(select(Sample).where(Sample.label_id == label_id.upper())).first()
+    if sample is None or sample.district_id != actor.district_id:
+        raise Invalid(f"no sample {label_id!r} in your district")
+    return sample
+
+
+def _item(session: Session, code: str) -> TestItem:
+    item: TestItem | None = reference_data.cached_row(
+        session, ("item", code), select(TestItem).where(TestItem.code == code)
+    )
+    if item is None:
+        raise Invalid(f"unknown test item {code!r}")
+    return item
+
+
+def _limit(session: Session, item: TestItem, sample: Sample) -> Limit:
+    category: FoodCategory | None = reference_data.cached_row(
+        session,
+        ("category", sample.category_code),
+        select(FoodCategory).where(FoodCategory.code == sample.category_code),
+    )
+    assert category is not None  # a sample's category is checked when it is registered
+    limit: Limit | None = reference_data.cached_row(
+        session,
+        ("limit", item.id, category.id),
+        select(Limit).where(Limit.item_id == item.id, Limit.category_id == category.id),
+    )
+    if limit is None:
+        raise Invalid(f"item {item.code} is not tested on {category.code} ({category.name_en}): no limit is defined")
+    return limit
+
+
+def _instrument(session: Session, actor: Actor, serial: str | None, item: TestItem) -> Instrument | None:
+    if serial is None:
+        return None
+    instrument: Instrument | None = reference_data.cached_row(
+        session, ("instrument", serial), select(Instrument).where(Instrument.serial == serial)
+    )
+    if instrument is None or instrument.district_id != actor.district_id:  # another district's is unknown here
+        raise Invalid(f"unknown instrument {serial!r}")
+    if instrument.family != item.family:
+        raise Invalid(f"instrument {serial} is a {instrument.family} instrument; item {item.code} needs {item.family}")
+    return instrument
+
+
+def _kit(session: Session, lot: str | None, item: TestItem) -> KitLot | None:
+    if lot is None:
+        return None
+    kit: KitLot | None = reference_data.cached_row(
+        session, ("kit", item.id, lot), select(KitLot).where(KitLot.item_id == item.id, KitLot.lot == lot)
+    )
+    if kit is None:
+        raise Invalid(f"unknown kit lot {lot!r} for item {item.code}")
+    return kit
+
+
+def _flags(
+    item: TestItem,
+    instrument: Instrument | None,
+    kit: KitLot | None,
+    on: date,
+    instrument_judgement: str | None,
+    outcome: str,
+) -> list[str]:
+    flags = []
+    if instrument is not None and instrument.calibration_due < on:
+        flags.append(FLAG_CALIBRATION_OVERDUE)
+    if kit is not None and kit.expires_on < on:
+        flags.append(FLAG_KIT_EXPIRED)
+    if kit is None and item.family == "gold":
+        flags.append(FLAG_NO_KIT_LOT)
+    if instrument_judgement is not None and instrument_judgement != outcome:
+        flags.append(FLAG_INSTRUMENT_DISAGREES)
+    return flags
+
+
+def submit(
+    session: Session,
+    actor: Actor,
+    data: ResultSubmit,
+    *,
+    instrument_sequence: int | None = None,
+    instrument_value: float | None = None,
+    instrument_judgement: str | None = None,
+    raw_extra: dict[str, Any] | None = None,
+) -> TestResult:
+    """Judge submitted raw data and store it as a result awaiting review."""
+    require_role(actor, Role.TESTER)
+    sample = _sample(session, actor, data.sample_label_id)
+    item = _item(session, data.item_code)
+    limit = _limit(session, item, sample)
+    instrument = _instrument(session, actor, data.instrument_serial, item)
+    kit = _kit(session, data.kit_lot, item)
+    tested_at = (data.tested_at or utcnow()).astimezone(UTC)
+    if tested_at > utcnow() + timedelta(minutes=5):
+        raise Invalid("tested_at is in the future")
+    if tested_at < sample.collected_at - timedelta(minutes=5):
+        raise Invalid("tested_at is before the sample was collected")
+    judgement = judging.judge(item, data.raw, limit, kit)
+    previous = session.exec(
+        select(TestResult)
+        .where(TestResult.sample_id == sample.id, TestResult.item_id == item.id)
+        .order_by(col(TestResult.id).desc())
+    ).first()
+    retest_of = previous if previous is not None and previous.status == ResultStatus.REJECTED else None
+    result = TestResult(
+        district_id=sample.district_id,
+        sample_id=int(sample.id or 0),
+        item_id=int(item.id or 0),
+        instrument_id=instrument.id if instrument else None,
+        instrument_sequence=instrument_sequence,
+        kit_lot_id=kit.id if kit else None,
+        channel=data.channel,
+        raw={**data.raw, **(raw_extra or {}), "details": judgement.details},
+        value=judgement.value,
+        unit=judgement.unit,
+        judgement=judgement.outcome.value,
+        reason_code=judgement.reason_code,
+        reason=judgement.reason,
+        instrument_value=instrument_value,
+        instrument_judgement=instrument_judgement,
+        flags=_flags(item, instrument, kit, tested_at.date(), instrument_judgement, judgement.outcome.value),
+        status=ResultStatus.TESTED,
+        tester_id=int(actor.user_id or 0),
+        tested_at=tested_at,
+        version=(retest_of.version + 1) if retest_of else 1,
+        supersedes_id=retest_of.id if retest_of else None,
+        correction_reason="retest after rejection" if retest_of else "",
+    )
+    session.add(result)
+    session.flush()
+    audit.record(session, actor, result, "submit", None)
+    return result
+
+
+def get_for(session: Session, actor: Actor, result_id: int) -> TestResult:
+    """A result visible to the actor: own district for lab roles, published ones for station users."""
+    result = session.get(TestResult, result_id)
+    if result is None:
+        raise NotFound(f"no result {result_id}")
+    if actor.role == Role.STATION:
+        if not visibility.is_public(result.status):
+            raise NotFound(f"no result {result_id}")
+    elif result.district_id != actor.district_id:
+        raise NotFound(f"no result {result_id}")
+    return result
+
+
+def correct(session: Session, actor: Actor, result_id: int, correction: ResultCorrection) -> TestResult:
+    """Replace a result that awaits review by a corrected version; the old one is kept as superseded."""
+    require_role(actor, Role.TESTER)
+    old = get_for(session, actor, result_id)
+    if old.status != ResultStatus.TESTED:
+        raise Conflict(f"result {result_id} is {old.status}; only a result awaiting review can be corrected")
+    sample = session.get(Sample, old.sample_id)
+    item = session.get(TestItem, old.item_id)
+    assert sample is not None and item is not None
+    kit = session.get(KitLot, old.kit_lot_id) if old.kit_lot_id else None
+    instrument = session.get(Instrument, old.instrument_id) if old.instrument_id else None
+    judgement = judging.judge(item, correction.raw, _limit(session, item, sample), kit)
+    workflow.transition(session, actor, old, "supersede", reason=correction.reason)
+    new = TestResult(
+        **{
+            **old.model_dump(exclude={"id", "created_at", "published_at", "instrument_sequence"}),
+            "raw": {**correction.raw, "details": judgement.details},
+            "value": judgement.value,
+            "unit": judgement.unit,
+            "judgement": judgement.outcome.value,
+            "reason_code": judgement.reason_code,
+            "reason": judgement.reason,
+            "flags": _flags(
+                item, instrument, kit, old.tested_at.date(), old.instrument_judgement, judgement.outcome.value
+            ),
+            "status": ResultStatus.TESTED,
+            "tester_id": actor.user_id,
+            "version": old.version + 1,
+            "supersedes_id": old.id,
+            "correction_reason": correction.reason,
+        }
+    )
+    session.add(new)
+    session.flush()
+    audit.record(session, actor, new, "correct", None)
+    return new
+
+
+def public_views(session: Session, results: list[TestResult]) -> list[ResultPublic]:
+    """API views of results, with sample, item, point and instrument codes filled in."""
+    if not results:
+        return []
+    samples = {s.id: s for s in session.exec(select(Sample).where(col(Sample.id).in_({r.sample_id for r in results})))}
+    items = {i.id: i for i in session.exec(select(TestItem))}
+    points = {p.id: p for p in session.exec(select(SamplingPoint))}
+    instruments = {i.id: i for i in session.exec(select(Instrument))}
+    views = []
+    for r in results:
+        sample = samples[r.sample_id]
+        item = items[r.item_id]
+        instrument = instruments.get(r.instrument_id) if r.instrument_id else None
+        views.append(
+            ResultPublic(
+                id=int(r.id or 0),
+                sample_label_id=sample.label_id,
+                item_code=item.code,
+                item_name_zh=item.name_zh,
+                item_name_en=item.name_en,
+                point_code=points[sample.point_id].code,
+                value=r.value,
+                unit=r.unit,
+                judgement=r.judgement,
+                reason=r.reason,
+                status=r.status,
+                flags=r.flags,
+                raw=r.raw,
+                instrument_serial=instrument.serial if instrument else None,
+                instrument_value=r.instrument_value,
+                instrument_judgement=r.instrument_judgement,
+                tested_at=r.tested_at,
+                published_at=r.published_at,
+                version=r.version,
+                supersedes_id=r.supersedes_id,
+            )
+        )
+    return views
+
+
+def search(
+    session: Session,
+    actor: Actor,
+    *,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    point_code: str | None = None,
+    item_code: str | None = None,
+    judgement: str | None = None,
+    status: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[TestResult]:
+    """Results the actor may see, newest first: station users see published results of every district."""
+    require_role(actor, Role.TESTER, Role.REVIEWER, Role.STATION, Role.ADMIN)
+    statement = select(TestResult)
+    if actor.role == Role.STATION:
+        statement = statement.where(visibility.public_only())
+        if status and not visibility.is_public(status):
+            return []
+    else:
+        statement = statement.where(TestResult.district_id == actor.district_id)
+    if status:
+        if status not in {s.value for s in ResultStatus}:
+            raise Invalid(f"unknown status {status!r}")
+        statement = statement.where(TestResult.status == status)
+    if judgement:
+        if judgement not in {j.value for j in JudgementOutcome}:
+            raise Invalid(f"unknown judgement {judgement!r}; use negative, positive or invalid")
+        statement = statement.where(TestResult.judgement == judgement)
+    start, end = dates.day_start(date_from, "date_from"), dates.day_start(date_to, "date_to")
+    if start:
+        statement = statement.where(col(TestResult.tested_at) >= start)
+    if end:
+        statement = statement.where(col(TestResult.tested_at) < end + timedelta(days=1))
+    if item_code:
+        statement = statement.where(TestResult.item_id == _item(session, item_code).id)
+    if point_code:  # a point of the reader's district (codes are unique per district)
+        point = districts.require_point(session, actor, point_code)
+        statement = statement.join(Sample).where(Sample.point_id == point.id)
+    return list(session.exec(statement.order_by(col(TestResult.id).desc()).offset(offset).limit(limit)).all())

@@ -1,0 +1,131 @@
+"""The closed loop (受理 → 处理 → 审核 → 反馈 → 归档) as one state machine over test results."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from lims.models import Review, TestResult
+from lims.models.common import JudgementOutcome, ResultStatus, Role, utcnow
+from lims.services.access.auth import require_role
+from lims.services.cases import procedure
+from lims.services.core import atomic, audit
+from lims.services.core.audit import Actor
+from lims.services.core.errors import Conflict, Forbidden, Invalid
+from lims.services.samples import sampling
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One allowed move: from which states, to which state, by which roles, and what it means."""
+
+    sources: frozenset[ResultStatus]
+    target: ResultStatus
+    roles: frozenset[Role]
+    meaning: str
+    four_eyes: bool = False
+    needs_reason: bool = False
+
+
+S = ResultStatus
+TRANSITIONS: dict[str, Transition] = {
+    "approve": Transition(
+        frozenset({S.TESTED}),
+        S.APPROVED,
+        frozenset({Role.REVIEWER}),
+        "I checked the raw data and agree with the judgement",
+        four_eyes=True,
+    ),
+    "reject": Transition(
+        frozenset({S.TESTED}),
+        S.REJECTED,
+        frozenset({Role.REVIEWER}),
+        "I do not accept this result; the sample must be retested",
+        four_eyes=True,
+        needs_reason=True,
+    ),
+    "publish": Transition(
+        frozenset({S.APPROVED}),
+        S.PUBLISHED,
+        frozenset({Role.REVIEWER}),
+        "I release this result to stations and the public",
+        four_eyes=True,
+    ),
+    "archive": Transition(
+        frozenset({S.PUBLISHED}),
+        S.ARCHIVED,
+        frozenset({Role.REVIEWER}),
+        "feedback is complete; the record is closed",
+        four_eyes=True,
+    ),
+    "supersede": Transition(
+        frozenset({S.TESTED}),
+        S.SUPERSEDED,
+        frozenset({Role.TESTER}),
+        "replaced by a corrected version",
+        needs_reason=True,
+    ),
+}
+# Transitions a reviewer signs; `supersede` happens through a correction.
+REVIEW_ACTIONS = ("approve", "reject", "publish", "archive")
+
+
+def signed_hash(state: dict[str, object]) -> str:
+    """SHA-256 of a result's state as the reviewer saw it."""
+    return hashlib.sha256(audit.canonical(state).encode()).hexdigest()
+
+
+def transition(
+    session: Session,
+    actor: Actor,
+    result: TestResult,
+    action: str,
+    *,
+    reason: str = "",
+    acknowledge_flags: bool = False,
+) -> TestResult:
+    """Move `result` by `action`, or raise Forbidden / Conflict / Invalid with the reason."""
+    rule = TRANSITIONS.get(action)
+    if rule is None:
+        raise Invalid(f"unknown action {action!r}")
+    require_role(actor, *rule.roles)
+    if rule.four_eyes and actor.user_id == result.tester_id:
+        raise Forbidden("four-eyes rule: the tester of a result cannot review it")
+    if result.district_id != actor.district_id:
+        raise Forbidden("this result belongs to another district")
+    if result.status not in rule.sources:
+        allowed = ", ".join(sorted(s.value for s in rule.sources))
+        raise Conflict(f"cannot {action} a result that is {result.status}; only from: {allowed}")
+    if rule.needs_reason and len(reason.strip()) < 3:
+        raise Invalid(f"{action} needs a reason")
+    if action == "approve" and result.flags and not acknowledge_flags:
+        raise Conflict(f"result carries flags {', '.join(result.flags)}; acknowledge them to approve")
+    before = audit.snapshot(result)
+    now = utcnow()
+    values: dict[str, object] = {"status": rule.target}
+    if rule.target == S.PUBLISHED:
+        values["published_at"] = now
+        sampling.hold_for_publication(session, result.sample_id)
+    # A conditional update: of two reviewers acting at once, exactly one moves the result.
+    if not atomic.update_where(session, result, {"status": result.status}, values):
+        session.rollback()
+        raise Conflict(f"result {result.id} was changed by someone else; reload and try again")
+    audit.record(session, actor, result, action, before)
+    if action in REVIEW_ACTIONS:
+        review = Review(
+            result_id=int(result.id or 0),
+            reviewer_id=int(actor.user_id or 0),
+            action=action,
+            meaning=rule.meaning,
+            reason=reason,
+            acknowledged_flags=list(result.flags) if acknowledge_flags else [],
+            signed_hash=signed_hash(before),
+            at=now,
+        )
+        session.add(review)
+        audit.record(session, actor, review, "sign", None)
+    if action == "approve" and result.judgement == JudgementOutcome.POSITIVE:
+        procedure.open_case(session, actor, result)
+    return result
