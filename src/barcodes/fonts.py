@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-__all__ = ["CJK_FONT_CANDIDATES", "cjk_font_path", "latin_font_path"]
+__all__ = ["CJK_FONT_CANDIDATES", "LATIN_FONT_CANDIDATES", "cjk_font_path", "latin_font_path"]
 
 # Fonts with Chinese glyphs, most common locations first (Debian/Ubuntu, Fedora, Windows, macOS).
 CJK_FONT_CANDIDATES = (
@@ -30,8 +30,18 @@ def cjk_font_path(preferred: str | None = None) -> str | None:
     return None
 
 
-def latin_font_path() -> str:
-    """DejaVu Sans as bundled with matplotlib (present wherever the package is installed)."""
-    import matplotlib
+# Latin fonts for label digits and text, most common locations first (Debian/Ubuntu, Fedora, Windows, macOS).
+LATIN_FONT_CANDIDATES = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu-sans-fonts/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+    "C:/Windows/Fonts/arial.ttf",
+    "/System/Library/Fonts/Helvetica.ttc",
+)
 
-    return str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf")
+
+@cache
+def latin_font_path() -> str | None:
+    """The first installed Latin font of the candidates, else None (Pillow's own font is used then)."""
+    return next((c for c in LATIN_FONT_CANDIDATES if Path(c).is_file()), None)

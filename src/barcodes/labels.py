@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cache
-from typing import Literal
 from xml.sax.saxutils import escape
 
 import barcode
@@ -29,8 +29,17 @@ __all__ = [
     "render_zpl",
 ]
 
-LabelFormat = Literal["png", "svg", "pdf", "zpl"]
-FORMATS: tuple[LabelFormat, ...] = ("png", "svg", "pdf", "zpl")
+
+class LabelFormat(StrEnum):
+    """The file formats a label can be written in."""
+
+    PNG = "png"
+    SVG = "svg"
+    PDF = "pdf"
+    ZPL = "zpl"
+
+
+FORMATS: tuple[LabelFormat, ...] = tuple(LabelFormat)
 LABEL_SIZE_MM = (60.0, 40.0)
 MAX_ID_LENGTH = 12
 _ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-_.]*")
@@ -287,14 +296,14 @@ def render_zpl(label: LabelData, dpmm: int = 8, font_path: str | None = None) ->
     return "\n".join(lines) + "\n"
 
 
-def render_label(label: LabelData, fmt: LabelFormat, font_path: str | None = None) -> bytes:
+def render_label(label: LabelData, fmt: LabelFormat | str, font_path: str | None = None) -> bytes:
     """One label in ``fmt`` ("png", "svg", "pdf" or "zpl") as bytes ready to write to a file."""
-    if fmt == "png":
-        return render_png(label, font_path=font_path)
-    if fmt == "svg":
-        return render_svg(label).encode("utf-8")
-    if fmt == "pdf":
-        return render_pdf_sheet([label], font_path=font_path)
-    if fmt == "zpl":
-        return render_zpl(label, font_path=font_path).encode("utf-8")
+    renderers: dict[str, Callable[[], bytes]] = {
+        LabelFormat.PNG: lambda: render_png(label, font_path=font_path),
+        LabelFormat.SVG: lambda: render_svg(label).encode("utf-8"),
+        LabelFormat.PDF: lambda: render_pdf_sheet([label], font_path=font_path),
+        LabelFormat.ZPL: lambda: render_zpl(label, font_path=font_path).encode("utf-8"),
+    }
+    if fmt in renderers:
+        return renderers[fmt]()
     raise LabelError(f"unknown label format {fmt!r}; choose one of {', '.join(FORMATS)}")

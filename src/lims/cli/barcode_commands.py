@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
+from barcodes.labels import LabelData, LabelFormat
 from lims.cli.common import fail
-
-if TYPE_CHECKING:
-    from lims.services.samples.sample_labels import LabelFields
-
-
-class LabelFormatOption(StrEnum):
-    """Label output formats."""
-
-    png = "png"
-    svg = "svg"
-    pdf = "pdf"
-    zpl = "zpl"
 
 
 def scan(
@@ -64,7 +52,7 @@ def label(
         str | None, typer.Option("--url", help="public URL for the QR code (default: the sample's signed link)")
     ] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="file to write")] = Path("label.png"),
-    fmt: Annotated[LabelFormatOption, typer.Option("--format", help="png, svg, pdf or zpl")] = LabelFormatOption.png,
+    fmt: Annotated[LabelFormat, typer.Option("--format", help="png, svg, pdf or zpl")] = LabelFormat.PNG,
     point: Annotated[str, typer.Option(help="sampling point")] = "",
     date: Annotated[str, typer.Option(help="sampling date")] = "",
     items: Annotated[list[str] | None, typer.Option(help="test item code (repeat or separate by commas)")] = None,
@@ -75,9 +63,10 @@ def label(
     codes = tuple(c.strip() for entry in items or [] for c in entry.split(",") if c.strip())
     if url is None:  # a registered sample: its signed link and the rest of the label come from the database
         fields = _registered_label(sample_id)
-        url, point, date, codes = fields.url, point or fields.point, date or fields.date, codes or fields.items
+        sample_id, url = fields.sample_id, fields.url
+        point, date, codes = point or fields.point, date or fields.date, codes or fields.items
     try:
-        data = render_label(LabelData(sample_id, url, point, date, codes), fmt.value)
+        data = render_label(LabelData(sample_id, url, point, date, codes), fmt)
     except LabelError as exc:
         fail(str(exc))
     try:
@@ -87,14 +76,18 @@ def label(
     typer.echo(f"wrote {output} ({fmt.value}, {len(data)} bytes)")
 
 
-def _registered_label(sample_id: str) -> LabelFields:
+def _registered_label(sample_id: str) -> LabelData:
     from sqlmodel import Session
 
     from lims.cli.common import ready_engine, reporting_errors
-    from lims.services.samples.sample_labels import label_fields
+    from lims.services.core.errors import NotFound
+    from lims.services.samples import sample_labels, sampling
 
     with reporting_errors(), Session(ready_engine()) as session:
-        return label_fields(session, sample_id)
+        sample = sampling.find(session, sample_id)  # the command runs with the database's own rights
+        if sample is None:
+            raise NotFound(f"no sample {sample_id}")
+        return sample_labels.label_data(session, sample)
 
 
 def register(app: typer.Typer) -> None:

@@ -155,11 +155,7 @@ def serve_command(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -
 
 
 for _module in COMMAND_MODULES:
-    try:
-        importlib.import_module(_module).register(app)
-    except ModuleNotFoundError as exc:
-        if exc.name != _module:
-            raise
+    importlib.import_module(_module).register(app)
 
 
 def run() -> None:

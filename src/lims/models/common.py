@@ -71,6 +71,31 @@ class JudgementOutcome(StrEnum):
     INVALID = "invalid"
 
 
+class ReviewAction(StrEnum):
+    """What a reviewer may do to a result (see the transition table in services/results/workflow.py)."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+    PUBLISH = "publish"
+    ARCHIVE = "archive"
+
+
+class Decision(StrEnum):
+    """A reviewer's decision on a pending correction of a sample."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+class CaseStep(StrEnum):
+    """The steps a station records on a positive case, in the order they usually come."""
+
+    RETEST = "retest"
+    ACCEPT = "accept"
+    OUTCOME = "outcome"
+    DISPOSAL = "disposal"
+
+
 class Area(StrEnum):
     """Where a sampling point lies; decides the rapid-response time (20 / 40 minutes)."""
 

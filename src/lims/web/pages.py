@@ -20,7 +20,6 @@ from lims.web.common import Viewer, error_page, page_router, render
 from lims.web.i18n import language, texts
 
 router = page_router()
-_NOT_ISSUER = object()
 
 
 @router.get("/", response_class=HTMLResponse)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from lims.api.deps import LabelId, RowId, SessionDep
 from lims.models.cases import WarningBase
-from lims.models.common import ResultStatus, Role
+from lims.models.common import Decision, ResultStatus, ReviewAction, Role
 from lims.models.results import ResultPublic
 from lims.services.cases import warnings
 from lims.services.core import dates
@@ -94,7 +94,7 @@ def decide(
     session: SessionDep,
     actor: Reviewer,
     result_id: RowId,
-    action: Literal["approve", "reject", "publish"],
+    action: ReviewAction,
     reason: Annotated[str, Form(max_length=500)] = "",
     acknowledge_flags: Annotated[bool, Form()] = False,
 ) -> Response:
@@ -117,7 +117,7 @@ def decide_correction(
     actor: Reviewer,
     label_id: LabelId,
     version: RowId,
-    action: Literal["approve", "reject"],
+    action: Decision,
     reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     """Approve or reject (with a reason) a correction of a published sample; four-eyes is the service's."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from lims.api.deps import RowId, SessionDep
 from lims.models.cases import CasePublic, Disposal, ReferralOutcome, RetestRequest
-from lims.models.common import Role
+from lims.models.common import CaseStep, Role
 from lims.models.results import ResultPublic
 from lims.services.access import districts
 from lims.services.cases import notifications, procedure
@@ -188,7 +188,7 @@ def follow_up(
     session: SessionDep,
     actor: StationUser,
     case_id: CaseId,
-    step: Literal["retest", "accept", "outcome", "disposal"],
+    step: CaseStep,
     lab: Annotated[str, Form(max_length=200)] = "",
     outcome: Annotated[str, Form(max_length=20)] = "",
     action: Annotated[str, Form(max_length=20)] = "",

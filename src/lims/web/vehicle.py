@@ -7,7 +7,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
@@ -29,7 +29,7 @@ from lims.services.core.audit import Actor
 from lims.services.core.errors import ServiceError
 from lims.services.reference import reference_data
 from lims.services.results import holding, records
-from lims.services.samples import links, plans, sampling
+from lims.services.samples import plans, sample_labels, sampling
 from lims.web.common import CsrfChecked, local_time, number, page_router, redirect, render, role_page, validation_reason
 from lims.web.i18n import language, texts
 
@@ -161,23 +161,20 @@ def _gtin_digits(text: str) -> str:
 
 
 def _label(session: Session, actor: Actor, label_id: str) -> tuple[SamplePublic, labels.LabelData]:
-    sample = sampling.public(session, sampling.get_for(session, actor, label_id))
-    data = labels.LabelData(
-        sample_id=sample.label_id,
-        url=links.sample_url(sample.label_id),
-        point=f"{sample.point_code} {sample.point_name}",
-        date=local_time(sample.collected_at, "%Y-%m-%d %H:%M"),
-    )
-    return sample, data
+    found = sampling.get_for(session, actor, label_id)
+    return sampling.public(session, found), sample_labels.label_data(session, found)
 
 
-LABEL_MEDIA = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf", "zpl": "text/plain; charset=utf-8"}
+LABEL_MEDIA = {
+    labels.LabelFormat.PNG: "image/png",
+    labels.LabelFormat.SVG: "image/svg+xml",
+    labels.LabelFormat.PDF: "application/pdf",
+    labels.LabelFormat.ZPL: "text/plain; charset=utf-8",
+}
 
 
 @router.get("/vehicle/label/{label_id}.{fmt}")
-def label_file(
-    session: SessionDep, actor: Tester, label_id: LabelId, fmt: Literal["png", "svg", "pdf", "zpl"]
-) -> Response:
+def label_file(session: SessionDep, actor: Tester, label_id: LabelId, fmt: labels.LabelFormat) -> Response:
     """The label as a file for a label printer: PNG, SVG, an A4 PDF sheet, or ZPL for Zebra printers."""
     sample, data = _label(session, actor, label_id)
     return Response(

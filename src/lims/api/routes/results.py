@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from lims.api.deps import CurrentUser, RowId, SessionDep
+from lims.models.common import JudgementOutcome, ReviewAction
 from lims.models.results import ResultCorrection, ResultPublic, ResultSubmit, ReviewDecision
 from lims.services.results import records, reviewing
 
@@ -30,7 +31,7 @@ def shared_results(
     date_to: Annotated[str | None, Query(max_length=10)] = None,
     point: Annotated[str | None, Query(max_length=16)] = None,
     item: Annotated[str | None, Query(max_length=16)] = None,
-    judgement: Annotated[Literal["negative", "positive", "invalid"] | None, Query()] = None,
+    judgement: Annotated[JudgementOutcome | None, Query()] = None,
     status: Annotated[str | None, Query(max_length=16)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
@@ -70,7 +71,7 @@ def review(
     session: SessionDep,
     actor: CurrentUser,
     result_id: ResultId,
-    action: Literal["approve", "reject", "publish", "archive"],
+    action: ReviewAction,
     body: ReviewDecision | None = None,
 ) -> ResultPublic:
     """Approve, reject (with a reason), publish or archive a result (reviewer, never the tester)."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
 from lims.api.deps import CurrentUser, LabelId, RowId, SessionDep
+from lims.models.common import Decision
 from lims.models.samples import (
     CorrectionDecision,
     CorrectionPublic,
@@ -80,7 +81,7 @@ def review_correction(
     actor: CurrentUser,
     label_id: LabelId,
     version: RowId,
-    action: Literal["approve", "reject"],
+    action: Decision,
     body: CorrectionDecision | None = None,
 ) -> SamplePublic:
     """Approve (the public then sees it) or reject (with a reason) a pending correction (reviewer, four-eyes)."""

@@ -21,7 +21,7 @@ from functools import cache
 from json.encoder import encode_basestring
 from typing import Any
 
-from sqlalchemy import Table, bindparam, event, func, select, update
+from sqlalchemy import Table, bindparam, event, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel
@@ -768,8 +768,3 @@ def record_schema_changes(
             append(session, MIGRATION, chain_of(session, row), str(model.__tablename__), row_id, action, before, after)
     session.flush()
     return len(pending)
-
-
-def total_events(session: Session) -> int:
-    """How many events the chains hold (from their head records)."""
-    return int(session.connection().execute(select(func.coalesce(func.sum(CHAINS.c["count"]), 0))).scalar() or 0)

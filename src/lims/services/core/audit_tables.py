@@ -110,13 +110,6 @@ def district_chain(district_id: int) -> str:
     return f"{DISTRICT_PREFIX}{district_id}"
 
 
-def chain_district(chain: str) -> int | None:
-    """The district id a chain name stands for (None for `shared` and `legacy`)."""
-    if chain.startswith(DISTRICT_PREFIX) and chain[len(DISTRICT_PREFIX) :].isdigit():
-        return int(chain[len(DISTRICT_PREFIX) :])
-    return None
-
-
 def chain_of(session: Session, row: SQLModel) -> str:
     """The chain the events of `row` go to (see the module docstring for the rules)."""
     model = type(row)

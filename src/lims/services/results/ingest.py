@@ -21,6 +21,7 @@ from lims.services.core.audit import SYSTEM, Actor
 from lims.services.core.errors import Invalid
 from lims.services.reference import reference_data
 from lims.services.results import records
+from lims.services.samples import sampling
 
 if TYPE_CHECKING:
     from instrument_drivers.base import Driver
@@ -203,11 +204,8 @@ def _store_each(session: Session, readings: list[Reading], new_limit: int | None
 
 def _store_new(session: Session, reading: Reading, shared: _Shared) -> Stored:
     instrument = _instrument(session, reading.instrument_serial)
-    sample = (
-        session.exec(select(Sample).where(Sample.label_id == reading.sample_label_id.upper())).first()
-        if reading.sample_label_id
-        else None
-    )
+    # Found in any district: where a reading is filed follows its instrument (below).
+    sample = sampling.find(session, reading.sample_label_id) if reading.sample_label_id else None
     # An instrument works for its own district's lab: its readings are filed there (and a sample of another
     # district is then unknown to it, so the reading is held).
     district_id = (instrument.district_id if instrument else None) or (sample.district_id if sample else None)

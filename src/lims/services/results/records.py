@@ -17,6 +17,7 @@ from lims.services.core.audit import Actor
 from lims.services.core.errors import Conflict, Invalid, NotFound
 from lims.services.reference import reference_data
 from lims.services.results import judging, workflow
+from lims.services.samples import sampling
 
 FLAG_CALIBRATION_OVERDUE = "calibration_overdue"
 FLAG_KIT_EXPIRED = "kit_lot_expired"
@@ -39,8 +40,8 @@ FLAG_TEXT: dict[str, tuple[str, str]] = {
 
 
 def _sample(session: Session, actor: Actor, label_id: str) -> Sample:
-    sample = session.exec(select(Sample).where(Sample.label_id == label_id.upper())).first()
-    if sample is None or sample.district_id != actor.district_id:
+    sample = sampling.find(session, label_id, actor.district_id)
+    if sample is None:
         raise Invalid(f"no sample {label_id!r} in your district")
     return sample
 

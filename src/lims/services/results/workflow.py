@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from lims.models import Review, TestResult
-from lims.models.common import JudgementOutcome, ResultStatus, Role, utcnow
+from lims.models.common import JudgementOutcome, ResultStatus, ReviewAction, Role, utcnow
 from lims.services.access.auth import require_role
 from lims.services.cases import procedure
 from lims.services.core import atomic, audit
@@ -69,7 +69,7 @@ TRANSITIONS: dict[str, Transition] = {
     ),
 }
 # Transitions a reviewer signs; `supersede` happens through a correction.
-REVIEW_ACTIONS = ("approve", "reject", "publish", "archive")
+REVIEW_ACTIONS: tuple[str, ...] = tuple(ReviewAction)
 
 
 def signed_hash(state: dict[str, object]) -> str:

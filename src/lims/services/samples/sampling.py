@@ -9,7 +9,7 @@ from sqlalchemy import exists, func
 from sqlmodel import Session, col, select
 
 from lims.models import District, FoodCategory, Sample, SampleVersion, SamplingPoint, TestResult, User
-from lims.models.common import Role, utcnow
+from lims.models.common import Decision, Role, utcnow
 from lims.models.samples import (
     CorrectionPublic,
     LabelCounter,
@@ -30,7 +30,7 @@ from lims.services.reference import gtin
 from lims.services.samples import plans
 from lims.services.samples.label_ids import MAX_PER_DAY, make_label_id
 
-REVIEW_ACTIONS = ("approve", "reject")
+REVIEW_ACTIONS: tuple[str, ...] = tuple(Decision)
 
 
 def _data(sample: SampleData) -> dict[str, Any]:
@@ -127,11 +127,19 @@ def _keep_version(
     return version
 
 
+def find(session: Session, label_id: str, district_id: int | None = None) -> Sample | None:
+    """The sample with `label_id` (in any letter case); only within `district_id` when one is given."""
+    sample = session.exec(select(Sample).where(Sample.label_id == label_id.strip().upper())).first()
+    if sample is None or (district_id is not None and sample.district_id != district_id):
+        return None
+    return sample
+
+
 def get_for(session: Session, actor: Actor, label_id: str) -> Sample:
     """A sample of the actor's district by label id."""
     require_role(actor, Role.TESTER, Role.REVIEWER, Role.ADMIN)
-    sample = session.exec(select(Sample).where(Sample.label_id == label_id.upper())).first()
-    if sample is None or sample.district_id != actor.district_id:
+    sample = find(session, label_id, actor.district_id)
+    if sample is None:
         raise NotFound(f"no sample {label_id!r} in your district")
     return sample
 
