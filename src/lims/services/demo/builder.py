@@ -6,8 +6,10 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from importlib import resources
 from typing import Any
 
+import yaml
 from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -36,67 +38,27 @@ from lims.services.reference import reference_data, registry
 from lims.services.results import records, workflow
 from lims.services.samples import plans, sampling
 
-DEMO_USERS: dict[str, tuple[str, str, str | None]] = {
-    # user name: (role, password, station code)
-    "tester": (Role.TESTER, "tester-demo-2026", None),
-    "reviewer": (Role.REVIEWER, "reviewer-demo-2026", None),
-    "station": (Role.STATION, "station-demo-2026", "ST04"),
-    "admin": (Role.ADMIN, "admin-demo-2026", None),
-}
 
+def _fixtures() -> dict[str, Any]:
+    """The demo's fixture data (data/world.yaml)."""
+    text = resources.files("lims.services.demo").joinpath("data/world.yaml").read_text(encoding="utf-8")
+    data: dict[str, Any] = yaml.safe_load(text)
+    return data
+
+
+_WORLD = _fixtures()
+# user name: (role, password, station code)
+DEMO_USERS: dict[str, tuple[str, str, str | None]] = {
+    name: (Role(entry["role"]), entry["password"], entry.get("station")) for name, entry in _WORLD["users"].items()
+}
 # What the vehicle takes at a point, by category: product, brand, GTIN (or None for loose produce), supplier.
 PRODUCTS: dict[str, list[tuple[str, str, str | None, str]]] = {
-    "VEG_LEAF": [
-        ("小白菜", "", None, "x蔬菜合作社"),
-        ("菠菜", "", None, "x农场"),
-        ("油麦菜", "", None, "x蔬菜基地"),
-    ],
-    "VEG": [("豇豆", "", None, "x蔬菜基地"), ("韭菜", "", None, "x农户"), ("芹菜", "", None, "x合作社")],
-    "FRUIT": [("草莓", "", None, "x果园"), ("葡萄", "", None, "x果业")],
-    "PORK": [("猪后腿肉", "", None, "x肉联厂"), ("猪肝", "", None, "x屠宰场")],
-    "BEEF_MUTTON": [("牛腩", "", None, "x牛羊肉批发"), ("羊肉卷", "", None, "x牛羊肉批发")],
-    "AQUATIC": [
-        ("草鱼", "", None, "x水产批发"),
-        ("基围虾", "", None, "x水产"),
-        ("鲜鱿鱼", "", None, "x海鲜"),
-    ],
-    "TRIPE": [("水发牛百叶", "", None, "x干货行")],
-    "CURED_MEAT": [("腊肠", "皇上皇", "6904740000013", "广州皇上皇集团股份有限公司"), ("咸肉", "", None, "x肉制品")],
-    "PICKLES": [("榨菜", "", None, "x酱菜厂"), ("酸豆角", "", None, "x酱菜")],
-    "DRIED_FRUIT": [("红枣", "好想你", "6906610000017", "好想你健康食品股份有限公司"), ("杏干", "", None, "x干果")],
-    "MUSHROOM": [("香菇", "十月稻田", "6902130000018", "十月稻田集团股份有限公司")],
-    "MAIZE": [("玉米糁", "", None, "x粮油")],
-    "PEANUT": [
-        ("花生仁", "", None, "x粮油"),
-        ("食用调和油", "金龙鱼", "6948720000013", "益海嘉里金龙鱼粮油食品股份有限公司"),
-    ],
-    "RICE": [("东北大米", "金龙鱼", "6948720000020", "益海嘉里金龙鱼粮油食品股份有限公司")],
-    "WHEAT": [("小麦粉", "", None, "x面粉厂")],
-    "NOODLES": [("湿米粉", "", None, "x米粉作坊"), ("腐竹", "", None, "x豆制品")],
+    category: [(e["product"], e.get("brand", ""), e.get("gtin"), e["supplier"]) for e in entries]
+    for category, entries in _WORLD["products"].items()
 }
-
 # Categories each kind of point sells.
-POINT_CATEGORIES: dict[str, list[str]] = {
-    "market": ["VEG_LEAF", "VEG", "FRUIT", "PORK", "BEEF_MUTTON", "AQUATIC", "TRIPE", "NOODLES", "PICKLES"],
-    "supermarket": [
-        "VEG_LEAF",
-        "VEG",
-        "FRUIT",
-        "PORK",
-        "AQUATIC",
-        "CURED_MEAT",
-        "PICKLES",
-        "DRIED_FRUIT",
-        "MUSHROOM",
-        "RICE",
-        "WHEAT",
-        "PEANUT",
-        "MAIZE",
-    ],
-    "mall": ["FRUIT", "DRIED_FRUIT", "CURED_MEAT", "MUSHROOM", "RICE"],
-    "scenic": ["AQUATIC", "NOODLES", "FRUIT", "DRIED_FRUIT"],
-}
-POSITIVE_RATE = 0.04
+POINT_CATEGORIES: dict[str, list[str]] = _WORLD["point_categories"]
+POSITIVE_RATE = float(_WORLD["positive_rate"])
 
 
 @dataclass
