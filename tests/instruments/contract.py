@@ -107,17 +107,19 @@ class DriverContract:
             assert not d.connected
             d.close()
             assert [r.key() for r in got] == [r.key() for r in s.expected()]
-            assert s.sim.pending() == 0, "auto_ack released every record on the instrument"
+            # the last release may still be on its way (an ASTM ACK has no answer): wait for it, bounded
+            _wait_until(lambda: s.sim.pending() == 0, 5)
 
     def test_reading_before_open_is_a_link_error(self) -> None:
         with simulator(self.family, self.transports[0], count=2) as s:
+            on_instrument = s.sim.pending()
             driver = self.driver(s.driver_url)
             with pytest.raises(LinkError, match="closed"):
                 next(driver.readings())
             with pytest.raises(LinkError, match="closed"):
                 next(driver.records())
             driver.close()  # never opened: still fine
-            assert s.sim.connections == 0 and s.sim.pending() == 2
+            assert s.sim.pending() == on_instrument and s.sim.released == 0
 
     def test_unreachable_instrument_is_a_link_error_and_close_is_idempotent(self) -> None:
         endpoint, _framing, url = open_endpoint(self.family, self.tcp_transport)
@@ -190,7 +192,7 @@ class DriverContract:
             assert again == s.expected()
 
     def test_an_acknowledgement_lost_with_the_link_brings_the_record_again(self) -> None:
-        with simulator(self.family, self.tcp_transport, count=6, seed=5) as s, Cable(s) as cable:
+        with simulator(self.family, self.tcp_transport, count=12, seed=5) as s, Cable(s) as cable:
             expected = s.expected()
             with self.driver(cable.driver_url, **FAST_RECONNECT) as d:
                 records = d.records(idle_exit=10)
@@ -199,12 +201,11 @@ class DriverContract:
                 for reading in got:
                     d.ack(reading)  # stored: the driver remembers, the instrument does not hear it
                 cable.restore()
-                for record in records:
+                while len(got) < len(expected):
+                    record = next(records)
                     got.extend(record)
                     for reading in record:
                         d.ack(reading)
-                    if len(got) >= len(expected):
-                        break
                 records.close()
                 stats = dict(d.stats)
         assert got == expected, "each reading once: the re-sent record is released, not yielded again"
