@@ -83,6 +83,7 @@ class DriverContract:
         return next(listen for listen in self.transports if listen != "pty")
 
     def driver(self, url: str, **options: Any) -> Driver:
+        """A driver of this family for `url`, not yet open."""
         return create_driver(self.family, url, **options)
 
     # --- lifecycle ----------------------------------------------------------------------------------
@@ -383,6 +384,7 @@ class Cable:
                 sock.close()
 
     def restore(self) -> None:
+        """Let connections through again (the cable is back)."""
         with self._lock:
             self._cut = False
 
