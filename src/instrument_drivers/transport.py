@@ -90,7 +90,11 @@ class SerialLink:
             )
         except (serial.SerialException, OSError, ValueError) as exc:
             raise LinkError(f"cannot open {url}: {exc}") from exc
-        self.flush_input()
+        try:
+            self.flush_input()
+        except LinkError:
+            self.close()
+            raise
 
     def read(self, deadline: float, size: int = 65536) -> bytes:
         """Bytes that arrive before `deadline` (time.monotonic()); b'' when none did.
@@ -124,8 +128,15 @@ class SerialLink:
             raise LinkError(f"{self.url}: {exc}") from exc
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):  # closing a dead port must never raise
+        """Close the port; closing a dead port must never raise."""
+        # pyserial's socket:// port skips closing its socket when shutdown() fails (a connection the
+        # peer reset), leaving the descriptor to the garbage collector: close it here as well
+        sock = getattr(self._port, "_socket", None)
+        with contextlib.suppress(Exception):
             self._port.close()
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.close()
 
 
 # --- Modbus ---------------------------------------------------------------------------------------------

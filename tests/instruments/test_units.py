@@ -1,4 +1,5 @@
-"""Units: URLs, timers, registry, driver lifecycle, fault specs, scenarios and the simulate command."""
+"""Units: URLs, timers, registry, codecs, fault specs, scenarios and the simulate command (the driver
+lifecycle is in the driver contract, tests/instruments/contract.py)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from instrument_drivers import (
-    BadUrlError,
-    LinkError,
-    UnacknowledgedReadingError,
-    UnknownDriverError,
-    create_driver,
-    driver_class,
-    families,
-)
+from instrument_drivers import BadUrlError, UnknownDriverError, create_driver, driver_class, families
 from instrument_drivers.protocols import astm
 from instrument_drivers.protocols import gold as gold_proto
 from instrument_drivers.protocols import pesticide as pest
@@ -27,7 +20,6 @@ from instrument_drivers.transport import LineSettings, parse_modbus_url, split_o
 from simulators.faults import FaultPlan, FaultSpecError
 from simulators.registry import ListenUrlError, open_endpoint
 from simulators.scenario import ScenarioError, expected_readings, load
-from tests.instruments.harness import simulator
 
 # --- URLs -----------------------------------------------------------------------------------------------
 
@@ -73,7 +65,7 @@ def test_timer_scale(monkeypatch: pytest.MonkeyPatch) -> None:
             timer_scale()
 
 
-# --- registry and lifecycle -----------------------------------------------------------------------------
+# --- registry -----------------------------------------------------------------------------------------
 
 
 def test_registry_is_lazy_and_complete() -> None:
@@ -84,47 +76,6 @@ def test_registry_is_lazy_and_complete() -> None:
     assert {driver_class(f).family for f in families()} == set(families())
     with pytest.raises(UnknownDriverError):
         driver_class("ph-meter")
-
-
-def test_unreachable_instrument_is_a_link_error_and_close_is_idempotent() -> None:
-    driver = create_driver("pesticide", "socket://127.0.0.1:9", connect_timeout=0.3, backoff_initial=0.05)
-    with pytest.raises(LinkError):
-        driver.open()
-    driver.close()
-    driver.close()
-    with pytest.raises(LinkError, match="closed"):
-        next(driver.readings())
-
-
-def test_readings_must_be_acknowledged_before_the_next_record() -> None:
-    with simulator("spectro", "modbus-tcp://127.0.0.1:0", count=3) as s, create_driver("spectro", s.driver_url) as d:
-        it = d.readings()
-        first = next(it)
-        with pytest.raises(UnacknowledgedReadingError):
-            next(it)
-        assert first.key() == s.expected()[0].key()
-        assert s.sim.pending() == 3, "nothing is released without ack()"
-
-
-def test_context_manager_closes_and_auto_ack() -> None:
-    with simulator("pesticide", "socket://127.0.0.1:0", count=5) as s:
-        with create_driver("pesticide", s.driver_url) as d:
-            got = list(d.readings(count=5, auto_ack=True))
-            assert d.connected and d.serial == s.scenario.serial
-        assert not d.connected
-        d.close()
-        assert [r.key() for r in got] == [r.key() for r in s.expected()]
-
-
-def test_a_new_driver_gets_unacknowledged_readings_again() -> None:
-    """What a crash between store and ack looks like: the next session sees the same readings."""
-    with simulator("pesticide", "socket://127.0.0.1:0", count=6, seed=4) as s:
-        with create_driver("pesticide", s.driver_url) as d:
-            first = next(d.readings())
-        with create_driver("pesticide", s.driver_url) as d:
-            again = list(d.readings(count=6, auto_ack=True))
-        assert again[0] == first
-        assert [r.key() for r in again] == [r.key() for r in s.expected()]
 
 
 # --- codecs: edges ---------------------------------------------------------------------------------------
