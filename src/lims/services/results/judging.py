@@ -3,6 +3,7 @@ family registry), with the item's method, the limit and the kit lot."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
@@ -63,3 +64,14 @@ def judge(item: TestItem, raw: Mapping[str, Any], limit: Limit, kit: KitLot | No
     except ValueError as exc:
         raise Invalid(f"cannot judge {item.code}: {exc}") from None
     return judgement
+
+
+def example_raw(
+    item: TestItem, limit: Limit, kit: KitLot | None, positive: bool, rng: random.Random
+) -> dict[str, float]:
+    """Raw figures a real run of `item` with this outcome would give (for the demo's hand-made readings)."""
+    make = getattr(module(item.family), "example_raw", None)
+    if make is None:
+        raise Invalid(f"the {item.family} family's judgement gives no example figures for {item.code}")
+    figures: dict[str, float] = make(context(item, limit, kit), positive, rng)
+    return figures
