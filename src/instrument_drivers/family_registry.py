@@ -29,7 +29,7 @@ from __future__ import annotations
 import importlib
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from instrument_drivers.errors import UnknownDriverError
@@ -60,8 +60,7 @@ class FamilySpec:
     default_baud: int
     links: tuple[str, ...] = SERIAL
     channels: int = 0
-    summary: str = ""
-    demo_listen: str = field(default="socket://127.0.0.1:0")
+    demo_listen: str = "socket://127.0.0.1:0"
 
     @property
     def modbus(self) -> bool:
@@ -90,7 +89,6 @@ _BUILT_IN: tuple[FamilySpec, ...] = (
         serial_prefix="EIA",
         default_baud=115200,
         channels=8,
-        summary="multi-channel enzyme-inhibition analyzer, binary frames, host polls",
     ),
     FamilySpec(
         name="gold",
@@ -100,7 +98,6 @@ _BUILT_IN: tuple[FamilySpec, ...] = (
         judgement="lims.judgement.gold",
         serial_prefix="GCR",
         default_baud=9600,
-        summary="colloidal gold card reader, ASTM E1381/E1394, reader sends",
     ),
     FamilySpec(
         name="spectro",
@@ -111,7 +108,6 @@ _BUILT_IN: tuple[FamilySpec, ...] = (
         serial_prefix="SPM",
         default_baud=9600,
         links=SERIAL_AND_MODBUS,
-        summary="multi-parameter spectrophotometric analyzer, Modbus RTU or TCP",
         demo_listen="modbus-tcp://127.0.0.1:0",
     ),
 )
