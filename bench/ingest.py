@@ -53,7 +53,7 @@ ITEMS = {"pesticide": ("OPC", "VEG_LEAF"), "gold": ("CLB", "PORK"), "spectro": (
 
 
 def pesticide_wire(s: Scenario) -> tuple[bytes, int]:
-    frames = [pest.encode_frame(pest.RSP_RECORD, r.encode()) for r in s.pesticide_records()]
+    frames = [pest.encode_frame(pest.RSP_RECORD, r.encode()) for r in s.records()]
     host = len(pest.encode_frame(pest.CMD_POLL)) + len(pest.encode_ack(1)) + len(pest.encode_acked(1, 0))
     return b"".join(frames), sum(map(len, frames)) + host * len(frames)
 
@@ -69,8 +69,8 @@ def pesticide_parse(wire: bytes, serial: str) -> list[list[Reading]]:
 
 
 def gold_wire(s: Scenario) -> tuple[bytes, int]:
-    frames = [f for t in s.gold_tests() for f in astm.record_frames(gold_proto.message_records(t))]
-    control = 3 * len(s.gold_tests())  # ENQ, ACK, EOT around each message
+    frames = [f for t in s.records() for f in astm.record_frames(gold_proto.message_records(t))]
+    control = 3 * len(s.records())  # ENQ, ACK, EOT around each message
     return b"".join(frames), sum(map(len, frames)) + len(frames) + control  # + one ACK per frame
 
 
@@ -90,8 +90,7 @@ def gold_parse(wire: bytes, serial: str) -> list[list[Reading]]:
 
 def spectro_wire(s: Scenario) -> tuple[bytes, int]:
     answers = [
-        rtu_frame(bytes((1, 4, 2 * regmap.HEAD_COUNT)) + struct.pack(">33H", *r.registers()))
-        for r in s.spectro_results()
+        rtu_frame(bytes((1, 4, 2 * regmap.HEAD_COUNT)) + struct.pack(">33H", *r.registers())) for r in s.records()
     ]
     per_reading = 8 + 13 + 8  # read request, acknowledge request and its answer
     return b"".join(answers), sum(map(len, answers)) + per_reading * len(answers)

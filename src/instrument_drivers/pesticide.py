@@ -133,8 +133,8 @@ def readings_from_record(serial: str, record: proto.Record) -> list[Reading]:
             sample_label_id=ch.sample_id or None,
             raw={
                 "run": record.run,
-                "delta_a_control": ch.delta_a_control,
-                "delta_a_sample": ch.delta_a_sample,
+                "control_dA": ch.control_dA,
+                "sample_dA": ch.sample_dA,
                 "inhibition_pct": ch.inhibition,
             },
             value=ch.inhibition,

@@ -16,7 +16,7 @@ class Reading:
     """
 
     instrument_serial: str
-    family: str  # "pesticide" | "gold" | "spectro"
+    family: str  # a family of `instrument_drivers.family_registry`
     sequence: int
     item_code: str
     channel: int | None = None

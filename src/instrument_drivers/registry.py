@@ -1,32 +1,28 @@
-"""Lazy registry of drivers: name → (module, class). Importing it imports no driver."""
+"""Drivers by family name, read from the family registry (`instrument_drivers.family_registry`). Importing it
+imports no driver."""
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from instrument_drivers.errors import UnknownDriverError
+from instrument_drivers import family_registry
 
 if TYPE_CHECKING:
     from instrument_drivers.base import Driver
 
-DRIVERS: dict[str, tuple[str, str]] = {
-    "pesticide": ("instrument_drivers.pesticide", "PesticideDriver"),
-    "gold": ("instrument_drivers.gold", "GoldDriver"),
-    "spectro": ("instrument_drivers.spectro", "SpectroDriver"),
-}
+
+DRIVERS: Mapping[str, tuple[str, str]] = family_registry.PartTable("driver")
 
 
 def families() -> list[str]:
-    return sorted(DRIVERS)
+    """The family names a driver exists for, sorted."""
+    return family_registry.names()
 
 
 def driver_class(name: str) -> type[Driver]:
-    try:
-        module_name, class_name = DRIVERS[name]
-    except KeyError:
-        raise UnknownDriverError(f"no driver {name!r}; known: {', '.join(families())}") from None
-    cls: type[Driver] = getattr(importlib.import_module(module_name), class_name)
+    """The driver class of family `name` (imported now); `UnknownDriverError` names the known ones."""
+    cls: type[Driver] = family_registry.spec(name).load("driver")
     return cls
 
 

@@ -7,11 +7,9 @@ from datetime import date
 
 from schedules.allocate import UNLIMITED, Demand, Engine, allocate
 from schedules.errors import PlanError
-from schedules.model import BatchBasis, Family, Plan, Point
+from schedules.model import BatchBasis, Plan, Point
 from schedules.tasks import DoneWork, Reason, Schedule, Shortfall, Task
 from schedules.workdays import Month, working_days
-
-FAMILIES: tuple[Family, ...] = tuple(Family)
 
 
 def plan_month(plan: Plan, month: Month | str | date | None) -> Month:
@@ -77,7 +75,7 @@ class _TaskMaker:
         point = self.plan.points[route]
         batches = {c: counts[c] for c in sorted(counts, key=self.rank.__getitem__) if counts[c]}
         items = sorted({i for c in batches for i in self.cat_items[c]}, key=self.item_rank.__getitem__)
-        used: dict[Family, int] = {}
+        used: dict[str, int] = {}
         tests: dict[str, int] = {}
         for cat, n in batches.items():
             for family, per_batch in self.usage[cat]:
@@ -92,7 +90,7 @@ class _TaskMaker:
             route=route,
             batches=batches,
             items=tuple(items),
-            channels={f: used[f] for f in FAMILIES if f in used},
+            channels={f: used[f] for f in self.plan.families if f in used},
             done=done,
             tests={i: tests[i] for i in items},
         )
@@ -125,9 +123,10 @@ def _schedule(plan: Plan, month: Month, done_tasks: Iterable[DoneWork], start: d
     usage = plan.category_usage()
     vehicle = plan.vehicle
     cap = [vehicle.samples_per_day]
-    cap += [vehicle.channels_per_day.get(f, 0) for f in FAMILIES]
+    families = plan.families
+    cap += [vehicle.channels_per_day.get(f, 0) for f in families]
     cap.append(vehicle.points_per_day or UNLIMITED)
-    engine = Engine(cap=cap, usage=[[1, *(usage[c][f] for f in FAMILIES)] for c in cats], n_days=len(period))
+    engine = Engine(cap=cap, usage=[[1, *(usage[c][f] for f in families)] for c in cats], n_days=len(period))
 
     done = _done_by_point(plan, month, done_tasks)
     done_cats: dict[int, dict[str, int]] = {}

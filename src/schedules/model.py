@@ -25,11 +25,16 @@ class Area(StrEnum):
 
 
 class Family(StrEnum):
-    """Instrument family an item runs on; the vehicle has a channel budget per family per day."""
+    """The shipped instrument families, as named constants. A plan may name any family (an instrument
+    family added as a plug-in too): its family keys are plain strings of the form `FamilyKey`."""
 
     PESTICIDE = "pesticide"
     GOLD = "gold"
     SPECTRO = "spectro"
+
+
+FamilyKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+"""An instrument family an item runs on; the vehicle has a channel budget per family per day."""
 
 
 class Weekday(StrEnum):
@@ -148,14 +153,14 @@ class Vehicle(_Strict):
 
     samples_per_day: int = Field(ge=1)
     points_per_day: int | None = Field(default=None, ge=1)
-    channels_per_day: dict[Family, Annotated[int, Field(ge=0)]]
+    channels_per_day: dict[FamilyKey, Annotated[int, Field(ge=0)]]
 
 
 class Item(_Strict):
     """A test item: the instrument family it runs on and the food categories it is tested on."""
 
     name: str = ""
-    family: Family
+    family: FamilyKey
     categories: list[str] = Field(min_length=1)
 
 
@@ -229,9 +234,16 @@ class Plan(_Strict):
                     out[cat].append(code)
         return {c: tuple(v) for c, v in out.items()}
 
-    def category_usage(self) -> dict[str, dict[Family, int]]:
+    @property
+    def families(self) -> tuple[str, ...]:
+        """The instrument families of the plan: those the vehicle has channels for (in the plan's order),
+        then any other its items run on."""
+        budget = tuple(self.vehicle.channels_per_day)
+        return budget + tuple(sorted({i.family for i in self.items.values()} - set(budget)))
+
+    def category_usage(self) -> dict[str, dict[str, int]]:
         """Instrument channels one batch of each category takes, per family."""
-        usage = {c: dict.fromkeys(Family, 0) for c in self.categories}
+        usage = {c: dict.fromkeys(self.families, 0) for c in self.categories}
         for cat, codes in self.category_items().items():
             for code in codes:
                 usage[cat][self.items[code].family] += 1
@@ -253,8 +265,8 @@ def plan_problems(plan: Plan) -> list[Problem]:
     tested = plan.category_items()
     used_families = {plan.items[c].family for c in plan.items}
     for family in sorted(used_families - set(plan.vehicle.channels_per_day)):
-        users = ", ".join(c for c, item in plan.items.items() if item.family is family)
-        problems.append(Problem("vehicle.channels_per_day", f"missing {family.value} (used by {users})"))
+        users = ", ".join(c for c, item in plan.items.items() if item.family == family)
+        problems.append(Problem("vehicle.channels_per_day", f"missing {family} (used by {users})"))
     seen: dict[str, int] = {}
     for i, point in enumerate(plan.points):
         where = f"points[{i}]"

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from schedules.model import Area, Family
+from schedules.model import Area
 from schedules.workdays import Month
 
 
@@ -53,7 +53,7 @@ class Task:
     route: int  # the point's stop number in the plan's route order (0 = first)
     batches: Mapping[str, int]  # food category -> batches (samples) to take
     items: tuple[str, ...]  # test items the batches are run for
-    channels: Mapping[Family, int] = field(default_factory=dict)  # instrument channels used, per family
+    channels: Mapping[str, int] = field(default_factory=dict)  # instrument channels used, per family
     done: bool = False  # a completed task kept by a re-plan
     tests: Mapping[str, int] = field(default_factory=dict)  # item -> tests to run (batches it applies to)
 
@@ -74,7 +74,7 @@ class Task:
             "items": list(self.items),
             "samples": self.samples,
             "tests": dict(self.tests),
-            "channels": {f.value: n for f, n in self.channels.items()},
+            "channels": dict(self.channels),
             "done": self.done,
         }
 
@@ -89,7 +89,7 @@ class Task:
             route=int(data["route"]),
             batches=dict(data["batches"]),
             items=tuple(data["items"]),
-            channels={Family(f): int(n) for f, n in data.get("channels", {}).items()},
+            channels={str(f): int(n) for f, n in data.get("channels", {}).items()},
             done=bool(data.get("done", False)),
             tests=dict(data.get("tests", {})),
         )

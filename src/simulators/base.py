@@ -6,7 +6,9 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from instrument_drivers.reading import Reading
 from instrument_drivers.timers import scaled, timer_scale
 from simulators.faults import FaultPlan
 from simulators.link import Disconnected, Endpoint, Line
@@ -43,6 +45,17 @@ class Simulator:
         self._end: float | None = None
 
     # --- to implement -----------------------------------------------------------------------------
+
+    @classmethod
+    def generate(cls, scenario: Scenario) -> list[Any]:
+        """What the instrument has measured for `scenario`, as its codec's records."""
+        raise NotImplementedError
+
+    @classmethod
+    def expected(cls, scenario: Scenario) -> list[Reading]:
+        """The readings a correct driver yields for `scenario`, in the order the instrument sends them
+        (the oracle: written from the records, independently of the driver's decoding)."""
+        raise NotImplementedError
 
     def pending(self) -> int:
         """Records not yet acknowledged by the host."""

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from instrument_drivers import family_registry as families
 from simulators.faults import FaultPlan, FaultSpecError
 from simulators.registry import SIMULATORS, ListenUrlError, create_simulator, open_endpoint
 from simulators.scenario import ScenarioError, as_json_lines, expected_readings, load
@@ -40,7 +41,7 @@ def build_parser(prog: str = "lims simulate") -> argparse.ArgumentParser:
         help="first record number (default 1 + seed × 10000, so runs with other seeds never reuse one)",
     )
     p.add_argument("--baud", type=int, help="line speed the writes are paced at (default: the family's)")
-    p.add_argument("--unit", type=int, default=1, help="Modbus unit id (spectro, default 1)")
+    p.add_argument("--unit", type=int, default=1, help="Modbus unit id (families that speak Modbus, default 1)")
     p.add_argument(
         "--exit-when-done", action="store_true", help="exit once every reading has been acknowledged by the host"
     )
@@ -75,7 +76,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "lims simulate") -> int:
     if args.expect:
         args.expect.write_text(as_json_lines(expected_readings(scenario)), encoding="utf-8")
     options: dict[str, object] = {"exit_when_done": args.exit_when_done}
-    if args.kind == "spectro":
+    if families.spec(args.kind).modbus:
         options.update(framing=framing, unit=args.unit)
     sim = create_simulator(args.kind, scenario, endpoint, faults, **options)
 

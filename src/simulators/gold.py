@@ -9,13 +9,17 @@ the reply to this one.
 
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 from instrument_drivers.protocols import astm
 from instrument_drivers.protocols import gold as proto
+from instrument_drivers.reading import Reading
 from simulators.base import Simulator
 from simulators.link import Line
+from simulators.scenario import Scenario, ScenarioError
 
 CHECKSUM = slice(-4, -2)
 # Line noise without the link's control characters: a noise ENQ, EOT, STX or LF is indistinguishable
@@ -29,6 +33,27 @@ MESSAGES_PER_SESSION = 3
 ABORT_PAUSE = 2.0  # seconds (scaled) between an aborted session and the next ENQ
 _ENQ, _EOT = bytes((astm.ENQ,)), bytes((astm.EOT,))
 
+# The reader's item codes, in the panels a card carries (the LIMS maps them to its test items).
+PANELS: tuple[tuple[str, ...], ...] = (
+    ("CLB", "RAC", "SAL"),  # clenbuterol, ractopamine, salbutamol (meat)
+    ("MG", "CAP", "NF"),  # malachite green, chloramphenicol, nitrofurans (aquatic)
+    ("AFB1",),  # aflatoxin B1 (grain, nuts, oil)
+    ("CLB",),
+    ("MG",),
+)
+# Kit lots loaded in the reader: item → (lot, T/C cut-off). T and C intensities are relative (0…1.5);
+# a C line below 0.2 is no C line.
+KITS = {
+    "CLB": ("CLB-2611A", 0.90),
+    "RAC": ("RAC-2611A", 0.90),
+    "SAL": ("SAL-2611A", 0.90),
+    "MG": ("MG-2610B", 0.85),
+    "CAP": ("CAP-2610B", 0.85),
+    "NF": ("NF-2610B", 0.85),
+    "AFB1": ("AFB1-2609C", 0.80),
+}
+MIN_C = 0.2
+
 
 class SessionAborted(Exception):
     """The session ended early (timeout, too many NAKs, receiver interrupt or our own busy EOT)."""
@@ -39,9 +64,105 @@ class GoldSimulator(Simulator):
     family = "gold"
     response_timeout = astm.SENDER_REPLY_TIMEOUT
 
+    @classmethod
+    def generate(cls, scenario: Scenario) -> list[proto.CardTest]:
+        """The cards the reader has measured: a group of intents is one card, else a panel drawn at random."""
+        rng = random.Random(f"values:gold:{scenario.seed}")
+        tests = []
+        remaining = list(scenario.intents)
+        n = 0
+        while remaining:
+            if remaining[0].group is not None:
+                gid = remaining[0].group
+                size = next((i for i, it in enumerate(remaining) if it.group != gid), len(remaining))
+                panel = tuple(it.item or "CLB" for it in remaining[:size])
+            else:
+                panel = rng.choice(PANELS)
+                size = next(
+                    (i for i, it in enumerate(remaining[: len(panel)]) if it.group is not None),
+                    min(len(panel), len(remaining)),
+                )
+                size = max(size, 1)
+                panel = tuple(remaining[i].item or panel[i] for i in range(size))
+            if size > proto.MAX_LINES:
+                raise ScenarioError(f"a gold card has at most {proto.MAX_LINES} lines")
+            group, remaining = remaining[:size], remaining[size:]
+            test_no = scenario.first_sequence + n
+            when = scenario.start + timedelta(minutes=3 * n)
+            lines = []
+            for pos, (it, item) in enumerate(zip(group, panel, strict=True), 1):
+                lot, cutoff = KITS.get(item, (f"{item}-LOT", 0.9))
+                if it.result == "invalid":
+                    c = round(rng.uniform(0.02, 0.15), 3)
+                    t = round(rng.uniform(0.0, 0.1), 3)
+                else:
+                    c = round(rng.uniform(0.6, 1.2), 3)
+                    ratio_target = (
+                        rng.uniform(0.05, cutoff * 0.85) if it.result == "positive" else rng.uniform(cutoff * 1.1, 1.25)
+                    )
+                    t = round(ratio_target * c, 3)
+                ratio = round(t / c, 3)
+                judgement = "invalid" if c < MIN_C else "positive" if ratio < cutoff else "negative"
+                lines.append(
+                    proto.LineResult(
+                        position=pos,
+                        item_code=item,
+                        kit_lot=lot,
+                        t=t,
+                        c=c,
+                        ratio=ratio,
+                        cutoff=cutoff,
+                        judgement=judgement,
+                        started=when - timedelta(minutes=10),
+                        completed=when,
+                    )
+                )
+            tests.append(
+                proto.CardTest(
+                    serial=scenario.serial,
+                    test_no=test_no,
+                    sample_id=group[0].sample or "",
+                    operator="T01",
+                    time=when,
+                    results=tuple(lines),
+                )
+            )
+            n += 1
+        return tests
+
+    @classmethod
+    def expected(cls, scenario: Scenario) -> list[Reading]:
+        """One reading per line of each card, in card order."""
+        return [
+            Reading(
+                scenario.serial,
+                cls.family,
+                test.sequence(line.position),
+                line.item_code,
+                None,
+                test.sample_id or None,
+                {
+                    "test_no": test.test_no,
+                    "line": line.position,
+                    "t": line.t,
+                    "c": line.c,
+                    "tc": line.ratio,
+                    "cutoff": line.cutoff,
+                    "kit_lot": line.kit_lot,
+                    "operator": test.operator,
+                },
+                line.ratio,
+                proto.UNIT,
+                line.judgement,
+                line.completed,
+            )
+            for test in cls.generate(scenario)
+            for line in test.results
+        ]
+
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.tests = self.scenario.gold_tests()
+        self.tests = self.generate(self.scenario)
         self.head = 0
         self.sessions = 0
 

@@ -1,32 +1,28 @@
-"""Simulator kinds and listen URLs."""
+"""Simulators by family name (read from `instrument_drivers.family_registry`) and their listen URLs."""
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Mapping
 from typing import Any
 
-from instrument_drivers.protocols import astm
-from instrument_drivers.protocols import pesticide as pest_proto
-from instrument_drivers.protocols import spectro as spec_proto
+from instrument_drivers import family_registry as families
+from instrument_drivers.errors import UnknownDriverError
 from simulators.base import Simulator
 from simulators.faults import FaultPlan
 from simulators.link import Endpoint, Pacing, PtyEndpoint, SocketEndpoint
 from simulators.scenario import Scenario
 
-SIMULATORS: dict[str, tuple[str, str]] = {
-    "pesticide": ("simulators.pesticide", "PesticideSimulator"),
-    "gold": ("simulators.gold", "GoldSimulator"),
-    "spectro": ("simulators.spectro", "SpectroSimulator"),
-}
-DEFAULT_BAUD = {
-    "pesticide": pest_proto.DEFAULT_BAUD,
-    "gold": astm.DEFAULT_BAUD,
-    "spectro": spec_proto.DEFAULT_BAUD,
-}
+SIMULATORS: Mapping[str, tuple[str, str]] = families.PartTable("simulator")
+SCHEMES = ("socket://", "modbus-tcp://", "modbus-rtu+socket://")
 
 
 class ListenUrlError(ValueError):
     pass
+
+
+def default_baud(kind: str) -> int:
+    """The line speed a family's instrument uses unless told otherwise."""
+    return families.spec(kind).default_baud
 
 
 def _host_port(rest: str, url: str) -> tuple[str, int]:
@@ -39,17 +35,19 @@ def _host_port(rest: str, url: str) -> tuple[str, int]:
 def open_endpoint(kind: str, listen: str, baud: int | None = None, unit: int = 1) -> tuple[Endpoint, str, str]:
     """(endpoint, framing, driver URL) for a listen URL.
 
-    Listen URLs: ``socket://HOST:PORT`` (0 picks a free port), ``pty``, and for spectro also
-    ``modbus-tcp://HOST:PORT`` and ``modbus-rtu+socket://HOST:PORT``. The driver URL is what a driver
-    should open to reach the endpoint (for a pty: the device path).
+    Listen URLs: ``socket://HOST:PORT`` (0 picks a free port), ``pty``, and for families that speak
+    Modbus also ``modbus-tcp://HOST:PORT`` and ``modbus-rtu+socket://HOST:PORT``. The driver URL is what
+    a driver should open to reach the endpoint (for a pty: the device path).
     """
-    if kind not in SIMULATORS:
-        raise ListenUrlError(f"unknown simulator {kind!r}; known: {', '.join(sorted(SIMULATORS))}")
-    rate = baud or DEFAULT_BAUD[kind]
+    try:
+        spec = families.spec(kind)
+    except UnknownDriverError:
+        raise ListenUrlError(f"unknown simulator {kind!r}; known: {', '.join(families.names())}") from None
+    rate = baud or spec.default_baud
     if listen == "pty":
         ep: Endpoint = PtyEndpoint(Pacing(rate))
         return ep, "rtu", ep.url
-    for scheme in ("socket://", "modbus-tcp://", "modbus-rtu+socket://"):
+    for scheme in SCHEMES:
         if listen.startswith(scheme):
             host, port = _host_port(listen[len(scheme) :], listen)
             break
@@ -57,21 +55,26 @@ def open_endpoint(kind: str, listen: str, baud: int | None = None, unit: int = 1
         raise ListenUrlError(
             f"listen URL must be socket://HOST:PORT, pty, modbus-tcp://… or modbus-rtu+socket://…, not {listen!r}"
         )
-    if kind != "spectro" and scheme != "socket://":
+    if not spec.modbus and scheme != "socket://":
         raise ListenUrlError(f"{kind} speaks a serial protocol: listen on socket://HOST:PORT or pty")
     if scheme == "modbus-tcp://":
         sep = SocketEndpoint(host, port, Pacing(None))
         return sep, "tcp", f"modbus-tcp://{sep.host}:{sep.port}?unit={unit}"
     sep = SocketEndpoint(host, port, Pacing(rate))
-    if kind == "spectro":
+    if spec.modbus:
         return sep, "rtu", f"modbus-rtu://socket://{sep.host}:{sep.port}?baud={rate}&unit={unit}"
     return sep, "rtu", sep.url
+
+
+def simulator_class(kind: str) -> type[Simulator]:
+    """The simulator class of family `kind` (imported now)."""
+    cls: type[Simulator] = families.spec(kind).load("simulator")
+    return cls
 
 
 def create_simulator(
     kind: str, scenario: Scenario, endpoint: Endpoint, faults: FaultPlan | None = None, **options: Any
 ) -> Simulator:
-    module, name = SIMULATORS[kind]
-    cls = getattr(importlib.import_module(module), name)
-    sim: Simulator = cls(scenario, endpoint, faults or FaultPlan(), **options)
+    """A simulator of family `kind` serving `scenario` on `endpoint` (not running yet: call `run()`)."""
+    sim: Simulator = simulator_class(kind)(scenario, endpoint, faults or FaultPlan(), **options)
     return sim

@@ -4,18 +4,44 @@ can be injected anywhere."""
 
 from __future__ import annotations
 
+import random
 import struct
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 from instrument_drivers.protocols import spectro as regmap
 from instrument_drivers.protocols.crc import crc16_modbus
+from instrument_drivers.reading import Reading
 from simulators.base import Simulator
 from simulators.link import Line
+from simulators.scenario import Scenario, ScenarioError
 
 FIRMWARE = 0x0105
 CHANNELS = 6
 RTU_GAP = 0.05  # a partial RTU request older than this is thrown away (line silence ends a frame)
+
+
+@dataclass(frozen=True, slots=True)
+class SpectroMethod:
+    """The analyzer's built-in method for an item: content = c × V × dilution / mass, c = A_net / slope."""
+
+    wavelength_nm: int
+    slope: float  # absorbance per mg/L of the measured solution
+    max_conc: float  # highest calibration standard, mg/L; above it the result is invalid (dilute, repeat)
+    extract_ml: float
+    unit: str  # mg/kg or g/kg
+    limit: float  # in `unit`; for banned substances the detection limit (any content at or above is positive)
+    banned: bool
+
+
+ITEMS: dict[str, SpectroMethod] = {
+    "HCHO": SpectroMethod(413, 0.122, 8.0, 50.0, "mg/kg", 5.0, True),  # formaldehyde: not permitted in food
+    "NO2": SpectroMethod(538, 0.470, 1.0, 100.0, "mg/kg", 30.0, False),  # nitrite, cured meat, GB 2760
+    "SO2": SpectroMethod(579, 0.350, 2.0, 100.0, "g/kg", 0.1, False),  # SO2 residue, dried fruit, GB 2760
+    "BORAX": SpectroMethod(550, 0.080, 10.0, 50.0, "mg/kg", 20.0, True),  # borax: not permitted
+    "RONG": SpectroMethod(413, 0.120, 4.0, 50.0, "mg/kg", 10.0, True),  # rongalite (吊白块): not permitted
+}
 
 
 def rtu_frame(pdu: bytes) -> bytes:
@@ -31,9 +57,90 @@ class SpectroSimulator(Simulator):
     response_timeout = regmap.RESPONSE_TIMEOUT
     response_floor = regmap.RESPONSE_TIMEOUT_FLOOR
 
+    @classmethod
+    def generate(cls, scenario: Scenario) -> list[regmap.Result]:
+        """The results the analyzer has measured, one per intent, diluted as the method says."""
+        rng = random.Random(f"values:spectro:{scenario.seed}")
+        f32 = regmap.f32
+        items = sorted(ITEMS)
+        results = []
+        for n, it in enumerate(scenario.intents):
+            item = it.item or rng.choice(items)
+            if item not in ITEMS:
+                raise ScenarioError(f"spectro item {item!r} unknown; known: {', '.join(items)}")
+            m = ITEMS[item]
+            per_kg = 1000.0 if m.unit == "g/kg" else 1.0  # content from c × V × dil / mass is in mg/kg
+            mass = f32(round(rng.uniform(2.0, 5.0), 2))
+            blank = f32(round(rng.uniform(0.010, 0.040), 3))
+            if it.result == "invalid":  # beyond the highest standard
+                c_target = m.max_conc * rng.uniform(1.2, 2.0)
+                dilution = f32(1.0)
+            else:
+                content = m.limit * (rng.uniform(1.3, 3.0) if it.result == "positive" else rng.uniform(0.0, 0.7))
+                dilution = f32(1.0)
+                c_target = content * per_kg * mass / (m.extract_ml * dilution)
+                while c_target > 0.9 * m.max_conc:  # dilute as the method says until it is on the curve
+                    dilution = f32(dilution * 5)
+                    c_target /= 5
+            absorbance = f32(round(blank + c_target * m.slope, 3))
+            c_sol = (absorbance - blank) / m.slope
+            conc = f32(max(0.0, c_sol) * m.extract_ml * dilution / mass / per_kg)
+            if c_sol > m.max_conc:
+                judgement = "invalid"
+            elif m.banned:
+                judgement = "positive" if conc >= m.limit else "negative"
+            else:
+                judgement = "positive" if conc > m.limit else "negative"
+            wavelength = m.wavelength_nm
+            results.append(
+                regmap.Result(
+                    sequence=scenario.first_sequence + n,
+                    item_code=item,
+                    channel=it.channel if it.channel is not None else 1 + n % 6,
+                    absorbance=absorbance,
+                    blank=blank,
+                    dilution=dilution,
+                    mass_g=mass,
+                    concentration=conc,
+                    wavelength_nm=wavelength,
+                    judgement=judgement,
+                    sample_id=it.sample or "",
+                    time=scenario.start + timedelta(minutes=2 * n),
+                    unit=m.unit,
+                )
+            )
+        return results
+
+    @classmethod
+    def expected(cls, scenario: Scenario) -> list[Reading]:
+        """One reading per FIFO result, in FIFO order."""
+        return [
+            Reading(
+                scenario.serial,
+                cls.family,
+                r.sequence,
+                r.item_code,
+                r.channel,
+                r.sample_id or None,
+                {
+                    "absorbance": r.absorbance,
+                    "blank": r.blank,
+                    "dilution": r.dilution,
+                    "mass_g": r.mass_g,
+                    "concentration": r.concentration,
+                    "wavelength_nm": r.wavelength_nm,
+                },
+                r.concentration,
+                r.unit,
+                r.judgement,
+                r.time,
+            )
+            for r in cls.generate(scenario)
+        ]
+
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.results = self.scenario.spectro_results()
+        self.results = self.generate(self.scenario)
         self.head = 0
         self.last_acked = 0
 

@@ -225,7 +225,7 @@ def test_tester_registers_a_sample_against_a_task_and_watches_the_reading_arrive
             sequence=8,
             item_code="OPC",
             sample_label_id="XQ0000000000",
-            raw={"delta_a_control": 0.6, "delta_a_sample": 0.5},
+            raw={"control_dA": 0.6, "sample_dA": 0.5},
             judgement="negative",
         ),
     )

@@ -49,7 +49,7 @@ def analyzer(client: TestClient, headers: dict[str, str], tmp_path: Path) -> Ite
     sim = create_simulator("pesticide", scenario, endpoint, FaultPlan.parse("", seed=0))
     handle = SimThread(sim, url, scenario)
     try:
-        assert [len(r.channels) for r in scenario.pesticide_records()] == list(RECORD_SIZES)
+        assert [len(r.channels) for r in scenario.records()] == list(RECORD_SIZES)
         yield handle
     finally:
         handle.close()

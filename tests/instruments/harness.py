@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from instrument_drivers import Reading, create_driver
+from instrument_drivers import Reading, create_driver, family_registry
 from simulators.base import Simulator
 from simulators.faults import FaultPlan
 from simulators.registry import create_simulator, open_endpoint
@@ -85,7 +85,7 @@ def simulator(
 ) -> Iterator[SimThread]:
     scenario = load(kind, seed=seed, count=count, serial=options.pop("serial", None))
     endpoint, framing, url = open_endpoint(kind, listen, baud)
-    if kind == "spectro":
+    if family_registry.spec(kind).modbus:
         options.setdefault("framing", framing)
     sim = create_simulator(kind, scenario, endpoint, FaultPlan.parse(faults, seed), **options)
     handle = SimThread(sim, url, scenario)

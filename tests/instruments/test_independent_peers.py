@@ -144,7 +144,7 @@ def _as_fields(record: str) -> list[bytes]:
 
 def test_gold_driver_accepts_a_python_astm_sender() -> None:
     scenario = load("gold", seed=13, count=5)
-    tests = scenario.gold_tests()
+    tests = scenario.records()
     records = [rec for t in tests for rec in gold_proto.message_records(t)]
 
     def emitter() -> Iterator[list[bytes]]:

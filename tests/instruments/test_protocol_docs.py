@@ -74,10 +74,10 @@ def test_pesticide_record_run_17() -> None:
     assert record.time == datetime(2026, 5, 6, 9, 30, 0)
     ch1, ch3 = record.channels
     assert (ch1.channel, ch1.result_seq, ch1.judgement, ch1.sample_id) == (1, 101, "positive", "XQ260506001K")
-    assert (ch1.delta_a_control, ch1.inhibition) == (0.5, 80.0)
-    assert ch1.delta_a_sample == struct.unpack("<f", bytes.fromhex("CDCCCC3D"))[0]
+    assert (ch1.control_dA, ch1.inhibition) == (0.5, 80.0)
+    assert ch1.sample_dA == struct.unpack("<f", bytes.fromhex("CDCCCC3D"))[0]
     assert (ch3.channel, ch3.result_seq, ch3.judgement, ch3.sample_id) == (3, 102, "invalid", "")
-    assert (ch3.delta_a_control, ch3.inhibition) == (0.25, 20.0)
+    assert (ch3.control_dA, ch3.inhibition) == (0.25, 20.0)
     assert pest.encode_frame(pest.RSP_RECORD, record.encode()) == PEST["record-run-17"]
 
 

@@ -82,7 +82,7 @@ def test_registry_is_lazy_and_complete() -> None:
 
 
 def test_pesticide_structure_errors() -> None:
-    record = load("pesticide", seed=2, count=3).pesticide_records()[0]
+    record = load("pesticide", seed=2, count=3).records()[0]
     data = bytearray(record.encode())
     with pytest.raises(pest.FrameError, match="must be"):
         pest.Record.decode(bytes(data[:-1]))  # one byte short of what the mask says
@@ -123,7 +123,7 @@ def test_astm_link_reader_controls_and_interrupted_frames() -> None:
 
 def test_gold_message_errors() -> None:
     scenario = load("gold", seed=1, count=3)
-    records = gold_proto.message_records(scenario.gold_tests()[0])
+    records = gold_proto.message_records(scenario.records()[0])
     assert gold_proto.parse_message(records).serial == scenario.serial
     for broken in (
         records[:-1],

@@ -55,7 +55,17 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_judgement_imports_only_the_standard_library_and_itself() -> None:
-    allowed_roots = {"__future__", "collections", "dataclasses", "enum", "math", "types", "typing"}
+    allowed_roots = {
+        "__future__",
+        "collections",
+        "dataclasses",
+        "enum",
+        "math",
+        "pydantic",
+        "random",
+        "types",
+        "typing",
+    }
     for path in sorted(PACKAGE_DIR.glob("*.py")):
         for module in _imports(path):
             root = module.split(".")[0]

@@ -52,7 +52,7 @@ def test_example_uses_the_reference_codes() -> None:
     plan = load_example()
     assert list(plan.categories) == CATEGORIES
     assert {p.code: (p.station, p.area.value) for p in plan.points} == POINTS
-    assert {c: (i.family.value, i.categories) for c, i in plan.items.items()} == ITEMS
+    assert {c: (i.family, i.categories) for c, i in plan.items.items()} == ITEMS
     assert example_plan_path().name == "district_plan.yaml"
 
 

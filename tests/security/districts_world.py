@@ -292,7 +292,7 @@ def create_unpublished_work(world: World) -> None:
                 sequence=4242,
                 item_code="OPC",
                 sample_label_id=side.held_label,
-                raw={"delta_a_control": 0.6, "delta_a_sample": 0.5},
+                raw={"control_dA": 0.6, "sample_dA": 0.5},
             )
             stored = ingest.store(session, reading)
             session.commit()

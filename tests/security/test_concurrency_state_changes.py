@@ -59,7 +59,7 @@ def test_two_testers_assign_one_held_reading_at_the_same_moment(
         item_code="OPC",
         channel=2,
         sample_label_id=None,
-        raw={"delta_a_control": 0.6, "delta_a_sample": 0.18},
+        raw={"control_dA": 0.6, "sample_dA": 0.18},
         value=70.0,
         judgement="positive",
     )

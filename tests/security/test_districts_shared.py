@@ -53,7 +53,7 @@ def test_stations_share_published_results_and_tell_two_districts_p01_apart(
 
 
 def _reading(serial: str, sequence: int, label: str) -> Reading:
-    raw = {"delta_a_control": 0.6, "delta_a_sample": 0.5}
+    raw = {"control_dA": 0.6, "sample_dA": 0.5}
     return Reading(serial, "pesticide", sequence, "OPC", sample_label_id=label, raw=raw)
 
 

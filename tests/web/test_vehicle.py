@@ -96,7 +96,7 @@ def test_held_reading_is_shown_and_assigned(
         item_code="OPC",
         channel=3,
         sample_label_id=None,
-        raw={"delta_a_control": 0.6, "delta_a_sample": 0.18},
+        raw={"control_dA": 0.6, "sample_dA": 0.18},
         value=70.0,
         judgement="positive",
     )

@@ -171,8 +171,8 @@ class Info:
 class ChannelResult:
     channel: int  # 1-based
     result_seq: int
-    delta_a_control: float
-    delta_a_sample: float
+    control_dA: float
+    sample_dA: float
     inhibition: float
     judgement: str
     sample_id: str
@@ -215,8 +215,8 @@ class Record:
         for ch in ordered:
             out += CHANNEL_BLOCK.pack(
                 ch.result_seq,
-                ch.delta_a_control,
-                ch.delta_a_sample,
+                ch.control_dA,
+                ch.sample_dA,
                 ch.inhibition,
                 JUDGEMENTS.index(ch.judgement),
                 _pad(ch.sample_id, 16),

@@ -1,9 +1,8 @@
-"""The demo's instruments: one simulator process per family measures the day's samples, `acquire` stores it."""
+"""The demo's instruments: one simulator process per instrument measures the day's samples, `acquire` stores it."""
 
 from __future__ import annotations
 
 import select
-import socket
 import subprocess
 import sys
 import tempfile
@@ -13,25 +12,14 @@ from pathlib import Path
 import yaml
 from sqlalchemy.engine import Engine
 
+from instrument_drivers import family_registry
 from lims.services.demo.builder import InstrumentRun, Measurement
 from lims.services.results import ingest
 
-# family: (serial in the reference data, how the simulator listens, how the driver connects)
-INSTRUMENTS = {
-    "pesticide": ("PR-8CH-0001", "socket://127.0.0.1:{port}", "socket://127.0.0.1:{port}"),
-    "gold": ("GR-CR-0001", "socket://127.0.0.1:{port}", "socket://127.0.0.1:{port}"),
-    "spectro": ("SP-MP-0001", "modbus-tcp://127.0.0.1:{port}", "modbus-tcp://127.0.0.1:{port}?unit=1"),
-}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 def _scenario(measurements: list[Measurement], path: Path) -> None:
-    """The simulator's scenario file: which sample, which item, which outcome, one record per sample."""
+    """The simulator's scenario file: which sample, which item, which outcome, one record per sample (or, on a
+    multi-channel instrument, one channel per sample and as many samples per run as it has channels)."""
     samples = sorted({m.sample_label_id for m in measurements})
     readings = [
         {
@@ -42,19 +30,22 @@ def _scenario(measurements: list[Measurement], path: Path) -> None:
         }
         for m in measurements
     ]
-    if measurements and measurements[0].family == "pesticide":  # one channel per sample in an 8-channel run
+    channels = family_registry.spec(measurements[0].family).channels if measurements else 0
+    if channels:
         for n, reading in enumerate(readings):
-            reading["channel"] = n % 8 + 1
-            reading["group"] = n // 8 + 1
+            reading["channel"] = n % channels + 1
+            reading["group"] = n // channels + 1
     path.write_text(yaml.safe_dump({"readings": readings}, allow_unicode=True), encoding="utf-8")
 
 
-def _wait_until_listening(simulator: subprocess.Popen[str], family: str, timeout: float = 60.0) -> None:
-    """Wait for the simulator's first line (the address it listens on), however busy the machine is."""
+def _driver_url(simulator: subprocess.Popen[str], family: str, timeout: float = 60.0) -> str:
+    """The simulator's first line: the URL a driver opens to reach it (waited for, however busy the machine is)."""
     assert simulator.stdout is not None
     ready, _, _ = select.select([simulator.stdout], [], [], timeout)
-    if not ready or not simulator.stdout.readline():
+    line = simulator.stdout.readline().strip() if ready else ""
+    if not line:
         raise RuntimeError(f"the {family} simulator did not start within {timeout:.0f} s")
+    return line
 
 
 def simulated_instruments(engine: Engine) -> InstrumentRun:
@@ -62,17 +53,15 @@ def simulated_instruments(engine: Engine) -> InstrumentRun:
     from instrument_drivers.registry import create_driver
 
     def run(measurements: list[Measurement]) -> None:
-        by_family: dict[str, list[Measurement]] = defaultdict(list)
+        by_instrument: dict[tuple[str, str], list[Measurement]] = defaultdict(list)
         for m in measurements:
-            by_family[m.family].append(m)
+            by_instrument[(m.family, m.instrument_serial)].append(m)
         with tempfile.TemporaryDirectory(prefix="lims-demo-") as folder:
-            for family, wanted in sorted(by_family.items()):
-                serial, listen, url = INSTRUMENTS[family]
-                port = _free_port()
-                scenario = Path(folder) / f"{family}.yaml"
+            for (family, serial), wanted in sorted(by_instrument.items()):
+                scenario = Path(folder) / f"{family}-{serial}.yaml"
                 _scenario(wanted, scenario)
                 # `python -m simulators` starts in a fraction of the time `lims simulate` needs (it does not
-                # import the application), and its first line says it is listening.
+                # import the application), and its first line is the URL it listens on.
                 simulator = subprocess.Popen(
                     [
                         sys.executable,
@@ -80,7 +69,7 @@ def simulated_instruments(engine: Engine) -> InstrumentRun:
                         "simulators",
                         family,
                         "--listen",
-                        listen.format(port=port),
+                        family_registry.spec(family).demo_listen,
                         "--scenario",
                         str(scenario),
                         "--serial",
@@ -92,8 +81,8 @@ def simulated_instruments(engine: Engine) -> InstrumentRun:
                     text=True,
                 )
                 try:
-                    _wait_until_listening(simulator, family)
-                    with create_driver(family, url.format(port=port)) as driver:
+                    url = _driver_url(simulator, family)
+                    with create_driver(family, url) as driver:
                         ingest.acquire(engine, driver, count=len(wanted), idle_exit=30)
                 finally:
                     simulator.terminate()

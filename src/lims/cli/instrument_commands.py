@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from sqlmodel import Session
 
+from instrument_drivers import family_registry
 from lims.cli.common import fail, ready_engine
 from lims.services.results import ingest
 
@@ -22,7 +23,7 @@ def _stop(signum: int, frame: object) -> None:
 
 
 def acquire(
-    kind: Annotated[str, typer.Argument(help="pesticide, gold or spectro")],
+    kind: Annotated[str, typer.Argument(help=f"instrument family: {', '.join(family_registry.names())}")],
     url: Annotated[str, typer.Argument(help="socket://host:port, a device path, modbus-tcp://…, modbus-rtu://…")],
     count: Annotated[int | None, typer.Option(min=1, help="stop after this many new readings")] = None,
     idle_exit: Annotated[

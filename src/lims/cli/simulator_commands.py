@@ -6,7 +6,7 @@ import typer
 
 
 def simulate(ctx: typer.Context) -> None:
-    """Run a simulated pesticide, gold or spectro instrument (see `lims simulate --help`)."""
+    """Run a simulated instrument of a registered family (see `lims simulate --help`)."""
     from simulators.cli import main
 
     raise typer.Exit(main(ctx.args, prog="lims simulate"))

@@ -9,6 +9,7 @@ from lims.judgement.enzyme import (
 )
 from lims.judgement.gold import GoldKit, judge_gold
 from lims.judgement.outcome import Judgement, Outcome
+from lims.judgement.raw import CannotJudge, FiniteFloat, JudgeContext, KitFigures, RawError, RawFigures
 from lims.judgement.spectro import MIN_R_SQUARED, CalibrationCurve, ItemLimit, fit_line, judge_spectro
 from lims.judgement.units import content_factor, normalise_unit
 
@@ -17,11 +18,17 @@ __all__ = [
     "ENZYME_METHOD_SOURCE",
     "MIN_R_SQUARED",
     "CalibrationCurve",
+    "CannotJudge",
     "EnzymeMethod",
+    "FiniteFloat",
     "GoldKit",
     "ItemLimit",
+    "JudgeContext",
     "Judgement",
+    "KitFigures",
     "Outcome",
+    "RawError",
+    "RawFigures",
     "content_factor",
     "fit_line",
     "judge_enzyme",

@@ -21,17 +21,23 @@ and after 3 min (A3).  What the text of the standard says, and what this module 
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 from lims.judgement._numbers import at_least, clean, finite, fmt
 from lims.judgement.outcome import Judgement, Outcome
+from lims.judgement.raw import FiniteFloat, JudgeContext, RawFigures
 
 __all__ = [
     "DEFAULT_ENZYME_METHOD",
     "ENZYME_METHOD_SOURCE",
+    "Absorbances",
+    "DeltaPair",
     "EnzymeMethod",
+    "example_raw",
     "judge_enzyme",
     "judge_enzyme_deltas",
+    "judge_raw",
 ]
 
 ENZYME_METHOD_SOURCE = "GB/T 5009.199-2003, 第二法 酶抑制率法（分光光度法）; NY/T 448-2001"
@@ -188,3 +194,53 @@ def _non_finite(details: dict[str, float | str | None], method: EnzymeMethod) ->
             "inhibition_pct": None,
         },
     )
+
+
+# --- the pesticide family's raw figures ---------------------------------------------------------------
+
+
+class DeltaPair(RawFigures):
+    """The 3-minute absorbance changes of the control and of the sample (what the analyzer reports)."""
+
+    control_dA: FiniteFloat
+    sample_dA: FiniteFloat
+
+
+class Absorbances(RawFigures):
+    """The absorbances of the control and of the sample at 0 and at 3 minutes."""
+
+    control_a0: FiniteFloat
+    control_a3: FiniteFloat
+    sample_a0: FiniteFloat
+    sample_a3: FiniteFloat
+
+
+Raw = (DeltaPair, Absorbances)
+
+
+def method_for(context: JudgeContext) -> EnzymeMethod:
+    """The method: the limit is the positive threshold (else the item's), the item gives the control minimum."""
+    threshold = context.limit if context.limit is not None else context.method.get("threshold_pct", 50.0)
+    return EnzymeMethod(threshold_pct=float(threshold), min_control_dA=float(context.method.get("min_control_dA", 0.3)))
+
+
+def judge_raw(raw: RawFigures, context: JudgeContext) -> Judgement:
+    """Judge a channel from either set of raw figures."""
+    method = method_for(context)
+    if isinstance(raw, DeltaPair):
+        return judge_enzyme_deltas(control_dA=raw.control_dA, sample_dA=raw.sample_dA, method=method)
+    assert isinstance(raw, Absorbances)
+    return judge_enzyme(
+        control_a0=raw.control_a0,
+        control_a3=raw.control_a3,
+        sample_a0=raw.sample_a0,
+        sample_a3=raw.sample_a3,
+        method=method,
+    )
+
+
+def example_raw(context: JudgeContext, positive: bool, rng: random.Random) -> dict[str, float]:
+    """ΔA figures a real run with this outcome would give."""
+    control = rng.uniform(0.45, 0.75)
+    inhibition = rng.uniform(55, 85) if positive else rng.uniform(-5, 35)
+    return {"control_dA": round(control, 4), "sample_dA": round(control * (1 - inhibition / 100), 4)}

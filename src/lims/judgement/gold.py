@@ -11,12 +11,17 @@ above it negative.  The cut-off belongs to the kit lot (its instructions for use
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 from lims.judgement._numbers import at_least, clean, finite, fmt
 from lims.judgement.outcome import Judgement, Outcome
+from lims.judgement.raw import CannotJudge, FiniteFloat, JudgeContext, RawFigures
 
-__all__ = ["GoldKit", "judge_gold"]
+__all__ = ["USES_KIT_LOT", "GoldKit", "Raw", "example_raw", "judge_gold", "judge_raw", "kit_for"]
+
+USES_KIT_LOT = True
+"""A card's cut-off belongs to its kit lot: a result without one is flagged for the reviewer."""
 
 
 @dataclass(frozen=True)
@@ -124,3 +129,37 @@ def judge_gold(*, t_intensity: float, c_intensity: float, kit: GoldKit) -> Judge
         ),
         details=details,
     )
+
+
+# --- the gold family's raw figures --------------------------------------------------------------------
+
+
+class Raw(RawFigures):
+    """The T- and C-line intensities the reader measured."""
+
+    t: FiniteFloat
+    c: FiniteFloat
+
+
+def kit_for(context: JudgeContext) -> GoldKit:
+    """The kit lot's cut-off and C-line minimum, else the item's defaults; `CannotJudge` without either."""
+    kit = context.kit
+    cutoff = kit.cutoff_tc if kit and kit.cutoff_tc is not None else context.method.get("default_cutoff_tc")
+    min_c = kit.min_c_intensity if kit and kit.min_c_intensity is not None else context.method.get("default_min_c")
+    if cutoff is None or min_c is None:
+        raise CannotJudge(f"item {context.item_code} needs a kit lot with a cut-off")
+    return GoldKit(cutoff_tc=float(cutoff), min_c_intensity=float(min_c))
+
+
+def judge_raw(raw: Raw, context: JudgeContext) -> Judgement:
+    """Judge a card line against its kit lot."""
+    return judge_gold(t_intensity=raw.t, c_intensity=raw.c, kit=kit_for(context))
+
+
+def example_raw(context: JudgeContext, positive: bool, rng: random.Random) -> dict[str, float]:
+    """T and C intensities a real card with this outcome would give."""
+    kit = context.kit
+    cutoff = kit.cutoff_tc if kit and kit.cutoff_tc else context.method["default_cutoff_tc"]
+    c = rng.uniform(0.7, 1.3)
+    ratio = rng.uniform(0.25, 0.7) * cutoff if positive else rng.uniform(1.1, 1.8) * cutoff
+    return {"t": round(c * ratio, 4), "c": round(c, 4)}

@@ -22,14 +22,24 @@ content equal to the limit complies (limits are maxima, "≤").
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lims.judgement._numbers import above, at_least, clean, finite, fmt
 from lims.judgement.outcome import Judgement, Outcome
+from lims.judgement.raw import FiniteFloat, JudgeContext, RawFigures
 from lims.judgement.units import CONTENT_UNITS_MG_PER_KG, content_factor, normalise_unit
 
-__all__ = ["MIN_R_SQUARED", "CalibrationCurve", "ItemLimit", "judge_spectro"]
+__all__ = [
+    "MIN_R_SQUARED",
+    "CalibrationCurve",
+    "ItemLimit",
+    "Raw",
+    "example_raw",
+    "judge_raw",
+    "judge_spectro",
+]
 
 MIN_R_SQUARED = 0.99
 """Least coefficient of determination accepted for a calibration curve."""
@@ -289,3 +299,72 @@ def _invalid_non_finite(what: str, unit: str, details: dict[str, float | str | N
         reason_zh=f"无效：分析仪读数不是有效数值（{what}），请重新检测。",
         details=details,
     )
+
+
+# --- the spectro family's raw figures -----------------------------------------------------------------
+
+
+class Raw(RawFigures):
+    """Absorbance, reagent blank, dilution and sample mass; optionally the run's own curve (else the item's)."""
+
+    absorbance: FiniteFloat
+    blank: FiniteFloat
+    dilution: FiniteFloat
+    mass_g: FiniteFloat
+    slope: FiniteFloat | None = None
+    intercept: FiniteFloat | None = None
+
+
+def curve_for(raw: Raw, context: JudgeContext) -> CalibrationCurve:
+    """The run's own curve when it sent slope and intercept, else the one fitted to the item's standards."""
+    method = context.method
+    conc_unit = str(method.get("conc_unit", "mg/L"))
+    if raw.slope is not None and raw.intercept is not None:
+        return CalibrationCurve(
+            slope=raw.slope,
+            intercept=raw.intercept,
+            min_conc=float(method["standards"][0][0]),
+            max_conc=float(method["standards"][-1][0]),
+            conc_unit=conc_unit,
+        )
+    return CalibrationCurve.from_standards([(float(c), float(a)) for c, a in method["standards"]], conc_unit)
+
+
+def judge_raw(raw: Raw, context: JudgeContext) -> Judgement:
+    """Judge a reading against the limit of the sample's food category."""
+    method = context.method
+    item_limit = ItemLimit(
+        limit=context.limit,
+        unit=context.limit_unit,
+        banned=context.banned or context.limit is None,
+        detection_limit=float(method.get("detection_limit", 0.0)),
+        source=context.limit_source,
+    )
+    return judge_spectro(
+        absorbance=raw.absorbance,
+        blank=raw.blank,
+        curve=curve_for(raw, context),
+        dilution=raw.dilution,
+        sample_mass_g=raw.mass_g,
+        extract_volume_ml=float(method.get("extract_volume_ml", 50.0)),
+        limit=item_limit,
+    )
+
+
+def example_raw(context: JudgeContext, positive: bool, rng: random.Random) -> dict[str, float]:
+    """Figures a real run with this outcome would give (kept on the item's calibrated range)."""
+    method = context.method
+    standards = method["standards"]
+    slope = (standards[-1][1] - standards[0][1]) / (standards[-1][0] - standards[0][0])
+    mass, dilution, volume = round(rng.uniform(4.8, 5.2), 3), 1.0, float(method["extract_volume_ml"])
+    top = standards[-1][0] * 0.85
+    factor = volume * dilution / mass * content_factor(method["conc_unit"], context.limit_unit)
+    limit = context.limit
+    if positive:
+        content = (limit * rng.uniform(1.3, 2.5)) if limit else method["detection_limit"] * rng.uniform(1.5, 3)
+    else:
+        content = (limit * rng.uniform(0.1, 0.6)) if limit else 0.0
+    conc = min(content / factor, top)
+    blank = round(rng.uniform(0.01, 0.03), 4)
+    absorbance = round(blank + slope * conc + standards[0][1], 4)
+    return {"absorbance": absorbance, "blank": blank, "dilution": dilution, "mass_g": mass}

@@ -28,7 +28,8 @@ def run_migrations_offline() -> None:
 
 def _migrate(connection: Connection) -> None:
     """Run the migrations; when they reach the newest revision, record in the audit trail, in the same
-    transaction, the fields they added to audited rows (see `audit.record_schema_changes`)."""
+    transaction, the fields they added to audited rows and the values they rewrote (see
+    `audit.record_schema_changes`)."""
     applied: list[str] = []
     context.configure(
         connection=connection,
@@ -41,13 +42,14 @@ def _migrate(connection: Connection) -> None:
         context.run_migrations()
         at_head = set(context.get_context().get_current_heads()) == set(context.script.get_heads())
         if applied and at_head and not context.is_offline_mode():
+            from lims.migrations.data_rewrites import REWRITES
             from lims.services.core import audit
             from lims.services.core.audit_tables import AUDITED_MODELS
 
             created = frozenset(set(inspect(connection).get_table_names()) - tables_before)
             joined = connection.in_transaction()
             with Session(bind=connection) as session:  # joins the migrations' transaction if there is one
-                audit.record_schema_changes(session, AUDITED_MODELS, created)
+                audit.record_schema_changes(session, AUDITED_MODELS, created, REWRITES)
                 if not joined:
                     session.commit()
 

@@ -44,14 +44,6 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
-class Family(StrEnum):
-    """Instrument family, which decides the judgement method."""
-
-    PESTICIDE = "pesticide"
-    GOLD = "gold"
-    SPECTRO = "spectro"
-
-
 class ResultStatus(StrEnum):
     """States of a test result in the closed loop (处理 → 审核 → 反馈 → 归档)."""
 

@@ -739,15 +739,25 @@ MIGRATION = Actor(name="lims db upgrade", role="system")
 
 
 def record_schema_changes(
-    session: Session, audited_models: Sequence[type[SQLModel]], created_tables: frozenset[str] = frozenset()
+    session: Session,
+    audited_models: Sequence[type[SQLModel]],
+    created_tables: frozenset[str] = frozenset(),
+    rewrites: Mapping[str, Sequence[Callable[[dict[str, Any]], dict[str, Any]]]] | None = None,
 ) -> int:
     """After an upgrade, in its transaction: record what the migrations did to audited rows, so that they
     still match their last audited state. A row whose only difference from its newest authentic event is
-    a field added or dropped gets a `schema_upgrade` event; a row of a table the upgrade created gets an
-    `audit_start` event. Any other difference is left for `verify` to report. Returns how many events."""
+    a field added or dropped, or a value changed exactly as one of the table's `rewrites` (pure functions
+    of the audited snapshot that the migrations declared) changes it, gets a `schema_upgrade` event; a row
+    of a table the upgrade created gets an `audit_start` event. Any other difference is left for `verify`
+    to report. Returns how many events."""
     verifier = _Verifier(session, (), limit=0)
     verifier.chains(_heads(session))
     pending: list[tuple[type[SQLModel], int, str, dict[str, Any] | None, dict[str, Any]]] = []
+    declared = rewrites or {}
+
+    def explained(snap: dict[str, Any], audited: dict[str, Any], rewritten: bool) -> bool:
+        common = set(snap) & set(audited)
+        return (rewritten or set(snap) != set(audited)) and all(snap[k] == audited[k] for k in common)
 
     def fix(model: type[SQLModel], row_id: int, snap: dict[str, Any], audited: dict[str, Any] | None) -> bool:
         if audited is None:
@@ -755,8 +765,9 @@ def record_schema_changes(
                 return False
             pending.append((model, row_id, "audit_start", None, snap))
             return True
-        common = set(snap) & set(audited)
-        if set(snap) == set(audited) or any(snap[k] != audited[k] for k in common):
+        candidates = [(audited, False)]
+        candidates += [(change(audited), True) for change in declared.get(str(model.__tablename__), ())]
+        if not any(explained(snap, candidate, rewritten) for candidate, rewritten in candidates):
             return False
         pending.append((model, row_id, "schema_upgrade", audited, snap))
         return True

@@ -14,9 +14,9 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from lims.judgement import content_factor
 from lims.models import (
     FoodCategory,
+    Instrument,
     KitLot,
     Limit,
     PlanTask,
@@ -33,9 +33,9 @@ from lims.models.samples import SampleCreate
 from lims.services.access import accounts, auth, passwords
 from lims.services.core import schema
 from lims.services.core.audit import SYSTEM, Actor
-from lims.services.core.errors import ServiceError
+from lims.services.core.errors import Invalid, ServiceError
 from lims.services.reference import reference_data, registry
-from lims.services.results import records, workflow
+from lims.services.results import judging, records, workflow
 from lims.services.samples import plans, sampling
 
 
@@ -81,35 +81,6 @@ class DemoSummary:
         return dict(self.__dict__)
 
 
-def _raw_for(item: TestItem, limit: Limit, kit: KitLot | None, positive: bool, rng: random.Random) -> dict[str, float]:
-    """Raw instrument figures that a real run with this outcome would give."""
-    if item.family == "pesticide":
-        control = rng.uniform(0.45, 0.75)
-        inhibition = rng.uniform(55, 85) if positive else rng.uniform(-5, 35)
-        return {"control_dA": round(control, 4), "sample_dA": round(control * (1 - inhibition / 100), 4)}
-    if item.family == "gold":
-        cutoff = kit.cutoff_tc if kit and kit.cutoff_tc else item.method["default_cutoff_tc"]
-        c = rng.uniform(0.7, 1.3)
-        ratio = rng.uniform(0.25, 0.7) * cutoff if positive else rng.uniform(1.1, 1.8) * cutoff
-        return {"t": round(c * ratio, 4), "c": round(c, 4)}
-    method = item.method
-    standards = method["standards"]
-    slope = (standards[-1][1] - standards[0][1]) / (standards[-1][0] - standards[0][0])
-    mass, dilution, volume = round(rng.uniform(4.8, 5.2), 3), 1.0, float(method["extract_volume_ml"])
-    top = standards[-1][0] * 0.85
-    factor = volume * dilution / mass * content_factor(method["conc_unit"], limit.unit)
-    if positive:
-        content = (
-            (limit.limit * rng.uniform(1.3, 2.5)) if limit.limit else method["detection_limit"] * rng.uniform(1.5, 3)
-        )
-    else:
-        content = (limit.limit * rng.uniform(0.1, 0.6)) if limit.limit else 0.0
-    conc = min(content / factor, top)
-    blank = round(rng.uniform(0.01, 0.03), 4)
-    absorbance = round(blank + slope * conc + standards[0][1], 4)
-    return {"absorbance": absorbance, "blank": blank, "dilution": dilution, "mass_g": mass}
-
-
 @dataclass
 class _Reference:
     points: list[SamplingPoint]
@@ -127,6 +98,17 @@ def _reference(session: Session) -> _Reference:
     kits = {k.item_id: k for k in session.exec(select(KitLot)) if k.expires_on >= today}
     points = [p for p in session.exec(select(SamplingPoint).order_by(SamplingPoint.code)) if p.kind in POINT_CATEGORIES]
     return _Reference(points, by_category, kits)
+
+
+def _instruments(session: Session, district_id: int | None) -> dict[str, str]:
+    """family → serial of the district's instrument the demo measures that family's items on."""
+    found: dict[str, str] = {}
+    rows = session.exec(
+        select(Instrument).where(Instrument.district_id == district_id).order_by(col(Instrument.serial))
+    )
+    for instrument in rows:
+        found.setdefault(instrument.family, instrument.serial)
+    return found
 
 
 def ensure_users(session: Session) -> dict[str, User]:
@@ -213,12 +195,14 @@ def _from_plan(tasks: list[PlanTask], points: dict[int, str], day_start: datetim
 
 @dataclass(frozen=True)
 class Measurement:
-    """One test the demo has an instrument run: the sample, the item, its family and the outcome to show."""
+    """One test the demo has an instrument run: the sample, the item, its family, the outcome to show, and
+    the instrument of the reference data that measures it."""
 
     sample_label_id: str
     item_code: str
     family: str
     outcome: str  # negative | positive
+    instrument_serial: str
 
 
 # Runs the measurements on instruments and stores what they send (the CLI starts simulators for it).
@@ -292,7 +276,7 @@ def _work(
                 ResultSubmit(
                     sample_label_id=sample.label_id,
                     item_code=item.code,
-                    raw=_raw_for(item, limit, kit, rng.random() < POSITIVE_RATE, rng),
+                    raw=judging.example_raw(item, limit, kit, rng.random() < POSITIVE_RATE, rng),
                     kit_lot=kit.lot if kit else None,
                     tested_at=visit.at + timedelta(minutes=40),
                 ),
@@ -316,13 +300,17 @@ def _work_on_instruments(
     registered: list[Sample] = []
     measurements: list[Measurement] = []
     with Session(engine, expire_on_commit=False) as session:
+        serials = _instruments(session, tester.district_id)
         for visit in visits:
             sample = _register(session, tester, visit, rng)
             registered.append(sample)
             for item, _limit in ref.items_by_category.get(visit.category, []):
                 # A few positives whatever the seed.
                 outcome = "positive" if len(measurements) % 13 == 6 else "negative"
-                measurements.append(Measurement(sample.label_id, item.code, item.family, outcome))
+                serial = serials.get(item.family)
+                if serial is None:
+                    raise Invalid(f"the reference data have no {item.family} instrument to measure {item.code} on")
+                measurements.append(Measurement(sample.label_id, item.code, item.family, outcome, serial))
         session.commit()
     summary.samples += len(registered)
     instruments(measurements)

@@ -15,6 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, SQLModel, col, select
 
+from instrument_drivers import family_registry
 from lims.models import District, FoodCategory, Instrument, KitLot, Limit, SamplingPoint, Station, TestItem
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Invalid
@@ -197,6 +198,7 @@ def _load_district(
         )
     for i in docs.get("instruments", []):
         _code(i["serial"], SERIAL, "instrument serial")
+        _family(i["family"], f"instrument {i['serial']}")
         owner = session.exec(select(Instrument.district_id).where(Instrument.serial == i["serial"])).first()
         if owner is not None and owner != district.id:
             other = session.get(District, owner)
@@ -218,6 +220,13 @@ def _load_district(
     return code
 
 
+def _family(name: Any, what: str) -> None:
+    """Refuse a family that no registered instrument family has (the registry lists them)."""
+    known = family_registry.names()
+    if name not in known:
+        raise Invalid(f"{what}: unknown family {name!r}; known: {', '.join(known)}")
+
+
 def _load_items(session: Session, actor: Actor, docs: dict[str, Any], report: LoadReport) -> None:
     """Food categories, test items, limits and kit lots (shared by every district)."""
     categories: dict[str, FoodCategory] = {}
@@ -232,8 +241,7 @@ def _load_items(session: Session, actor: Actor, docs: dict[str, Any], report: Lo
         )
     items: dict[str, TestItem] = {}
     for it in docs["items"]:
-        if it["family"] not in {"pesticide", "gold", "spectro"}:
-            raise Invalid(f"item {it['code']}: unknown family {it['family']!r}")
+        _family(it["family"], f"item {it['code']}")
         items[it["code"]] = _upsert(
             session,
             actor,

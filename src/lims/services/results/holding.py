@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlmodel import Session, col, select
 
+from instrument_drivers.reading import Reading
 from lims.models import HeldReading, Instrument, TestResult
 from lims.models.common import Role
-from lims.models.results import ResultSubmit
 from lims.services.access.auth import require_role
 from lims.services.core import atomic, audit
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Conflict, Invalid, NotFound
-from lims.services.results import ingest, records
+from lims.services.results import ingest
 
 
 def _district_serials(session: Session, actor: Actor) -> set[str]:
@@ -47,35 +45,15 @@ def assign(session: Session, actor: Actor, held_id: int, label_id: str) -> TestR
         raise Conflict(f"held reading {held_id} was already assigned to result {held.assigned_result_id}")
     if instrument is None:
         raise Invalid(f"instrument {held.instrument_serial} is not registered; an administrator adds it first")
-    reading = held.reading
-    raw_in = dict(reading.get("raw") or {})
-    names = ingest.RAW_NAMES.get(held.family, {})
-    raw = {ours: float(raw_in[theirs]) for ours, theirs in names.items() if theirs in raw_in}
-    when = reading.get("instrument_time")
-    tested_at = datetime.fromisoformat(when) if isinstance(when, str) and when else None
-    kit = raw_in.get("kit_lot")
+    reading = Reading.from_dict({k: v for k, v in held.reading.items() if k != "reason"})
     before = audit.snapshot(held)
     # Claim the reading before judging it: of two testers assigning it at once, the second stops here
     # (the no-op update takes the row's lock, and matches nothing once the first has assigned it).
     if not atomic.update_where(session, held, {"assigned_result_id": None}, {"assigned_result_id": None}):
         session.rollback()
         raise Conflict(f"held reading {held_id} was assigned by someone else at the same moment")
-    result = records.submit(
-        session,
-        actor,
-        ResultSubmit(
-            sample_label_id=label_id.strip().upper(),
-            item_code=held.item_code,
-            raw=raw,
-            instrument_serial=instrument.serial,
-            kit_lot=str(kit) if kit else None,
-            channel=reading.get("channel"),
-            tested_at=tested_at if tested_at and tested_at.tzinfo else None,
-        ),
-        instrument_sequence=held.sequence,
-        instrument_value=reading.get("value"),
-        instrument_judgement=reading.get("judgement"),
-        raw_extra={"instrument": raw_in, "held_reading_id": held.id},
+    result = ingest.submit_reading(
+        session, actor, reading, label_id.strip().upper(), instrument.serial, extra={"held_reading_id": held.id}
     )
     held.assigned_result_id = result.id
     session.add(held)

@@ -20,19 +20,11 @@ from lims.services.core import audit
 from lims.services.core.audit import SYSTEM, Actor
 from lims.services.core.errors import Invalid
 from lims.services.reference import reference_data
-from lims.services.results import records
+from lims.services.results import judging, records
 from lims.services.samples import sampling
 
 if TYPE_CHECKING:
     from instrument_drivers.base import Driver
-
-
-# How each family's raw figures map onto the names the judgement engine reads.
-RAW_NAMES: dict[str, dict[str, str]] = {
-    "pesticide": {"control_dA": "delta_a_control", "sample_dA": "delta_a_sample"},
-    "gold": {"t": "t", "c": "c"},
-    "spectro": {"absorbance": "absorbance", "blank": "blank", "dilution": "dilution", "mass_g": "mass_g"},
-}
 
 
 @dataclass(frozen=True)
@@ -216,31 +208,11 @@ def _store_new(session: Session, reading: Reading, shared: _Shared) -> Stored:
         return _hold(session, actor, reading, f"unknown instrument {reading.instrument_serial}")
     if sample is None:
         return _hold(session, actor, reading, f"unknown sample {reading.sample_label_id or '(none)'}")
-    names = RAW_NAMES[reading.family]
-    raw = {ours: reading.raw[theirs] for ours, theirs in names.items() if theirs in reading.raw}
     item = _item(session, reading.item_code)
     if item is None:
         return _hold(session, actor, reading, f"unknown item {reading.item_code}")
     try:  # submit validates everything before it writes, so a refusal leaves nothing behind
-        result = records.submit(
-            session,
-            actor,
-            ResultSubmit(
-                sample_label_id=sample.label_id,
-                item_code=item.code,
-                raw=raw,
-                instrument_serial=instrument.serial,
-                kit_lot=_kit_lot(reading),
-                channel=reading.channel,
-                tested_at=reading.instrument_time
-                if reading.instrument_time and reading.instrument_time.tzinfo
-                else None,
-            ),
-            instrument_sequence=reading.sequence,
-            instrument_value=reading.value,
-            instrument_judgement=reading.judgement,
-            raw_extra={"instrument": reading.raw},
-        )
+        result = submit_reading(session, actor, reading, sample.label_id, instrument.serial)
     except Invalid as exc:
         return _hold(session, actor, reading, exc.reason)
     except ValidationError as exc:
@@ -248,9 +220,39 @@ def _store_new(session: Session, reading: Reading, shared: _Shared) -> Stored:
     return Stored(reading, result.id, None, False, result.judgement, result.value)
 
 
-def _kit_lot(reading: Reading) -> str | None:
+def submit_reading(
+    session: Session,
+    actor: Actor,
+    reading: Reading,
+    label_id: str,
+    instrument_serial: str,
+    *,
+    extra: dict[str, Any] | None = None,
+) -> TestResult:
+    """Judge `reading` as a result of sample `label_id`, measured on the instrument `instrument_serial`.
+
+    The one way from an instrument's reading to a submission: the figures the family's judgement reads,
+    the kit lot and the instrument's clock (when it has a zone); the instrument's own raw data, value and
+    judgement are kept beside ours. `extra` adds to what the result's raw data keep."""
     lot = reading.raw.get("kit_lot")
-    return str(lot) if lot else None
+    when = reading.instrument_time
+    return records.submit(
+        session,
+        actor,
+        ResultSubmit(
+            sample_label_id=label_id,
+            item_code=reading.item_code,
+            raw=judging.figures(reading.family, reading.raw),
+            instrument_serial=instrument_serial,
+            kit_lot=str(lot) if lot else None,
+            channel=reading.channel,
+            tested_at=when if when and when.tzinfo else None,
+        ),
+        instrument_sequence=reading.sequence,
+        instrument_value=reading.value,
+        instrument_judgement=reading.judgement,
+        raw_extra={"instrument": reading.raw, **(extra or {})},
+    )
 
 
 def stored_for(session: Session, serial: str) -> list[Stored]:

@@ -1,119 +1,77 @@
-"""Turn raw instrument figures into a judgement, using the item's method, the limit and the kit lot."""
+"""Turn raw instrument figures into a judgement through the item's family's judgement module (named in the
+family registry), with the item's method, the limit and the kit lot."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping
+import random
+from collections.abc import Mapping
+from types import ModuleType
 from typing import Any
 
-from lims.judgement import (
-    CalibrationCurve,
-    EnzymeMethod,
-    GoldKit,
-    ItemLimit,
-    Judgement,
-    judge_enzyme,
-    judge_enzyme_deltas,
-    judge_gold,
-    judge_spectro,
-)
+from instrument_drivers import family_registry
+from instrument_drivers.errors import UnknownDriverError
+from lims.judgement import CannotJudge, JudgeContext, Judgement, KitFigures, RawError
+from lims.judgement.raw import figure_names, read_raw
 from lims.models import KitLot, Limit, TestItem
 from lims.services.core.errors import Invalid
 
-# Raw figures each family accepts; one alternative set must be complete.
-RAW_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "pesticide": (("control_dA", "sample_dA"), ("control_a0", "control_a3", "sample_a0", "sample_a3")),
-    "gold": (("t", "c"),),
-    "spectro": (("absorbance", "blank", "dilution", "mass_g"),),
-}
+
+def module(family: str) -> ModuleType:
+    """The judgement module of `family`; `Invalid` names the known families."""
+    try:
+        spec = family_registry.spec(family)
+    except UnknownDriverError as exc:
+        raise Invalid(str(exc)) from None
+    found: ModuleType = spec.load("judgement")
+    return found
 
 
-def _numbers(raw: Mapping[str, Any], family: str) -> dict[str, float]:
-    for fields in RAW_FIELDS[family]:
-        if all(name in raw for name in fields):
-            values: dict[str, float] = {}
-            for name in fields:
-                value = raw[name]
-                if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-                    raise Invalid(f"raw value {name!r} must be a finite number, got {value!r}")
-                values[name] = float(value)
-            return values
-    wanted = " or ".join("{" + ", ".join(fields) + "}" for fields in RAW_FIELDS[family])
-    raise Invalid(f"raw data for a {family} item needs {wanted}")
+def figures(family: str, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Those of `raw` that the family's judgement reads (an instrument also sends figures it does not)."""
+    names = figure_names(module(family).Raw)
+    return {name: value for name, value in raw.items() if name in names}
 
 
-def _pesticide(item: TestItem, raw: dict[str, float], limit: Limit, kit: KitLot | None) -> Judgement:
-    method = EnzymeMethod(
-        threshold_pct=float(limit.limit if limit.limit is not None else item.method.get("threshold_pct", 50.0)),
-        min_control_dA=float(item.method.get("min_control_dA", 0.3)),
-    )
-    if "control_dA" in raw:
-        return judge_enzyme_deltas(control_dA=raw["control_dA"], sample_dA=raw["sample_dA"], method=method)
-    return judge_enzyme(
-        control_a0=raw["control_a0"],
-        control_a3=raw["control_a3"],
-        sample_a0=raw["sample_a0"],
-        sample_a3=raw["sample_a3"],
-        method=method,
-    )
+def uses_kit_lot(family: str) -> bool:
+    """True when the family's judgement rests on a kit lot (a result without one is flagged)."""
+    return bool(getattr(module(family), "USES_KIT_LOT", False))
 
 
-def _gold(item: TestItem, raw: dict[str, float], limit: Limit, kit: KitLot | None) -> Judgement:
-    cutoff = kit.cutoff_tc if kit and kit.cutoff_tc is not None else item.method.get("default_cutoff_tc")
-    min_c = kit.min_c_intensity if kit and kit.min_c_intensity is not None else item.method.get("default_min_c")
-    if cutoff is None or min_c is None:
-        raise Invalid(f"item {item.code} needs a kit lot with a cut-off")
-    return judge_gold(
-        t_intensity=raw["t"],
-        c_intensity=raw["c"],
-        kit=GoldKit(cutoff_tc=float(cutoff), min_c_intensity=float(min_c)),
-    )
-
-
-def _spectro(item: TestItem, raw: dict[str, float], limit: Limit, kit: KitLot | None) -> Judgement:
-    method = item.method
-    if "slope" in raw and "intercept" in raw:
-        curve = CalibrationCurve(
-            slope=raw["slope"],
-            intercept=raw["intercept"],
-            min_conc=float(method["standards"][0][0]),
-            max_conc=float(method["standards"][-1][0]),
-            conc_unit=str(method.get("conc_unit", "mg/L")),
-        )
-    else:
-        curve = CalibrationCurve.from_standards(
-            [(float(c), float(a)) for c, a in method["standards"]], str(method.get("conc_unit", "mg/L"))
-        )
-    item_limit = ItemLimit(
+def context(item: TestItem, limit: Limit, kit: KitLot | None) -> JudgeContext:
+    """What the judgement may use besides the raw figures, from the reference data."""
+    return JudgeContext(
+        item_code=item.code,
+        method=dict(item.method),
+        banned=item.banned,
         limit=limit.limit,
-        unit=limit.unit,
-        banned=item.banned or limit.limit is None,
-        detection_limit=float(method.get("detection_limit", 0.0)),
-        source=limit.source,
+        limit_unit=limit.unit,
+        limit_source=limit.source,
+        kit=KitFigures(kit.lot, kit.cutoff_tc, kit.min_c_intensity) if kit is not None else None,
     )
-    return judge_spectro(
-        absorbance=raw["absorbance"],
-        blank=raw["blank"],
-        curve=curve,
-        dilution=raw["dilution"],
-        sample_mass_g=raw["mass_g"],
-        extract_volume_ml=float(method.get("extract_volume_ml", 50.0)),
-        limit=item_limit,
-    )
-
-
-JUDGES: dict[str, Callable[[TestItem, dict[str, float], Limit, KitLot | None], Judgement]] = {
-    "pesticide": _pesticide,
-    "gold": _gold,
-    "spectro": _spectro,
-}
 
 
 def judge(item: TestItem, raw: Mapping[str, Any], limit: Limit, kit: KitLot | None) -> Judgement:
-    """Judge raw figures for `item` against `limit` (and the kit lot's cut-off for gold cards)."""
-    numbers = _numbers(raw, item.family)
-    extras = {k: float(v) for k, v in raw.items() if k in ("slope", "intercept") and isinstance(v, int | float)}
+    """Judge raw figures for `item` against `limit` (and the kit lot's cut-off where the family uses one)."""
+    family = module(item.family)
     try:
-        return JUDGES[item.family](item, {**numbers, **extras}, limit, kit)
+        values = read_raw(family.Raw, raw, item.family)
+    except RawError as exc:
+        raise Invalid(str(exc)) from None
+    try:
+        judgement: Judgement = family.judge_raw(values, context(item, limit, kit))
+    except CannotJudge as exc:
+        raise Invalid(str(exc)) from None
     except ValueError as exc:
         raise Invalid(f"cannot judge {item.code}: {exc}") from None
+    return judgement
+
+
+def example_raw(
+    item: TestItem, limit: Limit, kit: KitLot | None, positive: bool, rng: random.Random
+) -> dict[str, float]:
+    """Raw figures a real run of `item` with this outcome would give (for the demo's hand-made readings)."""
+    make = getattr(module(item.family), "example_raw", None)
+    if make is None:
+        raise Invalid(f"the {item.family} family's judgement gives no example figures for {item.code}")
+    figures: dict[str, float] = make(context(item, limit, kit), positive, rng)
+    return figures

@@ -109,7 +109,7 @@ def _flags(
         flags.append(FLAG_CALIBRATION_OVERDUE)
     if kit is not None and kit.expires_on < on:
         flags.append(FLAG_KIT_EXPIRED)
-    if kit is None and item.family == "gold":
+    if kit is None and judging.uses_kit_lot(item.family):
         flags.append(FLAG_NO_KIT_LOT)
     if instrument_judgement is not None and instrument_judgement != outcome:
         flags.append(FLAG_INSTRUMENT_DISAGREES)

@@ -11,6 +11,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 import schedules
+from instrument_drivers import family_registry
 from lims.models import FoodCategory, PlanTask, PlanVersion, Sample, SamplingPoint, Station, TestItem
 from lims.models.common import Role, utcnow
 from lims.models.plans import PlanVersionPublic, ProgressPublic, TaskPublic, UrgentTaskCreate
@@ -30,11 +31,15 @@ def task_ref(task: PlanTask) -> str:
 def load(path: Path | None = None) -> Plan:
     """A plan file (default: the shipped example), or Invalid naming the field and line at fault."""
     try:
-        return schedules.load_plan(path) if path else schedules.load_example()
+        plan = schedules.load_plan(path) if path else schedules.load_example()
     except PlanError as exc:
         raise Invalid(str(exc)) from None
     except OSError as exc:
         raise Invalid(f"cannot read plan file: {exc}") from None
+    unknown = [f for f in plan.families if f not in family_registry.names()]
+    if unknown:
+        raise Invalid(f"plan names unknown instrument families {unknown}; known: {', '.join(family_registry.names())}")
+    return plan
 
 
 def _month(value: str) -> Month:

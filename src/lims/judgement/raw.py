@@ -1,0 +1,99 @@
+"""What every family's judgement module shares: finite raw figures, the judgement context, and reading
+raw figures against a family's schema.
+
+A family's judgement module (named in `instrument_drivers.family_registry`) holds:
+
+* ``Raw`` – a `RawFigures` model of the figures it judges, or a tuple of alternative models (the first
+  whose required figures are all present is used);
+* ``judge_raw(raw, context) -> Judgement`` – the judgement of validated figures;
+* optionally ``USES_KIT_LOT = True`` (a result without a kit lot is flagged for the reviewer) and
+  ``example_raw(context, positive, rng)`` (figures a real run with that outcome would give, for the demo).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+__all__ = [
+    "CannotJudge",
+    "FiniteFloat",
+    "JudgeContext",
+    "KitFigures",
+    "RawError",
+    "RawFigures",
+    "alternatives",
+    "figure_names",
+    "read_raw",
+]
+
+FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+"""A raw figure: a finite int or float (no text, no booleans)."""
+
+
+class RawFigures(BaseModel):
+    """Base of a family's raw-figure model; figures it does not name are ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class RawError(ValueError):
+    """Raw figures that do not fit the family's schema (a figure missing, or not a finite number)."""
+
+
+class CannotJudge(ValueError):
+    """The reference data do not allow a judgement (e.g. no cut-off); the message is shown as it is."""
+
+
+@dataclass(frozen=True)
+class KitFigures:
+    """The reading rules of the kit lot a test used (what a kit's instructions give)."""
+
+    lot: str
+    cutoff_tc: float | None = None
+    min_c_intensity: float | None = None
+
+
+@dataclass(frozen=True)
+class JudgeContext:
+    """What a judgement may use besides the raw figures: the item's method, the limit, the kit lot."""
+
+    item_code: str
+    method: Mapping[str, Any] = field(default_factory=dict)  # the item's method parameters (reference data)
+    banned: bool = False
+    limit: float | None = None  # for the sample's food category, in `limit_unit`; None: not permitted at all
+    limit_unit: str = ""
+    limit_source: str = ""
+    kit: KitFigures | None = None
+
+
+def alternatives(schema: type[RawFigures] | tuple[type[RawFigures], ...]) -> tuple[type[RawFigures], ...]:
+    """The alternative models of a family's ``Raw``."""
+    return schema if isinstance(schema, tuple) else (schema,)
+
+
+def _required(model: type[RawFigures]) -> list[str]:
+    return [name for name, info in model.model_fields.items() if info.is_required()]
+
+
+def figure_names(schema: type[RawFigures] | tuple[type[RawFigures], ...]) -> set[str]:
+    """Every figure any alternative reads (required or optional)."""
+    return {name for model in alternatives(schema) for name in model.model_fields}
+
+
+def read_raw(
+    schema: type[RawFigures] | tuple[type[RawFigures], ...], raw: Mapping[str, Any], family: str
+) -> RawFigures:
+    """The figures of the first alternative whose required figures `raw` has; `RawError` says what is wanted."""
+    for model in alternatives(schema):
+        if all(name in raw for name in _required(model)):
+            try:
+                return model.model_validate(dict(raw))
+            except ValidationError as exc:
+                name = str(exc.errors()[0]["loc"][0])
+                raise RawError(f"raw value {name!r} must be a finite number, got {raw.get(name)!r}") from None
+    wanted = " or ".join("{" + ", ".join(_required(model)) + "}" for model in alternatives(schema))
+    raise RawError(f"raw data for a {family} item needs {wanted}")
