@@ -6,6 +6,7 @@ date filters are checked through the real API and pages. A district in another z
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -17,7 +18,9 @@ import time_machine
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
+from typer.testing import CliRunner
 
+from lims.cli.main import app as lims
 from lims.models import District, Instrument, KitLot, PlanTask, TestItem, User
 from lims.services.access import auth
 from lims.services.core import clock, dates
@@ -26,6 +29,7 @@ from lims.services.core.errors import Invalid
 from lims.services.public import hotspots
 from lims.services.reference import reference_data
 from lims.services.samples import plans
+from lims.settings import get_settings
 from tests.conftest import PASSWORD
 from tests.core.helpers import act, register, submit
 from tests.web.helpers import sign_in
@@ -209,3 +213,25 @@ def test_an_unknown_zone_is_refused_with_the_file_and_field(engine: Engine, tmp_
     folder = _district_folder(tmp_path, BERLIN.replace("Europe/Berlin", "Mars/Olympus_Mons"))
     with Session(engine) as session, pytest.raises(Invalid, match=r"zb.yaml.*time_zone.*Mars/Olympus_Mons"):
         reference_data.load_reference(session, SYSTEM, folder)
+
+
+def test_cli_day_sheet_and_progress_default_to_the_local_day_and_month(
+    frozen: None, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LIMS_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    get_settings.cache_clear()
+    runner = CliRunner()
+    assert runner.invoke(lims, ["plan", "generate", "--month", "2026-12"]).exit_code == 0
+    assert runner.invoke(lims, ["plan", "generate", "--month", "2026-11"]).exit_code == 0
+    sheet = runner.invoke(lims, ["plan", "day", "--json"])
+    assert sheet.exit_code == 0, sheet.output
+    assert {t["day"] for t in json.loads(sheet.stdout)} == {LOCAL_DAY.isoformat()}
+    other = runner.invoke(lims, ["plan", "day", "--day", "2026-11-30", "--json"])
+    assert {t["day"] for t in json.loads(other.stdout) if not t["carried_from"]} == {UTC_DAY.isoformat()}
+    bad = runner.invoke(lims, ["plan", "day", "--day", "2026-11-31"])
+    assert bad.exit_code == 1 and "day" in bad.output
+    progress = runner.invoke(lims, ["plan", "progress", "--json"])
+    assert progress.exit_code == 0, progress.output
+    # December, the local month: nothing overdue yet (in November every visit would be overdue by now).
+    assert json.loads(progress.stdout)["progress"] and json.loads(progress.stdout)["overdue"] == []
+    get_settings.cache_clear()
