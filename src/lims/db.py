@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -14,7 +17,28 @@ from lims.settings import get_settings
 _engines: dict[str, Engine] = {}
 
 
+# SQLite knows no time zones: this function gives it PostgreSQL's `to_char(timezone(zone, t), 'YYYY-MM')`.
+SQLITE_LOCAL_MONTH = "lims_local_month"
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _local_month(stored: str | None, zone_name: str | None) -> str | None:
+    """The local "YYYY-MM" of a stored UTC time (SQLite's text form) in the named zone."""
+    if stored is None or zone_name is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(stored).replace(tzinfo=UTC).astimezone(_zone(zone_name))
+    except (ValueError, OverflowError, KeyError):
+        return None
+    return f"{moment:%Y-%m}"
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.create_function(SQLITE_LOCAL_MONTH, 2, _local_month, deterministic=True)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -85,9 +86,9 @@ def test_consumer_uploads_a_photo_of_a_product_barcode(
     screenshot(page, "not-found")
     expiring = links.sample_path(sample["label_id"], max_age=600)
     later = utcnow() + timedelta(hours=1)
-    monkeypatch.setattr(links, "utcnow", lambda: later)
-    page.goto(expiring)
-    assert "此链接已过期" in page.inner_text("main")
+    with time_machine.travel(later, tick=False):
+        page.goto(expiring)
+        assert "此链接已过期" in page.inner_text("main")
     screenshot(page, "signed-link-expired")
 
 

@@ -6,7 +6,6 @@ import importlib
 import json
 import os
 import shutil
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +16,7 @@ from sqlmodel import Session
 from lims.cli.common import fail, ready_engine, reporting_errors
 from lims.cli.demo_instruments import simulated_instruments
 from lims.db import dispose_engines, get_engine
-from lims.services.core import audit_checkpoints, audit_keys, schema
+from lims.services.core import audit_checkpoints, audit_keys, clock, schema
 from lims.services.core.audit import SYSTEM
 from lims.services.demo import builder
 from lims.services.reference import reference_data
@@ -74,7 +73,7 @@ def _fresh_sqlite() -> None:
     path = Path(url.removeprefix("sqlite:///"))
     if path.exists():
         dispose_engines()
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        stamp = clock.now().strftime("%Y%m%dT%H%M%S")
         for suffix in ("", "-wal", "-shm"):
             old = Path(f"{path}{suffix}")
             if old.exists():

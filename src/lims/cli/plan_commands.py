@@ -1,4 +1,5 @@
-"""Plan commands: `lims plan generate` stores a month's plan version; `lims plan progress` shows planned vs done."""
+"""Plan commands: `lims plan generate` stores a month's plan version; `lims plan progress` shows planned vs done;
+`lims plan day` prints the vehicle's day sheet (by default the district's today)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlmodel import Session
 
 from lims.cli.common import ready_engine, reporting_errors
 from lims.services.access import districts
+from lims.services.core import clock, dates
 from lims.services.core.audit import SYSTEM
 from lims.services.samples import plans
 
@@ -44,14 +46,18 @@ def generate(
 
 @plan_app.command("progress")
 def progress(
-    month: Annotated[str, typer.Option(help="YYYY-MM")],
+    month: Annotated[str | None, typer.Option(help="YYYY-MM (default: the district's current month)")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     district: Annotated[str | None, typer.Option(help="district code (default: the first one)")] = None,
 ) -> None:
     """Planned against done batches per point and item, and overdue visits carried to the next working day."""
     engine = ready_engine()
     with reporting_errors(), Session(engine) as session:
-        rows, overdue = plans.progress(session, districts.acting_for(session, SYSTEM, district), month)
+        actor = districts.acting_for(session, SYSTEM, district)
+        if month is None:
+            year, number = clock.this_month(clock.zone_of(session, actor.district_id))
+            month = f"{year}-{number:02d}"
+        rows, overdue = plans.progress(session, actor, month)
     if as_json:
         typer.echo(
             json.dumps(
@@ -71,6 +77,27 @@ def progress(
             f"OVERDUE {t.carried_from} {t.point_code}: {t.samples_registered}/{sum(t.batches.values())} "
             f"batches; carried to {t.carried_to or 'the next working day (beyond the holiday calendar)'}"
         )
+
+
+@plan_app.command("day")
+def day_sheet(
+    day: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default: the district's today)")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    district: Annotated[str | None, typer.Option(help="district code (default: the first one)")] = None,
+) -> None:
+    """The vehicle's tasks for a day in route order: urgent tests, planned visits, carried-over visits."""
+    engine = ready_engine()
+    with reporting_errors(), Session(engine) as session:
+        actor = districts.acting_for(session, SYSTEM, district)
+        chosen = dates.day(day, "day") or plans.today(session, actor)
+        sheet = plans.day_sheet(session, actor, chosen)
+    if as_json:
+        typer.echo(json.dumps([t.model_dump(mode="json") for t in sheet], ensure_ascii=False))
+        return
+    typer.echo(f"{chosen.isoformat()}: {len(sheet)} tasks")
+    for t in sheet:
+        carried = f" (carried from {t.carried_from})" if t.carried_from else ""
+        typer.echo(f"{t.kind:<8} {t.point_code:<6} {t.samples_registered}/{sum(t.batches.values())} batches{carried}")
 
 
 def register(app: typer.Typer) -> None:

@@ -10,6 +10,9 @@ from sqlmodel import Field, SQLModel
 
 from lims.models.common import json_column
 
+# The IANA time zone of a district that names none (China Standard Time).
+DEFAULT_TIME_ZONE = "Asia/Shanghai"
+
 
 class DistrictBase(SQLModel):
     """An organisation that runs a 12315 centre and its quick-test lab."""
@@ -17,6 +20,12 @@ class DistrictBase(SQLModel):
     code: str = Field(max_length=2, unique=True, index=True, description="Two letters, prefix of label ids")
     name: str
     name_en: str = ""
+    time_zone: str = Field(
+        default=DEFAULT_TIME_ZONE,
+        max_length=64,
+        sa_column_kwargs={"server_default": DEFAULT_TIME_ZONE},
+        description="IANA time zone of the district's days (label dates, day sheets, date filters)",
+    )
 
 
 class District(DistrictBase, table=True):

@@ -11,12 +11,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRouter
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 from pydantic import ValidationError
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.convertors import PathConvertor
@@ -28,8 +30,8 @@ from lims.api.limits import BoundedFormRoute
 from lims.models.common import Role
 from lims.services.access import auth
 from lims.services.cases import notifications
+from lims.services.core import clock
 from lims.services.core.audit import Actor
-from lims.services.core.clock import LOCAL_TZ as LOCAL_TZ  # pages show times in the district's clock
 from lims.services.core.errors import Forbidden, ServiceError
 from lims.settings import get_settings
 from lims.web.i18n import language, texts
@@ -43,15 +45,27 @@ HOME_OF_ROLE = {Role.TESTER: "/vehicle", Role.REVIEWER: "/review", Role.STATION:
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
-def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A stored UTC time as the district's wall-clock time."""
+def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M", zone: ZoneInfo | None = None) -> str:
+    """A stored UTC time as wall-clock time in `zone` (the viewer's district; the default zone for the public)."""
     if value is None:
         return ""
-    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
     try:
-        return aware.astimezone(LOCAL_TZ).strftime(fmt)
+        return clock.local_time(value, zone).strftime(fmt)
     except OverflowError:  # a time at the very edge of the calendar, stored before inputs were bounded
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
         return aware.strftime(fmt + " UTC")
+
+
+def viewer_zone(request: Request) -> ZoneInfo:
+    """The time zone pages show times in: the signed-in viewer's district's, else the default zone."""
+    found = getattr(request.state, "time_zone", None)
+    return found if isinstance(found, ZoneInfo) else clock.zone()
+
+
+@pass_context
+def _local_filter(context: Any, value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    request = context.get("request")
+    return local_time(value, fmt, viewer_zone(request) if request is not None else None)
 
 
 def number(value: float | None) -> str:
@@ -59,7 +73,7 @@ def number(value: float | None) -> str:
     return "" if value is None else f"{value:.4g}"
 
 
-templates.env.filters["local"] = local_time
+templates.env.filters["local"] = _local_filter
 templates.env.filters["num"] = number
 
 
@@ -156,6 +170,7 @@ def viewer(request: Request, session: SessionDep) -> Actor | None:
         return None
     actor = auth.actor_for(user)
     request.state.actor = actor
+    request.state.time_zone = clock.zone_of(session, actor.district_id)
     request.state.full_name = user.full_name or user.username
     if actor.role == Role.STATION:
         request.state.unread = len(notifications.unread(session, actor))

@@ -11,8 +11,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from lims.api.deps import SessionDep
 from lims.models import PublicWarning
-from lims.models.common import utcnow
 from lims.services.cases import warnings
+from lims.services.core import clock
 from lims.settings import get_settings
 from lims.web.common import Viewer, page_router, render
 
@@ -42,7 +42,7 @@ def atom_feed(rows: list[PublicWarning], base_url: str) -> bytes:
     ET.SubElement(feed, f"{{{ATOM}}}id").text = f"{_tag_base()}:warnings"
     ET.SubElement(feed, f"{{{ATOM}}}title").text = "消费警示 · Consumption-safety warnings"
     newest = max((w.published_at for w in rows), default=None)
-    ET.SubElement(feed, f"{{{ATOM}}}updated").text = _when(newest or utcnow())
+    ET.SubElement(feed, f"{{{ATOM}}}updated").text = _when(newest or clock.now())
     ET.SubElement(feed, f"{{{ATOM}}}link", {"rel": "self", "href": f"{base_url}/warnings.atom"})
     ET.SubElement(feed, f"{{{ATOM}}}link", {"rel": "alternate", "type": "text/html", "href": f"{base_url}/warnings"})
     author = ET.SubElement(feed, f"{{{ATOM}}}author")

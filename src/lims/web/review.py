@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time
 from typing import Annotated, Any
 
 from fastapi import Depends, Form, Request
@@ -16,13 +15,12 @@ from lims.models.cases import WarningBase
 from lims.models.common import Decision, ResultStatus, ReviewAction, Role
 from lims.models.results import ResultPublic
 from lims.services.cases import warnings
-from lims.services.core import dates
 from lims.services.core.audit import Actor
 from lims.services.core.errors import ServiceError
 from lims.services.reference import reference_data
 from lims.services.results import records, reviewing
 from lims.services.samples import sampling
-from lims.web.common import LOCAL_TZ, CsrfChecked, page_router, redirect, render, role_page, validation_reason
+from lims.web.common import CsrfChecked, page_router, redirect, render, role_page, validation_reason
 
 router = page_router()
 Reviewer = Annotated[Actor, Depends(role_page(Role.REVIEWER))]
@@ -131,11 +129,6 @@ def decide_correction(
     return redirect(f"/review?done={done}#corrections")
 
 
-def _expiry(day: str) -> datetime | None:
-    last_day = dates.day(day, "valid-until")
-    return None if last_day is None else datetime.combine(last_day, time(23, 59, 59), tzinfo=LOCAL_TZ)
-
-
 @router.post("/review/warnings", response_class=HTMLResponse, dependencies=[CsrfChecked])
 def publish_warning(
     request: Request,
@@ -168,7 +161,7 @@ def publish_warning(
                 "item_code": item_code or None,
                 "category_code": category_code or None,
                 "gtin": gtin.strip() or None,
-                "expires_at": _expiry(valid_until),
+                "expires_at": warnings.valid_until(session, actor, valid_until),
             }
         )
         warnings.publish(session, actor, data)

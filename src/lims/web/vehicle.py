@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
@@ -20,17 +21,28 @@ from starlette.concurrency import run_in_threadpool
 from barcodes import labels
 from lims.api.deps import LabelId, RowId, SessionDep
 from lims.db import get_engine
-from lims.models.common import Role, utcnow
+from lims.models.common import Role
 from lims.models.plans import TaskPublic
 from lims.models.results import ResultPublic
 from lims.models.samples import SampleCreate, SamplePublic
 from lims.services.access import districts
+from lims.services.core import clock
 from lims.services.core.audit import Actor
 from lims.services.core.errors import ServiceError
 from lims.services.reference import reference_data
 from lims.services.results import holding, records
 from lims.services.samples import plans, sample_labels, sampling
-from lims.web.common import CsrfChecked, local_time, number, page_router, redirect, render, role_page, validation_reason
+from lims.web.common import (
+    CsrfChecked,
+    local_time,
+    number,
+    page_router,
+    redirect,
+    render,
+    role_page,
+    validation_reason,
+    viewer_zone,
+)
 from lims.web.i18n import language, texts
 
 router = page_router()
@@ -39,18 +51,13 @@ POLL_SECONDS = 1.0
 DEFAULT_STREAM_SECONDS = 25
 
 
-def today() -> date:
-    """The working day (UTC, as label ids and sample lists count days)."""
-    return utcnow().date()
-
-
 def plan_tasks(session: Session, actor: Actor, day: date) -> list[TaskPublic]:
     """The day sheet from the sampling plan: urgent tests, planned visits in route order, carried-over visits."""
     return plans.day_sheet(session, actor, day)
 
 
 def _page(request: Request, session: Session, actor: Actor, status: int = 200, **context: Any) -> HTMLResponse:
-    day = today()
+    day = plans.today(session, actor)  # the district's local date, as label ids and sample lists count days
     todays = sampling.list_for(session, actor, day=day.isoformat(), limit=500)
     views = [sampling.public(session, s) for s in todays]
     per_point: dict[str, list[Any]] = {}
@@ -222,7 +229,7 @@ def assign_held(
     return redirect("/vehicle?assigned=1#held")
 
 
-def _event(view: ResultPublic, t: dict[str, str], lang: str) -> str:
+def _event(view: ResultPublic, t: dict[str, str], lang: str, zone: ZoneInfo) -> str:
     data = {
         "id": view.id,
         "label": view.sample_label_id,
@@ -232,7 +239,7 @@ def _event(view: ResultPublic, t: dict[str, str], lang: str) -> str:
         "judgement_text": t.get(view.judgement, view.judgement),
         "value": None if view.value is None else f"{number(view.value)} {view.unit}".strip(),
         "status_text": t.get(f"status_{view.status}", view.status),
-        "time": local_time(view.tested_at, "%H:%M"),
+        "time": local_time(view.tested_at, "%H:%M", zone),
     }
     return f"id: {view.id}\nevent: result\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
@@ -254,10 +261,12 @@ async def events(
     lang = language(request)
     t = texts(lang)
     engine = _engine(request)
+    zone = viewer_zone(request)
 
     def fetch(since: int) -> list[ResultPublic]:
         with Session(engine, expire_on_commit=False) as session:
-            found = records.search(session, actor, date_from=today().isoformat(), limit=500)
+            today = clock.local_today(zone)
+            found = records.search(session, actor, date_from=today.isoformat(), limit=500)
             fresh = [r for r in found if (r.id or 0) > since]
             return sorted(records.public_views(session, fresh), key=lambda v: v.id)
 
@@ -270,7 +279,7 @@ async def events(
                 return
             for view in await run_in_threadpool(fetch, last):
                 last = max(last, view.id)
-                yield _event(view, t, lang)
+                yield _event(view, t, lang, zone)
             await asyncio.sleep(POLL_SECONDS)
         yield ": stream ends; the browser reconnects with Last-Event-ID\n\n"
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from sqlmodel import SQLModel
 
 from lims.api.deps import CurrentUser, RowId, SessionDep
-from lims.models.common import utcnow
+from lims.models.bounds import SaneDay
 from lims.models.plans import PlanVersionPublic, ProgressPublic, TaskPublic, UrgentTaskCreate
 from lims.services.samples import plans
 
@@ -31,9 +30,9 @@ def plan_versions(session: SessionDep, actor: CurrentUser) -> list[PlanVersionPu
 
 
 @router.get("/day-sheet")
-def day_sheet(session: SessionDep, actor: CurrentUser, day: date | None = None) -> list[TaskPublic]:
-    """The vehicle's tasks for a day (default today) in route order, urgent tests first."""
-    return plans.day_sheet(session, actor, day or utcnow().date())
+def day_sheet(session: SessionDep, actor: CurrentUser, day: SaneDay | None = None) -> list[TaskPublic]:
+    """The vehicle's tasks for a day (default the district's today) in route order, urgent tests first."""
+    return plans.day_sheet(session, actor, day or plans.today(session, actor))
 
 
 @router.get("/progress")

@@ -13,10 +13,10 @@ from sqlalchemy.engine import CursorResult, Result
 from sqlmodel import Session, col, select
 
 from lims.models import Station, User, UserSession
-from lims.models.common import Role, utcnow
+from lims.models.common import Role
 from lims.services.access import districts, passwords
 from lims.services.access.throttle import SignInThrottle
-from lims.services.core import audit
+from lims.services.core import audit, clock
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
 from lims.settings import get_settings
@@ -158,7 +158,7 @@ def _serializer() -> URLSafeTimedSerializer:
 
 def issue_token(session: Session, user: User) -> str:
     """A signed bearer token for `user`, backed by a new session row (the caller commits)."""
-    now = utcnow()
+    now = clock.now()
     session.execute(delete(UserSession).where(col(UserSession.user_id) == user.id, col(UserSession.expires_at) < now))
     row = UserSession(
         key=secrets.token_urlsafe(24),
@@ -196,7 +196,7 @@ def user_from_token(session: Session, token: str) -> User:
     user, row = found
     if row.revoked_at is not None:
         raise Unauthorized(f"token revoked ({row.revoked_reason or 'revoked'}); sign in again")
-    if row.expires_at <= utcnow():
+    if row.expires_at <= clock.now():
         raise Unauthorized("token expired; sign in again")
     if not user.active:
         raise Unauthorized("invalid token")
@@ -212,14 +212,14 @@ def sign_out(session: Session, token: str) -> bool:
     done = session.execute(
         update(UserSession)
         .where(col(UserSession.key) == key, col(UserSession.revoked_at).is_(None))
-        .values(revoked_at=utcnow(), revoked_reason=SIGNED_OUT)
+        .values(revoked_at=clock.now(), revoked_reason=SIGNED_OUT)
     )
     return rowcount(done) > 0
 
 
 def revoke_sessions(session: Session, user_id: int, reason: str) -> int:
     """Revoke every live session of a user at once (the caller commits); how many were live."""
-    now = utcnow()
+    now = clock.now()
     done = session.execute(
         update(UserSession)
         .where(

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from sqlmodel import Session, col, select
 
 from lims.models import NotificationMark, PositiveCase, Sample, SamplingPoint, TestItem, TestResult
-from lims.models.common import Role, utcnow
+from lims.models.common import Role
 from lims.services.access.auth import require_role
-from lims.services.core import atomic, audit
+from lims.services.core import atomic, audit, clock
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Invalid
 
@@ -82,7 +82,7 @@ def unread(session: Session, actor: Actor, limit: int = 50) -> list[Notice]:
 def mark_read(session: Session, actor: Actor, until: datetime | None = None) -> datetime:
     """Mark the user's notifications read up to `until` (default now); the mark never moves back."""
     require_role(actor, Role.STATION)
-    now = utcnow()
+    now = clock.now()
     until = _aware(until) if until else now
     if until > now:
         raise Invalid("cannot mark notifications read in the future")

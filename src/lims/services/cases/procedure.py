@@ -9,9 +9,9 @@ from sqlmodel import Session, col, select
 
 from lims.models import PositiveCase, Sample, SamplingPoint, TestItem, TestResult
 from lims.models.cases import CasePublic, Disposal, ReferralOutcome, RetestRequest
-from lims.models.common import Role, utcnow
+from lims.models.common import Role
 from lims.services.access.auth import require_role
-from lims.services.core import atomic, audit
+from lims.services.core import atomic, audit, clock
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Conflict, NotFound
 
@@ -32,7 +32,7 @@ def open_case(session: Session, actor: Actor, result: TestResult) -> PositiveCas
     """Open a case for an approved positive: the party is told now and may ask for a retest for four hours."""
     sample = session.get(Sample, result.sample_id)
     assert sample is not None
-    now = utcnow()
+    now = clock.now()
     case = PositiveCase(
         result_id=int(result.id or 0),
         district_id=result.district_id,
@@ -135,7 +135,7 @@ def _change(session: Session, actor: Actor, case: PositiveCase, action: str, **v
 def request_retest(session: Session, actor: Actor, case_id: int, body: RetestRequest) -> PositiveCase:
     """The party asks for a retest within the window; it goes to a qualified lab (not a quick test)."""
     case = get_for(session, actor, case_id)
-    now = utcnow()
+    now = clock.now()
     if case.retest_requested_at or case.party_accepted_at:
         raise Conflict("the party has already asked for a retest or accepted the result")
     if now > case.retest_deadline:
@@ -156,7 +156,7 @@ def accept(session: Session, actor: Actor, case_id: int) -> PositiveCase:
     case = get_for(session, actor, case_id)
     if case.retest_requested_at or case.party_accepted_at:
         raise Conflict("the party has already asked for a retest or accepted the result")
-    return _change(session, actor, case, "accepted", party_accepted_at=utcnow())
+    return _change(session, actor, case, "accepted", party_accepted_at=clock.now())
 
 
 def record_outcome(session: Session, actor: Actor, case_id: int, body: ReferralOutcome) -> PositiveCase:
@@ -166,7 +166,7 @@ def record_outcome(session: Session, actor: Actor, case_id: int, body: ReferralO
         raise Conflict("no retest was requested for this case")
     if case.referral_outcome is not None:
         raise Conflict("the lab outcome is already recorded")
-    now = utcnow()
+    now = clock.now()
     closing = {"closed_at": now, "status": "closed"} if body.outcome == "not_confirmed" else {}
     return _change(
         session,
@@ -182,7 +182,7 @@ def record_outcome(session: Session, actor: Actor, case_id: int, body: ReferralO
 def record_disposal(session: Session, actor: Actor, case_id: int, body: Disposal) -> PositiveCase:
     """Removal from sale or destruction, with the quantity; closes the case."""
     case = get_for(session, actor, case_id)
-    now = utcnow()
+    now = clock.now()
     if stage(case, now) != "disposal":
         raise Conflict(
             f"the case is at stage {stage(case, now)}; disposal comes after the party accepts, the lab "
@@ -204,7 +204,7 @@ def record_disposal(session: Session, actor: Actor, case_id: int, body: Disposal
 
 def public(session: Session, case: PositiveCase) -> CasePublic:
     """The API view of a case with its current stage and whether it is overdue."""
-    now = utcnow()
+    now = clock.now()
     result = session.get(TestResult, case.result_id)
     assert result is not None
     sample = session.get(Sample, result.sample_id)

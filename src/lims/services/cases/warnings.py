@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import bindparam, or_
 from sqlmodel import Session, col, select
 
 from lims.models import FoodCategory, PublicWarning, TestItem, bounds
 from lims.models.cases import WarningBase
-from lims.models.common import Role, utcnow
+from lims.models.common import Role
 from lims.services.access.auth import require_role
-from lims.services.core import atomic, audit
+from lims.services.core import atomic, audit, clock, dates
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Conflict, Invalid, NotFound
 from lims.services.reference import gtin
+
+
+def valid_until(session: Session, actor: Actor, day: str | None, field: str = "valid-until") -> datetime | None:
+    """When a warning valid until `day` (`YYYY-MM-DD`, empty for no end) expires: the end of that local day."""
+    last_day = dates.day(day, field)
+    return None if last_day is None else clock.end_of_day(last_day, clock.zone_of(session, actor.district_id))
 
 
 def publish(session: Session, actor: Actor, data: WarningBase) -> PublicWarning:
@@ -25,9 +33,10 @@ def publish(session: Session, actor: Actor, data: WarningBase) -> PublicWarning:
         and session.exec(select(FoodCategory.id).where(FoodCategory.code == data.category_code)).first() is None
     ):
         raise Invalid(f"unknown food category {data.category_code!r}")
-    if data.expires_at is not None and data.expires_at <= utcnow():
+    now = clock.now()
+    if data.expires_at is not None and data.expires_at <= now:
         raise Invalid("expires_at is in the past")
-    if data.expires_at is not None and data.expires_at > utcnow() + bounds.WARNING_HORIZON:
+    if data.expires_at is not None and data.expires_at > now + bounds.WARNING_HORIZON:
         raise Invalid(
             f"expires_at is more than {bounds.WARNING_HORIZON.days} days ahead; a warning is about a present risk"
         )
@@ -53,7 +62,7 @@ def withdraw(session: Session, actor: Actor, warning_id: int, reason: str) -> Pu
     if len(reason) < 2:
         raise Invalid("a withdrawal needs a reason")
     before = audit.snapshot(warning)
-    withdrawn = {"withdrawn_at": utcnow(), "withdrawn_reason": reason}
+    withdrawn = {"withdrawn_at": clock.now(), "withdrawn_reason": reason}
     if not atomic.update_where(session, warning, {"withdrawn_at": None}, withdrawn):
         session.rollback()
         raise Conflict(f"warning {warning_id} was withdrawn by someone else at the same moment")
@@ -74,7 +83,7 @@ IN_FORCE = (
 
 def in_force(session: Session) -> list[PublicWarning]:
     """Every warning in force now, newest first."""
-    return list(session.exec(IN_FORCE, params={"now": utcnow()}).all())
+    return list(session.exec(IN_FORCE, params={"now": clock.now()}).all())
 
 
 def relevant(in_force_now: list[PublicWarning], *, gtin14: str | None, item_codes: set[str]) -> list[PublicWarning]:

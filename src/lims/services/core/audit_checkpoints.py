@@ -37,8 +37,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
-from lims.models.common import utcnow
-from lims.services.core import audit
+from lims.services.core import audit, clock
 from lims.services.core.audit import GENESIS, Break, Report, SignedHead
 from lims.services.core.audit_keys import AuditKeyError, key_id, signing_key
 from lims.services.core.errors import Conflict, ServiceError
@@ -236,7 +235,7 @@ def take(session: Session) -> Checkpoint:
                 breaks += audit.check_extension(session, chain, 0, GENESIS, count)
         if breaks:
             raise Inconsistent(breaks)
-        at = utcnow()
+        at = clock.now()
         chosen = tuple(Head(chain, *heads[chain]) for chain in sorted(heads))
         body = _body(at, key_id(public), chosen)
         signature = base64.b64encode(private.sign(_signed_bytes(body))).decode()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from lims.models import bounds
+from lims.services.core import clock
 from lims.services.core.errors import Invalid
 
 
@@ -18,10 +21,48 @@ def day(text: str | None, name: str) -> date | None:
         raise Invalid(str(exc)) from None
 
 
-def day_start(text: str | None, name: str) -> datetime | None:
-    """The start (00:00 UTC) of the day `text` names, or None when empty."""
-    value = day(text, name)
-    return None if value is None else datetime.combine(value, datetime.min.time(), tzinfo=UTC)
+@dataclass(frozen=True)
+class Window:
+    """A filter's time window in UTC: [start, end), either side open when None."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def where(self, column: Any) -> list[Any]:
+        """SQL conditions holding `column` (a UTC time) inside the window."""
+        conditions: list[Any] = []
+        if self.start is not None:
+            conditions.append(column >= self.start)
+        if self.end is not None:
+            conditions.append(column < self.end)
+        return conditions
+
+
+def window(
+    date_from: str | None,
+    date_to: str | None,
+    district: clock.Zoned = None,
+    *,
+    from_field: str = "date_from",
+    to_field: str = "date_to",
+) -> Window:
+    """The user's from/to days (`YYYY-MM-DD`, either may be empty) as UTC bounds of the district's local days.
+
+    `date_to` takes in the whole of its local day. A day outside the sane range, a text that is no date, or
+    a `date_to` before `date_from` is Invalid naming the field.
+    """
+    first, last = day(date_from, from_field), day(date_to, to_field)
+    if first is not None and last is not None and last < first:
+        raise Invalid(f"{to_field} {last.isoformat()} is before {from_field} {first.isoformat()}")
+    return Window(
+        None if first is None else clock.day_bounds(first, district)[0],
+        None if last is None else clock.day_bounds(last, district)[1],
+    )
+
+
+def one_day(text: str | None, district: clock.Zoned = None, field: str = "day") -> Window:
+    """One local day of the district (`YYYY-MM-DD`, empty for no filter) as UTC bounds."""
+    return window(text, text, district, from_field=field, to_field=field)
 
 
 def moment(text: str | None, name: str) -> datetime | None:

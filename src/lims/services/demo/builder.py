@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from importlib import resources
 from typing import Any
 
@@ -27,11 +27,11 @@ from lims.models import (
     TestResult,
     User,
 )
-from lims.models.common import JudgementOutcome, ResultStatus, Role, utcnow
+from lims.models.common import JudgementOutcome, ResultStatus, Role
 from lims.models.results import ResultSubmit
 from lims.models.samples import SampleCreate
-from lims.services.access import accounts, auth, passwords
-from lims.services.core import schema
+from lims.services.access import accounts, auth, districts, passwords
+from lims.services.core import clock, schema
 from lims.services.core.audit import SYSTEM, Actor
 from lims.services.core.errors import Invalid, ServiceError
 from lims.services.reference import reference_data, registry
@@ -94,7 +94,7 @@ def _reference(session: Session) -> _Reference:
     by_category: dict[str, list[tuple[TestItem, Limit]]] = {}
     for limit in session.exec(select(Limit)):
         by_category.setdefault(categories[limit.category_id], []).append((items[limit.item_id], limit))
-    today = utcnow().date()
+    today = clock.local_today(districts.named_or_first(session, None))
     kits = {k.item_id: k for k in session.exec(select(KitLot)) if k.expires_on >= today}
     points = [p for p in session.exec(select(SamplingPoint).order_by(SamplingPoint.code)) if p.kind in POINT_CATEGORIES]
     return _Reference(points, by_category, kits)
@@ -369,8 +369,11 @@ def run_demo(
         session.commit()
         ref = _reference(session)
     tester, reviewer = auth.actor_for(users["tester"]), auth.actor_for(users["reviewer"])
-    now = utcnow()
-    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    now = clock.now()
+    with Session(engine) as session:
+        tz = clock.zone_of(session, tester.district_id)
+    today = clock.local_date(now, tz)
+    midnight = clock.day_bounds(today, tz)[0]
     for back in range(days - 1, 0, -1):
         with Session(engine, expire_on_commit=False) as session:
             visits = _rotation(ref, midnight - timedelta(days=back), max(samples_per_day, 200))
@@ -380,11 +383,11 @@ def run_demo(
             progress(days - back, days)
     # The last day follows the plan's day sheet, and its readings come from the instruments.
     with Session(engine, expire_on_commit=False) as session:
-        planned = _plan_day(session, tester, now.date(), samples_per_day)
+        planned = _plan_day(session, tester, today, samples_per_day)
         points = {int(p.id or 0): p.code for p in session.exec(select(SamplingPoint))}
     if planned is not None:
         day, tasks = planned
-        start = now - timedelta(hours=7) if day == now.date() else datetime.combine(day, time(0), tzinfo=UTC)
+        start = max(now - timedelta(hours=7), midnight) if day == today else clock.day_bounds(day, tz)[0]
         summary.plan_day = day.isoformat()
         visits = _from_plan(tasks, points, start)
         # A light plan day (one visit of a few batches) is topped up with unplanned samples after the

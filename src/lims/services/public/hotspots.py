@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -14,7 +13,7 @@ from sqlmodel import Session, col
 from lims.models import District, FoodCategory, Sample, SamplingPoint, TestItem, TestResult
 from lims.models.common import JudgementOutcome, Role
 from lims.services.access.auth import require_role
-from lims.services.core import dates, visibility
+from lims.services.core import clock, dates, visibility
 from lims.services.core.audit import Actor
 
 # Results that count: reviewed ones only (a pending or rejected result is not a finding yet).
@@ -67,13 +66,11 @@ def positive_rates(
     point_code: str | None = None,
     item_code: str | None = None,
 ) -> Hotspots:
-    """Positive rates the actor may see: station users over published results of every district."""
+    """Positive rates the actor may see: station users over published results of every district.
+
+    A result counts in the month of its own district's local date; the from/to days are the reader's."""
     require_role(actor, Role.STATION, Role.REVIEWER, Role.ADMIN, Role.TESTER)
-    month = (
-        func.to_char(col(TestResult.tested_at), "YYYY-MM")
-        if session.get_bind().dialect.name == "postgresql"
-        else func.strftime("%Y-%m", col(TestResult.tested_at))
-    ).label("month")
+    month = clock.local_month_sql(session, col(TestResult.tested_at), col(District.time_zone)).label("month")
     keys: tuple[Any, ...] = (
         col(TestResult.judgement),
         month,
@@ -101,11 +98,8 @@ def positive_rates(
         statement = statement.where(visibility.public_only())
     else:
         statement = statement.where(visibility.reviewed_only(), col(TestResult.district_id) == actor.district_id)
-    start, end = dates.day_start(date_from, "date_from"), dates.day_start(date_to, "date_to")
-    if start:
-        statement = statement.where(col(TestResult.tested_at) >= start)
-    if end:
-        statement = statement.where(col(TestResult.tested_at) < end + timedelta(days=1))
+    within = dates.window(date_from, date_to, clock.zone_of(session, actor.district_id))
+    statement = statement.where(*within.where(col(TestResult.tested_at)))
     if item_code:
         statement = statement.where(col(TestItem.code) == item_code)
     if point_code:  # a point of the reader's district (codes are unique per district)

@@ -24,7 +24,7 @@ from lims.models.trace import (
     TraceRecord,
 )
 from lims.services.cases import warnings
-from lims.services.core import visibility
+from lims.services.core import clock, visibility
 from lims.services.core.bounded import SegmentedCache
 from lims.services.core.errors import Invalid, NotFound, ServiceError
 from lims.services.reference import registry
@@ -225,7 +225,12 @@ def _authenticity(
         session, owners=[product.brand_owner, product.company] if product else [], mark=mark_text
     )
     findings = authenticate(
-        parsed, product, marks, claimed_origin=product.origin if product else None, package_mark=mark_text
+        parsed,
+        product,
+        marks,
+        claimed_origin=product.origin if product else None,
+        package_mark=mark_text,
+        today=clock.local_today(),  # the public's day: the default zone
     )
     traced = TracedProduct.model_validate({**product.to_dict(), "gtin": product.gtin14}) if product else None
     return (

@@ -17,6 +17,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from instrument_drivers import family_registry
 from lims.models import District, FoodCategory, Instrument, KitLot, Limit, SamplingPoint, Station, TestItem
+from lims.services.core import clock
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Invalid
 from lims.services.core.upsert import Outcome, upsert
@@ -150,7 +151,11 @@ def _load_district(
         report,
         District,
         {"code": code},
-        {"name": d["name"], "name_en": d.get("name_en", "")},
+        {
+            "name": d["name"],
+            "name_en": d.get("name_en", ""),
+            "time_zone": clock.check_zone(d.get("time_zone", clock.DEFAULT_ZONE), f"district {code} time_zone"),
+        },
     )
     stations: dict[str, Station] = {}
     for s in docs["stations"]:

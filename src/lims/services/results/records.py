@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from lims.models import FoodCategory, Instrument, KitLot, Limit, Sample, SamplingPoint, TestItem, TestResult
-from lims.models.common import JudgementOutcome, ResultStatus, Role, utcnow
+from lims.models.common import JudgementOutcome, ResultStatus, Role
 from lims.models.results import ResultCorrection, ResultPublic, ResultSubmit
 from lims.services.access import districts
 from lims.services.access.auth import require_role
-from lims.services.core import audit, dates, visibility
+from lims.services.core import audit, clock, dates, visibility
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Conflict, Invalid, NotFound
 from lims.services.reference import reference_data
@@ -96,6 +96,11 @@ def _kit(session: Session, lot: str | None, item: TestItem) -> KitLot | None:
     return kit
 
 
+def _local_day(session: Session, sample: Sample, tested_at: datetime) -> date:
+    """The sample's district's date at `tested_at`: a kit or calibration valid "until" a day is valid all of it."""
+    return clock.local_date(tested_at, clock.zone_of(session, sample.district_id))
+
+
 def _flags(
     item: TestItem,
     instrument: Instrument | None,
@@ -133,8 +138,9 @@ def submit(
     limit = _limit(session, item, sample)
     instrument = _instrument(session, actor, data.instrument_serial, item)
     kit = _kit(session, data.kit_lot, item)
-    tested_at = (data.tested_at or utcnow()).astimezone(UTC)
-    if tested_at > utcnow() + timedelta(minutes=5):
+    now = clock.now()
+    tested_at = (data.tested_at or now).astimezone(UTC)
+    if tested_at > now + timedelta(minutes=5):
         raise Invalid("tested_at is in the future")
     if tested_at < sample.collected_at - timedelta(minutes=5):
         raise Invalid("tested_at is before the sample was collected")
@@ -161,7 +167,9 @@ def submit(
         reason=judgement.reason,
         instrument_value=instrument_value,
         instrument_judgement=instrument_judgement,
-        flags=_flags(item, instrument, kit, tested_at.date(), instrument_judgement, judgement.outcome.value),
+        flags=_flags(
+            item, instrument, kit, _local_day(session, sample, tested_at), instrument_judgement, judgement.outcome.value
+        ),
         status=ResultStatus.TESTED,
         tester_id=int(actor.user_id or 0),
         tested_at=tested_at,
@@ -211,7 +219,12 @@ def correct(session: Session, actor: Actor, result_id: int, correction: ResultCo
             "reason_code": judgement.reason_code,
             "reason": judgement.reason,
             "flags": _flags(
-                item, instrument, kit, old.tested_at.date(), old.instrument_judgement, judgement.outcome.value
+                item,
+                instrument,
+                kit,
+                _local_day(session, sample, old.tested_at),
+                old.instrument_judgement,
+                judgement.outcome.value,
             ),
             "status": ResultStatus.TESTED,
             "tester_id": actor.user_id,
@@ -296,11 +309,8 @@ def search(
         if judgement not in {j.value for j in JudgementOutcome}:
             raise Invalid(f"unknown judgement {judgement!r}; use negative, positive or invalid")
         statement = statement.where(TestResult.judgement == judgement)
-    start, end = dates.day_start(date_from, "date_from"), dates.day_start(date_to, "date_to")
-    if start:
-        statement = statement.where(col(TestResult.tested_at) >= start)
-    if end:
-        statement = statement.where(col(TestResult.tested_at) < end + timedelta(days=1))
+    within = dates.window(date_from, date_to, clock.zone_of(session, actor.district_id))  # the reader's days
+    statement = statement.where(*within.where(col(TestResult.tested_at)))
     if item_code:
         statement = statement.where(TestResult.item_id == _item(session, item_code).id)
     if point_code:  # a point of the reader's district (codes are unique per district)

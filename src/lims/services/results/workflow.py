@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from lims.models import Review, TestResult
-from lims.models.common import JudgementOutcome, ResultStatus, ReviewAction, Role, utcnow
+from lims.models.common import JudgementOutcome, ResultStatus, ReviewAction, Role
 from lims.services.access.auth import require_role
 from lims.services.cases import procedure
-from lims.services.core import atomic, audit
+from lims.services.core import atomic, audit, clock
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Conflict, Forbidden, Invalid
 from lims.services.samples import sampling
@@ -103,7 +103,7 @@ def transition(
     if action == "approve" and result.flags and not acknowledge_flags:
         raise Conflict(f"result carries flags {', '.join(result.flags)}; acknowledge them to approve")
     before = audit.snapshot(result)
-    now = utcnow()
+    now = clock.now()
     values: dict[str, object] = {"status": rule.target}
     if rule.target == S.PUBLISHED:
         values["published_at"] = now

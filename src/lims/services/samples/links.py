@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from lims.models.common import utcnow
+from lims.services.core import clock
 from lims.services.core.errors import ServiceError
 from lims.services.samples.label_ids import label_id_problem
 from lims.settings import get_settings
@@ -83,7 +83,7 @@ def verify(label_id: str, token: str, max_age: int | None = None) -> VerifiedLin
             f"this link was issued for sample {payload['l']}, not {label_id}; it cannot show another sample",
             "wrong_sample",
         )
-    age = (utcnow() - signed_at).total_seconds()
+    age = (clock.now() - signed_at).total_seconds()
     limits = [m for m in (payload.get("m"), max_age) if isinstance(m, int)]
     if limits and age > min(limits):
         raise LinkError("the link has expired; scan the label again or ask the station for a new link", "expired")

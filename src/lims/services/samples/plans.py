@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import func
@@ -13,11 +13,11 @@ from sqlmodel import Session, col, select
 import schedules
 from instrument_drivers import family_registry
 from lims.models import FoodCategory, PlanTask, PlanVersion, Sample, SamplingPoint, Station, TestItem
-from lims.models.common import Role, utcnow
+from lims.models.common import Role
 from lims.models.plans import PlanVersionPublic, ProgressPublic, TaskPublic, UrgentTaskCreate
 from lims.services.access import districts
 from lims.services.access.auth import require_role
-from lims.services.core import atomic, audit
+from lims.services.core import atomic, audit, clock
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Conflict, Invalid, NotFound
 from schedules import Done, Month, Plan, PlanError, Schedule
@@ -49,19 +49,14 @@ def _month(value: str) -> Month:
         raise Invalid(str(exc)) from None
 
 
-def _month_range(month: Month) -> tuple[datetime, datetime]:
-    start = datetime(month.year, month.month, 1, tzinfo=UTC)
-    following = month.next()
-    return start, datetime(following.year, following.month, 1, tzinfo=UTC)
-
-
 def _points(session: Session, district_id: int) -> dict[str, SamplingPoint]:
     return {p.code: p for p in districts.points(session, district_id)}
 
 
 def _done_in_month(session: Session, district_id: int, month: Month) -> list[Done]:
-    """What was sampled in the month, per collection day and point, as plan batches."""
-    start, end = _month_range(month)
+    """What was sampled in the district's local month, per local collection day and point, as plan batches."""
+    tz = clock.zone_of(session, district_id)
+    start, end = clock.month_bounds(month.year, month.month, tz)
     points = {p.id: p.code for p in districts.points(session, district_id)}
     counts: Counter[tuple[date, str, str]] = Counter()
     for sample in session.exec(
@@ -69,7 +64,7 @@ def _done_in_month(session: Session, district_id: int, month: Month) -> list[Don
             Sample.district_id == district_id, col(Sample.collected_at) >= start, col(Sample.collected_at) < end
         )
     ):
-        counts[(sample.collected_at.date(), points[sample.point_id], sample.category_code)] += 1
+        counts[(clock.local_date(sample.collected_at, tz), points[sample.point_id], sample.category_code)] += 1
     grouped: dict[tuple[date, str], dict[str, int]] = {}
     for (day, point, category), n in counts.items():
         grouped.setdefault((day, point), {})[category] = n
@@ -96,7 +91,7 @@ def generate(
     """Generate the month's schedule and store it as a new plan version with its tasks.
 
     In the current month, once samples have been taken, this re-plans: done work is kept and the rest is
-    spread over the working days from today.
+    spread over the working days from today (the district's local date).
     """
     require_role(actor, Role.ADMIN)
     month = _month(month_text)
@@ -105,7 +100,7 @@ def generate(
     unknown = sorted({p.code for p in plan.points} - set(points))
     if unknown:
         raise Invalid(f"plan names sampling points not in the reference data: {', '.join(unknown)}")
-    today = today or utcnow().date()
+    today = today or clock.today_of(session, district_id)
     done = _done_in_month(session, district_id, month)
     try:
         if done and month.first <= today <= month.last:
@@ -226,13 +221,18 @@ def _tasks_of_version(session: Session, version: PlanVersion) -> list[PlanTask]:
     return list(session.exec(select(PlanTask).where(PlanTask.plan_version_id == version.id)).all())
 
 
+def today(session: Session, actor: Actor) -> date:
+    """The vehicle's working day: the local date of the actor's district now."""
+    return clock.today_of(session, _district_id(session, actor))
+
+
 def day_sheet(session: Session, actor: Actor, day: date, *, now: datetime | None = None) -> list[TaskPublic]:
     """The vehicle's tasks for a day in route order: urgent tests first, then planned visits, then
     earlier visits of the month still missing batches (carried to this day and flagged)."""
     require_role(actor, Role.TESTER, Role.REVIEWER, Role.ADMIN)
     district_id = _district_id(session, actor)
     info = _point_info(session, district_id)
-    now = now or utcnow()
+    now = now or clock.now()
     version = _latest(session, district_id, f"{day:%Y-%m}")
     planned = _tasks_of_version(session, version) if version else []
     urgent = list(
@@ -271,14 +271,15 @@ def progress(session: Session, actor: Actor, month_text: str) -> tuple[list[Prog
         ProgressPublic(point_code=r.point, item_code=r.item, planned=r.planned, done=r.done, remaining=r.remaining)
         for r in rows
     ]
-    today = utcnow().date()
+    today = clock.today_of(session, district_id)
+    now = clock.now()
     info = _point_info(session, district_id)
     tasks = _tasks_of_version(session, version)
     registered = _registered(session, [int(t.id or 0) for t in tasks])
     overdue = []
     for t in sorted(tasks, key=lambda t: (t.day, t.route)):
         if t.day < today and registered[task_ref(t)] < sum(t.batches.values()):
-            entry = _public(t, info[t.point_id], registered[task_ref(t)], utcnow(), carried_from=t.day)
+            entry = _public(t, info[t.point_id], registered[task_ref(t)], now, carried_from=t.day)
             entry.carried_to = _next_vehicle_day(plan, info[t.point_id].code, today)
             overdue.append(entry)
     return table, overdue
@@ -301,12 +302,12 @@ def create_urgent(session: Session, actor: Actor, body: UrgentTaskCreate) -> Pla
     if point is None:
         raise Invalid(f"unknown sampling point {body.point_code!r}")
     _check_category_and_items(session, body)
-    received = utcnow()
+    received = clock.now()
     station = session.get(Station, point.station_id)
     urgent = schedules.urgent_task(_Located(point.code, station.code if station else "", point.area), received)
     task = PlanTask(
         district_id=district_id,
-        day=received.date(),
+        day=clock.local_date(received, clock.zone_of(session, district_id)),
         point_id=int(point.id or 0),
         kind="urgent",
         batches={body.category_code: 1} if body.category_code else {},
@@ -351,7 +352,7 @@ def mark_arrived(session: Session, actor: Actor, task_id: int) -> PlanTask:
     if task.arrived_at is not None:
         raise Conflict(f"task {task_id} was already marked as reached")
     before = audit.snapshot(task)
-    if not atomic.update_where(session, task, {"arrived_at": None}, {"arrived_at": utcnow()}):
+    if not atomic.update_where(session, task, {"arrived_at": None}, {"arrived_at": clock.now()}):
         session.rollback()
         raise Conflict(f"task {task_id} was marked as reached by someone else at the same moment")
     audit.record(session, actor, task, "arrived", before)
@@ -372,4 +373,4 @@ def check_task_ref(session: Session, district_id: int, point_id: int, ref: str) 
 def day_sheet_entry(session: Session, task: PlanTask) -> TaskPublic:
     """One task as the day sheet shows it."""
     registered = _registered(session, [int(task.id or 0)])
-    return _public(task, _point_info(session, task.district_id)[task.point_id], registered[task_ref(task)], utcnow())
+    return _public(task, _point_info(session, task.district_id)[task.point_id], registered[task_ref(task)], clock.now())

@@ -7,7 +7,7 @@ from sqlmodel import Session, col, select
 
 from barcodes.labels import LabelData
 from lims.models import FoodCategory, Limit, Sample, SamplingPoint, TestItem
-from lims.services.core.clock import local_date
+from lims.services.core import clock
 from lims.services.samples import links
 
 
@@ -26,6 +26,6 @@ def label_data(session: Session, sample: Sample) -> LabelData:
         sample_id=sample.label_id,
         url=links.sample_url(sample.label_id),
         point=f"{point.code} {point.name}" if point else "",
-        date=f"{local_date(sample.collected_at):%Y-%m-%d}",
+        date=f"{clock.local_date(sample.collected_at, clock.zone_of(session, sample.district_id)):%Y-%m-%d}",
         items=tuple(items),
     )

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import exists, func
 from sqlmodel import Session, col, select
 
 from lims.models import District, FoodCategory, Sample, SampleVersion, SamplingPoint, TestResult, User
-from lims.models.common import Decision, Role, utcnow
+from lims.models.common import Decision, Role
 from lims.models.samples import (
     CorrectionPublic,
     LabelCounter,
@@ -22,9 +22,8 @@ from lims.models.samples import (
 )
 from lims.services.access import districts
 from lims.services.access.auth import require_role
-from lims.services.core import atomic, audit, dates, visibility
+from lims.services.core import atomic, audit, clock, dates, visibility
 from lims.services.core.audit import Actor
-from lims.services.core.clock import local_date
 from lims.services.core.errors import Conflict, Forbidden, Invalid, NotFound
 from lims.services.reference import gtin
 from lims.services.samples import plans
@@ -66,8 +65,8 @@ def _next_in_sequence(session: Session, district_id: int, day: date) -> int:
 
 
 def _next_label_id(session: Session, district: District, collected: datetime) -> str:
-    """The next label id of the district for the local date of `collected` (the sequence is taken atomically)."""
-    day = local_date(collected)
+    """The next label id of the district for its local date of `collected` (the sequence is taken atomically)."""
+    day = clock.local_date(collected, district)
     sequence = _next_in_sequence(session, int(district.id or 0), day)
     if sequence > MAX_PER_DAY:
         raise Conflict(f"district {district.code} already has {MAX_PER_DAY} samples on {day}")
@@ -84,8 +83,9 @@ def register(session: Session, actor: Actor, data: SampleCreate) -> Sample:
     _validated(session, data)
     if data.task_ref:
         plans.check_task_ref(session, int(district.id or 0), int(point.id or 0), data.task_ref)
-    collected = (data.collected_at or utcnow()).astimezone(UTC)
-    if collected > utcnow():
+    now = clock.now()
+    collected = (data.collected_at or now).astimezone(UTC)
+    if collected > now:
         raise Invalid("collected_at is in the future")
     sample = Sample(
         **SampleData.model_validate(data, from_attributes=True).model_dump(),
@@ -240,7 +240,7 @@ def review_correction(
     decided = {
         "state": VersionState.APPROVED if action == "approve" else VersionState.REJECTED,
         "reviewed_by_id": actor.user_id,
-        "reviewed_at": utcnow(),
+        "reviewed_at": clock.now(),
         "review_reason": reason,
     }
     if not atomic.update_where(session, pending, {"state": VersionState.PENDING}, decided) or not atomic.update_where(
@@ -323,14 +323,11 @@ def list_for(
     limit: int = 100,
     offset: int = 0,
 ) -> list[Sample]:
-    """Samples of the actor's district, newest first, optionally for one day or point."""
+    """Samples of the actor's district, newest first, optionally for one (local) day or point."""
     require_role(actor, Role.TESTER, Role.REVIEWER, Role.ADMIN)
     statement = select(Sample).where(Sample.district_id == actor.district_id)
-    start = dates.day_start(day, "day")
-    if start is not None:
-        statement = statement.where(
-            col(Sample.collected_at) >= start, col(Sample.collected_at) < start + timedelta(days=1)
-        )
+    within = dates.one_day(day, clock.zone_of(session, actor.district_id))
+    statement = statement.where(*within.where(col(Sample.collected_at)))
     if point_code:
         statement = statement.join(SamplingPoint).where(
             SamplingPoint.district_id == actor.district_id, SamplingPoint.code == point_code
