@@ -25,6 +25,7 @@ from starlette.routing import Route
 
 from lims.api.deps import SessionDep
 from lims.api.limits import BoundedFormRoute
+from lims.i18n import _N
 from lims.models.common import Role
 from lims.services.access import auth
 from lims.services.cases import notifications
@@ -32,7 +33,8 @@ from lims.services.core.audit import Actor
 from lims.services.core.clock import LOCAL_TZ as LOCAL_TZ  # pages show times in the district's clock
 from lims.services.core.errors import Forbidden, ServiceError
 from lims.settings import get_settings
-from lims.web.i18n import language, texts
+from lims.web import i18n as web_i18n
+from lims.web.i18n import language
 
 logger = logging.getLogger(__name__)
 SESSION_COOKIE = "lims_session"
@@ -61,6 +63,7 @@ def number(value: float | None) -> str:
 
 templates.env.filters["local"] = local_time
 templates.env.filters["num"] = number
+web_i18n.setup(templates.env)
 
 
 class LoginRequired(Exception):
@@ -73,24 +76,25 @@ class CsrfFailed(ServiceError):
     status_code = 403
 
 
-def _headline(status: int, t: dict[str, str]) -> str:
-    return {
-        401: t["err_401"],
-        403: t["err_403"],
-        404: t["err_404"],
-        409: t["err_409"],
-        410: t["err_410"],
-        413: t["err_413"],
-        500: t["err_500"],
-        422: t["err_422"],
-        503: t["err_503"],
-    }.get(status, t["error_title"])
+HEADLINES = {
+    401: _N("Please sign in"),
+    403: _N("Not allowed"),
+    404: _N("Not found"),
+    409: _N("Not possible in the current state"),
+    410: _N("The link has expired"),
+    413: _N("The file is too large"),
+    422: _N("The input was not accepted"),
+    429: _N("Too many attempts; try again later"),
+    500: _N("Something went wrong on our side; try again later"),
+    503: _N("The system is busy; try again"),
+}
 
 
 def error_page(request: Request, status: int, reason: str, headline: str = "") -> HTMLResponse:
     """A page that says what went wrong, in the visitor's language, with the detail from the service."""
-    t = texts(language(request))
-    return render(request, "error.html", status_code=status, headline=headline or _headline(status, t), reason=reason)
+    lang = language(request)
+    title = headline or web_i18n.gettext(HEADLINES.get(status, _N("Cannot show this")), lang)
+    return render(request, "error.html", status_code=status, headline=title, reason=reason)
 
 
 class PageRoute(BoundedFormRoute):
@@ -291,7 +295,6 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
         request,
         name,
         {
-            "t": texts(lang),
             "lang": lang,
             "other_lang": "en" if lang == "zh" else "zh",
             "lang_url": lang_url(request, "en" if lang == "zh" else "zh"),

@@ -26,7 +26,7 @@ from lims.services.reference import reference_data
 from lims.services.results import records
 from lims.web.charts import rate_chart
 from lims.web.common import CsrfChecked, page_router, redirect, render, role_page, validation_reason
-from lims.web.i18n import language, texts
+from lims.web.i18n import label, language
 
 router = page_router()
 StationUser = Annotated[Actor, Depends(role_page(Role.STATION))]
@@ -102,7 +102,6 @@ def _results(session: Session, actor: Actor, f: Filters, limit: int) -> list[Res
 
 def _page(request: Request, session: Session, actor: Actor, f: Filters, status: int = 200, **ctx: Any) -> HTMLResponse:
     lang = language(request)
-    t = texts(lang)
     error = ctx.pop("error", None)
     try:
         shared = _results(session, actor, f, f.limit)
@@ -117,7 +116,9 @@ def _page(request: Request, session: Session, actor: Actor, f: Filters, status: 
     except ServiceError as exc:  # a bad filter: show the page without results and say why
         shared, spots, error, status = [], hotspots.aggregate([]), exc.reason, exc.status_code
     charts = {
-        d: rate_chart(spots.by[d], lang, t[f"by_{d}"]) for d in hotspots.DIMENSIONS if spots.by.get(d) is not None
+        d: rate_chart(spots.by[d], lang, label(f"by_{d}", lang))
+        for d in hotspots.DIMENSIONS
+        if spots.by.get(d) is not None
     }
     open_cases: list[CasePublic] = [
         procedure.public(session, c) for c in procedure.list_for(session, actor, open_only=True)

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from barcodes import labels
 from lims.api.deps import LabelId, RowId, SessionDep
 from lims.db import get_engine
+from lims.i18n import localized
 from lims.models.common import Role, utcnow
 from lims.models.plans import TaskPublic
 from lims.models.results import ResultPublic
@@ -31,7 +32,8 @@ from lims.services.reference import reference_data
 from lims.services.results import holding, records
 from lims.services.samples import links, plans, sampling
 from lims.web.common import CsrfChecked, local_time, number, page_router, redirect, render, role_page, validation_reason
-from lims.web.i18n import language, texts
+from lims.web.i18n import label as text_of
+from lims.web.i18n import language
 
 router = page_router()
 Tester = Annotated[Actor, Depends(role_page(Role.TESTER))]
@@ -225,16 +227,16 @@ def assign_held(
     return redirect("/vehicle?assigned=1#held")
 
 
-def _event(view: ResultPublic, t: dict[str, str], lang: str) -> str:
+def _event(view: ResultPublic, lang: str) -> str:
     data = {
         "id": view.id,
         "label": view.sample_label_id,
-        "item": view.item_name_zh if lang == "zh" else view.item_name_en,
+        "item": localized(lang, view.item_name_zh, view.item_name_en),
         "point": view.point_code,
         "judgement": view.judgement,
-        "judgement_text": t.get(view.judgement, view.judgement),
+        "judgement_text": text_of(view.judgement, lang),
         "value": None if view.value is None else f"{number(view.value)} {view.unit}".strip(),
-        "status_text": t.get(f"status_{view.status}", view.status),
+        "status_text": text_of(f"status_{view.status}", lang),
         "time": local_time(view.tested_at, "%H:%M"),
     }
     return f"id: {view.id}\nevent: result\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
@@ -255,7 +257,6 @@ async def events(
     last_header = request.headers.get("last-event-id", "")
     last = int(last_header) if last_header.isdigit() else after
     lang = language(request)
-    t = texts(lang)
     engine = _engine(request)
 
     def fetch(since: int) -> list[ResultPublic]:
@@ -273,7 +274,7 @@ async def events(
                 return
             for view in await run_in_threadpool(fetch, last):
                 last = max(last, view.id)
-                yield _event(view, t, lang)
+                yield _event(view, lang)
             await asyncio.sleep(POLL_SECONDS)
         yield ": stream ends; the browser reconnects with Last-Event-ID\n\n"
 
