@@ -16,6 +16,8 @@ from typing import Any
 
 from babel.messages.pofile import read_po
 
+from lims.judgement.reasons import reason_text
+
 __all__ = [
     "DEFAULT_LANGUAGE",
     "LANGUAGES",
@@ -25,6 +27,7 @@ __all__ = [
     "_NC",
     "cli_language",
     "gettext",
+    "judgement_reason",
     "localized",
     "pgettext",
     "pick_language",
@@ -139,3 +142,8 @@ def localized(lang: str, zh: str | None, en: str | None) -> str:
     """A data value kept in two columns (name_zh/name_en): the reader's language, else the other one."""
     first, second = (zh, en) if lang == "zh" else (en, zh)
     return first or second or ""
+
+
+def judgement_reason(code: str, params: Mapping[str, Any] | None, lang: str) -> str:
+    """A judgement's stored reason code and parameters as text in `lang`."""
+    return reason_text(code, params, lambda msgid: gettext(msgid, lang))

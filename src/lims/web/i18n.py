@@ -111,8 +111,8 @@ def _localized(context: Context, zh: str | None, en: str | None) -> str:
 
 
 @pass_context
-def _text(context: Context, code: str, params: dict[str, Any] | None = None) -> str:
-    return i18n.render(code, _lang(context), params)
+def _judgement_reason(context: Context, code: str, params: dict[str, Any] | None = None) -> str:
+    return i18n.judgement_reason(code, params, _lang(context))
 
 
 def setup(env: Environment) -> None:
@@ -123,4 +123,4 @@ def setup(env: Environment) -> None:
     )
     env.globals["label"] = _label
     env.globals["localized"] = _localized
-    env.globals["render_text"] = _text
+    env.globals["judgement_reason"] = _judgement_reason

@@ -31,11 +31,10 @@ DONE = {"approve", "reject", "publish", "warning", "withdrawn", "correction_appr
 
 @dataclass(frozen=True)
 class Flag:
-    """A validity flag with its text in both languages."""
+    """A validity flag and the message id of what it means."""
 
     code: str
-    zh: str
-    en: str
+    text: str
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,7 @@ def _rows(session: Session, actor: Actor, status: ResultStatus) -> list[QueueRow
             sample = sampling.get_for(session, actor, view.sample_label_id)
             products[view.sample_label_id] = (sample.product_name, sample.category_code)
         product, category = products[view.sample_label_id]
-        flags = [Flag(f, *records.FLAG_TEXT.get(f, (f, f))) for f in view.flags]
+        flags = [Flag(f, records.FLAG_TEXT.get(f, f)) for f in view.flags]
         rows.append(QueueRow(view, product, category, flags, testers[view.id] == actor.user_id))
     return rows
 

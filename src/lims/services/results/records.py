@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from lims.i18n import _N
 from lims.models import FoodCategory, Instrument, KitLot, Limit, Sample, SamplingPoint, TestItem, TestResult
 from lims.models.common import JudgementOutcome, ResultStatus, Role, utcnow
 from lims.models.results import ResultCorrection, ResultPublic, ResultSubmit
@@ -23,18 +24,12 @@ FLAG_KIT_EXPIRED = "kit_lot_expired"
 FLAG_NO_KIT_LOT = "no_kit_lot"
 FLAG_INSTRUMENT_DISAGREES = "instrument_disagrees"
 
-# What each flag means, for reviewers (Chinese first).
-FLAG_TEXT: dict[str, tuple[str, str]] = {
-    FLAG_CALIBRATION_OVERDUE: ("仪器已过校准有效期", "instrument past its calibration due date"),
-    FLAG_KIT_EXPIRED: ("试剂批次已过期", "kit lot past its expiry date"),
-    FLAG_NO_KIT_LOT: (
-        "未记录试剂批次，使用了默认判定值",
-        "no kit lot recorded; the item's default cut-off was used",
-    ),
-    FLAG_INSTRUMENT_DISAGREES: (
-        "仪器自身判定与系统判定不一致",
-        "the instrument's own judgement differs from ours",
-    ),
+# What each flag means, for reviewers (message ids, translated when shown).
+FLAG_TEXT: dict[str, str] = {
+    FLAG_CALIBRATION_OVERDUE: _N("instrument past its calibration due date"),
+    FLAG_KIT_EXPIRED: _N("kit lot past its expiry date"),
+    FLAG_NO_KIT_LOT: _N("no kit lot recorded; the item's default cut-off was used"),
+    FLAG_INSTRUMENT_DISAGREES: _N("the instrument's own judgement differs from ours"),
 }
 
 
@@ -157,6 +152,7 @@ def submit(
         unit=judgement.unit,
         judgement=judgement.outcome.value,
         reason_code=judgement.reason_code,
+        reason_params=judgement.reason_params,
         reason=judgement.reason,
         instrument_value=instrument_value,
         instrument_judgement=instrument_judgement,
@@ -208,6 +204,7 @@ def correct(session: Session, actor: Actor, result_id: int, correction: ResultCo
             "unit": judgement.unit,
             "judgement": judgement.outcome.value,
             "reason_code": judgement.reason_code,
+            "reason_params": judgement.reason_params,
             "reason": judgement.reason,
             "flags": _flags(
                 item, instrument, kit, old.tested_at.date(), old.instrument_judgement, judgement.outcome.value
@@ -250,6 +247,8 @@ def public_views(session: Session, results: list[TestResult]) -> list[ResultPubl
                 unit=r.unit,
                 judgement=r.judgement,
                 reason=r.reason,
+                reason_code=r.reason_code,
+                reason_params=r.reason_params,
                 status=r.status,
                 flags=r.flags,
                 raw=r.raw,
