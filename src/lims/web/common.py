@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from lims.api.deps import SessionDep
+from lims.api.errors import classify, validation_problems
 from lims.api.limits import BoundedFormRoute
 from lims.i18n import _N
 from lims.models.common import Role
@@ -112,33 +113,36 @@ class PageRoute(BoundedFormRoute):
             except LoginRequired:
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
-            except ServiceError as exc:
-                page = error_page(request, exc.status_code, exc.reason)
-                if exc.retry_after is not None:
-                    page.headers["Retry-After"] = str(exc.retry_after)
-                return page
-            except (RequestValidationError, ValidationError) as exc:
-                return error_page(request, 422, validation_reason(exc))
-            except (DataError, IntegrityError):
-                return error_page(request, 422, "a value is out of range or conflicts with an existing record")
-            except OperationalError:
-                return error_page(request, 503, "the database is busy; try again")
             except HTTPException:
                 raise
-            except Exception:  # a fault of ours: log it, show a page, never a stack trace
-                logger.exception("page %s %s failed", request.method, request.url.path)
-                return error_page(request, 500, "an unexpected error occurred; it has been logged")
+            except (ServiceError, RequestValidationError, ValidationError, DataError, IntegrityError) as exc:
+                return refusal_page(request, exc)
+            except Exception as exc:  # a fault of ours (or a busy database): log it, show a page, never a stack trace
+                if not isinstance(exc, OperationalError):
+                    logger.exception("page %s %s failed", request.method, request.url.path)
+                return refusal_page(request, exc)
 
         return page_handler
 
 
+def said(request: Request, exc: ServiceError) -> str:
+    """What a service error says, in the visitor's language."""
+    return exc.text(language(request))
+
+
+def refusal_page(request: Request, exc: Exception) -> HTMLResponse:
+    """The error page for `exc`, classified as the API classifies it, in the visitor's language."""
+    refusal = classify(exc)
+    page = error_page(request, refusal.status, refusal.text(language(request)))
+    for name, value in refusal.headers.items():
+        if name != "WWW-Authenticate":
+            page.headers[name] = value
+    return page
+
+
 def validation_reason(exc: RequestValidationError | ValidationError) -> str:
     """The first few field problems of a rejected form, as one line."""
-    parts = []
-    for error in exc.errors()[:5]:
-        where = ".".join(str(x) for x in error.get("loc", ()) if x not in ("body", "query", "path", "form"))
-        parts.append(f"{where}: {error.get('msg', '')}" if where else str(error.get("msg", "")))
-    return "; ".join(parts) or "the form is incomplete"
+    return validation_problems(exc)
 
 
 def page_router() -> APIRouter:
@@ -176,7 +180,12 @@ def role_page(*roles: Role) -> Callable[[Request, Actor | None], Actor]:
         if actor is None:
             raise LoginRequired()
         if actor.role not in {r.value for r in roles}:
-            raise Forbidden(f"this page is for the {' or '.join(r.value for r in roles)} role; you are {actor.role}")
+            raise Forbidden(
+                "common.page_role_you",
+                _N("this page is for the {roles} role; you are {actor_role}"),
+                roles=" or ".join(r.value for r in roles),
+                actor_role=actor.role,
+            )
         return actor
 
     return dependency
@@ -243,7 +252,10 @@ async def check_csrf(request: Request) -> None:
     browser = request.cookies.get(CSRF_COOKIE)
     expected = _expected(request.cookies.get(SESSION_COOKIE), browser) if browser else ""
     if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent, expected):
-        raise CsrfFailed("the form has expired or did not come from this site; reload the page and try again")
+        raise CsrfFailed(
+            "common.form_has_expired_did",
+            _N("the form has expired or did not come from this site; reload the page and try again"),
+        )
 
 
 CsrfChecked = Depends(check_csrf)

@@ -115,6 +115,14 @@ def _judgement_reason(context: Context, code: str, params: dict[str, Any] | None
     return i18n.judgement_reason(code, params, _lang(context))
 
 
+@pass_context
+def _held_reason(context: Context, reading: dict[str, Any]) -> str:
+    message = reading.get("reason_message")
+    if isinstance(message, str) and message:
+        return i18n.render(message, _lang(context), reading.get("reason_params") or {})
+    return str(reading.get("reason", ""))
+
+
 def setup(env: Environment) -> None:
     """Give `env` jinja2's i18n extension with our catalogues and the label/localized helpers."""
     env.add_extension("jinja2.ext.i18n")
@@ -124,3 +132,4 @@ def setup(env: Environment) -> None:
     env.globals["label"] = _label
     env.globals["localized"] = _localized
     env.globals["judgement_reason"] = _judgement_reason
+    env.globals["held_reason"] = _held_reason

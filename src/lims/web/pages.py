@@ -17,7 +17,7 @@ from lims.services.public import scanning, trace
 from lims.services.samples import links
 from lims.services.samples.label_ids import looks_like_label_id
 from lims.web import feeds, review, signin, station, vehicle
-from lims.web.common import HEADLINES, Viewer, error_page, page_router, render
+from lims.web.common import HEADLINES, Viewer, error_page, page_router, render, said
 from lims.web.i18n import gettext, language
 
 router = page_router()
@@ -92,15 +92,15 @@ async def trace_photo(request: Request, me: Viewer, photo: Annotated[UploadFile,
     try:
         found = await scanning.decode_upload(photo.read, scanning.PAGE_PHOTO_BYTES)
     except TooLarge as exc:
-        return _trace_page(request, 413, record=None, headline=gettext(PHOTO_TOO_LARGE, lang), error=exc.reason)
+        return _trace_page(request, 413, record=None, headline=gettext(PHOTO_TOO_LARGE, lang), error=said(request, exc))
     except Busy as exc:
-        busy = _trace_page(request, 503, record=None, headline=gettext(HEADLINES[503], lang), error=exc.reason)
+        busy = _trace_page(request, 503, record=None, headline=gettext(HEADLINES[503], lang), error=said(request, exc))
         busy.headers["Retry-After"] = str(exc.retry_after)
         return busy
     except ServiceError as exc:  # not an image, empty, damaged, truncated
         headline = gettext(_N("The uploaded file is not a readable image"), lang)
         hint = gettext(BAD_PHOTO_HINT, lang)
-        return _trace_page(request, 422, record=None, headline=headline, hint=hint, error=exc.reason)
+        return _trace_page(request, 422, record=None, headline=headline, hint=hint, error=said(request, exc))
     if not found:
         return _trace_page(
             request,
@@ -141,7 +141,7 @@ def _trace_error(request: Request, exc: ServiceError, code: str = "", headline: 
         record=None,
         code=code,
         headline=headline or gettext(HEADLINES[404 if exc.status_code == 404 else 422], lang),
-        error=exc.reason,
+        error=said(request, exc),
         error_zh=details.get("reason_zh"),
         error_findings=details.get("findings") or [],
     )
@@ -155,7 +155,7 @@ def signed_sample(request: Request, session: SessionDep, me: Viewer, label_id: s
         links.verify(label_id, t)
     except links.LinkError as exc:
         headline = gettext(LINK_HEADLINES.get(exc.kind, LINK_HEADLINES["tampered"]), lang)
-        return _trace_page(request, exc.status_code, record=None, headline=headline, error=exc.reason)
+        return _trace_page(request, exc.status_code, record=None, headline=headline, error=said(request, exc))
     try:
         record = trace.trace_sample(session, label_id.upper())
     except ServiceError as exc:

@@ -22,7 +22,7 @@ from lims.services.core.errors import ServiceError
 from lims.services.reference import reference_data
 from lims.services.results import records, reviewing
 from lims.services.samples import sampling
-from lims.web.common import LOCAL_TZ, CsrfChecked, page_router, redirect, render, role_page, validation_reason
+from lims.web.common import LOCAL_TZ, CsrfChecked, page_router, redirect, render, role_page, said, validation_reason
 
 router = page_router()
 Reviewer = Annotated[Actor, Depends(role_page(Role.REVIEWER))]
@@ -103,7 +103,7 @@ def decide(
         session.commit()
     except ServiceError as exc:
         session.rollback()
-        return _page(request, session, actor, exc.status_code, error=exc.reason, error_result=result_id)
+        return _page(request, session, actor, exc.status_code, error=said(request, exc), error_result=result_id)
     return redirect(f"/review?done={action}#queue")
 
 
@@ -125,7 +125,9 @@ def decide_correction(
         session.commit()
     except ServiceError as exc:
         session.rollback()
-        return _page(request, session, actor, exc.status_code, correction_error=exc.reason, error_label=label_id)
+        return _page(
+            request, session, actor, exc.status_code, correction_error=said(request, exc), error_label=label_id
+        )
     done = {"approve": "correction_approved", "reject": "correction_rejected"}[action]
     return redirect(f"/review?done={done}#corrections")
 
@@ -174,7 +176,7 @@ def publish_warning(
         session.commit()
     except ServiceError as exc:
         session.rollback()
-        return _page(request, session, actor, exc.status_code, warning_error=exc.reason, form=form)
+        return _page(request, session, actor, exc.status_code, warning_error=said(request, exc), form=form)
     except ValidationError as exc:  # a field too short or too long
         return _page(request, session, actor, 422, warning_error=validation_reason(exc), form=form)
     return redirect("/review?done=warning#warning-form")
@@ -194,5 +196,12 @@ def withdraw_warning(
         session.commit()
     except ServiceError as exc:
         session.rollback()
-        return _page(request, session, actor, exc.status_code, withdraw_error=exc.reason, error_warning=warning_id)
+        return _page(
+            request,
+            session,
+            actor,
+            exc.status_code,
+            withdraw_error=said(request, exc),
+            error_warning=warning_id,
+        )
     return redirect("/review?done=withdrawn#warnings-in-force")

@@ -31,7 +31,17 @@ from lims.services.core.errors import ServiceError
 from lims.services.reference import reference_data
 from lims.services.results import holding, records
 from lims.services.samples import links, plans, sampling
-from lims.web.common import CsrfChecked, local_time, number, page_router, redirect, render, role_page, validation_reason
+from lims.web.common import (
+    CsrfChecked,
+    local_time,
+    number,
+    page_router,
+    redirect,
+    render,
+    role_page,
+    said,
+    validation_reason,
+)
 from lims.web.i18n import label as text_of
 from lims.web.i18n import language
 
@@ -142,7 +152,7 @@ def register(
         session.commit()
     except ServiceError as exc:
         session.rollback()
-        return _page(request, session, actor, exc.status_code, register_error=exc.reason, form=form)
+        return _page(request, session, actor, exc.status_code, register_error=said(request, exc), form=form)
     except ValidationError as exc:
         return _page(request, session, actor, 422, register_error=validation_reason(exc), form=form)
     return redirect(f"/vehicle?registered={sample.label_id}#registered")
@@ -205,7 +215,7 @@ def arrived(request: Request, session: SessionDep, actor: Tester, task_id: RowId
         session.commit()
     except ServiceError as exc:
         session.rollback()
-        return _page(request, session, actor, exc.status_code, task_error=exc.reason, error_task=task_id)
+        return _page(request, session, actor, exc.status_code, task_error=said(request, exc), error_task=task_id)
     return redirect("/vehicle#tasks")
 
 
@@ -223,7 +233,7 @@ def assign_held(
         session.commit()
     except ServiceError as exc:
         session.rollback()
-        return _page(request, session, actor, exc.status_code, held_error=exc.reason, error_held=held_id)
+        return _page(request, session, actor, exc.status_code, held_error=said(request, exc), error_held=held_id)
     return redirect("/vehicle?assigned=1#held")
 
 

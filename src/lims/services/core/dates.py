@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from lims.i18n import _N
 from lims.models import bounds
 from lims.services.core.errors import Invalid
 
@@ -15,7 +16,7 @@ def day(text: str | None, name: str) -> date | None:
     try:
         return bounds.parse_day(text, name)
     except ValueError as exc:
-        raise Invalid(str(exc)) from None
+        raise Invalid("dates.invalid", _N("{problem}"), problem=str(exc)) from None
 
 
 def day_start(text: str | None, name: str) -> datetime | None:
@@ -31,10 +32,15 @@ def moment(text: str | None, name: str) -> datetime | None:
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise Invalid(f"{name} {text[:40]!r} is not a time (ISO 8601 with an offset)") from None
+        raise Invalid(
+            "dates.time_iso_offset",
+            _N("{name} {text!r} is not a time (ISO 8601 with an offset)"),
+            name=name,
+            text=text[:40],
+        ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     try:
         return bounds.check_moment(value)
     except ValueError as exc:
-        raise Invalid(f"{name}: {exc}") from None
+        raise Invalid("dates.error", _N("{name}: {exc}"), name=name, exc=exc) from None

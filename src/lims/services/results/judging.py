@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from lims.i18n import _N
 from lims.judgement import (
     CalibrationCurve,
     EnzymeMethod,
@@ -35,11 +36,18 @@ def _numbers(raw: Mapping[str, Any], family: str) -> dict[str, float]:
             for name in fields:
                 value = raw[name]
                 if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-                    raise Invalid(f"raw value {name!r} must be a finite number, got {value!r}")
+                    raise Invalid(
+                        "judging.raw_value_must_finite",
+                        _N("raw value {name!r} must be a finite number, got {value!r}"),
+                        name=name,
+                        value=value,
+                    )
                 values[name] = float(value)
             return values
     wanted = " or ".join("{" + ", ".join(fields) + "}" for fields in RAW_FIELDS[family])
-    raise Invalid(f"raw data for a {family} item needs {wanted}")
+    raise Invalid(
+        "judging.raw_data_item_needs", _N("raw data for a {family} item needs {wanted}"), family=family, wanted=wanted
+    )
 
 
 def _pesticide(item: TestItem, raw: dict[str, float], limit: Limit, kit: KitLot | None) -> Judgement:
@@ -62,7 +70,9 @@ def _gold(item: TestItem, raw: dict[str, float], limit: Limit, kit: KitLot | Non
     cutoff = kit.cutoff_tc if kit and kit.cutoff_tc is not None else item.method.get("default_cutoff_tc")
     min_c = kit.min_c_intensity if kit and kit.min_c_intensity is not None else item.method.get("default_min_c")
     if cutoff is None or min_c is None:
-        raise Invalid(f"item {item.code} needs a kit lot with a cut-off")
+        raise Invalid(
+            "judging.item_needs_kit_lot", _N("item {item_code} needs a kit lot with a cut-off"), item_code=item.code
+        )
     return judge_gold(
         t_intensity=raw["t"],
         c_intensity=raw["c"],
@@ -116,4 +126,6 @@ def judge(item: TestItem, raw: Mapping[str, Any], limit: Limit, kit: KitLot | No
     try:
         return JUDGES[item.family](item, {**numbers, **extras}, limit, kit)
     except ValueError as exc:
-        raise Invalid(f"cannot judge {item.code}: {exc}") from None
+        raise Invalid(
+            "judging.cannot_judge", _N("cannot judge {item_code}: {exc}"), item_code=item.code, exc=exc
+        ) from None

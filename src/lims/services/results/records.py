@@ -36,7 +36,9 @@ FLAG_TEXT: dict[str, str] = {
 def _sample(session: Session, actor: Actor, label_id: str) -> Sample:
     sample = session.exec(select(Sample).where(Sample.label_id == label_id.upper())).first()
     if sample is None or sample.district_id != actor.district_id:
-        raise Invalid(f"no sample {label_id!r} in your district")
+        raise Invalid(
+            "records.no_sample_your_district", _N("no sample {label_id!r} in your district"), label_id=label_id
+        )
     return sample
 
 
@@ -45,7 +47,7 @@ def _item(session: Session, code: str) -> TestItem:
         session, ("item", code), select(TestItem).where(TestItem.code == code)
     )
     if item is None:
-        raise Invalid(f"unknown test item {code!r}")
+        raise Invalid("records.unknown_test_item", _N("unknown test item {code!r}"), code=code)
     return item
 
 
@@ -62,7 +64,13 @@ def _limit(session: Session, item: TestItem, sample: Sample) -> Limit:
         select(Limit).where(Limit.item_id == item.id, Limit.category_id == category.id),
     )
     if limit is None:
-        raise Invalid(f"item {item.code} is not tested on {category.code} ({category.name_en}): no limit is defined")
+        raise Invalid(
+            "records.item_tested_no_limit",
+            _N("item {item_code} is not tested on {category_code} ({category_name_en}): no limit is defined"),
+            item_code=item.code,
+            category_code=category.code,
+            category_name_en=category.name_en,
+        )
     return limit
 
 
@@ -73,9 +81,16 @@ def _instrument(session: Session, actor: Actor, serial: str | None, item: TestIt
         session, ("instrument", serial), select(Instrument).where(Instrument.serial == serial)
     )
     if instrument is None or instrument.district_id != actor.district_id:  # another district's is unknown here
-        raise Invalid(f"unknown instrument {serial!r}")
+        raise Invalid("records.unknown_instrument", _N("unknown instrument {serial!r}"), serial=serial)
     if instrument.family != item.family:
-        raise Invalid(f"instrument {serial} is a {instrument.family} instrument; item {item.code} needs {item.family}")
+        raise Invalid(
+            "records.instrument_instrument_item_needs",
+            _N("instrument {serial} is a {instrument_family} instrument; item {item_code} needs {item_family}"),
+            serial=serial,
+            instrument_family=instrument.family,
+            item_code=item.code,
+            item_family=item.family,
+        )
     return instrument
 
 
@@ -86,7 +101,12 @@ def _kit(session: Session, lot: str | None, item: TestItem) -> KitLot | None:
         session, ("kit", item.id, lot), select(KitLot).where(KitLot.item_id == item.id, KitLot.lot == lot)
     )
     if kit is None:
-        raise Invalid(f"unknown kit lot {lot!r} for item {item.code}")
+        raise Invalid(
+            "records.unknown_kit_lot_item",
+            _N("unknown kit lot {lot!r} for item {item_code}"),
+            lot=lot,
+            item_code=item.code,
+        )
     return kit
 
 
@@ -129,9 +149,9 @@ def submit(
     kit = _kit(session, data.kit_lot, item)
     tested_at = (data.tested_at or utcnow()).astimezone(UTC)
     if tested_at > utcnow() + timedelta(minutes=5):
-        raise Invalid("tested_at is in the future")
+        raise Invalid("records.tested_future", _N("tested_at is in the future"))
     if tested_at < sample.collected_at - timedelta(minutes=5):
-        raise Invalid("tested_at is before the sample was collected")
+        raise Invalid("records.tested_before_sample_was", _N("tested_at is before the sample was collected"))
     judgement = judging.judge(item, data.raw, limit, kit)
     previous = session.exec(
         select(TestResult)
@@ -174,12 +194,12 @@ def get_for(session: Session, actor: Actor, result_id: int) -> TestResult:
     """A result visible to the actor: own district for lab roles, published ones for station users."""
     result = session.get(TestResult, result_id)
     if result is None:
-        raise NotFound(f"no result {result_id}")
+        raise NotFound("records.no_result", _N("no result {result_id}"), result_id=result_id)
     if actor.role == Role.STATION:
         if not visibility.is_public(result.status):
-            raise NotFound(f"no result {result_id}")
+            raise NotFound("records.no_result", _N("no result {result_id}"), result_id=result_id)
     elif result.district_id != actor.district_id:
-        raise NotFound(f"no result {result_id}")
+        raise NotFound("records.no_result", _N("no result {result_id}"), result_id=result_id)
     return result
 
 
@@ -188,7 +208,12 @@ def correct(session: Session, actor: Actor, result_id: int, correction: ResultCo
     require_role(actor, Role.TESTER)
     old = get_for(session, actor, result_id)
     if old.status != ResultStatus.TESTED:
-        raise Conflict(f"result {result_id} is {old.status}; only a result awaiting review can be corrected")
+        raise Conflict(
+            "records.result_only_result_awaiting",
+            _N("result {result_id} is {old_status}; only a result awaiting review can be corrected"),
+            result_id=result_id,
+            old_status=old.status,
+        )
     sample = session.get(Sample, old.sample_id)
     item = session.get(TestItem, old.item_id)
     assert sample is not None and item is not None
@@ -288,11 +313,15 @@ def search(
         statement = statement.where(TestResult.district_id == actor.district_id)
     if status:
         if status not in {s.value for s in ResultStatus}:
-            raise Invalid(f"unknown status {status!r}")
+            raise Invalid("records.unknown_status", _N("unknown status {status!r}"), status=status)
         statement = statement.where(TestResult.status == status)
     if judgement:
         if judgement not in {j.value for j in JudgementOutcome}:
-            raise Invalid(f"unknown judgement {judgement!r}; use negative, positive or invalid")
+            raise Invalid(
+                "records.unknown_judgement_use_negative",
+                _N("unknown judgement {judgement!r}; use negative, positive or invalid"),
+                judgement=judgement,
+            )
         statement = statement.where(TestResult.judgement == judgement)
     start, end = dates.day_start(date_from, "date_from"), dates.day_start(date_to, "date_to")
     if start:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from lims.i18n import _N
 from lims.models import FoodCategory, Limit, Sample, SamplingPoint, TestItem
 from lims.services.core.errors import NotFound
 from lims.services.samples import links
@@ -26,7 +27,7 @@ def label_fields(session: Session, label_id: str) -> LabelFields:
     """The label of a registered sample, with a link signed so it cannot be altered to show another sample."""
     sample = session.exec(select(Sample).where(Sample.label_id == label_id.upper())).first()
     if sample is None:
-        raise NotFound(f"no sample {label_id}")
+        raise NotFound("sample_labels.no_sample", _N("no sample {label_id}"), label_id=label_id)
     point = session.get(SamplingPoint, sample.point_id)
     items = session.exec(
         select(TestItem.code)
