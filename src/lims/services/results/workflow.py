@@ -69,6 +69,8 @@ TRANSITIONS: dict[str, Transition] = {
         needs_reason=True,
     ),
 }
+# What a person is told when a transition that needs a reason comes without one.
+NEEDS_REASON = {"reject": _N("a rejection needs a reason"), "supersede": _N("a correction needs a reason")}
 # Transitions a reviewer signs; `supersede` happens through a correction.
 REVIEW_ACTIONS = ("approve", "reject", "publish", "archive")
 
@@ -106,7 +108,8 @@ def transition(
             allowed=allowed,
         )
     if rule.needs_reason and len(reason.strip()) < 3:
-        raise Invalid("workflow.needs_reason", _N("{action} needs a reason"), action=action)
+        message = NEEDS_REASON.get(action, _N("{action} needs a reason"))
+        raise Invalid("workflow.needs_reason", message, action=action)
     if action == "approve" and result.flags and not acknowledge_flags:
         raise Conflict(
             "workflow.result_carries_flags_acknowledge",
