@@ -179,12 +179,12 @@ def client(app: Any) -> Iterator[TestClient]:
 
 @pytest.fixture
 def headers(engine: Engine) -> dict[str, dict[str, str]]:
-    """Authorization headers per test user name."""
+    """Authorization headers per test user name; API tests read refusals in English (`Accept-Language: en`)."""
     with Session(engine) as s:
         users = {u.username: u for u in s.exec(sqlmodel.select(User))}
         tokens = {name: auth.issue_token(s, user) for name, user in users.items()}
         s.commit()
-    return {name: {"Authorization": f"Bearer {token}"} for name, token in tokens.items()}
+    return {name: {"Authorization": f"Bearer {token}", "Accept-Language": "en"} for name, token in tokens.items()}
 
 
 @pytest.fixture(autouse=True)
@@ -196,6 +196,7 @@ def _isolated_var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
     monkeypatch.setenv("LIMS_SECRET_KEY", "test-secret-key-not-for-production")
     monkeypatch.setenv("LIMS_AUDIT_KEY", TEST_AUDIT_KEY)
     monkeypatch.setenv("LIMS_AUDIT_CHECKPOINT_SECONDS", "0")  # tests that want the schedule turn it on
+    monkeypatch.setenv("LIMS_LANG", "en")  # the command line's refusals in English, as the tests read them
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()  # a session fixture set up before the next test must not see this test's settings

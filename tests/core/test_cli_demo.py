@@ -17,8 +17,9 @@ import pytest
 from lims.services.samples.label_ids import label_id_problem
 
 
-def _lims(cwd: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def _lims(cwd: Path, *args: str, stdin: str | None = None, lang: str = "en") -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIMS_")}
+    env["LIMS_LANG"] = lang  # refusals in the language the test reads
     return subprocess.run(
         [sys.executable, "-m", "lims", *args],
         cwd=cwd,
@@ -125,6 +126,8 @@ def test_user_add_reads_password_from_stdin(demo_dir: tuple[Path, dict]) -> None
     assert added.returncode == 0, added.stderr
     again = _lims(folder, "user", "add", "liwei", "--role", "reviewer", stdin="a-strong-password\n")
     assert again.returncode != 0 and "already exists" in again.stderr
+    chinese = _lims(folder, "user", "add", "liwei", "--role", "reviewer", stdin="a-strong-password\n", lang="zh")
+    assert chinese.returncode != 0 and "用户 'liwei' 已存在" in chinese.stderr
     short = _lims(folder, "user", "add", "wangfang", "--role", "tester", stdin="short\n")
     assert short.returncode != 0 and "at least" in short.stderr
     bad_role = _lims(folder, "user", "add", "zhao", "--role", "boss", stdin="a-strong-password\n")

@@ -40,7 +40,7 @@ def test_outcome_values() -> None:
 
 def test_judgement_refuses_a_non_finite_value() -> None:
     with pytest.raises(ValueError):
-        Judgement(Outcome.NEGATIVE, math.nan, "%", "x", "x", "x", {})
+        Judgement(Outcome.NEGATIVE, math.nan, "%", "x", {}, {})
 
 
 def _imports(path: Path) -> set[str]:

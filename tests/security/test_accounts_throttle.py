@@ -44,7 +44,10 @@ def _settings(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
 
 
 def _token(client: TestClient, username: str, password: str, **headers: str) -> Any:
-    return client.post(TOKEN_URL, data={"username": username, "password": password}, headers=headers)
+    """Ask for a token, reading refusals in English."""
+    return client.post(
+        TOKEN_URL, data={"username": username, "password": password}, headers={"Accept-Language": "en", **headers}
+    )
 
 
 def test_sixty_wrong_passwords_end_in_429_and_no_hash_after_the_lock(

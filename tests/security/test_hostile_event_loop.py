@@ -69,7 +69,9 @@ def test_healthz_answers_while_the_photo_page_decodes_a_40mp_photo(server: Serve
 
 def test_decodes_beyond_the_bound_are_told_to_come_back(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(scanning, "SLOTS", scanning.DecodeSlots(0, 0, 0.0))
-    api = client.post("/api/v1/scan", files={"image": ("a.png", small_png(), "image/png")})
+    api = client.post(
+        "/api/v1/scan", files={"image": ("a.png", small_png(), "image/png")}, headers={"Accept-Language": "en"}
+    )
     assert api.status_code == 503
     assert api.headers["Retry-After"] == str(scanning.RETRY_AFTER_SECONDS)
     assert "try again" in api.json()["detail"]

@@ -61,7 +61,7 @@ def test_reject_needs_a_reason_then_publish_flow(
     first = submit(client, headers["tester"], sample["label_id"], POSITIVE_OPC)
     reviewer = sign_in(app, "reviewer")
     no_reason = post_form(reviewer, "/review", f"/review/results/{first['id']}/reject", {"reason": " "})
-    assert no_reason.status_code == 422 and "needs a reason" in no_reason.text
+    assert no_reason.status_code == 422 and "退回须填写原因" in no_reason.text  # the page is Chinese first
     rejected = post_form(reviewer, "/review", f"/review/results/{first['id']}/reject", {"reason": "control too weak"})
     assert rejected.status_code == 303
     second = submit(client, headers["tester"], sample["label_id"], POSITIVE_OPC)
@@ -70,7 +70,7 @@ def test_reject_needs_a_reason_then_publish_flow(
     assert f"/review/results/{second['id']}/publish" in page.text
     assert post_form(reviewer, "/review", f"/review/results/{second['id']}/publish").status_code == 303
     again = post_form(reviewer, "/review", f"/review/results/{second['id']}/publish")
-    assert again.status_code == 409 and "cannot publish" in again.text
+    assert again.status_code == 409 and "的结果不能执行 publish" in again.text  # the page is Chinese first
     trace = client.get(f"/trace/{sample['label_id']}")
     assert "疑似阳性" in trace.text
 
@@ -112,7 +112,7 @@ def test_bad_warning_keeps_the_form_and_says_why(app: Any) -> None:
     past = post_form(
         reviewer, "/review", "/review/warnings", {"title_zh": "标题", "body_zh": "内容", "valid_until": "2001-01-01"}
     )
-    assert past.status_code == 422 and "in the past" in past.text
+    assert past.status_code == 422 and "有效期已过" in past.text
     bad_gtin = post_form(
         reviewer, "/review", "/review/warnings", {"title_zh": "标题", "body_zh": "内容", "gtin": "123"}
     )

@@ -93,12 +93,12 @@ def test_case_follow_up_and_notifications(app: Any, client: TestClient, headers:
     refused = post_form(
         station, "/station", f"/station/cases/{case_id}/disposal", {"action": "removal", "quantity": "3"}
     )
-    assert refused.status_code == 409 and "stage" in refused.text
+    assert refused.status_code == 409 and "须在被检方认可" in refused.text  # the page is Chinese first
     assert post_form(station, "/station", f"/station/cases/{case_id}/accept").status_code == 303
     bad_quantity = post_form(
         station, "/station", f"/station/cases/{case_id}/disposal", {"action": "removal", "quantity": "lots"}
     )
-    assert bad_quantity.status_code == 422 and "not a number" in bad_quantity.text
+    assert bad_quantity.status_code == 422 and "不是数字" in bad_quantity.text
     negative = post_form(
         station, "/station", f"/station/cases/{case_id}/disposal", {"action": "removal", "quantity": "-1"}
     )

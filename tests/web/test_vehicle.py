@@ -53,7 +53,7 @@ def test_register_accepts_a_scanned_gs1_code_and_reports_bad_input(app: Any) -> 
     no_name = post_form(tester, "/vehicle", "/vehicle/samples", {**SAMPLE_FORM, "product_name": ""})
     assert no_name.status_code == 422 and "product_name" in no_name.text
     bad_point = post_form(tester, "/vehicle", "/vehicle/samples", {**SAMPLE_FORM, "point_code": "P99"})
-    assert bad_point.status_code == 422 and "unknown sampling point" in bad_point.text
+    assert bad_point.status_code == 422 and "未知抽样点" in bad_point.text  # the page is Chinese first
 
 
 def _events(client: TestClient, url: str, **headers: str) -> list[dict[str, Any]]:
@@ -109,7 +109,7 @@ def test_held_reading_is_shown_and_assigned(
     page = tester.get("/vehicle")
     assert f'data-held="{stored.held_id}"' in page.text and "PR-8CH-0001 #41" in page.text
     wrong = post_form(tester, "/vehicle", f"/vehicle/held/{stored.held_id}/assign", {"label_id": "XQ0000000000"})
-    assert wrong.status_code == 422 and "no sample" in wrong.text
+    assert wrong.status_code == 422 and "没有样品" in wrong.text  # the page is Chinese first
     done = post_form(tester, "/vehicle", f"/vehicle/held/{stored.held_id}/assign", {"label_id": sample["label_id"]})
     assert done.status_code == 303
     results = client.get("/api/v1/results", headers=headers["reviewer"]).json()

@@ -61,11 +61,12 @@ def test_reviewer_withdraws_a_warning_with_a_reason(app: Any, client: TestClient
     action = page.text.split('action="/review/warnings/', 1)[1].split('"', 1)[0]
     url = f"/review/warnings/{action}"
     no_reason = post_form(reviewer, "/review", url, {"reason": " "})
-    assert no_reason.status_code == 422 and "needs a reason" in no_reason.text
+    assert no_reason.status_code == 422 and "撤回须填写原因" in no_reason.text  # the page is Chinese first
     done = post_form(reviewer, "/review", url, {"reason": "复检合格"})
     assert done.status_code == 303 and "done=withdrawn" in done.headers["location"]
     assert "消费警示已撤回" in reviewer.get(done.headers["location"]).text
     assert "豆芽暂停食用警示" not in client.get("/warnings").text
     assert ET.fromstring(client.get("/warnings.atom").content).findall(f"{A}entry") == []
     again = post_form(reviewer, "/review", url, {"reason": "复检合格"})
-    assert again.status_code == 409 and "already withdrawn" in again.text
+    warning_id = action.split("/", 1)[0]
+    assert again.status_code == 409 and f"消费警示 {warning_id} 已撤回" in again.text  # the page is Chinese first

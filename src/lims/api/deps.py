@@ -10,6 +10,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
 from lims.db import get_engine
+from lims.i18n import _N
 from lims.models.bounds import MAX_ROW_ID
 from lims.services.access import auth, throttle
 from lims.services.access.throttle import SignInThrottle
@@ -41,7 +42,10 @@ SessionDep = Annotated[Session, Depends(get_session)]
 def current_actor(session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Actor:
     """The signed-in user as an audit actor, or 401."""
     if not token:
-        raise Unauthorized("sign in first: send 'Authorization: Bearer <token>' from POST /api/v1/auth/token")
+        raise Unauthorized(
+            "deps.sign_first_send_authorization",
+            _N("sign in first: send 'Authorization: Bearer <token>' from POST /api/v1/auth/token"),
+        )
     return auth.actor_for(auth.user_from_token(session, token))
 
 

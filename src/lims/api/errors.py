@@ -1,26 +1,49 @@
-"""Turn service errors and database refusals into JSON answers with a reason, never a 500 for bad input."""
+"""One classifier for every refusal, used by the API (JSON) and the pages (HTML): never a 500 for bad input.
+
+`classify` maps an exception to its status, code, message id and parameters; the API answers
+``{"detail": <text in the request's language>, "code": …, "params": {…}, …extra}`` and the pages show
+the same text on the error page.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
+from lims import i18n
+from lims.i18n import _N
 from lims.services.core.errors import ServiceError, Unauthorized
 
+DATA_ERROR = _N("a value is out of range or contains characters that cannot be stored")
+INTEGRITY_ERROR = _N("conflicts with an existing record")
+BUSY = _N("the database is busy; try again")
+DATABASE_FAILED = _N("the database could not answer")
+UNEXPECTED = _N("an unexpected error occurred; it has been logged")
+INVALID_INPUT = _N("the input was not accepted: {problems}")
 
-async def service_error(request: Request, exc: Exception) -> JSONResponse:
-    """4xx with the service's reason."""
-    assert isinstance(exc, ServiceError)
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else {}
-    if exc.retry_after is not None:
-        headers["Retry-After"] = str(exc.retry_after)
-    return JSONResponse({"detail": exc.reason, **exc.details}, status_code=exc.status_code, headers=headers)
+
+@dataclass(frozen=True)
+class Refusal:
+    """What to answer for an exception: status, code, message id with parameters, headers and extra fields."""
+
+    status: int
+    code: str
+    message: str
+    params: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def text(self, lang: str) -> str:
+        """The reason in `lang`."""
+        return i18n.render(self.message, lang, self.params)
 
 
 def _json_safe(value: Any) -> Any:
@@ -34,38 +57,65 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-async def validation_error(request: Request, exc: Exception) -> JSONResponse:
-    """422 with each field's problem; a rejected NaN or infinity is echoed as text, never a 500."""
-    assert isinstance(exc, RequestValidationError)
-    return JSONResponse({"detail": _json_safe(jsonable_encoder(exc.errors()))}, status_code=422)
+def validation_problems(exc: RequestValidationError | ValidationError) -> str:
+    """The first few field problems of a rejected request or form, as one line."""
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(x) for x in error.get("loc", ()) if x not in ("body", "query", "path", "form"))
+        parts.append(f"{where}: {error.get('msg', '')}" if where else str(error.get("msg", "")))
+    return "; ".join(parts) or "the form is incomplete"
 
 
-async def data_error(request: Request, exc: Exception) -> JSONResponse:
-    """A value the database cannot hold (out of range number, NUL character)."""
-    return JSONResponse(
-        {"detail": "a value is out of range or contains characters that cannot be stored"}, status_code=422
+def _is_busy(exc: OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text or "could not obtain lock" in text
+
+
+def classify(exc: Exception) -> Refusal:
+    """The answer for `exc`: a service error as raised, bad input 422, a duplicate 409, a busy database 503."""
+    if isinstance(exc, ServiceError):
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else {}
+        if exc.retry_after is not None:
+            headers["Retry-After"] = str(exc.retry_after)
+        return Refusal(exc.status_code, exc.code, exc.message, exc.json_params(), headers, dict(exc.details))
+    if isinstance(exc, RequestValidationError | ValidationError):
+        errors = _json_safe(jsonable_encoder(exc.errors()))
+        return Refusal(
+            422, "request.invalid", INVALID_INPUT, {"problems": validation_problems(exc)}, {}, {"errors": errors}
+        )
+    if isinstance(exc, IntegrityError):
+        return Refusal(409, "db.conflict", INTEGRITY_ERROR)
+    if isinstance(exc, DataError):
+        return Refusal(422, "db.unstorable", DATA_ERROR)
+    if isinstance(exc, OperationalError):
+        if _is_busy(exc):
+            return Refusal(503, "db.busy", BUSY, headers={"Retry-After": "1"})
+        return Refusal(500, "db.failed", DATABASE_FAILED)
+    return Refusal(500, "internal", UNEXPECTED)
+
+
+def request_language(request: Request) -> str:
+    """The language of an API answer: `?lang=`, the `lang` cookie, then Accept-Language, then Chinese."""
+    return i18n.pick_language(
+        request.query_params.get("lang"), request.cookies.get("lang"), request.headers.get("accept-language")
     )
 
 
-async def integrity_error(request: Request, exc: Exception) -> JSONResponse:
-    """A duplicate or a broken reference."""
-    return JSONResponse({"detail": "conflicts with an existing record"}, status_code=409)
-
-
-async def busy_error(request: Request, exc: Exception) -> JSONResponse:
-    """The database is busy (lock timeout): 503, the client may retry. Any other operational error is ours."""
-    text = str(exc).lower()
-    if "locked" in text or "busy" in text or "could not obtain lock" in text:
-        return JSONResponse(
-            {"detail": "the database is busy; try again"}, status_code=503, headers={"Retry-After": "1"}
-        )
-    return JSONResponse({"detail": "the database could not answer"}, status_code=500)
+async def answer(request: Request, exc: Exception) -> JSONResponse:
+    """The JSON answer for any exception `classify` knows."""
+    refusal = classify(exc)
+    body: dict[str, Any] = {
+        **refusal.extra,
+        "detail": refusal.text(request_language(request)),
+        "code": refusal.code,
+        "params": refusal.params,
+    }
+    if isinstance(exc, RequestValidationError):  # FastAPI's shape: detail lists each field's problem
+        body = {"detail": refusal.extra["errors"], "code": refusal.code, "params": refusal.params}
+    return JSONResponse(body, status_code=refusal.status, headers=refusal.headers)
 
 
 def install(app: FastAPI) -> None:
     """Register the handlers on `app`."""
-    app.add_exception_handler(ServiceError, service_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(DataError, data_error)
-    app.add_exception_handler(IntegrityError, integrity_error)
-    app.add_exception_handler(OperationalError, busy_error)
+    for kind in (ServiceError, RequestValidationError, DataError, IntegrityError, OperationalError):
+        app.add_exception_handler(kind, answer)

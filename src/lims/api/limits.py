@@ -10,6 +10,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
+from lims.i18n import _N
 from lims.services.core.errors import Invalid, TooLarge
 from lims.services.public.scanning import API_PHOTO_BYTES, PAGE_PHOTO_BYTES
 
@@ -67,8 +68,8 @@ async def parse_form(request: Request) -> None:
     except HTTPException as exc:  # Starlette's MultiPartException, as a 400 with its message
         reason = str(exc.detail)
         if "maximum" in reason.lower():
-            raise TooLarge(f"the form is too large: {reason}") from None
-        raise Invalid(f"the form cannot be read: {reason}") from None
+            raise TooLarge("limits.form_too_large", _N("the form is too large: {reason}"), reason=reason) from None
+        raise Invalid("limits.form_cannot_read", _N("the form cannot be read: {reason}"), reason=reason) from None
 
 
 class BoundedFormRoute(APIRoute):

@@ -80,13 +80,14 @@ def _registered_label(sample_id: str) -> LabelData:
     from sqlmodel import Session
 
     from lims.cli.common import ready_engine, reporting_errors
+    from lims.i18n import _N
     from lims.services.core.errors import NotFound
     from lims.services.samples import sample_labels, sampling
 
     with reporting_errors(), Session(ready_engine()) as session:
         sample = sampling.find(session, sample_id)  # the command runs with the database's own rights
         if sample is None:
-            raise NotFound(f"no sample {sample_id}")
+            raise NotFound("sample_labels.no_sample", _N("no sample {label_id}"), label_id=sample_id)
         return sample_labels.label_data(session, sample)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from lims.db import get_engine
+from lims.i18n import cli_language
 from lims.models import District
 from lims.services.core import schema
 from lims.services.core.audit import SYSTEM
@@ -31,7 +32,7 @@ def reporting_errors() -> Iterator[None]:
     try:
         yield
     except ServiceError as exc:
-        fail(exc.reason)
+        fail(exc.text(cli_language()))
 
 
 def ready_engine(*, migrate_sqlite: bool = True) -> Engine:

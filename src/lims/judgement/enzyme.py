@@ -85,8 +85,7 @@ def judge_enzyme(
         value=result.value,
         unit=result.unit,
         reason_code=result.reason_code,
-        reason=result.reason,
-        reason_zh=result.reason_zh,
+        reason_params=result.reason_params,
         details={**raw, **result.details},
     )
 
@@ -109,15 +108,7 @@ def judge_enzyme_deltas(*, control_dA: float, sample_dA: float, method: EnzymeMe
             value=None,
             unit="%",
             reason_code="control_dA_too_small",
-            reason=(
-                f"Invalid run: the control's absorbance change over 3 min is {fmt(control_dA)}, "
-                f"below the method's minimum of {fmt(method.min_control_dA)}; "
-                "check the enzyme and substrate and repeat the test."
-            ),
-            reason_zh=(
-                f"无效：对照 3 分钟吸光度变化 ΔA 为 {fmt(control_dA)}，"
-                f"低于方法要求的 {fmt(method.min_control_dA)}，请检查酶和底物后重新检测。"
-            ),
+            reason_params={"control_dA": fmt(control_dA), "min_control_dA": fmt(method.min_control_dA)},
             details=details,
         )
 
@@ -133,15 +124,12 @@ def judge_enzyme_deltas(*, control_dA: float, sample_dA: float, method: EnzymeMe
             value=inhibition,
             unit="%",
             reason_code="inhibition_above_threshold",
-            reason=(
-                f"Suspected positive: inhibition {shown} % is at or above the {threshold} % threshold "
-                f"(control ΔA {fmt(control_dA)}, sample ΔA {fmt(sample_dA)}); "
-                "repeat the test and confirm by a laboratory method."
-            ),
-            reason_zh=(
-                f"疑似阳性：抑制率 {shown}%，达到或超过判定值 {threshold}%"
-                f"（对照 ΔA {fmt(control_dA)}，样品 ΔA {fmt(sample_dA)}），需复检并送实验室确证。"
-            ),
+            reason_params={
+                "inhibition": shown,
+                "threshold": threshold,
+                "control_dA": fmt(control_dA),
+                "sample_dA": fmt(sample_dA),
+            },
             details=details,
         )
     if inhibition < 0.0:
@@ -150,15 +138,7 @@ def judge_enzyme_deltas(*, control_dA: float, sample_dA: float, method: EnzymeMe
             value=inhibition,
             unit="%",
             reason_code="inhibition_negative",
-            reason=(
-                f"Negative: inhibition {shown} % is below zero because the sample reacted faster than "
-                f"the control (sample ΔA {fmt(sample_dA)} > control ΔA {fmt(control_dA)}); "
-                "reported as calculated."
-            ),
-            reason_zh=(
-                f"阴性：抑制率为 {shown}%，样品反应快于对照（样品 ΔA {fmt(sample_dA)} > "
-                f"对照 ΔA {fmt(control_dA)}），按计算值报告。"
-            ),
+            reason_params={"inhibition": shown, "control_dA": fmt(control_dA), "sample_dA": fmt(sample_dA)},
             details=details,
         )
     return Judgement(
@@ -166,13 +146,12 @@ def judge_enzyme_deltas(*, control_dA: float, sample_dA: float, method: EnzymeMe
         value=inhibition,
         unit="%",
         reason_code="inhibition_below_threshold",
-        reason=(
-            f"Negative: inhibition {shown} % is below the {threshold} % threshold "
-            f"(control ΔA {fmt(control_dA)}, sample ΔA {fmt(sample_dA)})."
-        ),
-        reason_zh=(
-            f"阴性：抑制率 {shown}%，低于判定值 {threshold}%（对照 ΔA {fmt(control_dA)}，样品 ΔA {fmt(sample_dA)}）。"
-        ),
+        reason_params={
+            "inhibition": shown,
+            "threshold": threshold,
+            "control_dA": fmt(control_dA),
+            "sample_dA": fmt(sample_dA),
+        },
         details=details,
     )
 
@@ -185,8 +164,7 @@ def _non_finite(details: dict[str, float | str | None], method: EnzymeMethod) ->
         value=None,
         unit="%",
         reason_code="non_finite_input",
-        reason=f"Invalid run: the instrument sent readings that are not numbers ({bad}); repeat the test.",
-        reason_zh=f"无效：仪器读数不是有效数值（{bad}），请重新检测。",
+        reason_params={"values": bad},
         details={
             **details,
             "threshold_pct": method.threshold_pct,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from lims.judgement._numbers import at_least, clean, finite, fmt
 from lims.judgement.outcome import Judgement, Outcome
-from lims.judgement.raw import CannotJudge, FiniteFloat, JudgeContext, RawFigures
+from lims.judgement.raw import FiniteFloat, JudgeContext, NeedsKitLot, RawFigures
 
 __all__ = ["USES_KIT_LOT", "GoldKit", "Raw", "example_raw", "judge_gold", "judge_raw", "kit_for"]
 
@@ -55,8 +55,7 @@ def judge_gold(*, t_intensity: float, c_intensity: float, kit: GoldKit) -> Judge
             value=None,
             unit="T/C",
             reason_code="non_finite_input",
-            reason=f"Invalid card: the reader sent intensities that are not numbers ({bad}); test again.",
-            reason_zh=f"无效：读卡仪读数不是有效数值（{bad}），请重新检测。",
+            reason_params={"values": bad},
             details=details,
         )
     if t_intensity < 0.0 or c_intensity < 0.0:
@@ -65,13 +64,7 @@ def judge_gold(*, t_intensity: float, c_intensity: float, kit: GoldKit) -> Judge
             value=None,
             unit="T/C",
             reason_code="negative_intensity",
-            reason=(
-                f"Invalid card: a line intensity is negative (T {fmt(t_intensity)}, C {fmt(c_intensity)}), "
-                "which no strip can give; check the reader and repeat the test."
-            ),
-            reason_zh=(
-                f"无效：检测线强度出现负值（T {fmt(t_intensity)}，C {fmt(c_intensity)}），请检查读卡仪后重新检测。"
-            ),
+            reason_params={"t": fmt(t_intensity), "c": fmt(c_intensity)},
             details=details,
         )
     if not at_least(c_intensity, kit.min_c_intensity):
@@ -80,14 +73,7 @@ def judge_gold(*, t_intensity: float, c_intensity: float, kit: GoldKit) -> Judge
             value=None,
             unit="T/C",
             reason_code="no_c_line",
-            reason=(
-                f"Invalid card: no C line (C intensity {fmt(c_intensity)} is below the kit's minimum "
-                f"of {fmt(kit.min_c_intensity)}); repeat the test with a new card."
-            ),
-            reason_zh=(
-                f"无效：质控线（C 线）未显色（C 线强度 {fmt(c_intensity)}，低于试剂盒要求的 "
-                f"{fmt(kit.min_c_intensity)}），请更换试纸卡重新检测。"
-            ),
+            reason_params={"c": fmt(c_intensity), "min_c": fmt(kit.min_c_intensity)},
             details=details,
         )
 
@@ -100,8 +86,7 @@ def judge_gold(*, t_intensity: float, c_intensity: float, kit: GoldKit) -> Judge
             value=None,
             unit="T/C",
             reason_code="non_finite_input",
-            reason=f"Invalid card: no T/C can be computed from T {fmt(t_intensity)}, C {fmt(c_intensity)}.",
-            reason_zh=f"无效：无法由 T {fmt(t_intensity)} 和 C {fmt(c_intensity)} 计算 T/C。",
+            reason_params={"values": f"T/C of T {fmt(t_intensity)}, C {fmt(c_intensity)}"},
             details=details,
         )
     shown, cutoff = fmt(ratio), fmt(kit.cutoff_tc)
@@ -111,8 +96,7 @@ def judge_gold(*, t_intensity: float, c_intensity: float, kit: GoldKit) -> Judge
             value=ratio,
             unit="T/C",
             reason_code="tc_at_or_above_cutoff",
-            reason=f"Negative: T/C {shown} is at or above the kit's cut-off {cutoff}.",
-            reason_zh=f"阴性：T/C 为 {shown}，不低于试剂盒判定值 {cutoff}。",
+            reason_params={"ratio": shown, "cutoff": cutoff},
             details=details,
         )
     return Judgement(
@@ -120,13 +104,7 @@ def judge_gold(*, t_intensity: float, c_intensity: float, kit: GoldKit) -> Judge
         value=ratio,
         unit="T/C",
         reason_code="tc_below_cutoff",
-        reason=(
-            f"Suspected positive: T/C {shown} is below the kit's cut-off {cutoff} "
-            "(competitive format: a weaker T line means more analyte); confirm by a laboratory method."
-        ),
-        reason_zh=(
-            f"疑似阳性：T/C 为 {shown}，低于试剂盒判定值 {cutoff}（竞争法：T 线越弱，目标物越多），需送实验室确证。"
-        ),
+        reason_params={"ratio": shown, "cutoff": cutoff},
         details=details,
     )
 
@@ -142,12 +120,12 @@ class Raw(RawFigures):
 
 
 def kit_for(context: JudgeContext) -> GoldKit:
-    """The kit lot's cut-off and C-line minimum, else the item's defaults; `CannotJudge` without either."""
+    """The kit lot's cut-off and C-line minimum, else the item's defaults; `NeedsKitLot` without either."""
     kit = context.kit
     cutoff = kit.cutoff_tc if kit and kit.cutoff_tc is not None else context.method.get("default_cutoff_tc")
     min_c = kit.min_c_intensity if kit and kit.min_c_intensity is not None else context.method.get("default_min_c")
     if cutoff is None or min_c is None:
-        raise CannotJudge(f"item {context.item_code} needs a kit lot with a cut-off")
+        raise NeedsKitLot(context.item_code)
     return GoldKit(cutoff_tc=float(cutoff), min_c_intensity=float(min_c))
 
 

@@ -41,11 +41,26 @@ class RawFigures(BaseModel):
 
 
 class RawError(ValueError):
-    """Raw figures that do not fit the family's schema (a figure missing, or not a finite number)."""
+    """Raw figures that do not fit the family's schema: `figure` is not a finite number (its `value`), or,
+    with `figure` None, the figures `wanted` are missing for `family`."""
+
+    def __init__(
+        self, message: str, *, figure: str | None = None, value: Any = None, family: str = "", wanted: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.figure, self.value, self.family, self.wanted = figure, value, family, wanted
 
 
 class CannotJudge(ValueError):
-    """The reference data do not allow a judgement (e.g. no cut-off); the message is shown as it is."""
+    """The reference data do not allow a judgement; the message is shown as it is."""
+
+
+class NeedsKitLot(CannotJudge):
+    """The item is judged against a kit lot's cut-off, and neither the lot nor the item gives one."""
+
+    def __init__(self, item_code: str) -> None:
+        super().__init__(f"item {item_code} needs a kit lot with a cut-off")
+        self.item_code = item_code
 
 
 @dataclass(frozen=True)
@@ -94,6 +109,10 @@ def read_raw(
                 return model.model_validate(dict(raw))
             except ValidationError as exc:
                 name = str(exc.errors()[0]["loc"][0])
-                raise RawError(f"raw value {name!r} must be a finite number, got {raw.get(name)!r}") from None
+                raise RawError(
+                    f"raw value {name!r} must be a finite number, got {raw.get(name)!r}",
+                    figure=name,
+                    value=raw.get(name),
+                ) from None
     wanted = " or ".join("{" + ", ".join(_required(model)) + "}" for model in alternatives(schema))
-    raise RawError(f"raw data for a {family} item needs {wanted}")
+    raise RawError(f"raw data for a {family} item needs {wanted}", family=family, wanted=wanted)

@@ -207,14 +207,7 @@ def judge_spectro(
             value=None,
             unit=unit,
             reason_code="above_range_dilute",
-            reason=(
-                f"Out of range: the solution reads {fmt(conc)} {cu}, above the highest standard "
-                f"{fmt(curve.max_conc)} {cu}; dilute the extract and repeat."
-            ),
-            reason_zh=(
-                f"超出线性范围：测定液浓度 {fmt(conc)} {cu}，高于最高标准点 {fmt(curve.max_conc)} {cu}，"
-                "请稀释后重新测定。"
-            ),
+            reason_params={"conc": fmt(conc), "conc_unit": cu, "max_conc": fmt(curve.max_conc)},
             details=details,
         )
 
@@ -223,22 +216,22 @@ def judge_spectro(
     below_range = not at_least(conc, curve.min_conc)
     if below_range or not at_least(content, limit.detection_limit):
         why = (
-            f"the solution reads {fmt(conc)} {cu}, below the lowest standard {fmt(curve.min_conc)} {cu}"
+            {
+                "code": "below_lowest_standard",
+                "params": {"conc": fmt(conc), "conc_unit": cu, "min_conc": fmt(curve.min_conc)},
+            }
             if below_range
-            else f"{fmt(content)} {unit} is below the detection limit {fmt(limit.detection_limit)} {unit}"
-        )
-        why_zh = (
-            f"测定液浓度 {fmt(conc)} {cu}，低于最低标准点 {fmt(curve.min_conc)} {cu}"
-            if below_range
-            else f"含量 {fmt(content)} {unit}，低于检出限 {fmt(limit.detection_limit)} {unit}"
+            else {
+                "code": "below_detection_limit",
+                "params": {"content": fmt(content), "unit": unit, "detection_limit": fmt(limit.detection_limit)},
+            }
         )
         return Judgement(
             outcome=Outcome.NEGATIVE,
             value=None,
             unit=unit,
             reason_code="not_detected",
-            reason=f"Not detected: {why}; reported as < {fmt(reporting_limit)} {unit}.",
-            reason_zh=f"未检出：{why_zh}，报告为 < {fmt(reporting_limit)} {unit}。",
+            reason_params={"why": why, "reporting_limit": fmt(reporting_limit), "unit": unit},
             details=details,
         )
 
@@ -249,15 +242,12 @@ def judge_spectro(
             value=content,
             unit=unit,
             reason_code="banned_detected",
-            reason=(
-                f"Suspected positive: {shown} {unit} found (detection limit {fmt(limit.detection_limit)} "
-                f"{unit}) of a substance that may not be present in food ({limit.source}); "
-                "confirm by a laboratory method."
-            ),
-            reason_zh=(
-                f"疑似阳性：检出 {shown} {unit}（检出限 {fmt(limit.detection_limit)} {unit}），"
-                f"该物质不得在食品中检出（{limit.source}），需送实验室确证。"
-            ),
+            reason_params={
+                "content": shown,
+                "unit": unit,
+                "detection_limit": fmt(limit.detection_limit),
+                "source": limit.source,
+            },
             details=details,
         )
     if limit.limit is None:  # unreachable: ItemLimit requires a limit for items that are not banned
@@ -268,13 +258,7 @@ def judge_spectro(
             value=content,
             unit=unit,
             reason_code="above_limit",
-            reason=(
-                f"Suspected positive: {shown} {unit} is above the limit of {fmt(limit.limit)} {unit} "
-                f"({limit.source}); confirm by a laboratory method."
-            ),
-            reason_zh=(
-                f"疑似阳性：含量 {shown} {unit}，超过限量 {fmt(limit.limit)} {unit}（{limit.source}），需送实验室确证。"
-            ),
+            reason_params={"content": shown, "unit": unit, "limit": fmt(limit.limit), "source": limit.source},
             details=details,
         )
     return Judgement(
@@ -282,8 +266,7 @@ def judge_spectro(
         value=content,
         unit=unit,
         reason_code="within_limit",
-        reason=f"Negative: {shown} {unit} is within the limit of {fmt(limit.limit)} {unit} ({limit.source}).",
-        reason_zh=f"阴性：含量 {shown} {unit}，未超过限量 {fmt(limit.limit)} {unit}（{limit.source}）。",
+        reason_params={"content": shown, "unit": unit, "limit": fmt(limit.limit), "source": limit.source},
         details=details,
     )
 
@@ -295,8 +278,7 @@ def _invalid_non_finite(what: str, unit: str, details: dict[str, float | str | N
         value=None,
         unit=unit,
         reason_code="non_finite_input",
-        reason=f"Invalid reading: the analyzer sent figures that are not numbers ({what}); repeat the test.",
-        reason_zh=f"无效：分析仪读数不是有效数值（{what}），请重新检测。",
+        reason_params={"values": what},
         details=details,
     )
 

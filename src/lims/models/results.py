@@ -32,7 +32,8 @@ class TestResult(SQLModel, table=True):
     unit: str = ""
     judgement: str = Field(index=True)
     reason_code: str = ""
-    reason: str = ""
+    reason_params: dict[str, Any] = Field(default_factory=dict, sa_column=json_column(nullable=False))
+    reason: str = ""  # the reason in English when it was judged; readers see reason_code rendered in their language
     instrument_value: float | None = None
     instrument_judgement: str | None = None
     flags: list[str] = Field(default_factory=list, sa_column=json_column(nullable=False))
@@ -85,6 +86,8 @@ class ResultPublic(SQLModel):
     unit: str
     judgement: str
     reason: str
+    reason_code: str = ""
+    reason_params: dict[str, Any] = Field(default_factory=dict)
     status: str
     flags: list[str]
     raw: dict[str, Any]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
+from lims.i18n import localized
 from lims.services.public.hotspots import Rate
 
 ROW = 40
@@ -22,7 +23,7 @@ def rate_chart(rates: list[Rate], lang: str, title: str, limit: int = 12) -> Mar
     ]
     for i, r in enumerate(rows):
         y = i * ROW
-        label = r.label_zh if lang == "zh" else r.label_en
+        label = localized(lang, r.label_zh, r.label_en)
         cap = 22 if lang == "zh" else 40
         label = label if len(label) <= cap else label[: cap - 1] + "…"
         width = max(round(BAR * r.rate), 1 if r.positive else 0)

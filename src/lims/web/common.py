@@ -26,7 +26,9 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from lims.api.deps import SessionDep
+from lims.api.errors import classify, validation_problems
 from lims.api.limits import BoundedFormRoute
+from lims.i18n import _N
 from lims.models.common import Role
 from lims.services.access import auth
 from lims.services.cases import notifications
@@ -34,7 +36,8 @@ from lims.services.core import clock
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Forbidden, ServiceError
 from lims.settings import get_settings
-from lims.web.i18n import language, texts
+from lims.web import i18n as web_i18n
+from lims.web.i18n import language
 
 logger = logging.getLogger(__name__)
 SESSION_COOKIE = "lims_session"
@@ -75,6 +78,7 @@ def number(value: float | None) -> str:
 
 templates.env.filters["local"] = _local_filter
 templates.env.filters["num"] = number
+web_i18n.setup(templates.env)
 
 
 class LoginRequired(Exception):
@@ -87,24 +91,25 @@ class CsrfFailed(ServiceError):
     status_code = 403
 
 
-def _headline(status: int, t: dict[str, str]) -> str:
-    return {
-        401: t["err_401"],
-        403: t["err_403"],
-        404: t["err_404"],
-        409: t["err_409"],
-        410: t["err_410"],
-        413: t["err_413"],
-        500: t["err_500"],
-        422: t["err_422"],
-        503: t["err_503"],
-    }.get(status, t["error_title"])
+HEADLINES = {
+    401: _N("Please sign in"),
+    403: _N("Not allowed"),
+    404: _N("Not found"),
+    409: _N("Not possible in the current state"),
+    410: _N("The link has expired"),
+    413: _N("The file is too large"),
+    422: _N("The input was not accepted"),
+    429: _N("Too many attempts; try again later"),
+    500: _N("Something went wrong on our side; try again later"),
+    503: _N("The system is busy; try again"),
+}
 
 
 def error_page(request: Request, status: int, reason: str, headline: str = "") -> HTMLResponse:
     """A page that says what went wrong, in the visitor's language, with the detail from the service."""
-    t = texts(language(request))
-    return render(request, "error.html", status_code=status, headline=headline or _headline(status, t), reason=reason)
+    lang = language(request)
+    title = headline or web_i18n.gettext(HEADLINES.get(status, _N("Cannot show this")), lang)
+    return render(request, "error.html", status_code=status, headline=title, reason=reason)
 
 
 class PageRoute(BoundedFormRoute):
@@ -122,33 +127,36 @@ class PageRoute(BoundedFormRoute):
             except LoginRequired:
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
-            except ServiceError as exc:
-                page = error_page(request, exc.status_code, exc.reason)
-                if exc.retry_after is not None:
-                    page.headers["Retry-After"] = str(exc.retry_after)
-                return page
-            except (RequestValidationError, ValidationError) as exc:
-                return error_page(request, 422, validation_reason(exc))
-            except (DataError, IntegrityError):
-                return error_page(request, 422, "a value is out of range or conflicts with an existing record")
-            except OperationalError:
-                return error_page(request, 503, "the database is busy; try again")
             except HTTPException:
                 raise
-            except Exception:  # a fault of ours: log it, show a page, never a stack trace
-                logger.exception("page %s %s failed", request.method, request.url.path)
-                return error_page(request, 500, "an unexpected error occurred; it has been logged")
+            except (ServiceError, RequestValidationError, ValidationError, DataError, IntegrityError) as exc:
+                return refusal_page(request, exc)
+            except Exception as exc:  # a fault of ours (or a busy database): log it, show a page, never a stack trace
+                if not isinstance(exc, OperationalError):
+                    logger.exception("page %s %s failed", request.method, request.url.path)
+                return refusal_page(request, exc)
 
         return page_handler
 
 
+def said(request: Request, exc: ServiceError) -> str:
+    """What a service error says, in the visitor's language."""
+    return exc.text(language(request))
+
+
+def refusal_page(request: Request, exc: Exception) -> HTMLResponse:
+    """The error page for `exc`, classified as the API classifies it, in the visitor's language."""
+    refusal = classify(exc)
+    page = error_page(request, refusal.status, refusal.text(language(request)))
+    for name, value in refusal.headers.items():
+        if name != "WWW-Authenticate":
+            page.headers[name] = value
+    return page
+
+
 def validation_reason(exc: RequestValidationError | ValidationError) -> str:
     """The first few field problems of a rejected form, as one line."""
-    parts = []
-    for error in exc.errors()[:5]:
-        where = ".".join(str(x) for x in error.get("loc", ()) if x not in ("body", "query", "path", "form"))
-        parts.append(f"{where}: {error.get('msg', '')}" if where else str(error.get("msg", "")))
-    return "; ".join(parts) or "the form is incomplete"
+    return validation_problems(exc)
 
 
 def page_router() -> APIRouter:
@@ -187,7 +195,12 @@ def role_page(*roles: Role) -> Callable[[Request, Actor | None], Actor]:
         if actor is None:
             raise LoginRequired()
         if actor.role not in {r.value for r in roles}:
-            raise Forbidden(f"this page is for the {' or '.join(r.value for r in roles)} role; you are {actor.role}")
+            raise Forbidden(
+                "common.page_role_you",
+                _N("this page is for the {roles} role; you are {actor_role}"),
+                roles=" or ".join(r.value for r in roles),
+                actor_role=actor.role,
+            )
         return actor
 
     return dependency
@@ -254,7 +267,10 @@ async def check_csrf(request: Request) -> None:
     browser = request.cookies.get(CSRF_COOKIE)
     expected = _expected(request.cookies.get(SESSION_COOKIE), browser) if browser else ""
     if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent, expected):
-        raise CsrfFailed("the form has expired or did not come from this site; reload the page and try again")
+        raise CsrfFailed(
+            "common.form_has_expired_did",
+            _N("the form has expired or did not come from this site; reload the page and try again"),
+        )
 
 
 CsrfChecked = Depends(check_csrf)
@@ -306,7 +322,6 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
         request,
         name,
         {
-            "t": texts(lang),
             "lang": lang,
             "other_lang": "en" if lang == "zh" else "zh",
             "lang_url": lang_url(request, "en" if lang == "zh" else "zh"),

@@ -1,324 +1,135 @@
-"""Chinese-first page texts with English alongside; the `lang` cookie or query picks one."""
+"""The page's language and the template helpers that translate: `_`, `pgettext`, `label`, `localized`."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request
+from jinja2 import Environment, pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup, escape
 
-LANGUAGES = ("zh", "en")
+from lims import i18n
+from lims.i18n import _N, _NC
 
-TEXTS: dict[str, tuple[str, str]] = {
-    "site_title": ("食品快检与质量追溯", "Food quick-test and traceability"),
-    "home_lead": (
-        "12315 消费维权服务站食品快速检测：定期、定项、定批、定点，结果共享。",
-        "Food quick tests at the 12315 consumer-rights stations: fixed "
-        "schedule, items, batches and points; shared results.",
-    ),
-    "consumer": ("消费者：扫码查询", "Consumers: scan a code"),
-    "consumer_hint": (
-        "输入商品条码或样品标签号，查看检测结果",
-        "Type a product barcode or sample label id to see test results",
-    ),
-    "station": ("维权服务站：共享结果", "Stations: shared results"),
-    "reviewer": ("审核员：待审结果", "Reviewers: results to review"),
-    "tester": ("检测车：今日任务", "Detection vehicle: today's tasks"),
-    "admin": ("管理员：计划、点位、项目、仪器", "Administrators: plans, points, items, instruments"),
-    "warnings": ("消费警示", "Consumption-safety warnings"),
-    "look_up": ("查询", "Look up"),
-    "code_placeholder": ("条码或标签号", "Barcode or label id"),
-    "product": ("商品", "Product"),
-    "brand": ("品牌", "Brand"),
-    "batch": ("批号", "Batch"),
-    "sampled_at": ("抽样地点", "Sampled at"),
-    "collected": ("抽样日期", "Collected"),
-    "results": ("检测结果", "Test results"),
-    "item": ("检测项目", "Test item"),
-    "judgement": ("结论", "Result"),
-    "value": ("检测值", "Value"),
-    "limit": ("限量", "Limit"),
-    "tested": ("检测日期", "Tested"),
-    "banned": ("禁用物质，不得检出", "banned: must not be found"),
-    "no_results": ("暂无已发布的检测结果", "No published results yet"),
-    "error_title": ("无法显示", "Cannot show this"),
-    "back_home": ("返回首页", "Back to the home page"),
-    "api_docs": ("接口文档", "API documentation"),
-    "switch_lang": ("English", "中文"),
-    "negative": ("阴性", "Negative"),
-    "positive": ("疑似阳性", "Suspected positive"),
-    "invalid": ("无效", "Invalid"),
-    # errors
-    "err_401": ("请先登录", "Please sign in"),
-    "err_403": ("无权进行此操作", "Not allowed"),
-    "err_404": ("未找到", "Not found"),
-    "err_409": ("当前状态不允许此操作", "Not possible in the current state"),
-    "err_410": ("链接已过期", "The link has expired"),
-    "err_413": ("文件太大", "The file is too large"),
-    "err_422": ("输入无法识别", "The input was not accepted"),
-    "err_500": ("系统出错，请稍后再试", "Something went wrong on our side; try again later"),
-    "err_503": ("系统繁忙，请稍后再试", "The system is busy; try again"),
-    "detail": ("详细原因", "Detail"),
-    # sign-in
-    "sign_in": ("登录", "Sign in"),
-    "sign_out": ("退出", "Sign out"),
-    "username": ("用户名", "User name"),
-    "password": ("密码", "Password"),
-    "signed_in_as": ("当前用户", "Signed in as"),
-    "bad_login": ("用户名或密码不正确", "Incorrect user name or password"),
-    "login_locked": (
-        "登录失败次数过多，请 {minutes} 分钟后再试",
-        "Too many failed sign-ins; try again in {minutes} minute(s)",
-    ),
-    "login_busy": ("登录人数过多，请稍后再试", "Too many sign-ins at once; try again in a moment"),
-    "staff_only": (
-        "工作人员登录后使用；消费者无需登录即可查询。",
-        "Staff sign in here; consumers look up codes without signing in.",
-    ),
-    # consumer
-    "scan": ("扫码", "Scan"),
-    "scan_camera": ("用摄像头扫码", "Scan with the camera"),
-    "scan_stop": ("停止扫码", "Stop scanning"),
-    "scan_hint": ("将条码或二维码对准取景框", "Point the camera at the barcode or QR code"),
-    "photo": ("拍照或上传条码照片", "Take or upload a photo of the barcode"),
-    "photo_send": ("识别照片", "Read the photo"),
-    "type_code": ("或输入号码", "or type the number"),
-    "bad_photo": ("照片中没有识别到条码", "No barcode could be read in the photo"),
-    "bad_photo_hint": (
-        "请让条码充满画面、光线均匀、避免反光和模糊后重拍，或直接输入条码下方的数字。",
-        "Retake it with the barcode filling the frame, even light and "
-        "no glare or blur, or type the digits under the barcode.",
-    ),
-    "not_image": ("上传的文件不是可识别的图片", "The uploaded file is not a readable image"),
-    "photo_too_large": (
-        "照片太大（最大 15 MB、5000 万像素）",
-        "The photo is too large (15 MB and 50 megapixels at most)",
-    ),
-    "what_it_means": ("结果怎么看", "How to read these results"),
-    "means_negative": (
-        "本次抽取的这份样品，在这个检测项目上没有发现问题。它不代表其他批次或未检测的项目同样合格。",
-        "This sample showed no problem for this test item. It says "
-        "nothing about other batches or items that were not tested.",
-    ),
-    "means_positive": (
-        "快速检测是一种筛查，提示可能不合格，但不是最终结论；需由有资质的实验室确认。被检方可在 4 小时内申请复检。",
-        "A quick test is a screening; it points to a possible problem but is not a final "
-        "finding. A qualified laboratory confirms it; the seller may ask for a retest within 4 hours.",
-    ),
-    "means_invalid": (
-        "无效：检测过程未成功，样品将重新检测。",
-        "Invalid: the test did not work; the sample is tested again.",
-    ),
-    "product_code": ("商品条码", "Product barcode"),
-    "barcode_issuer": ("条码注册地", "Barcode registered with"),
-    "barcode_unknown_issuer": (
-        "条码前缀不在 GS1 已分配范围内，请留意真伪",
-        "The barcode prefix is not one GS1 has issued; be careful",
-    ),
-    "company": ("生产企业", "Manufacturer"),
-    "net_content": ("净含量", "Net content"),
-    "origin": ("产地", "Origin"),
-    "trademarks": ("注册商标", "Registered trademarks"),
-    "registration_no": ("注册号", "Reg. no."),
-    "authenticity": ("条码核验", "Barcode check"),
-    "checksum_ok": ("条码校验位正确", "The barcode's check digit is correct"),
-    "where_tested": ("检测地点", "Where it was tested"),
-    "sample_label": ("样品标签号", "Sample label"),
-    "link_tampered": ("此二维码链接无效或已被改动", "This QR link is not valid or has been altered"),
-    "link_wrong_sample": (
-        "此链接属于另一份样品，不能用于查看本样品",
-        "This link belongs to another sample and cannot show this one",
-    ),
-    "link_expired": ("此链接已过期，请重新扫描样品标签", "This link has expired; scan the sample label again"),
-    "not_yet_published": (
-        "该样品的检测结果尚未发布，请稍后再查",
-        "This sample's results are not published yet; check again later",
-    ),
-    "verified_link": (
-        "已验证：此页面来自样品标签上的防伪链接",
-        "Verified: this page comes from the signed link on the sample label",
-    ),
-    # warnings
-    "warnings_page": ("消费警示", "Consumption-safety warnings"),
-    "no_warnings": ("目前没有生效的消费警示", "No warnings are in force"),
-    "published": ("发布时间", "Published"),
-    "expires": ("有效期至", "Valid until"),
-    "atom_feed": ("订阅（Atom）", "Subscribe (Atom feed)"),
-    "all_warnings": ("全部消费警示", "All warnings"),
-    # reviewer
-    "review_queue": ("待审核结果", "Results to review"),
-    "to_publish": ("已审核、待发布", "Approved, to publish"),
-    "nothing_pending": ("没有待审核的结果", "Nothing to review"),
-    "nothing_to_publish": ("没有待发布的结果", "Nothing to publish"),
-    "raw_data": ("原始数据", "Raw data"),
-    "our_judgement": ("系统判定", "Our judgement"),
-    "instrument_judgement": ("仪器判定", "Instrument's judgement"),
-    "instrument": ("仪器", "Instrument"),
-    "flags": ("提示", "Flags"),
-    "no_flags": ("无仪器、试剂有效期或判定一致性提示", "No instrument, kit-lot or agreement flags"),
-    "acknowledge": ("我已核查上述提示，仍予通过", "I have checked these flags and approve anyway"),
-    "approve": ("通过", "Approve"),
-    "reject": ("退回", "Reject"),
-    "reject_reason": ("退回原因（必填）", "Reason for rejecting (required)"),
-    "publish": ("发布", "Publish"),
-    "your_own": ("本人检测，按双人复核规则不能由本人审核", "You tested this; four-eyes rule: someone else reviews it"),
-    "done_approve": ("已通过", "Approved"),
-    "done_reject": ("已退回重检", "Rejected for retest"),
-    "done_publish": ("已发布", "Published"),
-    "done_warning": ("消费警示已发布", "Warning published"),
-    "done_withdrawn": ("消费警示已撤回", "Warning withdrawn"),
-    "done_correction_approved": ("更正已通过，公开信息已更新", "Correction approved; the public now sees it"),
-    "done_correction_rejected": ("更正已退回", "Correction rejected"),
-    "correction_pending": ("更正待审核", "correction awaiting review"),
-    "sample_corrections": ("待审核的样品信息更正", "Sample corrections to review"),
-    "no_corrections": ("没有待审核的样品信息更正", "No sample correction awaits review"),
-    "requested_by": ("申请人", "Asked by"),
-    "shown_now": ("现公开信息", "Shown now"),
-    "corrected_to": ("更正为", "Corrected to"),
-    "correction_reason": ("更正原因", "Reason given"),
-    "approve_correction": ("通过更正（公众将看到新信息）", "Approve (the public then sees it)"),
-    "your_own_correction": (
-        "本人申请或本人抽样，按双人复核规则由他人审核",
-        "You asked for this or took the sample; four-eyes rule: someone else reviews it",
-    ),
-    "field_product_name": ("样品名称", "Product"),
-    "field_category_code": ("食品类别", "Food category"),
-    "field_brand": ("品牌", "Brand"),
-    "field_gtin": ("商品条码", "Product barcode"),
-    "field_batch": ("批号", "Batch"),
-    "field_production_date": ("生产日期", "Production date"),
-    "field_supplier": ("供货商", "Supplier"),
-    "field_quantity": ("数量", "Quantity"),
-    "field_quantity_unit": ("数量单位", "Unit"),
-    "warnings_in_force": ("生效中的消费警示", "Warnings in force"),
-    "no_warnings_in_force": ("本辖区没有生效中的消费警示。", "No warning of this district is in force."),
-    "withdraw": ("撤回", "Withdraw"),
-    "withdraw_reason": ("撤回原因（必填）", "Reason for withdrawal (required)"),
-    "new_warning": ("发布消费警示", "Publish a consumption-safety warning"),
-    "title_zh": ("标题（中文）", "Title (Chinese)"),
-    "title_en": ("标题（英文，可选）", "Title (English, optional)"),
-    "body_zh": ("内容（中文）", "Text (Chinese)"),
-    "body_en": ("内容（英文，可选）", "Text (English, optional)"),
-    "about_item": ("相关检测项目（可选）", "Test item (optional)"),
-    "about_category": ("相关食品类别（可选）", "Food category (optional)"),
-    "about_gtin": ("相关商品条码（可选）", "Product barcode (optional)"),
-    "valid_until": ("有效期至（可选）", "Valid until (optional)"),
-    "any": ("全部", "Any"),
-    "none": ("无", "None"),
-    "reason": ("判定依据", "Reason"),
-    # station
-    "shared_results": ("共享检测结果", "Shared results"),
-    "filter": ("筛选", "Filter"),
-    "date_from": ("起始日期", "From"),
-    "date_to": ("截止日期", "To"),
-    "point": ("抽样点", "Sampling point"),
-    "category": ("食品类别", "Food category"),
-    "month": ("月份", "Month"),
-    "export_csv": ("导出 CSV", "Export CSV"),
-    "hotspots": ("热点分析：阳性率", "Hotspots: positive rate"),
-    "by_item": ("按检测项目", "By test item"),
-    "by_category": ("按食品类别", "By food category"),
-    "by_point": ("按抽样点", "By sampling point"),
-    "by_month": ("按月份", "By month"),
-    "no_data": ("暂无数据", "No data"),
-    "open_cases": ("本站点待处理阳性", "Open positive cases at your points"),
-    "no_open_cases": ("没有待处理的阳性结果", "No open positive cases"),
-    "stage": ("阶段", "Stage"),
-    "stage_awaiting_party": ("等待被检方答复（4 小时复检申请期）", "Waiting for the seller (4-hour retest window)"),
-    "stage_referral": ("已送实验室复检", "Referred to a laboratory"),
-    "stage_disposal": ("待处置", "To dispose of"),
-    "stage_closed": ("已结案", "Closed"),
-    "overdue": ("已超时", "Overdue"),
-    "retest_deadline": ("复检申请截止", "Retest request deadline"),
-    "request_retest": ("登记复检申请", "Record a retest request"),
-    "lab": ("复检实验室", "Laboratory"),
-    "accept_result": ("被检方认可结果", "Seller accepts the result"),
-    "lab_outcome": ("实验室结论", "Laboratory finding"),
-    "confirmed": ("确认不合格", "Confirmed"),
-    "not_confirmed": ("未确认（合格）", "Not confirmed"),
-    "record": ("登记", "Record"),
-    "disposal": ("处置", "Disposal"),
-    "removal": ("下架", "Removal from sale"),
-    "destruction": ("销毁", "Destruction"),
-    "quantity": ("数量", "Quantity"),
-    "unit": ("单位", "Unit"),
-    "show_more": ("显示更多", "Show more"),
-    "and_more": ("……及其他 %d 条", "… and %d more"),
-    "follow_up": ("登记后续处理", "Record the follow-up"),
-    "carried_tasks": ("本月未完成、顺延至今日的任务", "Earlier visits this month carried over to today"),
-    "notifications": ("新通知", "New notifications"),
-    "notice_positive": ("阳性结果已审核", "Positive result approved"),
-    "mark_read": ("标记为已读", "Mark as read"),
-    "done_case": ("已登记", "Recorded"),
-    "rate": ("阳性率", "Positive rate"),
-    "tests": ("检测数", "Tests"),
-    "positives": ("阳性数", "Positives"),
-    "showing": ("显示", "Showing"),
-    "label": ("标签", "Label"),
-    # vehicle
-    "vehicle": ("检测车工作台", "Vehicle console"),
-    "register_sample": ("登记样品", "Register a sample"),
-    "product_name": ("样品名称", "Product"),
-    "gtin_optional": ("商品条码（可扫码，可选）", "Product barcode (scan or type, optional)"),
-    "brand_optional": ("品牌（可选）", "Brand (optional)"),
-    "batch_optional": ("批号（可选）", "Batch (optional)"),
-    "register": ("登记", "Register"),
-    "registered": ("已登记样品", "Sample registered"),
-    "print_label": ("打印标签", "Print label"),
-    "today_tasks": ("今日任务", "Today's tasks"),
-    "no_tasks": ("今日没有计划任务", "No planned tasks today"),
-    "urgent": ("紧急投诉检测", "Urgent complaint test"),
-    "carried_from": ("顺延自", "Carried over from"),
-    "due_by": ("须到达", "Due on site by"),
-    "register_for_task": ("按此任务登记样品", "Register a sample for this task"),
-    "arrived": ("已到达现场", "Arrived on site"),
-    "no_task": ("（不属于计划任务）", "(not a plan task)"),
-    "no_plan": (
-        "尚未接入抽样计划，以下为今日各抽样点已登记的样品。",
-        "No sampling plan is connected yet; these are today's samples per point.",
-    ),
-    "today_samples": ("今日样品", "Today's samples"),
-    "today_results": ("今日结果（实时）", "Today's results (live)"),
-    "live": ("实时", "Live"),
-    "waiting": ("等待仪器结果…", "Waiting for instrument results…"),
-    "holding": ("待分配读数（样品未知）", "Held readings (unknown sample)"),
-    "no_holding": ("没有待分配的读数", "No held readings"),
-    "assign": ("分配到样品", "Assign to sample"),
-    "done_assign": ("读数已分配并判定", "Reading assigned and judged"),
-    "progress": ("今日进度", "Today's progress"),
-    "samples_n": ("样品", "Samples"),
-    "results_n": ("结果", "Results"),
-    "positives_n": ("阳性", "Positives"),
-    "due": ("应抽", "Due"),
-    "done": ("已抽", "Done"),
-    "task": ("任务", "Task"),
-    "time": ("时间", "Time"),
-    "status": ("状态", "Status"),
-    "status_tested": ("待审核", "Awaiting review"),
-    "status_approved": ("已审核", "Approved"),
-    "status_rejected": ("已退回", "Rejected"),
-    "status_published": ("已发布", "Published"),
-    "status_archived": ("已归档", "Archived"),
-    "status_superseded": ("已更正", "Superseded"),
-    "reading_reason": ("原因", "Why held"),
-    "sequence": ("序号", "Sequence"),
-    "received": ("收到时间", "Received"),
-    "label_print_hint": (
-        "扫描二维码可查看本样品已发布的检测结果",
-        "Scan the QR code to see this sample's published results",
-    ),
-    "print": ("打印", "Print"),
-    "camera_unavailable": (
-        "此浏览器不支持摄像头扫码，请拍照上传或手动输入",
-        "This browser cannot scan with the camera; upload a photo or type the code",
-    ),
+LANGUAGES = i18n.LANGUAGES
+
+# Texts a template picks by a value it holds (a status, a stage, a judgement), so their message ids
+# are marked here rather than written in the template.
+LABELS: dict[str, str] = {
+    "negative": _N("Negative"),
+    "positive": _N("Suspected positive"),
+    "invalid": _N("Invalid"),
+    "done_approve": _NC("done", "Approved"),
+    "done_reject": _N("Rejected for retest"),
+    "done_publish": _N("Published"),
+    "done_warning": _N("Warning published"),
+    "done_withdrawn": _N("Warning withdrawn"),
+    "done_correction_approved": _N("Correction approved; the public now sees it"),
+    "done_correction_rejected": _N("Correction rejected"),
+    "done_case": _N("Recorded"),
+    "done_assign": _N("Reading assigned and judged"),
+    "field_product_name": _NC("sample", "Product"),
+    "field_category_code": _N("Food category"),
+    "field_brand": _N("Brand"),
+    "field_gtin": _N("Product barcode"),
+    "field_batch": _N("Batch"),
+    "field_production_date": _N("Production date"),
+    "field_supplier": _N("Supplier"),
+    "field_quantity": _N("Quantity"),
+    "field_quantity_unit": _NC("quantity", "Unit"),
+    "by_item": _N("By test item"),
+    "by_category": _N("By food category"),
+    "by_point": _N("By sampling point"),
+    "by_month": _N("By month"),
+    "stage_awaiting_party": _N("Waiting for the seller (4-hour retest window)"),
+    "stage_referral": _N("Referred to a laboratory"),
+    "stage_disposal": _N("To dispose of"),
+    "stage_closed": _N("Closed"),
+    "status_tested": _N("Awaiting review"),
+    "status_approved": _N("Approved"),
+    "status_rejected": _N("Rejected"),
+    "status_published": _N("Published"),
+    "status_archived": _N("Archived"),
+    "status_superseded": _N("Superseded"),
 }
 
 
 def language(request: Request) -> str:
-    """The page language: `?lang=` first, then the cookie, then Chinese."""
-    lang = request.query_params.get("lang") or request.cookies.get("lang") or "zh"
-    return lang if lang in LANGUAGES else "zh"
+    """The page language: `?lang=`, then the `lang` cookie, then Accept-Language, then Chinese."""
+    return i18n.pick_language(
+        request.query_params.get("lang"), request.cookies.get("lang"), request.headers.get("accept-language")
+    )
 
 
-def texts(lang: str) -> dict[str, str]:
-    """Every text in `lang`."""
-    index = LANGUAGES.index(lang)
-    return {key: pair[index] for key, pair in TEXTS.items()}
+def label(key: str, lang: str) -> str:
+    """The text for a value shown by its key (`status_tested`, `positive`); the key itself when there is none."""
+    msgid = LABELS.get(key)
+    return i18n.gettext(msgid, lang) if msgid else key
+
+
+def gettext(msgid: str, lang: str) -> str:
+    """`msgid` in `lang`."""
+    return i18n.gettext(msgid, lang)
+
+
+def _lang(context: Context) -> str:
+    lang = context.get("lang")
+    return lang if isinstance(lang, str) else i18n.DEFAULT_LANGUAGE
+
+
+# Translations are text, not markup: escaped here, so jinja2's newstyle gettext (which marks the result
+# safe before filling in the escaped parameters) never lets a catalogue entry inject HTML.
+@pass_context
+def _gettext(context: Context, msgid: str) -> Markup:
+    return escape(i18n.gettext(msgid, _lang(context)))
+
+
+@pass_context
+def _ngettext(context: Context, singular: str, plural: str, n: int) -> Markup:
+    return escape(i18n.gettext(singular if n == 1 else plural, _lang(context)))
+
+
+@pass_context
+def _pgettext(context: Context, ctx: str, msgid: str) -> Markup:
+    return escape(i18n.pgettext(ctx, msgid, _lang(context)))
+
+
+@pass_context
+def _npgettext(context: Context, ctx: str, singular: str, plural: str, n: int) -> Markup:
+    return escape(i18n.pgettext(ctx, singular if n == 1 else plural, _lang(context)))
+
+
+@pass_context
+def _label(context: Context, key: Any) -> str:
+    return label(str(key), _lang(context)) if key else ""
+
+
+@pass_context
+def _localized(context: Context, zh: str | None, en: str | None) -> str:
+    return i18n.localized(_lang(context), zh, en)
+
+
+@pass_context
+def _judgement_reason(context: Context, code: str, params: dict[str, Any] | None = None) -> str:
+    return i18n.judgement_reason(code, params, _lang(context))
+
+
+@pass_context
+def _held_reason(context: Context, reading: dict[str, Any]) -> str:
+    message = reading.get("reason_message")
+    if isinstance(message, str) and message:
+        return i18n.render(message, _lang(context), reading.get("reason_params") or {})
+    return str(reading.get("reason", ""))
+
+
+def setup(env: Environment) -> None:
+    """Give `env` jinja2's i18n extension with our catalogues and the label/localized helpers."""
+    env.add_extension("jinja2.ext.i18n")
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=_gettext, ngettext=_ngettext, newstyle=True, pgettext=_pgettext, npgettext=_npgettext
+    )
+    env.globals["label"] = _label
+    env.globals["localized"] = _localized
+    env.globals["judgement_reason"] = _judgement_reason
+    env.globals["held_reason"] = _held_reason

@@ -10,16 +10,28 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from barcodes import gs1
 from lims.api.deps import SessionDep
+from lims.i18n import _N
 from lims.services.cases import warnings
 from lims.services.core.errors import Busy, ServiceError, TooLarge
 from lims.services.public import scanning, trace
 from lims.services.samples import links
 from lims.services.samples.label_ids import looks_like_label_id
 from lims.web import feeds, review, signin, station, vehicle
-from lims.web.common import Viewer, error_page, page_router, render
-from lims.web.i18n import language, texts
+from lims.web.common import HEADLINES, Viewer, error_page, page_router, render, said
+from lims.web.i18n import gettext, language
 
 router = page_router()
+PHOTO_TOO_LARGE = _N("The photo is too large (15 MB and 50 megapixels at most)")
+NOT_YET_PUBLISHED = _N("This sample's results are not published yet; check again later")
+BAD_PHOTO_HINT = _N(
+    "Retake it with the barcode filling the frame, even light and "
+    "no glare or blur, or type the digits under the barcode."
+)
+LINK_HEADLINES = {
+    "tampered": _N("This QR link is not valid or has been altered"),
+    "wrong_sample": _N("This link belongs to another sample and cannot show this one"),
+    "expired": _N("This link has expired; scan the sample label again"),
+}
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -75,26 +87,34 @@ async def trace_photo(request: Request, me: Viewer, photo: Annotated[UploadFile,
     Public and read-only (it changes nothing), so it takes no CSRF token: consumers need no cookies.
     The photo is decoded in a worker thread, a bounded number at a time (see ``services.scanning``).
     """
-    t = texts(language(request))
+    lang = language(request)
     try:
         found = await scanning.decode_upload(photo.read, scanning.PAGE_PHOTO_BYTES)
     except TooLarge as exc:
-        return _trace_page(request, 413, record=None, headline=t["photo_too_large"], error=exc.reason)
+        return _trace_page(request, 413, record=None, headline=gettext(PHOTO_TOO_LARGE, lang), error=said(request, exc))
     except Busy as exc:
-        busy = _trace_page(request, 503, record=None, headline=t["err_503"], error=exc.reason)
+        busy = _trace_page(request, 503, record=None, headline=gettext(HEADLINES[503], lang), error=said(request, exc))
         busy.headers["Retry-After"] = str(exc.retry_after)
         return busy
     except ServiceError as exc:  # not an image, empty, damaged, truncated
-        headline, hint = t["not_image"], t["bad_photo_hint"]
-        return _trace_page(request, 422, record=None, headline=headline, hint=hint, error=exc.reason)
+        headline = gettext(_N("The uploaded file is not a readable image"), lang)
+        hint = gettext(BAD_PHOTO_HINT, lang)
+        return _trace_page(request, 422, record=None, headline=headline, hint=hint, error=said(request, exc))
     if not found:
         return _trace_page(
-            request, 422, record=None, headline=t["bad_photo"], hint=t["bad_photo_hint"], error="no barcode found"
+            request,
+            422,
+            record=None,
+            headline=gettext(_N("No barcode could be read in the photo"), lang),
+            hint=gettext(BAD_PHOTO_HINT, lang),
+            error="no barcode found",
         )
     usable = [d for d in found if not d.gs1_error]
     if not usable:  # a GS1 symbol read correctly whose content breaks GS1 rules
         reason = found[0].gs1_error
-        return _trace_page(request, 422, record=None, code=found[0].text, headline=t["err_422"], error=reason)
+        return _trace_page(
+            request, 422, record=None, code=found[0].text, headline=gettext(HEADLINES[422], lang), error=reason
+        )
     texts_found = [d.text for d in usable]
     best = sorted(texts_found, key=lambda s: 0 if "/s/" in s else 1 if looks_like_label_id(s.upper()) else 2)[0]
     return RedirectResponse(code_target(best), status_code=303)
@@ -112,15 +132,15 @@ def trace_page(request: Request, session: SessionDep, me: Viewer, code: str) -> 
 
 def _trace_error(request: Request, exc: ServiceError, code: str = "", headline: str = "") -> HTMLResponse:
     """The consumer page with the service's reason (in Chinese when it gave one) and any findings about the code."""
-    t = texts(language(request))
+    lang = language(request)
     details = getattr(exc, "details", None) or {}
     return _trace_page(
         request,
         exc.status_code,
         record=None,
         code=code,
-        headline=headline or (t["err_404"] if exc.status_code == 404 else t["err_422"]),
-        error=exc.reason,
+        headline=headline or gettext(HEADLINES[404 if exc.status_code == 404 else 422], lang),
+        error=said(request, exc),
         error_zh=details.get("reason_zh"),
         error_findings=details.get("findings") or [],
     )
@@ -129,16 +149,16 @@ def _trace_error(request: Request, exc: ServiceError, code: str = "", headline: 
 @router.get("/s/{label_id}", response_class=HTMLResponse)
 def signed_sample(request: Request, session: SessionDep, me: Viewer, label_id: str, t: str = "") -> HTMLResponse:
     """A sample's public page from the signed link on its label; tampered, foreign or expired links are refused."""
-    words = texts(language(request))
+    lang = language(request)
     try:
         links.verify(label_id, t)
     except links.LinkError as exc:
-        headline = words[f"link_{exc.kind}"]
-        return _trace_page(request, exc.status_code, record=None, headline=headline, error=exc.reason)
+        headline = gettext(LINK_HEADLINES.get(exc.kind, LINK_HEADLINES["tampered"]), lang)
+        return _trace_page(request, exc.status_code, record=None, headline=headline, error=said(request, exc))
     try:
         record = trace.trace_sample(session, label_id.upper())
     except ServiceError as exc:
-        return _trace_error(request, exc, headline=words["not_yet_published"] if exc.status_code == 404 else "")
+        return _trace_error(request, exc, headline=gettext(NOT_YET_PUBLISHED, lang) if exc.status_code == 404 else "")
     return _trace_page(request, record=record, code=label_id.upper(), verified=True)
 
 

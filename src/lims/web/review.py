@@ -20,7 +20,7 @@ from lims.services.core.errors import ServiceError
 from lims.services.reference import reference_data
 from lims.services.results import records, reviewing
 from lims.services.samples import sampling
-from lims.web.common import CsrfChecked, page_router, redirect, render, role_page, validation_reason
+from lims.web.common import CsrfChecked, page_router, redirect, render, role_page, said, validation_reason
 
 router = page_router()
 Reviewer = Annotated[Actor, Depends(role_page(Role.REVIEWER))]
@@ -29,11 +29,10 @@ DONE = {"approve", "reject", "publish", "warning", "withdrawn", "correction_appr
 
 @dataclass(frozen=True)
 class Flag:
-    """A validity flag with its text in both languages."""
+    """A validity flag and the message id of what it means."""
 
     code: str
-    zh: str
-    en: str
+    text: str
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,7 @@ def _rows(session: Session, actor: Actor, status: ResultStatus) -> list[QueueRow
             sample = sampling.get_for(session, actor, view.sample_label_id)
             products[view.sample_label_id] = (sample.product_name, sample.category_code)
         product, category = products[view.sample_label_id]
-        flags = [Flag(f, *records.FLAG_TEXT.get(f, (f, f))) for f in view.flags]
+        flags = [Flag(f, records.FLAG_TEXT.get(f, f)) for f in view.flags]
         rows.append(QueueRow(view, product, category, flags, testers[view.id] == actor.user_id))
     return rows
 
@@ -102,7 +101,7 @@ def decide(
         session.commit()
     except ServiceError as exc:
         session.rollback()
-        return _page(request, session, actor, exc.status_code, error=exc.reason, error_result=result_id)
+        return _page(request, session, actor, exc.status_code, error=said(request, exc), error_result=result_id)
     return redirect(f"/review?done={action}#queue")
 
 
@@ -124,7 +123,9 @@ def decide_correction(
         session.commit()
     except ServiceError as exc:
         session.rollback()
-        return _page(request, session, actor, exc.status_code, correction_error=exc.reason, error_label=label_id)
+        return _page(
+            request, session, actor, exc.status_code, correction_error=said(request, exc), error_label=label_id
+        )
     done = {"approve": "correction_approved", "reject": "correction_rejected"}[action]
     return redirect(f"/review?done={done}#corrections")
 
@@ -168,7 +169,7 @@ def publish_warning(
         session.commit()
     except ServiceError as exc:
         session.rollback()
-        return _page(request, session, actor, exc.status_code, warning_error=exc.reason, form=form)
+        return _page(request, session, actor, exc.status_code, warning_error=said(request, exc), form=form)
     except ValidationError as exc:  # a field too short or too long
         return _page(request, session, actor, 422, warning_error=validation_reason(exc), form=form)
     return redirect("/review?done=warning#warning-form")
@@ -188,5 +189,12 @@ def withdraw_warning(
         session.commit()
     except ServiceError as exc:
         session.rollback()
-        return _page(request, session, actor, exc.status_code, withdraw_error=exc.reason, error_warning=warning_id)
+        return _page(
+            request,
+            session,
+            actor,
+            exc.status_code,
+            withdraw_error=said(request, exc),
+            error_warning=warning_id,
+        )
     return redirect("/review?done=withdrawn#warnings-in-force")

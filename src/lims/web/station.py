@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from lims.api.deps import RowId, SessionDep
+from lims.i18n import _N
 from lims.models.cases import CasePublic, Disposal, ReferralOutcome, RetestRequest
 from lims.models.common import CaseStep, Role
 from lims.models.results import ResultPublic
@@ -25,8 +26,8 @@ from lims.services.public import hotspots
 from lims.services.reference import reference_data
 from lims.services.results import records
 from lims.web.charts import rate_chart
-from lims.web.common import CsrfChecked, page_router, redirect, render, role_page, validation_reason
-from lims.web.i18n import language, texts
+from lims.web.common import CsrfChecked, page_router, redirect, render, role_page, said, validation_reason
+from lims.web.i18n import label, language
 
 router = page_router()
 StationUser = Annotated[Actor, Depends(role_page(Role.STATION))]
@@ -102,7 +103,6 @@ def _results(session: Session, actor: Actor, f: Filters, limit: int) -> list[Res
 
 def _page(request: Request, session: Session, actor: Actor, f: Filters, status: int = 200, **ctx: Any) -> HTMLResponse:
     lang = language(request)
-    t = texts(lang)
     error = ctx.pop("error", None)
     try:
         shared = _results(session, actor, f, f.limit)
@@ -115,9 +115,11 @@ def _page(request: Request, session: Session, actor: Actor, f: Filters, status: 
             item_code=f.item or None,
         )
     except ServiceError as exc:  # a bad filter: show the page without results and say why
-        shared, spots, error, status = [], hotspots.aggregate([]), exc.reason, exc.status_code
+        shared, spots, error, status = [], hotspots.aggregate([]), exc.text(lang), exc.status_code
     charts = {
-        d: rate_chart(spots.by[d], lang, t[f"by_{d}"]) for d in hotspots.DIMENSIONS if spots.by.get(d) is not None
+        d: rate_chart(spots.by[d], lang, label(f"by_{d}", lang))
+        for d in hotspots.DIMENSIONS
+        if spots.by.get(d) is not None
     }
     open_cases: list[CasePublic] = [
         procedure.public(session, c) for c in procedure.list_for(session, actor, open_only=True)
@@ -210,7 +212,15 @@ def follow_up(
         session.commit()
     except ServiceError as exc:
         session.rollback()
-        return _page(request, session, actor, Filters(), exc.status_code, case_error=exc.reason, error_case=case_id)
+        return _page(
+            request,
+            session,
+            actor,
+            Filters(),
+            exc.status_code,
+            case_error=said(request, exc),
+            error_case=case_id,
+        )
     except ValidationError as exc:
         session.rollback()
         reason = validation_reason(exc)
@@ -222,7 +232,7 @@ def _number(text: str) -> float:
     try:
         return float(text.strip())
     except ValueError:
-        raise Invalid(f"quantity {text!r} is not a number") from None
+        raise Invalid("station.quantity_number", _N("quantity {text!r} is not a number"), text=text) from None
 
 
 @router.post("/station/notifications/read", dependencies=[CsrfChecked])

@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from barcodes import labels
 from lims.api.deps import LabelId, RowId, SessionDep
 from lims.db import get_engine
+from lims.i18n import localized
 from lims.models.common import Role
 from lims.models.plans import TaskPublic
 from lims.models.results import ResultPublic
@@ -40,10 +41,12 @@ from lims.web.common import (
     redirect,
     render,
     role_page,
+    said,
     validation_reason,
     viewer_zone,
 )
-from lims.web.i18n import language, texts
+from lims.web.i18n import label as text_of
+from lims.web.i18n import language
 
 router = page_router()
 Tester = Annotated[Actor, Depends(role_page(Role.TESTER))]
@@ -147,7 +150,7 @@ def register(
         session.commit()
     except ServiceError as exc:
         session.rollback()
-        return _page(request, session, actor, exc.status_code, register_error=exc.reason, form=form)
+        return _page(request, session, actor, exc.status_code, register_error=said(request, exc), form=form)
     except ValidationError as exc:
         return _page(request, session, actor, 422, register_error=validation_reason(exc), form=form)
     return redirect(f"/vehicle?registered={sample.label_id}#registered")
@@ -207,7 +210,7 @@ def arrived(request: Request, session: SessionDep, actor: Tester, task_id: RowId
         session.commit()
     except ServiceError as exc:
         session.rollback()
-        return _page(request, session, actor, exc.status_code, task_error=exc.reason, error_task=task_id)
+        return _page(request, session, actor, exc.status_code, task_error=said(request, exc), error_task=task_id)
     return redirect("/vehicle#tasks")
 
 
@@ -225,20 +228,20 @@ def assign_held(
         session.commit()
     except ServiceError as exc:
         session.rollback()
-        return _page(request, session, actor, exc.status_code, held_error=exc.reason, error_held=held_id)
+        return _page(request, session, actor, exc.status_code, held_error=said(request, exc), error_held=held_id)
     return redirect("/vehicle?assigned=1#held")
 
 
-def _event(view: ResultPublic, t: dict[str, str], lang: str, zone: ZoneInfo) -> str:
+def _event(view: ResultPublic, lang: str, zone: ZoneInfo) -> str:
     data = {
         "id": view.id,
         "label": view.sample_label_id,
-        "item": view.item_name_zh if lang == "zh" else view.item_name_en,
+        "item": localized(lang, view.item_name_zh, view.item_name_en),
         "point": view.point_code,
         "judgement": view.judgement,
-        "judgement_text": t.get(view.judgement, view.judgement),
+        "judgement_text": text_of(view.judgement, lang),
         "value": None if view.value is None else f"{number(view.value)} {view.unit}".strip(),
-        "status_text": t.get(f"status_{view.status}", view.status),
+        "status_text": text_of(f"status_{view.status}", lang),
         "time": local_time(view.tested_at, "%H:%M", zone),
     }
     return f"id: {view.id}\nevent: result\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
@@ -259,7 +262,6 @@ async def events(
     last_header = request.headers.get("last-event-id", "")
     last = int(last_header) if last_header.isdigit() else after
     lang = language(request)
-    t = texts(lang)
     engine = _engine(request)
     zone = viewer_zone(request)
 
@@ -279,7 +281,7 @@ async def events(
                 return
             for view in await run_in_threadpool(fetch, last):
                 last = max(last, view.id)
-                yield _event(view, t, lang, zone)
+                yield _event(view, lang, zone)
             await asyncio.sleep(POLL_SECONDS)
         yield ": stream ends; the browser reconnects with Last-Event-ID\n\n"
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from lims.i18n import _N
 from lims.models import District, User
 from lims.models.common import Role
 from lims.models.users import UserCreate
@@ -68,7 +69,7 @@ def create(session: Session, by: Actor, data: UserCreate) -> User:
     district_id = _district_of(by)
     district = session.get(District, district_id) if district_id is not None else None
     if district_id is not None and district is None:
-        raise NotFound("your district no longer exists")
+        raise NotFound("accounts.your_district_no_longer", _N("your district no longer exists"))
     return auth.add_user(
         session,
         by,
@@ -87,7 +88,7 @@ def _target(session: Session, by: Actor, username: str) -> User:
     user = session.exec(select(User).where(User.username == username)).first()
     district_id = _district_of(by)
     if user is None or (district_id is not None and user.district_id != district_id):
-        raise NotFound(f"unknown user {username!r}")
+        raise NotFound("accounts.unknown_user", _N("unknown user {username!r}"), username=username)
     # Serialise account changes per district (PostgreSQL; SQLite writes are serial anyway), so two
     # administrators demoting each other cannot both pass the last-administrator check.
     session.exec(
@@ -99,13 +100,17 @@ def _target(session: Session, by: Actor, username: str) -> User:
 
 def _not_self(by: Actor, user: User, what: str) -> None:
     if by.user_id is not None and by.user_id == user.id:
-        raise Conflict(f"you cannot {what} your own account; another administrator or the console can")
+        raise Conflict(
+            "accounts.you_cannot_your_own",
+            _N("you cannot {what} your own account; another administrator or the console can"),
+            what=what,
+        )
 
 
 def _change(session: Session, user: User, expected: dict[str, Any], values: dict[str, Any], why: str) -> None:
     """Update the user row only if it still holds `expected`; 409 when someone changed it meanwhile."""
     if not atomic.update_where(session, user, expected, values):
-        raise Conflict(why)
+        raise Conflict("accounts.changed_meanwhile", _N("{problem}"), problem=why)
 
 
 def _keep_an_admin(session: Session, user: User) -> None:
@@ -116,7 +121,10 @@ def _keep_an_admin(session: Session, user: User) -> None:
         .where(col(User.district_id) == user.district_id, col(User.role) == Role.ADMIN, col(User.active).is_(True))
     ).one()
     if not left:
-        raise Conflict("the district would have no active administrator left; add another administrator first")
+        raise Conflict(
+            "accounts.district_would_have_no",
+            _N("the district would have no active administrator left; add another administrator first"),
+        )
 
 
 def _finish(session: Session, by: Actor, user: User, action: str, before: dict[str, Any]) -> Changed:
@@ -140,7 +148,11 @@ def enable(session: Session, by: Actor, username: str) -> Changed:
     """Let a disabled account sign in again (with its old password; set a new one if it may be known)."""
     user = _target(session, by, username)
     if is_gateway(user.username):
-        raise Conflict(f"{user.username!r} records instrument results and never signs in")
+        raise Conflict(
+            "accounts.records_instrument_results_never",
+            _N("{user_username!r} records instrument results and never signs in"),
+            user_username=user.username,
+        )
     before = audit.snapshot(user)
     _change(session, user, {"active": False}, {"active": True}, f"user {user.username!r} is already enabled")
     return _finish(session, by, user, "enable", before)
@@ -154,9 +166,14 @@ def set_role(session: Session, by: Actor, username: str, role: str, *, station_c
     if station_code:
         station_id = auth.station_in(session, station_code, user.district_id).id
     elif new == Role.STATION and station_id is None:
-        raise Invalid("a station user needs a station (--station CODE)")
+        raise Invalid("accounts.station_user_needs_station", _N("a station user needs a station (--station CODE)"))
     if new == user.role and station_id == user.station_id:
-        raise Conflict(f"user {user.username!r} already has the role {new.value}")
+        raise Conflict(
+            "accounts.user_already_has_role",
+            _N("user {user_username!r} already has the role {new_value}"),
+            user_username=user.username,
+            new_value=new.value,
+        )
     if user.role == Role.ADMIN and new != Role.ADMIN:
         _not_self(by, user, "demote")
     before = audit.snapshot(user)

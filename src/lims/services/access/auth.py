@@ -12,6 +12,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.engine import CursorResult, Result
 from sqlmodel import Session, col, select
 
+from lims.i18n import _N
 from lims.models import Station, User, UserSession
 from lims.models.common import Role
 from lims.services.access import districts, passwords
@@ -23,7 +24,7 @@ from lims.settings import get_settings
 
 TOKEN_SALT = "lims-access-token"
 MAX_USERNAME = 64
-BAD_LOGIN = "incorrect user name or password"
+BAD_LOGIN = _N("incorrect user name or password")
 # Why a session ended, as stored in user_session.revoked_reason.
 SIGNED_OUT = "signed out"
 hash_password = passwords.hash_password
@@ -53,14 +54,23 @@ def check_role(role: str) -> Role:
     try:
         return Role(role)
     except ValueError:
-        raise Invalid(f"unknown role {role!r}; choose one of {', '.join(r.value for r in Role)}") from None
+        raise Invalid(
+            "auth.unknown_role_choose_one",
+            _N("unknown role {role!r}; choose one of {roles}"),
+            role=role,
+            roles=", ".join(r.value for r in Role),
+        ) from None
 
 
 def station_in(session: Session, station_code: str, district_id: int) -> Station:
     """The station with this code in the district (codes are unique per district), or NotFound."""
     station = districts.station(session, district_id, station_code)
     if station is None:
-        raise NotFound(f"unknown station {station_code!r} in your district")
+        raise NotFound(
+            "auth.unknown_station_your_district",
+            _N("unknown station {station_code!r} in your district"),
+            station_code=station_code,
+        )
     return station
 
 
@@ -84,15 +94,15 @@ def add_user(
     passwords.check(password, published_ok=published_password_ok)
     reason = username_problem(username)
     if reason:
-        raise Invalid(reason)
+        raise Invalid("auth.username", _N("{problem}"), problem=reason)
     if session.exec(select(User).where(User.username == username)).first():
-        raise Conflict(f"user {username!r} already exists")
+        raise Conflict("auth.user_already_exists", _N("user {username!r} already exists"), username=username)
     district_id = int(districts.named_or_first(session, district_code).id or 0)
     station_id = None
     if station_code:
         station_id = station_in(session, station_code, district_id).id
     elif role == Role.STATION:
-        raise Invalid("a station user needs a station (--station CODE)")
+        raise Invalid("auth.station_user_needs_station", _N("a station user needs a station (--station CODE)"))
     user = User(
         username=username,
         full_name=full_name,
@@ -132,7 +142,7 @@ def sign_in(session: Session, throttle: SignInThrottle, username: str, password:
         matches = passwords.verify(user.password_hash if user is not None and usable else None, password)
     if user is None or not usable or not matches:
         throttle.failed(username, address)
-        raise Unauthorized(BAD_LOGIN)
+        raise Unauthorized("auth.bad_login", BAD_LOGIN)
     throttle.succeeded(username)
     return SignedIn(user, issue_token(session, user))
 
@@ -141,11 +151,17 @@ def _refuse_if_locked(throttle: SignInThrottle, username: str, address: str) -> 
     lock = throttle.lock(username, address)
     if lock is not None:
         minutes = max(1, round(lock.retry_after / 60))
+        message = (
+            _N("too many failed sign-ins for this account; try again in {minutes} minute(s)")
+            if lock.scope == "account"
+            else _N("too many failed sign-ins from this address; try again in {minutes} minute(s)")
+        )
         raise TooManyRequests(
-            f"too many failed sign-ins {'for this account' if lock.scope == 'account' else 'from this address'}; "
-            f"try again in {minutes} minute{'s' if minutes != 1 else ''}",
+            "auth.locked",
+            message,
             details={"retry_after": lock.retry_after, "locked": lock.scope},
             retry_after=lock.retry_after,
+            minutes=minutes,
         )
 
 
@@ -175,12 +191,12 @@ def _session_key(token: str) -> str:
     try:
         data = _serializer().loads(token, max_age=get_settings().token_minutes * 60)
     except SignatureExpired:
-        raise Unauthorized("token expired; sign in again") from None
+        raise Unauthorized("auth.token_expired_sign_again", _N("token expired; sign in again")) from None
     except BadSignature:
-        raise Unauthorized("invalid token") from None
+        raise Unauthorized("auth.invalid_token", _N("invalid token")) from None
     key = data.get("s") if isinstance(data, dict) else None
     if not isinstance(key, str):
-        raise Unauthorized("invalid token; sign in again")
+        raise Unauthorized("auth.invalid_token_sign_again", _N("invalid token; sign in again"))
     return key
 
 
@@ -192,14 +208,18 @@ def user_from_token(session: Session, token: str) -> User:
         .where(col(UserSession.key) == _session_key(token))
     ).first()
     if found is None:
-        raise Unauthorized("invalid token")
+        raise Unauthorized("auth.invalid_token", _N("invalid token"))
     user, row = found
     if row.revoked_at is not None:
-        raise Unauthorized(f"token revoked ({row.revoked_reason or 'revoked'}); sign in again")
+        raise Unauthorized(
+            "auth.token_revoked_sign_again",
+            _N("token revoked ({why}); sign in again"),
+            why=row.revoked_reason or "revoked",
+        )
     if row.expires_at <= clock.now():
-        raise Unauthorized("token expired; sign in again")
+        raise Unauthorized("auth.token_expired_sign_again", _N("token expired; sign in again"))
     if not user.active:
-        raise Unauthorized("invalid token")
+        raise Unauthorized("auth.invalid_token", _N("invalid token"))
     return user
 
 
@@ -242,4 +262,9 @@ def require_role(actor: Actor, *roles: Role) -> None:
     if actor.role == "system":
         return
     if actor.role not in {r.value for r in roles}:
-        raise Forbidden(f"role {actor.role!r} may not do this; needs {' or '.join(r.value for r in roles)}")
+        raise Forbidden(
+            "auth.role_may_do_needs",
+            _N("role {actor_role!r} may not do this; needs {roles}"),
+            actor_role=actor.role,
+            roles=" or ".join(r.value for r in roles),
+        )

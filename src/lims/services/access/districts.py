@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from sqlmodel import Session, col, select
 
+from lims.i18n import _N
 from lims.models import District, SamplingPoint, Station
 from lims.models.reference import SamplingPointPublic
 from lims.services.core.audit import Actor
@@ -26,7 +27,7 @@ def named(session: Session, code: str) -> District:
     """The district with this code, or NotFound."""
     district = by_code(session, code)
     if district is None:
-        raise NotFound(f"unknown district {code!r}")
+        raise NotFound("districts.unknown_district", _N("unknown district {code!r}"), code=code)
     return district
 
 
@@ -36,7 +37,7 @@ def named_or_first(session: Session, code: str | None) -> District:
         return named(session, code)
     district = session.exec(select(District).order_by(col(District.id))).first()
     if district is None:
-        raise NotFound("no district loaded: run `lims reference load` first")
+        raise NotFound("districts.no_district_loaded_run", _N("no district loaded: run `lims reference load` first"))
     return district
 
 
@@ -60,7 +61,7 @@ def require_point(session: Session, actor: Actor, code: str) -> SamplingPoint:
     """The actor's district's point with `code`; a point of another district is as unknown as no point."""
     found = point(session, actor.district_id, code)
     if found is None:
-        raise Invalid(f"unknown sampling point {code!r}")
+        raise Invalid("districts.unknown_sampling_point", _N("unknown sampling point {code!r}"), code=code)
     return found
 
 

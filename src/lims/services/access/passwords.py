@@ -11,6 +11,7 @@ from importlib import resources
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from lims.i18n import _N
 from lims.services.core.errors import Busy, Invalid
 from lims.settings import get_settings
 
@@ -45,7 +46,7 @@ def check(password: str, *, published_ok: bool = False) -> None:
     """Invalid unless `password` meets the policy."""
     reason = problem(password, published_ok=published_ok)
     if reason:
-        raise Invalid(reason)
+        raise Invalid("passwords.policy", _N("{problem}"), problem=reason)
 
 
 def _semaphore() -> threading.BoundedSemaphore:
@@ -69,7 +70,7 @@ def slot() -> Iterator[None]:
         return
     semaphore = _semaphore()
     if not semaphore.acquire(timeout=get_settings().hash_wait_seconds):
-        raise Busy("too many sign-ins at once; try again in a moment", retry_after=1)
+        raise Busy("passwords.too_many_sign_ins", _N("too many sign-ins at once; try again in a moment"), retry_after=1)
     _held.depth = 1
     try:
         yield

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session, col, select
 
+from lims.i18n import _N
 from lims.models import NotificationMark, PositiveCase, Sample, SamplingPoint, TestItem, TestResult
 from lims.models.common import Role
 from lims.services.access.auth import require_role
@@ -85,7 +86,9 @@ def mark_read(session: Session, actor: Actor, until: datetime | None = None) -> 
     now = clock.now()
     until = _aware(until) if until else now
     if until > now:
-        raise Invalid("cannot mark notifications read in the future")
+        raise Invalid(
+            "notifications.cannot_mark_notifications_read", _N("cannot mark notifications read in the future")
+        )
     earlier = session.exec(select(NotificationMark).where(NotificationMark.user_id == actor.user_id)).first()
     before = audit.snapshot(earlier) if earlier is not None else None
     # One atomic upsert that only ever moves the mark forward: two tabs marking at once both succeed,

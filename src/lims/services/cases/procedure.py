@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from lims.i18n import _N
 from lims.models import PositiveCase, Sample, SamplingPoint, TestItem, TestResult
 from lims.models.cases import CasePublic, Disposal, ReferralOutcome, RetestRequest
 from lims.models.common import Role
@@ -88,7 +89,7 @@ def _visible(session: Session, actor: Actor, case: PositiveCase) -> None:
         point = session.get(SamplingPoint, case.point_id)
         visible = point is not None and point.district_id == case.district_id and point.station_id == actor.station_id
     if not visible:
-        raise NotFound(f"no case {case.id}")
+        raise NotFound("procedure.no_case", _N("no case {case_id}"), case_id=case.id)
 
 
 def get_for(session: Session, actor: Actor, case_id: int) -> PositiveCase:
@@ -96,7 +97,7 @@ def get_for(session: Session, actor: Actor, case_id: int) -> PositiveCase:
     require_role(actor, Role.REVIEWER, Role.STATION, Role.ADMIN, Role.TESTER)
     case = session.get(PositiveCase, case_id)
     if case is None:
-        raise NotFound(f"no case {case_id}")
+        raise NotFound("procedure.no_case", _N("no case {case_id}"), case_id=case_id)
     _visible(session, actor, case)
     return case
 
@@ -122,12 +123,16 @@ def _change(session: Session, actor: Actor, case: PositiveCase, action: str, **v
     """Apply a transition as one conditional update: of two people acting at once, exactly one moves the case."""
     require_role(actor, Role.REVIEWER, Role.STATION)
     if case.closed_at:
-        raise Conflict(f"case {case.id} is closed")
+        raise Conflict("procedure.case_closed", _N("case {case_id} is closed"), case_id=case.id)
     before = audit.snapshot(case)
     read_in = {name: getattr(case, name) for name in CASE_STATE}
     if not atomic.update_where(session, case, read_in, values):
         session.rollback()
-        raise Conflict(f"case {case.id} was changed by someone else at the same moment; reload it and try again")
+        raise Conflict(
+            "procedure.case_was_changed_someone",
+            _N("case {case_id} was changed by someone else at the same moment; reload it and try again"),
+            case_id=case.id,
+        )
     audit.record(session, actor, case, action, before)
     return case
 
@@ -137,9 +142,15 @@ def request_retest(session: Session, actor: Actor, case_id: int, body: RetestReq
     case = get_for(session, actor, case_id)
     now = clock.now()
     if case.retest_requested_at or case.party_accepted_at:
-        raise Conflict("the party has already asked for a retest or accepted the result")
+        raise Conflict(
+            "procedure.party_has_already_asked", _N("the party has already asked for a retest or accepted the result")
+        )
     if now > case.retest_deadline:
-        raise Conflict(f"the retest window closed at {case.retest_deadline.isoformat()}")
+        raise Conflict(
+            "procedure.retest_window_closed",
+            _N("the retest window closed at {deadline}"),
+            deadline=case.retest_deadline.isoformat(),
+        )
     return _change(
         session,
         actor,
@@ -155,7 +166,9 @@ def accept(session: Session, actor: Actor, case_id: int) -> PositiveCase:
     """The party accepts the result without a retest."""
     case = get_for(session, actor, case_id)
     if case.retest_requested_at or case.party_accepted_at:
-        raise Conflict("the party has already asked for a retest or accepted the result")
+        raise Conflict(
+            "procedure.party_has_already_asked", _N("the party has already asked for a retest or accepted the result")
+        )
     return _change(session, actor, case, "accepted", party_accepted_at=clock.now())
 
 
@@ -163,9 +176,9 @@ def record_outcome(session: Session, actor: Actor, case_id: int, body: ReferralO
     """The qualified lab's finding; not confirmed closes the case without disposal."""
     case = get_for(session, actor, case_id)
     if case.retest_requested_at is None:
-        raise Conflict("no retest was requested for this case")
+        raise Conflict("procedure.no_retest_was_requested", _N("no retest was requested for this case"))
     if case.referral_outcome is not None:
-        raise Conflict("the lab outcome is already recorded")
+        raise Conflict("procedure.lab_outcome_already_recorded", _N("the lab outcome is already recorded"))
     now = clock.now()
     closing = {"closed_at": now, "status": "closed"} if body.outcome == "not_confirmed" else {}
     return _change(
@@ -185,8 +198,12 @@ def record_disposal(session: Session, actor: Actor, case_id: int, body: Disposal
     now = clock.now()
     if stage(case, now) != "disposal":
         raise Conflict(
-            f"the case is at stage {stage(case, now)}; disposal comes after the party accepts, the lab "
-            "confirms, or the retest window passes"
+            "procedure.case_stage_disposal_comes",
+            _N(
+                "the case is at stage {stage}; disposal comes after the party accepts, the lab confirms, "
+                "or the retest window passes"
+            ),
+            stage=stage(case, now),
         )
     return _change(
         session,

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, or_
 from sqlmodel import Session, col, select
 
+from lims.i18n import _N
 from lims.models import FoodCategory, PublicWarning, TestItem, bounds
 from lims.models.cases import WarningBase
 from lims.models.common import Role
@@ -27,18 +28,25 @@ def publish(session: Session, actor: Actor, data: WarningBase) -> PublicWarning:
     """Publish a warning now."""
     require_role(actor, Role.REVIEWER)
     if data.item_code and session.exec(select(TestItem.id).where(TestItem.code == data.item_code)).first() is None:
-        raise Invalid(f"unknown test item {data.item_code!r}")
+        raise Invalid(
+            "warnings.unknown_test_item", _N("unknown test item {data_item_code!r}"), data_item_code=data.item_code
+        )
     if (
         data.category_code
         and session.exec(select(FoodCategory.id).where(FoodCategory.code == data.category_code)).first() is None
     ):
-        raise Invalid(f"unknown food category {data.category_code!r}")
-    now = clock.now()
-    if data.expires_at is not None and data.expires_at <= now:
-        raise Invalid("expires_at is in the past")
-    if data.expires_at is not None and data.expires_at > now + bounds.WARNING_HORIZON:
         raise Invalid(
-            f"expires_at is more than {bounds.WARNING_HORIZON.days} days ahead; a warning is about a present risk"
+            "warnings.unknown_food_category",
+            _N("unknown food category {data_category_code!r}"),
+            data_category_code=data.category_code,
+        )
+    if data.expires_at is not None and data.expires_at <= clock.now():
+        raise Invalid("warnings.expires_past", _N("expires_at is in the past"))
+    if data.expires_at is not None and data.expires_at > clock.now() + bounds.WARNING_HORIZON:
+        raise Invalid(
+            "warnings.expires_more_than_days",
+            _N("expires_at is more than {days} days ahead; a warning is about a present risk"),
+            days=bounds.WARNING_HORIZON.days,
         )
     values = data.model_dump()
     if values["gtin"]:
@@ -55,17 +63,27 @@ def withdraw(session: Session, actor: Actor, warning_id: int, reason: str) -> Pu
     require_role(actor, Role.REVIEWER)
     warning = session.get(PublicWarning, warning_id)
     if warning is None or (actor.district_id is not None and warning.district_id != actor.district_id):
-        raise NotFound(f"no warning {warning_id}")  # another district's warning is answered as no warning
+        raise NotFound(
+            "warnings.no_warning", _N("no warning {warning_id}"), warning_id=warning_id
+        )  # another district's warning is answered as no warning
     if warning.withdrawn_at is not None:
-        raise Conflict(f"warning {warning_id} was already withdrawn")
+        raise Conflict(
+            "warnings.warning_was_already_withdrawn",
+            _N("warning {warning_id} was already withdrawn"),
+            warning_id=warning_id,
+        )
     reason = reason.strip()
     if len(reason) < 2:
-        raise Invalid("a withdrawal needs a reason")
+        raise Invalid("warnings.withdrawal_needs_reason", _N("a withdrawal needs a reason"))
     before = audit.snapshot(warning)
     withdrawn = {"withdrawn_at": clock.now(), "withdrawn_reason": reason}
     if not atomic.update_where(session, warning, {"withdrawn_at": None}, withdrawn):
         session.rollback()
-        raise Conflict(f"warning {warning_id} was withdrawn by someone else at the same moment")
+        raise Conflict(
+            "warnings.warning_was_withdrawn_someone",
+            _N("warning {warning_id} was withdrawn by someone else at the same moment"),
+            warning_id=warning_id,
+        )
     audit.record(session, actor, warning, "withdraw", before)
     return warning
 

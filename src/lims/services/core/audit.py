@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel
 
+from lims.i18n import _N
 from lims.models import AuditChain, AuditEvent
 from lims.models.common import AUDIT_SECRET, utcnow
 from lims.services.core.audit_keys import event_key, event_mac, fingerprint, head_mac
@@ -262,7 +263,7 @@ def append(
     )
     if moved.rowcount != 1:
         heads.pop(chain, None)
-        raise Conflict("the audit trail changed meanwhile; try again")
+        raise Conflict("audit.audit_trail_changed_meanwhile", _N("the audit trail changed meanwhile; try again"))
     head.count, head.hash = head.count + 1, digest
     return audit_event
 

@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
+from lims.i18n import _N
 from lims.services.core import audit, clock
 from lims.services.core.audit import GENESIS, Break, Report, SignedHead
 from lims.services.core.audit_keys import AuditKeyError, key_id, signing_key
@@ -53,7 +54,11 @@ class Inconsistent(Conflict):
     """The chains no longer extend the newest checkpoint: events were removed or replaced."""
 
     def __init__(self, breaks: list[Break]) -> None:
-        super().__init__("the audit trail is not consistent with the last checkpoint: " + "; ".join(map(str, breaks)))
+        super().__init__(
+            "audit.inconsistent",
+            _N("the audit trail is not consistent with the last checkpoint: {breaks}"),
+            breaks="; ".join(map(str, breaks)),
+        )
         self.breaks = breaks
 
 
@@ -141,7 +146,12 @@ def read(path: Path, public_key: Ed25519PublicKey) -> tuple[list[Checkpoint], li
         with path.open("rb") as handle:
             parsed = _Parsed(handle, public_key)
     except OSError as exc:
-        raise CheckpointFileError(f"cannot read the checkpoints in {path}: {exc.strerror}") from None
+        raise CheckpointFileError(
+            "audit_checkpoints.cannot_read_checkpoints",
+            _N("cannot read the checkpoints in {path}: {strerror}"),
+            path=path,
+            strerror=exc.strerror,
+        ) from None
     return parsed.found, parsed.problems
 
 
@@ -202,7 +212,12 @@ def _locked_file(path: Path) -> Iterator[IO[bytes]]:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise CheckpointFileError(f"cannot write checkpoints to {path}: {exc.strerror}") from None
+        raise CheckpointFileError(
+            "audit_checkpoints.cannot_write_checkpoints",
+            _N("cannot write checkpoints to {path}: {strerror}"),
+            path=path,
+            strerror=exc.strerror,
+        ) from None
     with os.fdopen(fd, "a+b") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -264,7 +279,12 @@ def verify(
             try:
                 public_key = signing_key(create=False).public_key()
             except AuditKeyError as exc:
-                raise AuditKeyError(f"cannot check the checkpoints in {path}: {exc.reason}") from None
+                raise AuditKeyError(
+                    "audit_checkpoints.cannot_check_checkpoints",
+                    _N("cannot check the checkpoints in {path}: {reason}"),
+                    path=path,
+                    reason=exc.reason,
+                ) from None
         checkpoints, problems = read(path, public_key)
         problems += consistency(checkpoints)
     report = audit.check(session, audited_models, signed=signed_heads(checkpoints))

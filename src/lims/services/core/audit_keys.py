@@ -20,6 +20,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from lims.i18n import _N
 from lims.secret_files import SecretFileError, read_or_create, read_private
 from lims.services.core.errors import ServiceError
 from lims.settings import get_settings
@@ -40,7 +41,13 @@ _signing_keys: dict[Path, Ed25519PrivateKey] = {}
 
 def _checked(key: bytes, source: str) -> bytes:
     if len(key) < MIN_KEY_BYTES:
-        raise AuditKeyError(f"{source} holds {len(key)} bytes; an audit key needs at least {MIN_KEY_BYTES}")
+        raise AuditKeyError(
+            "audit_keys.holds_bytes_audit_key",
+            _N("{source} holds {length} bytes; an audit key needs at least {minimum}"),
+            source=source,
+            length=len(key),
+            minimum=MIN_KEY_BYTES,
+        )
     return key
 
 
@@ -58,10 +65,12 @@ def event_key(*, create: bool = True) -> bytes:
         raw = read_or_create(path, lambda: secrets.token_urlsafe(48).encode() + b"\n") if create else read_private(path)
     except FileNotFoundError:
         raise AuditKeyError(
-            f"no audit key: set LIMS_AUDIT_KEY or put the key the events were written with into {path}"
+            "audit_keys.no_audit_key_set",
+            _N("no audit key: set LIMS_AUDIT_KEY or put the key the events were written with into {path}"),
+            path=path,
         ) from None
     except SecretFileError as exc:
-        raise AuditKeyError(f"audit key file: {exc}") from None
+        raise AuditKeyError("audit_keys.audit_key_file", _N("audit key file: {exc}"), exc=exc) from None
     key = _checked(raw.strip(), f"the audit key file {path}")
     _file_keys[path] = key
     return key
@@ -104,15 +113,19 @@ def signing_key(*, create: bool = True) -> Ed25519PrivateKey:
     try:
         pem = read_or_create(path, _new_signing_key) if create else read_private(path)
     except FileNotFoundError:
-        raise AuditKeyError(f"no checkpoint signing key at {path}") from None
+        raise AuditKeyError(
+            "audit_keys.no_checkpoint_signing_key", _N("no checkpoint signing key at {path}"), path=path
+        ) from None
     except SecretFileError as exc:
-        raise AuditKeyError(f"checkpoint signing key: {exc}") from None
+        raise AuditKeyError("audit_keys.checkpoint_signing_key", _N("checkpoint signing key: {exc}"), exc=exc) from None
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm):
-        raise AuditKeyError(f"{path} is not an unencrypted PEM private key") from None
+        raise AuditKeyError(
+            "audit_keys.unencrypted_pem_private_key", _N("{path} is not an unencrypted PEM private key"), path=path
+        ) from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise AuditKeyError(f"{path} is not an Ed25519 key")
+        raise AuditKeyError("audit_keys.ed25519_key", _N("{path} is not an Ed25519 key"), path=path)
     _signing_keys[path] = key
     return key
 
@@ -127,9 +140,11 @@ def load_public_key(pem: bytes, source: str) -> Ed25519PublicKey:
     try:
         key = serialization.load_pem_public_key(pem)
     except (ValueError, TypeError, UnsupportedAlgorithm):
-        raise AuditKeyError(f"{source} is not a PEM public key") from None
+        raise AuditKeyError(
+            "audit_keys.pem_public_key", _N("{source} is not a PEM public key"), source=source
+        ) from None
     if not isinstance(key, Ed25519PublicKey):
-        raise AuditKeyError(f"{source} is not an Ed25519 public key")
+        raise AuditKeyError("audit_keys.ed25519_public_key", _N("{source} is not an Ed25519 public key"), source=source)
     return key
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import func
 from sqlmodel import Session
 
 from lims.db import SQLITE_LOCAL_MONTH
+from lims.i18n import _N
 from lims.models import District
 from lims.models.common import utcnow
 from lims.models.reference import DEFAULT_TIME_ZONE
@@ -40,11 +41,21 @@ def _zone_named(name: str) -> ZoneInfo:
 def check_zone(name: object, where: str = "time_zone") -> str:
     """`name` if it is an IANA time zone this machine knows, else Invalid naming the field."""
     if not isinstance(name, str) or not name or len(name) > 64 or name.startswith("/") or ".." in name:
-        raise Invalid(f"{where}: {str(name)[:64]!r} is not a time zone name (e.g. Asia/Shanghai)")
+        raise Invalid(
+            "clock.not_a_zone",
+            _N("{where}: {name!r} is not a time zone name (e.g. Asia/Shanghai)"),
+            where=where,
+            name=str(name)[:64],
+        )
     try:
         _zone_named(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise Invalid(f"{where}: unknown time zone {name!r} (an IANA name such as Asia/Shanghai)") from None
+        raise Invalid(
+            "clock.unknown_zone",
+            _N("{where}: unknown time zone {name!r} (an IANA name such as Asia/Shanghai)"),
+            where=where,
+            name=name,
+        ) from None
     return name
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from lims.i18n import _N
 from lims.models import bounds
 from lims.services.core import clock
 from lims.services.core.errors import Invalid
@@ -18,7 +19,7 @@ def day(text: str | None, name: str) -> date | None:
     try:
         return bounds.parse_day(text, name)
     except ValueError as exc:
-        raise Invalid(str(exc)) from None
+        raise Invalid("dates.invalid", _N("{problem}"), problem=str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,14 @@ def window(
     """
     first, last = day(date_from, from_field), day(date_to, to_field)
     if first is not None and last is not None and last < first:
-        raise Invalid(f"{to_field} {last.isoformat()} is before {from_field} {first.isoformat()}")
+        raise Invalid(
+            "dates.window_reversed",
+            _N("{to_field} {last} is before {from_field} {first}"),
+            to_field=to_field,
+            last=last.isoformat(),
+            from_field=from_field,
+            first=first.isoformat(),
+        )
     return Window(
         None if first is None else clock.day_bounds(first, district)[0],
         None if last is None else clock.day_bounds(last, district)[1],
@@ -72,10 +80,15 @@ def moment(text: str | None, name: str) -> datetime | None:
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise Invalid(f"{name} {text[:40]!r} is not a time (ISO 8601 with an offset)") from None
+        raise Invalid(
+            "dates.time_iso_offset",
+            _N("{name} {text!r} is not a time (ISO 8601 with an offset)"),
+            name=name,
+            text=text[:40],
+        ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     try:
         return bounds.check_moment(value)
     except ValueError as exc:
-        raise Invalid(f"{name}: {exc}") from None
+        raise Invalid("dates.error", _N("{name}: {exc}"), name=name, exc=exc) from None

@@ -14,6 +14,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from lims.i18n import _N
 from lims.models import (
     FoodCategory,
     Instrument,
@@ -309,7 +310,12 @@ def _work_on_instruments(
                 outcome = "positive" if len(measurements) % 13 == 6 else "negative"
                 serial = serials.get(item.family)
                 if serial is None:
-                    raise Invalid(f"the reference data have no {item.family} instrument to measure {item.code} on")
+                    raise Invalid(
+                        "demo.no_instrument",
+                        _N("the reference data have no {family} instrument to measure {item_code} on"),
+                        family=item.family,
+                        item_code=item.code,
+                    )
                 measurements.append(Measurement(sample.label_id, item.code, item.family, outcome, serial))
         session.commit()
     summary.samples += len(registered)

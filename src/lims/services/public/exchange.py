@@ -7,6 +7,7 @@ from typing import Any
 from sqlmodel import Session
 
 from barcodes.epcis import UNIT_CODES, EpcisError, epcis_document, lot_problem
+from lims.i18n import _N
 from lims.models.trace import TracedResult, TraceRecord
 from lims.services.core.errors import Invalid
 from lims.services.public import trace
@@ -45,4 +46,6 @@ def epcis_for(session: Session, code: str) -> dict[str, Any]:
     try:
         return epcis_document([_event_input(record, r) for r in wanted])
     except EpcisError as exc:
-        raise Invalid(f"cannot express these results in EPCIS: {exc}") from None
+        raise Invalid(
+            "exchange.cannot_express_these_results", _N("cannot express these results in EPCIS: {exc}"), exc=exc
+        ) from None

@@ -20,6 +20,7 @@ from sqlmodel import Session, SQLModel
 
 from barcodes.decode import Decoded, decode
 from barcodes.imageio import MAX_FILE_BYTES, ImageError
+from lims.i18n import _N
 from lims.models.trace import TraceRecord
 from lims.services.core.errors import Busy, Invalid, ServiceError, TooLarge
 from lims.services.public import trace
@@ -51,8 +52,11 @@ class DecodeSlots:
 
     def _busy(self) -> Busy:
         return Busy(
-            f"the server is decoding {self.slots} photos and {self.waiting} more are waiting; try again shortly",
+            "scanning.server_decoding_photos_more",
+            _N("the server is decoding {slots} photos and {waiting} more are waiting; try again shortly"),
             retry_after=RETRY_AFTER_SECONDS,
+            slots=self.slots,
+            waiting=self.waiting,
         )
 
     @asynccontextmanager
@@ -82,7 +86,8 @@ SLOTS = DecodeSlots(DECODE_SLOTS, MAX_WAITING, WAIT_SECONDS)
 
 
 def _refusal(exc: ImageError) -> ServiceError:
-    return (TooLarge if exc.code == "too_large" else Invalid)(f"cannot read the photo: {exc.reason}")
+    kind = TooLarge if exc.code == "too_large" else Invalid
+    return kind(f"scanning.{exc.code}", _N("cannot read the photo: {problem}"), problem=exc.reason)
 
 
 async def decode_upload(read: Callable[[int], Awaitable[bytes]], max_bytes: int) -> list[Decoded]:
@@ -94,9 +99,13 @@ async def decode_upload(read: Callable[[int], Awaitable[bytes]], max_bytes: int)
     async with SLOTS.held():
         data = await read(max_bytes + 1)
         if len(data) > max_bytes:
-            raise TooLarge(f"the photo is larger than {max_bytes // (1024 * 1024)} MB")
+            raise TooLarge(
+                "scanning.photo_larger_than_mb",
+                _N("the photo is larger than {megabytes} MB"),
+                megabytes=max_bytes // (1024 * 1024),
+            )
         if not data:
-            raise Invalid("cannot read the photo: the file is empty")
+            raise Invalid("scanning.cannot_read_photo_file", _N("cannot read the photo: the file is empty"))
         try:
             return await anyio.to_thread.run_sync(decode, data)
         except ImageError as exc:
@@ -131,7 +140,11 @@ def trace_codes(session: Session, found: list[Decoded]) -> list[ScannedCode]:
     for item in found:
         try:
             if item.gs1_error:
-                raise Invalid(f"the code is marked GS1 but breaks GS1 syntax: {item.gs1_error}")
+                raise Invalid(
+                    "scanning.code_marked_gs1_but",
+                    _N("the code is marked GS1 but breaks GS1 syntax: {item_gs1_error}"),
+                    item_gs1_error=item.gs1_error,
+                )
             code = _traceable(item.text)
             record, status, detail = trace.trace(session, code), 200, None
         except ServiceError as exc:

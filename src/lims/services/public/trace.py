@@ -13,6 +13,7 @@ from sqlmodel import Session, col
 
 from barcodes.authenticate import authenticate
 from barcodes.gs1 import CodeError, ParsedCode, parse_code
+from lims.i18n import _N
 from lims.models import AuditChain, FoodCategory, Limit, PublicWarning, Sample, SamplingPoint, TestItem, TestResult
 from lims.models.trace import (
     Finding,
@@ -164,21 +165,25 @@ def _relevant_warnings(
     return _warnings(warnings.relevant(in_force, gtin14=gtin14, item_codes=items))
 
 
+# The public's answer for a label id with nothing published: the same for unknown and unpublished samples.
+UNPUBLISHED = _N("there are no published results for label id {label_id}")
+
+
 def unpublished_reason(label_id: str) -> str:
-    """The public's answer for a label id with nothing published: the same for unknown and unpublished samples."""
-    return f"there are no published results for label id {label_id}"
+    """The public's answer for a label id with nothing published, in English."""
+    return UNPUBLISHED.format(label_id=label_id)
 
 
 def trace_sample(session: Session, label_id: str, memo: HeadMemo | None = None) -> TraceRecord:
     """A sample's published results by its label id (404 alike for an unknown and an unpublished sample)."""
     problem = label_id_problem(label_id)
     if problem:
-        raise Invalid(problem)
+        raise Invalid("trace.label_id", _N("{problem}"), problem=problem)
     rows = session.connection().execute(RESULTS_OF_LABEL, {"label_id": label_id}).all()
     if not rows:
         # One answer whether or not the sample exists: the public must not learn which label ids are
         # taken, nor that a sample is waiting for review. Staff see their samples on their own pages.
-        raise NotFound(unpublished_reason(label_id))
+        raise NotFound("trace.unpublished", UNPUBLISHED, label_id=label_id)
     results = _as_results(rows)
     row = rows[0]
     traced = TracedSample(
@@ -248,7 +253,7 @@ def _authenticity(
 def trace_gs1(session: Session, parsed: ParsedCode, memo: HeadMemo | None = None) -> TraceRecord:
     """A product code (GTIN, GS1 element string or Digital Link): product, authenticity, published results."""
     if parsed.gtin is None:
-        raise Invalid("the GS1 code carries no GTIN, so it names no product")
+        raise Invalid("trace.gs1_code_carries_no", _N("the GS1 code carries no GTIN, so it names no product"))
     gtin14 = parsed.gtin.gtin14
     product, marks, findings = _computed(
         memo, ("authenticity", gtin14, None), lambda: _authenticity(session, parsed, None)
@@ -257,8 +262,10 @@ def trace_gs1(session: Session, parsed: ParsedCode, memo: HeadMemo | None = None
     active = _relevant_warnings(session, memo, gtin14, set())
     if not results and not active and product is None:
         raise NotFound(
-            f"we know nothing about GTIN {gtin14} yet",
+            "trace.we_know_nothing_about",
+            _N("we know nothing about GTIN {gtin14} yet"),
             details={"gtin": gtin14, "findings": [f.model_dump() for f in findings]},
+            gtin14=gtin14,
         )
     return TraceRecord(
         code=parsed.text,
@@ -277,15 +284,20 @@ def trace(session: Session, code: str, memo: HeadMemo | None = None) -> TraceRec
     """Trace any supported code: a sample label id, a GTIN-8/12/13/14, a GS1 element string or Digital Link."""
     code = code.strip()
     if not code or len(code) > MAX_CODE_LENGTH:
-        raise Invalid("code is empty or too long")
+        raise Invalid("trace.code_empty_too_long", _N("code is empty or too long"))
     if looks_like_label_id(code.upper()):
         return trace_sample(session, code.upper(), memo)
     try:
         parsed = parse_code(code)
     except CodeError as exc:
-        raise Invalid(exc.reason, details={"reason_zh": exc.reason_zh}) from None
+        raise Invalid(
+            "gs1.invalid", _N("{problem}"), problem=exc.reason, details={"reason_zh": exc.reason_zh}
+        ) from None
     if not parsed.is_gs1:
-        raise Invalid("not a sample label id or a GS1 product code (GTIN, element string or Digital Link)")
+        raise Invalid(
+            "trace.sample_label_id_gs1",
+            _N("not a sample label id or a GS1 product code (GTIN, element string or Digital Link)"),
+        )
     return trace_gs1(session, parsed, memo)
 
 
@@ -353,7 +365,9 @@ def _answer(session: Session, code: str, memo: HeadMemo | None) -> tuple[int, by
     try:
         return 200, trace(session, code, memo).model_dump_json(exclude=set(_ECHOED)).encode()
     except ServiceError as exc:
-        return exc.status_code, json.dumps({"detail": exc.reason, **exc.details}, ensure_ascii=False).encode()
+        return exc.status_code, json.dumps(
+            {"detail": exc.reason, "code": exc.code, "params": exc.json_params(), **exc.details}, ensure_ascii=False
+        ).encode()
 
 
 def trace_json(session: Session, code: str) -> tuple[int, bytes]:

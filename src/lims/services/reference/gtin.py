@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from barcodes.gs1 import CodeError, parse_gtin
+from lims.i18n import _N
 from lims.services.core.errors import Invalid
 
 
@@ -11,4 +12,6 @@ def normalise(code: str) -> str:
     try:
         return parse_gtin(code.strip()).gtin14
     except CodeError as exc:
-        raise Invalid(exc.reason, details={"reason_zh": exc.reason_zh}) from None
+        raise Invalid(
+            "gs1.invalid", _N("{problem}"), problem=exc.reason, details={"reason_zh": exc.reason_zh}
+        ) from None

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, SQLModel, col, select
 
 from instrument_drivers import family_registry
+from lims.i18n import _N
 from lims.models import District, FoodCategory, Instrument, KitLot, Limit, SamplingPoint, Station, TestItem
 from lims.services.core import clock
 from lims.services.core.audit import Actor
@@ -73,7 +74,12 @@ def _date(value: Any, where: str) -> date:
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        raise Invalid(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from None
+        raise Invalid(
+            "reference_data.date_yyyy_mm_dd",
+            _N("{where}: {value!r} is not a date (YYYY-MM-DD)"),
+            where=where,
+            value=value,
+        ) from None
 
 
 def reference_files(folder: Path) -> tuple[Path | None, list[Path]]:
@@ -88,11 +94,18 @@ def _read(path: Path) -> dict[str, Any]:
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except OSError as exc:
-        raise Invalid(f"cannot read reference file {path}: {exc.strerror or exc}") from None
+        raise Invalid(
+            "reference_data.cannot_read_reference_file",
+            _N("cannot read reference file {path}: {problem}"),
+            path=path,
+            problem=exc.strerror or exc,
+        ) from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise Invalid(f"{path}: not valid YAML: {exc}") from None
+        raise Invalid("reference_data.valid_yaml", _N("{path}: not valid YAML: {exc}"), path=path, exc=exc) from None
     if not isinstance(doc, dict):
-        raise Invalid(f"{path}: expected a mapping of sections")
+        raise Invalid(
+            "reference_data.expected_mapping_sections", _N("{path}: expected a mapping of sections"), path=path
+        )
     return doc
 
 
@@ -105,11 +118,18 @@ def load_reference(session: Session, actor: Actor, folder: Path | None = None) -
     """
     folder = folder or shipped_reference_dir()
     if not folder.is_dir():
-        raise Invalid(f"reference folder not found: {folder}")
+        raise Invalid(
+            "reference_data.reference_folder_found", _N("reference folder not found: {folder}"), folder=folder
+        )
     items_path, district_paths = reference_files(folder)
     if items_path is None and not district_paths:
         raise Invalid(
-            f"no reference files in {folder}: expected {ITEMS_FILE}, {DISTRICT_FILE} or {DISTRICTS_FOLDER}/*.yaml"
+            "reference_data.no_reference_files_expected",
+            _N("no reference files in {folder}: expected {ITEMS_FILE}, {DISTRICT_FILE} or {DISTRICTS_FOLDER}/*.yaml"),
+            folder=folder,
+            ITEMS_FILE=ITEMS_FILE,
+            DISTRICT_FILE=DISTRICT_FILE,
+            DISTRICTS_FOLDER=DISTRICTS_FOLDER,
         )
     report = LoadReport()
     if items_path is not None:
@@ -117,23 +137,39 @@ def load_reference(session: Session, actor: Actor, folder: Path | None = None) -
         try:
             _load_items(session, actor, doc, report)
         except (KeyError, TypeError) as exc:
-            raise Invalid(f"{items_path}: missing field or unknown code {exc}") from None
+            raise Invalid(
+                "reference_data.missing_field_unknown_code",
+                _N("{items_path}: missing field or unknown code {exc}"),
+                items_path=items_path,
+                exc=exc,
+            ) from None
     seen: dict[str, Path] = {}
     for path in district_paths:
         doc = _read(path)
         try:
             code = _load_district(session, actor, doc, report, seen)
         except (KeyError, TypeError) as exc:
-            raise Invalid(f"{path}: missing field or unknown code {exc}") from None
+            raise Invalid(
+                "reference_data.missing_field_unknown_code_",
+                _N("{path}: missing field or unknown code {exc}"),
+                path=path,
+                exc=exc,
+            ) from None
         except Invalid as exc:
-            raise Invalid(f"{path}: {exc.reason}") from None
+            raise Invalid("reference_data.error", _N("{path}: {reason}"), path=path, reason=exc.reason) from None
         seen[code] = path
     return report
 
 
 def _code(value: Any, pattern: re.Pattern[str], what: str) -> str:
     if not isinstance(value, str) or not pattern.match(value):
-        raise Invalid(f"{what} code {value!r} must match {pattern.pattern}")
+        raise Invalid(
+            "reference_data.code_must_match",
+            _N("{what} code {value!r} must match {pattern_pattern}"),
+            what=what,
+            value=value,
+            pattern_pattern=pattern.pattern,
+        )
     return value
 
 
@@ -144,7 +180,12 @@ def _load_district(
     d = docs["district"]
     code = _code(d["code"], DISTRICT_CODE, "district")
     if code in seen:
-        raise Invalid(f"district {code} is also in {seen[code]}")
+        raise Invalid(
+            "reference_data.district_also",
+            _N("district {code} is also in {seen_code}"),
+            code=code,
+            seen_code=seen[code],
+        )
     district = _upsert(
         session,
         actor,
@@ -161,7 +202,11 @@ def _load_district(
     for s in docs["stations"]:
         station_code = _code(s["code"], PLACE_CODE, "station")
         if station_code in stations:
-            raise Invalid(f"station {station_code} is listed twice")
+            raise Invalid(
+                "reference_data.station_listed_twice",
+                _N("station {station_code} is listed twice"),
+                station_code=station_code,
+            )
         stations[station_code] = _upsert(
             session,
             actor,
@@ -180,10 +225,20 @@ def _load_district(
     for p in docs["points"]:
         point_code = _code(p["code"], PLACE_CODE, "sampling point")
         if point_code in point_codes:
-            raise Invalid(f"sampling point {point_code} is listed twice")
+            raise Invalid(
+                "reference_data.sampling_point_listed_twice",
+                _N("sampling point {point_code} is listed twice"),
+                point_code=point_code,
+            )
         point_codes.add(point_code)
         if p["station"] not in stations:
-            raise Invalid(f"sampling point {point_code}: station {p['station']!r} is not a station of district {code}")
+            raise Invalid(
+                "reference_data.sampling_point_station_station",
+                _N("sampling point {point_code}: station {p_station!r} is not a station of district {code}"),
+                point_code=point_code,
+                p_station=p["station"],
+                code=code,
+            )
         _upsert(
             session,
             actor,
@@ -207,7 +262,12 @@ def _load_district(
         owner = session.exec(select(Instrument.district_id).where(Instrument.serial == i["serial"])).first()
         if owner is not None and owner != district.id:
             other = session.get(District, owner)
-            raise Invalid(f"instrument {i['serial']} belongs to district {other.code if other else owner}")
+            raise Invalid(
+                "reference_data.instrument_belongs_district",
+                _N("instrument {i_serial} belongs to district {owner}"),
+                i_serial=i["serial"],
+                owner=other.code if other else owner,
+            )
         _upsert(
             session,
             actor,
@@ -229,7 +289,13 @@ def _family(name: Any, what: str) -> None:
     """Refuse a family that no registered instrument family has (the registry lists them)."""
     known = family_registry.names()
     if name not in known:
-        raise Invalid(f"{what}: unknown family {name!r}; known: {', '.join(known)}")
+        raise Invalid(
+            "reference_data.unknown_family",
+            _N("{what}: unknown family {name!r}; known: {known}"),
+            what=what,
+            name=name,
+            known=", ".join(known),
+        )
 
 
 def _load_items(session: Session, actor: Actor, docs: dict[str, Any], report: LoadReport) -> None:

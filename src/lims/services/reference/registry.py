@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 
 from barcodes.products import ProductRecord, RejectedRow, load_sample_catalogue, parse_off_file
 from barcodes.trademarks import Trademark, load_sample_trademarks, parse_trademarks_csv, search_marks
+from lims.i18n import _N
 from lims.models import Product, TrademarkRecord
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Invalid
@@ -79,7 +80,7 @@ def import_product_file(session: Session, actor: Actor, path: Path, **options: o
     try:
         return import_products(session, actor, parse_off_file(path), **options)  # type: ignore[arg-type]
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise Invalid(f"cannot import {path}: {exc}") from None
+        raise Invalid("registry.cannot_import", _N("cannot import {path}: {exc}"), path=path, exc=exc) from None
 
 
 def _upsert_mark(session: Session, actor: Actor, mark: Trademark, report: ImportReport) -> None:
@@ -113,7 +114,7 @@ def import_trademark_file(session: Session, actor: Actor, path: Path) -> ImportR
         with path.open(encoding="utf-8-sig") as lines:
             return import_trademarks(session, actor, parse_trademarks_csv(lines))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise Invalid(f"cannot import {path}: {exc}") from None
+        raise Invalid("registry.cannot_import", _N("cannot import {path}: {exc}"), path=path, exc=exc) from None
 
 
 def load_samples(session: Session, actor: Actor) -> tuple[ImportReport, ImportReport]:

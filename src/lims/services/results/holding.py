@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from instrument_drivers.reading import Reading
+from lims.i18n import _N
 from lims.models import HeldReading, Instrument, TestResult
 from lims.models.common import Role
 from lims.services.access.auth import require_role
@@ -40,18 +41,33 @@ def assign(session: Session, actor: Actor, held_id: int, label_id: str) -> TestR
         session.exec(select(Instrument).where(Instrument.serial == held.instrument_serial)).first() if held else None
     )
     if held is None or (instrument is not None and instrument.district_id != actor.district_id):
-        raise NotFound(f"no held reading {held_id}")  # another district's reading is answered as no reading
+        raise NotFound(
+            "holding.no_held_reading", _N("no held reading {held_id}"), held_id=held_id
+        )  # another district's reading is answered as no reading
     if held.assigned_result_id is not None:
-        raise Conflict(f"held reading {held_id} was already assigned to result {held.assigned_result_id}")
+        raise Conflict(
+            "holding.held_reading_was_already",
+            _N("held reading {held_id} was already assigned to result {held_assigned_result_id}"),
+            held_id=held_id,
+            held_assigned_result_id=held.assigned_result_id,
+        )
     if instrument is None:
-        raise Invalid(f"instrument {held.instrument_serial} is not registered; an administrator adds it first")
+        raise Invalid(
+            "holding.instrument_registered_administrator_adds",
+            _N("instrument {held_instrument_serial} is not registered; an administrator adds it first"),
+            held_instrument_serial=held.instrument_serial,
+        )
     reading = Reading.from_dict({k: v for k, v in held.reading.items() if k != "reason"})
     before = audit.snapshot(held)
     # Claim the reading before judging it: of two testers assigning it at once, the second stops here
     # (the no-op update takes the row's lock, and matches nothing once the first has assigned it).
     if not atomic.update_where(session, held, {"assigned_result_id": None}, {"assigned_result_id": None}):
         session.rollback()
-        raise Conflict(f"held reading {held_id} was assigned by someone else at the same moment")
+        raise Conflict(
+            "holding.held_reading_was_assigned",
+            _N("held reading {held_id} was assigned by someone else at the same moment"),
+            held_id=held_id,
+        )
     result = ingest.submit_reading(
         session, actor, reading, label_id.strip().upper(), instrument.serial, extra={"held_reading_id": held.id}
     )

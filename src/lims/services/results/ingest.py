@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from instrument_drivers.reading import Reading
+from lims.i18n import _N
 from lims.models import District, HeldReading, Instrument, Sample, TestItem, TestResult, User
 from lims.models.common import Role
 from lims.models.results import ResultSubmit
@@ -18,7 +19,7 @@ from lims.services.access import auth
 from lims.services.access.accounts import GATEWAY_USER
 from lims.services.core import audit
 from lims.services.core.audit import SYSTEM, Actor
-from lims.services.core.errors import Invalid
+from lims.services.core.errors import Invalid, ServiceError
 from lims.services.reference import reference_data
 from lims.services.results import judging, records
 from lims.services.samples import sampling
@@ -117,14 +118,21 @@ def _existing(session: Session, readings: list[Reading]) -> dict[tuple[str, int]
     return found
 
 
-def _hold(session: Session, actor: Actor, reading: Reading, reason: str) -> Stored:
+def _hold(session: Session, actor: Actor, reading: Reading, why: ServiceError) -> Stored:
+    reason = why.reason
     held = HeldReading(
         instrument_serial=reading.instrument_serial,
         sequence=reading.sequence,
         family=reading.family,
         item_code=reading.item_code,
         sample_label_id=reading.sample_label_id,
-        reading={**reading.as_dict(), "reason": reason},
+        reading={
+            **reading.as_dict(),
+            "reason": reason,
+            "reason_code": why.code,
+            "reason_message": why.message,
+            "reason_params": why.json_params(),
+        },
     )
     session.add(held)
     session.flush()
@@ -205,18 +213,38 @@ def _store_new(session: Session, reading: Reading, shared: _Shared) -> Stored:
         district_id = int(session.exec(select(District.id)).first() or 0)
     actor = shared.gateway(session, district_id)
     if instrument is None:
-        return _hold(session, actor, reading, f"unknown instrument {reading.instrument_serial}")
+        return _hold(
+            session,
+            actor,
+            reading,
+            Invalid("hold.unknown_instrument", _N("unknown instrument {serial}"), serial=reading.instrument_serial),
+        )
     if sample is None:
-        return _hold(session, actor, reading, f"unknown sample {reading.sample_label_id or '(none)'}")
+        return _hold(
+            session,
+            actor,
+            reading,
+            Invalid("hold.unknown_sample", _N("unknown sample {label_id}"), label_id=reading.sample_label_id or "-"),
+        )
     item = _item(session, reading.item_code)
     if item is None:
-        return _hold(session, actor, reading, f"unknown item {reading.item_code}")
+        return _hold(
+            session,
+            actor,
+            reading,
+            Invalid("hold.unknown_item", _N("unknown item {item_code}"), item_code=reading.item_code),
+        )
     try:  # submit validates everything before it writes, so a refusal leaves nothing behind
         result = submit_reading(session, actor, reading, sample.label_id, instrument.serial)
     except Invalid as exc:
-        return _hold(session, actor, reading, exc.reason)
+        return _hold(session, actor, reading, exc)
     except ValidationError as exc:
-        return _hold(session, actor, reading, f"raw data rejected: {exc.errors()[0]['msg']}")
+        return _hold(
+            session,
+            actor,
+            reading,
+            Invalid("hold.raw_rejected", _N("raw data rejected: {problem}"), problem=exc.errors()[0]["msg"]),
+        )
     return Stored(reading, result.id, None, False, result.judgement, result.value)
 
 

@@ -10,8 +10,14 @@ from typing import Any
 
 from instrument_drivers import family_registry
 from instrument_drivers.errors import UnknownDriverError
-from lims.judgement import CannotJudge, JudgeContext, Judgement, KitFigures, RawError
-from lims.judgement.raw import figure_names, read_raw
+from lims.i18n import _N
+from lims.judgement import (
+    JudgeContext,
+    Judgement,
+    KitFigures,
+    RawError,
+)
+from lims.judgement.raw import NeedsKitLot, figure_names, read_raw
 from lims.models import KitLot, Limit, TestItem
 from lims.services.core.errors import Invalid
 
@@ -20,8 +26,14 @@ def module(family: str) -> ModuleType:
     """The judgement module of `family`; `Invalid` names the known families."""
     try:
         spec = family_registry.spec(family)
-    except UnknownDriverError as exc:
-        raise Invalid(str(exc)) from None
+    except UnknownDriverError:
+        known = ", ".join(family_registry.names())
+        raise Invalid(
+            "judging.unknown_family",
+            _N("unknown instrument family {family!r}; known: {known}"),
+            family=family,
+            known=known,
+        ) from None
     found: ModuleType = spec.load("judgement")
     return found
 
@@ -56,13 +68,29 @@ def judge(item: TestItem, raw: Mapping[str, Any], limit: Limit, kit: KitLot | No
     try:
         values = read_raw(family.Raw, raw, item.family)
     except RawError as exc:
-        raise Invalid(str(exc)) from None
+        if exc.figure is not None:
+            raise Invalid(
+                "judging.raw_value_must_finite",
+                _N("raw value {name!r} must be a finite number, got {value!r}"),
+                name=exc.figure,
+                value=exc.value,
+            ) from None
+        raise Invalid(
+            "judging.raw_data_item_needs",
+            _N("raw data for a {family} item needs {wanted}"),
+            family=exc.family,
+            wanted=exc.wanted,
+        ) from None
     try:
         judgement: Judgement = family.judge_raw(values, context(item, limit, kit))
-    except CannotJudge as exc:
-        raise Invalid(str(exc)) from None
-    except ValueError as exc:
-        raise Invalid(f"cannot judge {item.code}: {exc}") from None
+    except NeedsKitLot:
+        raise Invalid(
+            "judging.item_needs_kit_lot", _N("item {item_code} needs a kit lot with a cut-off"), item_code=item.code
+        ) from None
+    except ValueError as exc:  # CannotJudge included: a plug-in family's own reason, shown as it is
+        raise Invalid(
+            "judging.cannot_judge", _N("cannot judge {item_code}: {exc}"), item_code=item.code, exc=exc
+        ) from None
     return judgement
 
 
@@ -72,6 +100,11 @@ def example_raw(
     """Raw figures a real run of `item` with this outcome would give (for the demo's hand-made readings)."""
     make = getattr(module(item.family), "example_raw", None)
     if make is None:
-        raise Invalid(f"the {item.family} family's judgement gives no example figures for {item.code}")
+        raise Invalid(
+            "judging.no_example_figures",
+            _N("the {family} family's judgement gives no example figures for {item_code}"),
+            family=item.family,
+            item_code=item.code,
+        )
     figures: dict[str, float] = make(context(item, limit, kit), positive, rng)
     return figures

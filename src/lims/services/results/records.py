@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from lims.i18n import _N
 from lims.models import FoodCategory, Instrument, KitLot, Limit, Sample, SamplingPoint, TestItem, TestResult
 from lims.models.common import JudgementOutcome, ResultStatus, Role
 from lims.models.results import ResultCorrection, ResultPublic, ResultSubmit
@@ -24,25 +25,21 @@ FLAG_KIT_EXPIRED = "kit_lot_expired"
 FLAG_NO_KIT_LOT = "no_kit_lot"
 FLAG_INSTRUMENT_DISAGREES = "instrument_disagrees"
 
-# What each flag means, for reviewers (Chinese first).
-FLAG_TEXT: dict[str, tuple[str, str]] = {
-    FLAG_CALIBRATION_OVERDUE: ("仪器已过校准有效期", "instrument past its calibration due date"),
-    FLAG_KIT_EXPIRED: ("试剂批次已过期", "kit lot past its expiry date"),
-    FLAG_NO_KIT_LOT: (
-        "未记录试剂批次，使用了默认判定值",
-        "no kit lot recorded; the item's default cut-off was used",
-    ),
-    FLAG_INSTRUMENT_DISAGREES: (
-        "仪器自身判定与系统判定不一致",
-        "the instrument's own judgement differs from ours",
-    ),
+# What each flag means, for reviewers (message ids, translated when shown).
+FLAG_TEXT: dict[str, str] = {
+    FLAG_CALIBRATION_OVERDUE: _N("instrument past its calibration due date"),
+    FLAG_KIT_EXPIRED: _N("kit lot past its expiry date"),
+    FLAG_NO_KIT_LOT: _N("no kit lot recorded; the item's default cut-off was used"),
+    FLAG_INSTRUMENT_DISAGREES: _N("the instrument's own judgement differs from ours"),
 }
 
 
 def _sample(session: Session, actor: Actor, label_id: str) -> Sample:
     sample = sampling.find(session, label_id, actor.district_id)
     if sample is None:
-        raise Invalid(f"no sample {label_id!r} in your district")
+        raise Invalid(
+            "records.no_sample_your_district", _N("no sample {label_id!r} in your district"), label_id=label_id
+        )
     return sample
 
 
@@ -51,7 +48,7 @@ def _item(session: Session, code: str) -> TestItem:
         session, ("item", code), select(TestItem).where(TestItem.code == code)
     )
     if item is None:
-        raise Invalid(f"unknown test item {code!r}")
+        raise Invalid("records.unknown_test_item", _N("unknown test item {code!r}"), code=code)
     return item
 
 
@@ -68,7 +65,13 @@ def _limit(session: Session, item: TestItem, sample: Sample) -> Limit:
         select(Limit).where(Limit.item_id == item.id, Limit.category_id == category.id),
     )
     if limit is None:
-        raise Invalid(f"item {item.code} is not tested on {category.code} ({category.name_en}): no limit is defined")
+        raise Invalid(
+            "records.item_tested_no_limit",
+            _N("item {item_code} is not tested on {category_code} ({category_name_en}): no limit is defined"),
+            item_code=item.code,
+            category_code=category.code,
+            category_name_en=category.name_en,
+        )
     return limit
 
 
@@ -79,9 +82,16 @@ def _instrument(session: Session, actor: Actor, serial: str | None, item: TestIt
         session, ("instrument", serial), select(Instrument).where(Instrument.serial == serial)
     )
     if instrument is None or instrument.district_id != actor.district_id:  # another district's is unknown here
-        raise Invalid(f"unknown instrument {serial!r}")
+        raise Invalid("records.unknown_instrument", _N("unknown instrument {serial!r}"), serial=serial)
     if instrument.family != item.family:
-        raise Invalid(f"instrument {serial} is a {instrument.family} instrument; item {item.code} needs {item.family}")
+        raise Invalid(
+            "records.instrument_instrument_item_needs",
+            _N("instrument {serial} is a {instrument_family} instrument; item {item_code} needs {item_family}"),
+            serial=serial,
+            instrument_family=instrument.family,
+            item_code=item.code,
+            item_family=item.family,
+        )
     return instrument
 
 
@@ -92,7 +102,12 @@ def _kit(session: Session, lot: str | None, item: TestItem) -> KitLot | None:
         session, ("kit", item.id, lot), select(KitLot).where(KitLot.item_id == item.id, KitLot.lot == lot)
     )
     if kit is None:
-        raise Invalid(f"unknown kit lot {lot!r} for item {item.code}")
+        raise Invalid(
+            "records.unknown_kit_lot_item",
+            _N("unknown kit lot {lot!r} for item {item_code}"),
+            lot=lot,
+            item_code=item.code,
+        )
     return kit
 
 
@@ -138,12 +153,11 @@ def submit(
     limit = _limit(session, item, sample)
     instrument = _instrument(session, actor, data.instrument_serial, item)
     kit = _kit(session, data.kit_lot, item)
-    now = clock.now()
-    tested_at = (data.tested_at or now).astimezone(UTC)
-    if tested_at > now + timedelta(minutes=5):
-        raise Invalid("tested_at is in the future")
+    tested_at = (data.tested_at or clock.now()).astimezone(UTC)
+    if tested_at > clock.now() + timedelta(minutes=5):
+        raise Invalid("records.tested_future", _N("tested_at is in the future"))
     if tested_at < sample.collected_at - timedelta(minutes=5):
-        raise Invalid("tested_at is before the sample was collected")
+        raise Invalid("records.tested_before_sample_was", _N("tested_at is before the sample was collected"))
     judgement = judging.judge(item, data.raw, limit, kit)
     previous = session.exec(
         select(TestResult)
@@ -164,6 +178,7 @@ def submit(
         unit=judgement.unit,
         judgement=judgement.outcome.value,
         reason_code=judgement.reason_code,
+        reason_params=judgement.reason_params,
         reason=judgement.reason,
         instrument_value=instrument_value,
         instrument_judgement=instrument_judgement,
@@ -187,12 +202,12 @@ def get_for(session: Session, actor: Actor, result_id: int) -> TestResult:
     """A result visible to the actor: own district for lab roles, published ones for station users."""
     result = session.get(TestResult, result_id)
     if result is None:
-        raise NotFound(f"no result {result_id}")
+        raise NotFound("records.no_result", _N("no result {result_id}"), result_id=result_id)
     if actor.role == Role.STATION:
         if not visibility.is_public(result.status):
-            raise NotFound(f"no result {result_id}")
+            raise NotFound("records.no_result", _N("no result {result_id}"), result_id=result_id)
     elif result.district_id != actor.district_id:
-        raise NotFound(f"no result {result_id}")
+        raise NotFound("records.no_result", _N("no result {result_id}"), result_id=result_id)
     return result
 
 
@@ -201,7 +216,12 @@ def correct(session: Session, actor: Actor, result_id: int, correction: ResultCo
     require_role(actor, Role.TESTER)
     old = get_for(session, actor, result_id)
     if old.status != ResultStatus.TESTED:
-        raise Conflict(f"result {result_id} is {old.status}; only a result awaiting review can be corrected")
+        raise Conflict(
+            "records.result_only_result_awaiting",
+            _N("result {result_id} is {old_status}; only a result awaiting review can be corrected"),
+            result_id=result_id,
+            old_status=old.status,
+        )
     sample = session.get(Sample, old.sample_id)
     item = session.get(TestItem, old.item_id)
     assert sample is not None and item is not None
@@ -217,6 +237,7 @@ def correct(session: Session, actor: Actor, result_id: int, correction: ResultCo
             "unit": judgement.unit,
             "judgement": judgement.outcome.value,
             "reason_code": judgement.reason_code,
+            "reason_params": judgement.reason_params,
             "reason": judgement.reason,
             "flags": _flags(
                 item,
@@ -264,6 +285,8 @@ def public_views(session: Session, results: list[TestResult]) -> list[ResultPubl
                 unit=r.unit,
                 judgement=r.judgement,
                 reason=r.reason,
+                reason_code=r.reason_code,
+                reason_params=r.reason_params,
                 status=r.status,
                 flags=r.flags,
                 raw=r.raw,
@@ -303,11 +326,15 @@ def search(
         statement = statement.where(TestResult.district_id == actor.district_id)
     if status:
         if status not in {s.value for s in ResultStatus}:
-            raise Invalid(f"unknown status {status!r}")
+            raise Invalid("records.unknown_status", _N("unknown status {status!r}"), status=status)
         statement = statement.where(TestResult.status == status)
     if judgement:
         if judgement not in {j.value for j in JudgementOutcome}:
-            raise Invalid(f"unknown judgement {judgement!r}; use negative, positive or invalid")
+            raise Invalid(
+                "records.unknown_judgement_use_negative",
+                _N("unknown judgement {judgement!r}; use negative, positive or invalid"),
+                judgement=judgement,
+            )
         statement = statement.where(TestResult.judgement == judgement)
     within = dates.window(date_from, date_to, clock.zone_of(session, actor.district_id))  # the reader's days
     statement = statement.where(*within.where(col(TestResult.tested_at)))

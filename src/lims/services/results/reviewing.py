@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+from lims.i18n import _N
 from lims.models import TestResult
 from lims.services.access.auth import require_role
 from lims.services.core.audit import Actor
@@ -17,7 +18,7 @@ def act(
     """Check the actor's role for `action`, then find the result and move it."""
     rule = workflow.TRANSITIONS.get(action)
     if rule is None or action not in workflow.REVIEW_ACTIONS:
-        raise Invalid(f"unknown action {action!r}")
+        raise Invalid("reviewing.unknown_action", _N("unknown action {action!r}"), action=action)
     require_role(actor, *rule.roles)
     result = records.get_for(session, actor, result_id)
     return workflow.transition(session, actor, result, action, reason=reason, acknowledge_flags=acknowledge_flags)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
+from lims.i18n import _N
 from lims.models import Review, TestResult
 from lims.models.common import JudgementOutcome, ResultStatus, ReviewAction, Role
 from lims.services.access.auth import require_role
@@ -68,6 +69,8 @@ TRANSITIONS: dict[str, Transition] = {
         needs_reason=True,
     ),
 }
+# What a person is told when a transition that needs a reason comes without one.
+NEEDS_REASON = {"reject": _N("a rejection needs a reason"), "supersede": _N("a correction needs a reason")}
 # Transitions a reviewer signs; `supersede` happens through a correction.
 REVIEW_ACTIONS: tuple[str, ...] = tuple(ReviewAction)
 
@@ -89,19 +92,30 @@ def transition(
     """Move `result` by `action`, or raise Forbidden / Conflict / Invalid with the reason."""
     rule = TRANSITIONS.get(action)
     if rule is None:
-        raise Invalid(f"unknown action {action!r}")
+        raise Invalid("workflow.unknown_action", _N("unknown action {action!r}"), action=action)
     require_role(actor, *rule.roles)
     if rule.four_eyes and actor.user_id == result.tester_id:
-        raise Forbidden("four-eyes rule: the tester of a result cannot review it")
+        raise Forbidden("workflow.four_eyes_rule_tester", _N("four-eyes rule: the tester of a result cannot review it"))
     if result.district_id != actor.district_id:
-        raise Forbidden("this result belongs to another district")
+        raise Forbidden("workflow.result_belongs_another_district", _N("this result belongs to another district"))
     if result.status not in rule.sources:
         allowed = ", ".join(sorted(s.value for s in rule.sources))
-        raise Conflict(f"cannot {action} a result that is {result.status}; only from: {allowed}")
+        raise Conflict(
+            "workflow.cannot_result_only_from",
+            _N("cannot {action} a result that is {result_status}; only from: {allowed}"),
+            action=action,
+            result_status=result.status,
+            allowed=allowed,
+        )
     if rule.needs_reason and len(reason.strip()) < 3:
-        raise Invalid(f"{action} needs a reason")
+        message = NEEDS_REASON.get(action, _N("{action} needs a reason"))
+        raise Invalid("workflow.needs_reason", message, action=action)
     if action == "approve" and result.flags and not acknowledge_flags:
-        raise Conflict(f"result carries flags {', '.join(result.flags)}; acknowledge them to approve")
+        raise Conflict(
+            "workflow.result_carries_flags_acknowledge",
+            _N("result carries flags {flags}; acknowledge them to approve"),
+            flags=", ".join(result.flags),
+        )
     before = audit.snapshot(result)
     now = clock.now()
     values: dict[str, object] = {"status": rule.target}
@@ -111,7 +125,11 @@ def transition(
     # A conditional update: of two reviewers acting at once, exactly one moves the result.
     if not atomic.update_where(session, result, {"status": result.status}, values):
         session.rollback()
-        raise Conflict(f"result {result.id} was changed by someone else; reload and try again")
+        raise Conflict(
+            "workflow.result_was_changed_someone",
+            _N("result {result_id} was changed by someone else; reload and try again"),
+            result_id=result.id,
+        )
     audit.record(session, actor, result, action, before)
     if action in REVIEW_ACTIONS:
         review = Review(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from lims.i18n import _N
 from lims.services.core import clock
 from lims.services.core.errors import ServiceError
 from lims.services.samples.label_ids import label_id_problem
@@ -21,8 +23,8 @@ class LinkError(ServiceError):
 
     status_code = 403
 
-    def __init__(self, reason: str, kind: str) -> None:
-        super().__init__(reason)
+    def __init__(self, message: str, kind: str, **params: Any) -> None:
+        super().__init__(f"link.{kind}", message, **params)
         self.kind = kind
         if kind == "expired":
             self.status_code = 410
@@ -44,7 +46,7 @@ def sign(label_id: str, max_age: int | None = None) -> str:
     """The signature token for a sample; `max_age` (seconds) makes the link expire, None never does."""
     problem = label_id_problem(label_id)
     if problem:
-        raise LinkError(problem, "tampered")
+        raise LinkError(_N("{problem}"), "tampered", problem=problem)
     payload: dict[str, object] = {"l": label_id}
     if max_age is not None:
         payload["m"] = int(max_age)
@@ -66,25 +68,27 @@ def sample_url(label_id: str, max_age: int | None = None) -> str:
 def verify(label_id: str, token: str, max_age: int | None = None) -> VerifiedLink:
     """Check a link's token for `label_id`; LinkError says whether it was tampered, for another sample or expired."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
-        raise LinkError("the link has no valid signature; it was altered or copied incompletely", "tampered")
+        raise LinkError(_N("the link has no valid signature; it was altered or copied incompletely"), "tampered")
     serializer = _serializer()
     try:
         payload, signed_at = serializer.loads(token, return_timestamp=True)
     except SignatureExpired:  # only raised when a max_age is passed, which we never do here
-        raise LinkError("the link has expired", "expired") from None
+        raise LinkError(_N("the link has expired"), "expired") from None
     except BadSignature:
         raise LinkError(
-            "the link's signature is not valid; it was altered or copied incompletely", "tampered"
+            _N("the link's signature is not valid; it was altered or copied incompletely"), "tampered"
         ) from None
     if not isinstance(payload, dict) or not isinstance(payload.get("l"), str):
-        raise LinkError("the link's signature is not valid", "tampered")
+        raise LinkError(_N("the link's signature is not valid"), "tampered")
     if payload["l"] != label_id.upper():
         raise LinkError(
-            f"this link was issued for sample {payload['l']}, not {label_id}; it cannot show another sample",
+            _N("this link was issued for sample {issued_for}, not {label_id}; it cannot show another sample"),
             "wrong_sample",
+            issued_for=payload["l"],
+            label_id=label_id,
         )
     age = (clock.now() - signed_at).total_seconds()
     limits = [m for m in (payload.get("m"), max_age) if isinstance(m, int)]
     if limits and age > min(limits):
-        raise LinkError("the link has expired; scan the label again or ask the station for a new link", "expired")
+        raise LinkError(_N("the link has expired; scan the label again or ask the station for a new link"), "expired")
     return VerifiedLink(label_id=payload["l"], age_seconds=age)

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 import schedules
 from instrument_drivers import family_registry
+from lims.i18n import _N
 from lims.models import FoodCategory, PlanTask, PlanVersion, Sample, SamplingPoint, Station, TestItem
 from lims.models.common import Role
 from lims.models.plans import PlanVersionPublic, ProgressPublic, TaskPublic, UrgentTaskCreate
@@ -33,12 +34,17 @@ def load(path: Path | None = None) -> Plan:
     try:
         plan = schedules.load_plan(path) if path else schedules.load_example()
     except PlanError as exc:
-        raise Invalid(str(exc)) from None
+        raise Invalid("plans.invalid", _N("{problem}"), problem=str(exc)) from None
     except OSError as exc:
-        raise Invalid(f"cannot read plan file: {exc}") from None
+        raise Invalid("plans.cannot_read_plan_file", _N("cannot read plan file: {exc}"), exc=exc) from None
     unknown = [f for f in plan.families if f not in family_registry.names()]
     if unknown:
-        raise Invalid(f"plan names unknown instrument families {unknown}; known: {', '.join(family_registry.names())}")
+        raise Invalid(
+            "plans.unknown_families",
+            _N("plan names unknown instrument families {unknown}; known: {known}"),
+            unknown=", ".join(unknown),
+            known=", ".join(family_registry.names()),
+        )
     return plan
 
 
@@ -46,7 +52,7 @@ def _month(value: str) -> Month:
     try:
         return Month.parse(value)
     except PlanError as exc:
-        raise Invalid(str(exc)) from None
+        raise Invalid("plans.invalid", _N("{problem}"), problem=str(exc)) from None
 
 
 def _points(session: Session, district_id: int) -> dict[str, SamplingPoint]:
@@ -99,7 +105,11 @@ def generate(
     points = _points(session, district_id)
     unknown = sorted({p.code for p in plan.points} - set(points))
     if unknown:
-        raise Invalid(f"plan names sampling points not in the reference data: {', '.join(unknown)}")
+        raise Invalid(
+            "plans.plan_names_sampling_points",
+            _N("plan names sampling points not in the reference data: {unknown}"),
+            unknown=", ".join(unknown),
+        )
     today = today or clock.today_of(session, district_id)
     done = _done_in_month(session, district_id, month)
     try:
@@ -108,7 +118,7 @@ def generate(
         else:
             schedule, replanned = schedules.generate(plan, month), None
     except PlanError as exc:
-        raise Invalid(str(exc)) from None
+        raise Invalid("plans.invalid", _N("{problem}"), problem=str(exc)) from None
     previous = _latest(session, district_id, str(month))
     version = PlanVersion(
         district_id=district_id,
@@ -263,7 +273,11 @@ def progress(session: Session, actor: Actor, month_text: str) -> tuple[list[Prog
     district_id = _district_id(session, actor)
     version = _latest(session, district_id, str(month))
     if version is None:
-        raise NotFound(f"no plan stored for {month}: run `lims plan generate --month {month}`")
+        raise NotFound(
+            "plans.no_plan_stored_run",
+            _N("no plan stored for {month}: run `lims plan generate --month {month}`"),
+            month=month,
+        )
     plan = schedules.parse_plan(version.plan)
     schedule = Schedule.from_dict(version.schedule)
     rows = schedules.progress(plan, schedule, _done_in_month(session, district_id, month))
@@ -300,7 +314,11 @@ def create_urgent(session: Session, actor: Actor, body: UrgentTaskCreate) -> Pla
     district_id = _district_id(session, actor)
     point = districts.point(session, district_id, body.point_code)
     if point is None:
-        raise Invalid(f"unknown sampling point {body.point_code!r}")
+        raise Invalid(
+            "plans.unknown_sampling_point",
+            _N("unknown sampling point {body_point_code!r}"),
+            body_point_code=body.point_code,
+        )
     _check_category_and_items(session, body)
     received = clock.now()
     station = session.get(Station, point.station_id)
@@ -327,11 +345,15 @@ def _check_category_and_items(session: Session, body: UrgentTaskCreate) -> None:
         body.category_code
         and session.exec(select(FoodCategory.id).where(FoodCategory.code == body.category_code)).first() is None
     ):
-        raise Invalid(f"unknown food category {body.category_code!r}")
+        raise Invalid(
+            "plans.unknown_food_category",
+            _N("unknown food category {body_category_code!r}"),
+            body_category_code=body.category_code,
+        )
     known = set(session.exec(select(TestItem.code).where(col(TestItem.code).in_(body.items))).all())
     unknown = [code for code in body.items if code not in known]
     if unknown:
-        raise Invalid(f"unknown test item {unknown[0]!r}")
+        raise Invalid("plans.unknown_test_item", _N("unknown test item {unknown_0!r}"), unknown_0=unknown[0])
 
 
 @dataclass(frozen=True)
@@ -346,15 +368,21 @@ def mark_arrived(session: Session, actor: Actor, task_id: int) -> PlanTask:
     require_role(actor, Role.TESTER)
     task = session.get(PlanTask, task_id)
     if task is None or task.district_id != actor.district_id:
-        raise NotFound(f"no task {task_id}")
+        raise NotFound("plans.no_task", _N("no task {task_id}"), task_id=task_id)
     if task.kind != "urgent":
-        raise Invalid("only an urgent task can be marked as reached")
+        raise Invalid("plans.only_urgent_task_can", _N("only an urgent task can be marked as reached"))
     if task.arrived_at is not None:
-        raise Conflict(f"task {task_id} was already marked as reached")
+        raise Conflict(
+            "plans.task_was_already_marked", _N("task {task_id} was already marked as reached"), task_id=task_id
+        )
     before = audit.snapshot(task)
     if not atomic.update_where(session, task, {"arrived_at": None}, {"arrived_at": clock.now()}):
         session.rollback()
-        raise Conflict(f"task {task_id} was marked as reached by someone else at the same moment")
+        raise Conflict(
+            "plans.task_was_marked_reached",
+            _N("task {task_id} was marked as reached by someone else at the same moment"),
+            task_id=task_id,
+        )
     audit.record(session, actor, task, "arrived", before)
     return task
 
@@ -362,12 +390,12 @@ def mark_arrived(session: Session, actor: Actor, task_id: int) -> PlanTask:
 def check_task_ref(session: Session, district_id: int, point_id: int, ref: str) -> None:
     """Invalid unless `ref` names a task of this district at this point."""
     if not ref.startswith("T") or not ref[1:].isdigit():
-        raise Invalid(f"task reference {ref!r} must look like T123")
+        raise Invalid("plans.task_reference_must_look", _N("task reference {ref!r} must look like T123"), ref=ref)
     task = session.get(PlanTask, int(ref[1:]))
     if task is None or task.district_id != district_id:
-        raise Invalid(f"no task {ref}")
+        raise Invalid("plans.no_task_", _N("no task {ref}"), ref=ref)
     if task.point_id != point_id:
-        raise Invalid(f"task {ref} is at another sampling point")
+        raise Invalid("plans.task_another_sampling_point", _N("task {ref} is at another sampling point"), ref=ref)
 
 
 def day_sheet_entry(session: Session, task: PlanTask) -> TaskPublic:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import exists, func
 from sqlmodel import Session, col, select
 
+from lims.i18n import _N
 from lims.models import District, FoodCategory, Sample, SampleVersion, SamplingPoint, TestResult, User
 from lims.models.common import Decision, Role
 from lims.models.samples import (
@@ -38,7 +39,11 @@ def _data(sample: SampleData) -> dict[str, Any]:
 
 def _validated(session: Session, data: SampleData) -> SampleData:
     if session.exec(select(FoodCategory.id).where(FoodCategory.code == data.category_code)).first() is None:
-        raise Invalid(f"unknown food category {data.category_code!r}")
+        raise Invalid(
+            "sampling.unknown_food_category",
+            _N("unknown food category {data_category_code!r}"),
+            data_category_code=data.category_code,
+        )
     if data.gtin:
         data.gtin = gtin.normalise(data.gtin)
     return data
@@ -69,7 +74,13 @@ def _next_label_id(session: Session, district: District, collected: datetime) ->
     day = clock.local_date(collected, district)
     sequence = _next_in_sequence(session, int(district.id or 0), day)
     if sequence > MAX_PER_DAY:
-        raise Conflict(f"district {district.code} already has {MAX_PER_DAY} samples on {day}")
+        raise Conflict(
+            "sampling.district_already_has_samples",
+            _N("district {district_code} already has {most} samples on {day}"),
+            district_code=district.code,
+            most=MAX_PER_DAY,
+            day=day,
+        )
     return make_label_id(district.code, day, sequence)
 
 
@@ -79,14 +90,13 @@ def register(session: Session, actor: Actor, data: SampleCreate) -> Sample:
     point = districts.require_point(session, actor, data.point_code)
     district = session.get(District, actor.district_id)
     if district is None:
-        raise Invalid("the signed-in user has no district")
+        raise Invalid("sampling.signed_user_has_no", _N("the signed-in user has no district"))
     _validated(session, data)
     if data.task_ref:
         plans.check_task_ref(session, int(district.id or 0), int(point.id or 0), data.task_ref)
-    now = clock.now()
-    collected = (data.collected_at or now).astimezone(UTC)
-    if collected > now:
-        raise Invalid("collected_at is in the future")
+    collected = (data.collected_at or clock.now()).astimezone(UTC)
+    if collected > clock.now():
+        raise Invalid("sampling.collected_future", _N("collected_at is in the future"))
     sample = Sample(
         **SampleData.model_validate(data, from_attributes=True).model_dump(),
         label_id=_next_label_id(session, district, collected),
@@ -140,7 +150,9 @@ def get_for(session: Session, actor: Actor, label_id: str) -> Sample:
     require_role(actor, Role.TESTER, Role.REVIEWER, Role.ADMIN)
     sample = find(session, label_id, actor.district_id)
     if sample is None:
-        raise NotFound(f"no sample {label_id!r} in your district")
+        raise NotFound(
+            "sampling.no_sample_your_district", _N("no sample {label_id!r} in your district"), label_id=label_id
+        )
     return sample
 
 
@@ -183,25 +195,38 @@ def correct(session: Session, actor: Actor, label_id: str, correction: SampleCor
     data = _validated(session, SampleData.model_validate(correction, from_attributes=True))
     if sample.pending_version is not None:
         raise Conflict(
-            f"sample {sample.label_id} already has correction v{sample.pending_version} awaiting review; "
-            "wait for the reviewer's decision"
+            "sampling.sample_already_has_correction",
+            _N(
+                "sample {sample_label_id} already has correction v{sample_pending_version} awaiting review; "
+                "wait for the reviewer's decision"
+            ),
+            sample_label_id=sample.label_id,
+            sample_pending_version=sample.pending_version,
         )
     if _data(data) == _data(sample):
-        raise Conflict("the correction changes nothing")
+        raise Conflict("sampling.correction_changes_nothing", _N("the correction changes nothing"))
     number = _next_version(session, sample)
     read_in = {"version": sample.version, "pending_version": None}
     before = audit.snapshot(sample)
     if session.exec(select(_shown_to_public(int(sample.id or 0)))).one():
         if not atomic.update_where(session, sample, read_in, {"pending_version": number}):
             session.rollback()
-            raise Conflict(f"sample {label_id} was changed by someone else; reload and try again")
+            raise Conflict(
+                "sampling.sample_was_changed_someone",
+                _N("sample {label_id} was changed by someone else; reload and try again"),
+                label_id=label_id,
+            )
         audit.record(session, actor, sample, "correction_requested", before)
         _keep_version(session, actor, sample, correction.reason, number=number, data=data, state=VersionState.PENDING)
         return sample
     changed = {**data.model_dump(), "version": number}
     if not atomic.update_where(session, sample, read_in, changed, ~_shown_to_public(int(sample.id or 0))):
         session.rollback()
-        raise Conflict(f"sample {label_id} was changed or its results were published meanwhile; reload and try again")
+        raise Conflict(
+            "sampling.sample_was_changed_results",
+            _N("sample {label_id} was changed or its results were published meanwhile; reload and try again"),
+            label_id=label_id,
+        )
     audit.record(session, actor, sample, "correct", before)
     _keep_version(session, actor, sample, correction.reason)
     return sample
@@ -217,21 +242,37 @@ def review_correction(
 ) -> Sample:
     """Approve (the public then sees it) or reject (with a reason) a pending correction; never one's own."""
     if action not in REVIEW_ACTIONS:
-        raise Invalid(f"unknown action {action!r}; use approve or reject")
+        raise Invalid(
+            "sampling.unknown_action_use_approve", _N("unknown action {action!r}; use approve or reject"), action=action
+        )
     require_role(actor, Role.REVIEWER)
     sample = get_for(session, actor, label_id)
     pending = session.exec(
         select(SampleVersion).where(SampleVersion.sample_id == sample.id, SampleVersion.version == version)
     ).first()
     if pending is None:
-        raise NotFound(f"sample {sample.label_id} has no version {version}")
+        raise NotFound(
+            "sampling.sample_has_no_version",
+            _N("sample {sample_label_id} has no version {version}"),
+            sample_label_id=sample.label_id,
+            version=version,
+        )
     if pending.state != VersionState.PENDING:
-        raise Conflict(f"version {version} of sample {sample.label_id} awaits no review: it is {pending.state}")
+        raise Conflict(
+            "sampling.version_sample_awaits_no",
+            _N("version {version} of sample {sample_label_id} awaits no review: it is {pending_state}"),
+            version=version,
+            sample_label_id=sample.label_id,
+            pending_state=pending.state,
+        )
     if _party_to(actor, sample, pending):
-        raise Forbidden("four-eyes rule: the sample's tester or the one who asked cannot review the correction")
+        raise Forbidden(
+            "sampling.four_eyes_rule_sample",
+            _N("four-eyes rule: the sample's tester or the one who asked cannot review the correction"),
+        )
     reason = reason.strip()
     if action == "reject" and len(reason) < 3:
-        raise Invalid("a rejection needs a reason")
+        raise Invalid("sampling.rejection_needs_reason", _N("a rejection needs a reason"))
     values: dict[str, Any] = {"pending_version": None}
     if action == "approve":
         data = _validated(session, SampleData.model_validate(pending.data))
@@ -247,7 +288,12 @@ def review_correction(
         session, sample, {"pending_version": version}, values
     ):
         session.rollback()
-        raise Conflict(f"correction v{version} of sample {label_id} was decided by someone else meanwhile")
+        raise Conflict(
+            "sampling.correction_v_sample_was",
+            _N("correction v{version} of sample {label_id} was decided by someone else meanwhile"),
+            version=version,
+            label_id=label_id,
+        )
     audit.record(session, actor, pending, action, before_version)
     audit.record(session, actor, sample, f"correction_{decided['state']}", before_sample)
     return sample

@@ -1,0 +1,79 @@
+"""Every text has a Chinese translation, every raised error a code and a catalogued message, in both languages."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+import lims
+from lims.i18n import catalogues
+
+SOURCE = Path(lims.__file__).parent
+ERRORS = {
+    "ServiceError", "Invalid", "Conflict", "NotFound", "Forbidden", "Unauthorized", "TooManyRequests", "Busy",
+    "TooLarge", "CsrfFailed", "AuditKeyError", "CheckpointFileError", "LegacyChainBroken",
+}  # fmt: skip
+
+
+def _chinese() -> dict[tuple[str | None, str], str]:
+    catalog = catalogues.load("zh_CN")
+    return {(m.context, m.id): m.string for m in catalog if m.id and isinstance(m.id, str) and not m.fuzzy}  # type: ignore[misc]
+
+
+def test_every_message_id_has_a_chinese_translation() -> None:
+    chinese = _chinese()
+    missing = sorted(
+        {f"{where}: {msgid!r}" for context, msgid, where in catalogues.extract() if not chinese.get((context, msgid))}
+    )
+    assert not missing, "untranslated in zh_CN (run python -m lims.i18n.catalogues, then translate):\n" + "\n".join(
+        missing
+    )
+
+
+def test_every_raised_error_has_a_code_and_a_catalogued_message() -> None:
+    chinese = _chinese()
+    problems = []
+    for path in sorted(SOURCE.rglob("*.py")):
+        if "migrations" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", None)
+            if name not in ERRORS:
+                continue
+            where = f"{path.relative_to(SOURCE)}:{node.lineno}"
+            if len(node.args) < 2 or not (
+                isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+            ):
+                problems.append(f"{where}: needs a literal code and a message id")
+                continue
+            message = node.args[1]
+            literal = (
+                message.args[0]
+                if isinstance(message, ast.Call) and getattr(message.func, "id", "") == "_N" and message.args
+                else None
+            )
+            if isinstance(literal, ast.Constant) and isinstance(literal.value, str):
+                if not chinese.get((None, literal.value)):
+                    problems.append(f"{where}: {literal.value!r} has no Chinese translation")
+            elif not isinstance(message, ast.Name):  # a constant marked with _N elsewhere is checked above
+                problems.append(f"{where}: the message must be _N('…') or a name bound to one")
+    assert not problems, "\n".join(problems)
+
+
+def test_an_api_error_comes_back_in_the_language_asked_for(
+    client: TestClient, headers: dict[str, dict[str, str]]
+) -> None:
+    auth = {"Authorization": headers["tester"]["Authorization"]}
+    chinese = client.get("/api/v1/results/999999", headers={**auth, "Accept-Language": "zh-CN,zh;q=0.9"})
+    english = client.get("/api/v1/results/999999", headers={**auth, "Accept-Language": "en-GB,en;q=0.8"})
+    assert chinese.status_code == english.status_code == 404
+    assert chinese.json() == {"detail": "没有结果 999999", "code": "records.no_result", "params": {"result_id": 999999}}
+    assert english.json()["detail"] == "no result 999999" and english.json()["code"] == "records.no_result"
+    by_query = client.get("/api/v1/results/999999?lang=en", headers={**auth, "Accept-Language": "zh-CN"})
+    assert by_query.json()["detail"] == "no result 999999"
+    unasked = client.get("/api/v1/results/999999", headers=auth)
+    assert unasked.json()["detail"] == "没有结果 999999"  # Chinese first
