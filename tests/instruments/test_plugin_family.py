@@ -384,7 +384,7 @@ def test_an_installed_plug_in_is_found_through_its_entry_point(plugin: Plugin) -
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["['brix',", "'gold',", "'pesticide',", "'spectro']", "BRX", "BrixDriver"]
-    env["PYTHONPATH"] = os.pathsep.join(env["PYTHONPATH"].split(os.pathsep)[:1] + [os.environ.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(plugin.modules), os.environ.get("PYTHONPATH")]))
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert "no instrument family 'brix'" in done.stderr, "importable modules alone register nothing"
     assert "brix" not in family_registry.names(), "this process never read the distribution"
