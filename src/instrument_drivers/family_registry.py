@@ -11,14 +11,14 @@ the application finds a family's judgement without a table of family names of it
     family_registry.register(FamilySpec(name="nitrite", driver="my_pkg.driver:NitriteDriver", ...))
     family_registry.spec("nitrite").load("driver")       # the driver class, imported now
 
-Installed packages can add families through the entry point group ``instrument_drivers.family_registry``: each
+Installed packages can add families through the entry point group ``instrument_drivers.families``: each
 entry point names a `FamilySpec` object, registered the first time the registry is asked for a family.
 
 What each module holds (by contract, see tests/instruments/test_plugin_family.py for a complete example):
 
 * driver – a `instrument_drivers.base.Driver` subclass whose `family` is the spec's name
 * codec – the wire format: frames, records, checksums (imported by driver and simulator)
-* simulator – a `simulators.base.Simulator` subclass with `records(scenario)` (what the instrument has
+* simulator – a `simulators.base.Simulator` subclass with `generate(scenario)` (what the instrument has
   measured, as the codec's records) and `expected(scenario)` (the readings a correct driver yields)
 * judgement – `Raw` (a pydantic model of the raw figures, or a tuple of alternative models),
   `judge_raw(raw, context)`, optionally `USES_KIT_LOT = True` and `example_raw(context, positive, rng)`

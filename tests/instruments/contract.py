@@ -15,7 +15,14 @@ Hooks:
 * ``faults`` – the `simulators.faults` kinds the protocol can suffer (default: all of them);
 * ``fault_rates`` – the rate each single-fault run uses (default 0.12; higher for rare link-level faults);
 * ``identifies_on_connect`` – True when `open()` asks the instrument who it is (so a silent or babbling peer
-  makes `open()` raise `LinkError`); False for a driver that only listens (ASTM receiver).
+  makes `open()` raise `LinkError`); False for a driver that only listens (ASTM receiver);
+* ``registered_at_run_time`` – True for a plug-in family that its own test module writes and registers (the
+  coverage check then does not expect it among the installed families);
+* ``consumer_env()`` – extra environment for the crash consumer, a separate process: a plug-in family puts
+  its distribution on ``PYTHONPATH`` there, so the consumer finds it through its entry point.
+
+A fault kind the protocol cannot suffer is left out of ``faults``: its single-fault run is not generated,
+and the all-faults run leaves it out of the mix.
 
 Readings are always compared with `simulators.scenario.expected_readings`, never field by field.
 """
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import random
 import re
 import select
@@ -67,6 +75,7 @@ class DriverContract:
     faults: ClassVar[tuple[str, ...]] = KINDS
     fault_rates: ClassVar[dict[str, float]] = {"disconnect": 0.15, "restart": 0.1, "busy": 0.25}
     identifies_on_connect: ClassVar[bool] = True
+    registered_at_run_time: ClassVar[bool] = False
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         """Run the per-link tests on every transport and the per-fault tests for every fault."""
@@ -85,6 +94,14 @@ class DriverContract:
     def driver(self, url: str, **options: Any) -> Driver:
         """A driver of this family for `url`, not yet open."""
         return create_driver(self.family, url, **options)
+
+    def consumer_env(self) -> dict[str, str]:
+        """Environment the crash consumer process needs on top of this one's (none for a built-in family)."""
+        return {}
+
+    def fault_mix(self, spec: str) -> str:
+        """`spec` without the fault kinds this family's protocol cannot suffer."""
+        return ",".join(part for part in spec.split(",") if part.partition("=")[0] in self.faults)
 
     # --- lifecycle ----------------------------------------------------------------------------------
 
@@ -249,9 +266,13 @@ class DriverContract:
 
     @pytest.mark.slow
     def test_all_fault_kinds_at_once(self) -> None:
-        with simulator(self.family, self.transports[0], count=60, seed=5, faults=EVERY_FAULT) as s:
+        with simulator(self.family, self.transports[0], count=60, seed=5, faults=self.fault_mix(EVERY_FAULT)) as s:
             got, _ = collect(self.family, s.driver_url, count=60)
             assert_exactly(s.expected(), got)
+
+    def test_the_protocol_suffers_the_acceptance_faults(self) -> None:
+        required = {part.partition("=")[0] for part in ACCEPTANCE_FAULTS.split(",")}
+        assert required <= set(self.faults) <= set(KINDS), "every family recovers from the acceptance fault mix"
 
     # --- the seeded scenario ------------------------------------------------------------------------
 
@@ -279,6 +300,7 @@ class DriverContract:
                 return subprocess.Popen(
                     [sys.executable, *consumer],
                     cwd=ROOT,
+                    env={**os.environ, **self.consumer_env()},
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )

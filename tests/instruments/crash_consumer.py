@@ -5,6 +5,8 @@ sequence, so a re-sent reading is stored once) before the driver acknowledges it
 
 With DIE_AFTER the process kills itself (SIGKILL) right after storing that many readings, before it
 acknowledges the last one. Every delivery is also logged, so the test can see that re-sends happened.
+KIND may be a plug-in family: the process finds it through its distribution's entry point, when the
+contract's `consumer_env()` puts that on PYTHONPATH.
 """
 
 from __future__ import annotations
