@@ -248,6 +248,12 @@ JUDGEMENT = '''
 from lims.judgement import FiniteFloat, JudgeContext, Judgement, Outcome, RawFigures
 
 
+REASONS = {  # this family's reason messages, code -> English message id
+    "brix_positive": "{brix} °Bx is above the limit of {threshold} °Bx",
+    "brix_negative": "{brix} °Bx is within the limit of {threshold} °Bx",
+}
+
+
 class Raw(RawFigures):
     brix: FiniteFloat
 
@@ -256,8 +262,8 @@ def judge_raw(raw: Raw, context: JudgeContext) -> Judgement:
     threshold = context.limit if context.limit is not None else float(context.method["threshold"])
     outcome = Outcome.POSITIVE if raw.brix > threshold else Outcome.NEGATIVE
     return Judgement(
-        outcome, raw.brix, "°Bx", f"brix_{outcome.value}", f"{raw.brix} °Bx against {threshold}",
-        f"糖度 {raw.brix} °Bx，判定值 {threshold}", {"brix": raw.brix, "threshold": threshold},
+        outcome, raw.brix, "°Bx", f"brix_{outcome.value}", {"brix": raw.brix, "threshold": threshold},
+        {"brix": raw.brix, "threshold": threshold},
     )
 '''
 
@@ -451,4 +457,7 @@ def test_a_family_registered_at_run_time_is_simulated_acquired_judged_and_shown(
         assert shown[sweet] == ("BRIX", "positive", sweet_brix) and shown[plain] == ("BRIX", "negative", plain_brix)
         page = sign_in(app, "reviewer").get("/review")
         assert page.status_code == 200 and sweet in page.text and plain in page.text
+        # The reasons come from the family's own messages (untranslated, so in their English).
+        assert f"{sweet_brix} °Bx is above the limit of 20.0 °Bx" in page.text
+        assert f"{plain_brix} °Bx is within the limit of 20.0 °Bx" in page.text
     assert "brix" not in instrument_drivers.families()

@@ -8,6 +8,7 @@ and filled after translation, so a translator may move them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
 from functools import cache
@@ -16,6 +17,8 @@ from typing import Any
 
 from babel.messages.pofile import read_po
 
+from instrument_drivers import family_registry
+from lims.judgement import reasons
 from lims.judgement.reasons import reason_text
 
 __all__ = [
@@ -144,6 +147,15 @@ def localized(lang: str, zh: str | None, en: str | None) -> str:
     return first or second or ""
 
 
+def family_reasons() -> None:
+    """Register the reason messages of every family's judgement module (a plug-in family brings its own)."""
+    for name in family_registry.names():
+        with contextlib.suppress(ImportError, AttributeError):
+            reasons.register(getattr(family_registry.spec(name).load("judgement"), "REASONS", {}))
+
+
 def judgement_reason(code: str, params: Mapping[str, Any] | None, lang: str) -> str:
     """A judgement's stored reason code and parameters as text in `lang`."""
+    if code not in reasons.REASONS:
+        family_reasons()
     return reason_text(code, params, lambda msgid: gettext(msgid, lang))

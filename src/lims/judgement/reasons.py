@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["LEGACY", "REASONS", "reason_text"]
+__all__ = ["LEGACY", "REASONS", "reason_text", "register"]
 
 
 def _N(msgid: str) -> str:
@@ -79,6 +79,12 @@ REASONS: dict[str, str] = {
 class _Params(dict[str, Any]):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
+
+
+def register(reasons: Mapping[str, str]) -> None:
+    """Add a plug-in family's reason messages (code → English message id); a shipped code keeps its own."""
+    for code, msgid in reasons.items():
+        REASONS.setdefault(code, msgid)
 
 
 def reason_text(code: str, params: Mapping[str, Any] | None, translate: Callable[[str], str] | None = None) -> str:

@@ -16,6 +16,7 @@ from lims.judgement import (
     Judgement,
     KitFigures,
     RawError,
+    reasons,
 )
 from lims.judgement.raw import NeedsKitLot, figure_names, read_raw
 from lims.models import KitLot, Limit, TestItem
@@ -35,6 +36,7 @@ def module(family: str) -> ModuleType:
             known=known,
         ) from None
     found: ModuleType = spec.load("judgement")
+    reasons.register(getattr(found, "REASONS", {}))  # a plug-in family's own reason messages
     return found
 
 
