@@ -16,6 +16,7 @@ from typing import Any
 
 from babel.messages.pofile import read_po
 
+from barcodes.messages import Message, Names
 from lims.judgement.reasons import reason_text
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "pgettext",
     "pick_language",
     "render",
+    "render_message",
 ]
 
 LANGUAGES = ("zh", "en")
@@ -90,15 +92,31 @@ class _Params(dict[str, Any]):
         return "{" + key + "}"
 
 
+def _in(lang: str, value: Any) -> Any:
+    """A parameter as the reader sees it: a library's message translated, a two-language name picked."""
+    if isinstance(value, Message):
+        return render_message(value, lang)
+    if isinstance(value, Names):
+        return localized(lang, value.zh, value.en)
+    return value
+
+
 def render(msgid: str, lang: str, params: Mapping[str, Any] | None = None) -> str:
-    """`msgid` translated into `lang` with its `{name}` parameters filled in."""
+    """`msgid` translated into `lang` with its `{name}` parameters filled in (a `Message` parameter translated too)."""
     text = gettext(msgid, lang)
     if not params:
         return text
+    shown = _Params({key: _in(lang, value) for key, value in params.items()})
+    english = msgid.rpartition(CONTEXT_SEPARATOR)[2]
     try:
-        return text.format_map(_Params(params))
+        return text.format_map(shown)
     except (ValueError, IndexError, AttributeError):  # a translation with a broken placeholder
-        return msgid.format_map(_Params(params)) if text != msgid else text
+        return english.format_map(shown) if text != msgid else text
+
+
+def render_message(message: Message, lang: str) -> str:
+    """A message from a library (`barcodes.messages.Message`: a message id and parameters) in `lang`."""
+    return render(message.msgid, lang, message.params)
 
 
 def _normalise(tag: str | None) -> str | None:
