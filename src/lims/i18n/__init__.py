@@ -16,7 +16,7 @@ from typing import Any
 
 from babel.messages.pofile import read_po
 
-from barcodes.messages import Message, Names
+from barcodes.messages import Message, Names  # a message id with parameters, shared with the barcode library
 from lims.judgement.reasons import reason_text
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "N_",
     "_N",
     "_NC",
+    "Message",
     "cli_language",
     "gettext",
     "judgement_reason",
