@@ -1,4 +1,6 @@
-"""Authentication (鉴别) of a scanned or typed code: findings from data-driven rules, bilingual."""
+"""Authentication (鉴别) of a scanned or typed code: findings from data-driven rules, each a code and a message.
+
+A finding's message is a message id with parameters (`barcodes.messages`); an application translates it."""
 
 from __future__ import annotations
 
@@ -11,53 +13,104 @@ from importlib import resources
 from typing import Any
 
 from barcodes.gs1 import CodeError, CodeKind, ParsedCode
+from barcodes.messages import _N, _NC, Message, Names
 from barcodes.products import ProductRecord
 from barcodes.trademarks import KNOCKOFF_THRESHOLD, Trademark, normalise_company, search_marks
 
 __all__ = ["SEVERITIES", "Finding", "authenticate", "country_of"]
 
 SEVERITIES = ("ok", "info", "warning", "critical")
-_KIND_ZH = {
-    CodeKind.GTIN: "商品条码",
-    CodeKind.GS1_ELEMENT_STRING: "GS1元素串",
-    CodeKind.DIGITAL_LINK: "GS1数字链接",
-    CodeKind.OTHER: "其他",
+_KIND = {
+    CodeKind.GTIN: _NC("code kind", "GTIN"),
+    CodeKind.GS1_ELEMENT_STRING: _NC("code kind", "GS1 element string"),
+    CodeKind.DIGITAL_LINK: _NC("code kind", "GS1 Digital Link"),
+    CodeKind.OTHER: _NC("code kind", "other"),
 }
-_STATUS_ZH = {"cancelled": "注销", "invalidated": "宣告无效", "expired": "到期", "pending": "审查中"}
+_STATUS = {
+    "registered": _NC("trademark status", "registered"),
+    "pending": _NC("trademark status", "pending"),
+    "expired": _NC("trademark status", "expired"),
+    "cancelled": _NC("trademark status", "cancelled"),
+    "invalidated": _NC("trademark status", "invalidated"),
+}
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One authentication finding with severity (ok, info, warning, critical) and messages."""
+    """One authentication finding: its code, severity (ok, info, warning, critical) and message."""
 
     code: str
     severity: str
-    message_zh: str
-    message_en: str
+    message: Message
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The message's parameters."""
+        return dict(self.message.params)
+
+    @property
+    def message_en(self) -> str:
+        """The message in English."""
+        return self.message.english()
 
     def to_dict(self) -> dict[str, str]:
-        """Plain dict for JSON."""
-        return {
-            "code": self.code,
-            "severity": self.severity,
-            "message_zh": self.message_zh,
-            "message_en": self.message_en,
-        }
+        """Plain dict for JSON, the message in English."""
+        return {"code": self.code, "severity": self.severity, "message_en": self.message_en}
 
 
 @dataclass(frozen=True)
 class _Rule:
     severity: str
-    message_zh: str
-    message_en: str
+    message: str  # a message id; the parameters come from the rule that found it
 
 
-@cache
-def _rules() -> dict[str, _Rule]:
-    text = resources.files("barcodes").joinpath("data", "authentication_rules.csv").read_text(encoding="utf-8")
-    return {
-        r["code"]: _Rule(r["severity"], r["message_zh"], r["message_en"]) for r in csv.DictReader(text.splitlines())
-    }
+# Each finding code's severity and message.
+FINDINGS: dict[str, _Rule] = {
+    "code_invalid": _Rule("critical", _N("Invalid code: {reason}. It may be a printing error or a counterfeit.")),
+    "code_valid": _Rule("ok", _N("The code is valid ({kind}).")),
+    "not_gs1": _Rule("info", _N("This is not a GS1 product code; it cannot identify a product.")),
+    "restricted_number": _Rule(
+        "warning",
+        _N("This is an in-store number (prefix {prefix}), valid only inside one shop or company; it cannot be traced."),
+    ),
+    "publication_number": _Rule(
+        "info", _N("This is a publication number ({organisation}) rather than a food product code.")
+    ),
+    "issuer": _Rule(
+        "info",
+        _N(
+            "The number was issued by {organisation} (prefix {prefix}). "
+            "A prefix shows where the number was issued, not where the product was made."
+        ),
+    ),
+    "issuer_unknown": _Rule("warning", _N("Prefix {prefix} is not assigned to any GS1 member organisation.")),
+    "origin_mismatch": _Rule(
+        "warning",
+        _N(
+            'The package claims origin "{claimed}" but the number was issued by {organisation}. '
+            "Imported or contract-made goods can do this; check the import or contract-manufacturing details."
+        ),
+    ),
+    "product_registered": _Rule("ok", _N("Registered product: {brand} {name} ({company}).")),
+    "product_unknown": _Rule("warning", _N("The product database has no product for this code.")),
+    "mark_registered": _Rule(
+        "ok", _N('The package mark "{mark}" is registered (no. {registration_no}, owner {owner}).')
+    ),
+    "mark_knockoff": _Rule(
+        "critical",
+        _N(
+            'The package mark "{mark}" closely imitates the registered mark "{similar}" '
+            "(owner {owner}): suspected knock-off."
+        ),
+    ),
+    "mark_unregistered": _Rule("warning", _N('No registration found for the package mark "{mark}".')),
+    "mark_expired": _Rule("warning", _N('The mark "{mark}" (no. {registration_no}) expired on {valid_to}.')),
+    "mark_cancelled": _Rule("critical", _N('The mark "{mark}" (no. {registration_no}) has been {status}.')),
+    "mark_owner_mismatch": _Rule(
+        "warning", _N('The mark "{mark}" belongs to {owner}, not to the product\'s brand owner "{brand_owner}".')
+    ),
+    "brand_mismatch": _Rule("warning", _N('The package mark "{mark}" differs from the registered brand "{brand}".')),
+}
 
 
 @cache
@@ -100,11 +153,11 @@ _Hit = tuple[str, dict[str, Any]]
 
 def _code_rule(ctx: _Context) -> Iterator[_Hit]:
     if ctx.error is not None:
-        yield "code_invalid", {"reason": ctx.error.reason, "reason_zh": ctx.error.reason_zh}
+        yield "code_invalid", {"reason": ctx.error.message}
     elif ctx.parsed is not None and not ctx.parsed.is_gs1:
         yield "not_gs1", {}
     elif ctx.parsed is not None:
-        yield "code_valid", {"kind": ctx.parsed.kind.value, "kind_zh": _KIND_ZH[ctx.parsed.kind]}
+        yield "code_valid", {"kind": Message(_KIND[ctx.parsed.kind])}
 
 
 def _issuer_rule(ctx: _Context) -> Iterator[_Hit]:
@@ -115,11 +168,7 @@ def _issuer_rule(ctx: _Context) -> Iterator[_Hit]:
     if issuer is None:
         yield "issuer_unknown", {"prefix": gtin.gtin14[1:4]}
         return
-    params = {
-        "prefix": issuer.prefix,
-        "organisation": issuer.organisation,
-        "organisation_zh": issuer.organisation_zh,
-    }
+    params = {"prefix": issuer.prefix, "organisation": Names(issuer.organisation_zh, issuer.organisation)}
     if issuer.restricted:
         yield "restricted_number", params
     elif issuer.kind in ("isbn", "issn"):
@@ -163,8 +212,7 @@ def _mark_rule(ctx: _Context) -> Iterator[_Hit]:
         "mark": tm.mark,
         "registration_no": tm.registration_no,
         "owner": tm.owner,
-        "status": tm.status,
-        "status_zh": _STATUS_ZH.get(tm.status, tm.status),
+        "status": Message(_STATUS[tm.status]) if tm.status in _STATUS else tm.status,
         "valid_to": tm.valid_to.isoformat() if tm.valid_to else "",
     }
     if tm.status in ("cancelled", "invalidated"):
@@ -219,6 +267,6 @@ def authenticate(
     findings = []
     for rule in RULES:
         for code, params in rule(ctx):
-            r = _rules()[code]
-            findings.append(Finding(code, r.severity, r.message_zh.format(**params), r.message_en.format(**params)))
+            found = FINDINGS[code]
+            findings.append(Finding(code, found.severity, Message(found.message, params)))
     return findings

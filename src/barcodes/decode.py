@@ -14,6 +14,7 @@ from pyzbar import pyzbar
 
 from barcodes.gs1 import CodeError, parse_element_string, parse_gtin, upce_to_upca
 from barcodes.imageio import ImageError, ImageInput, load_gray
+from barcodes.messages import Message
 
 __all__ = ["SYMBOLOGIES", "Decoded", "ImageError", "decode", "decode_gray"]
 
@@ -65,7 +66,8 @@ class Decoded:
     ``text`` is what a scanner would send: the GTIN for EAN/UPC (UPC-A and UPC-E as 12 digits, UPC-E
     expanded), the element string with GS (0x1D) separators for GS1 symbols, otherwise the content
     decoded from ``raw`` (ECI when declared, else UTF-8, else GB 18030 for QR / Data Matrix).
-    ``gs1_error`` says why a symbol flagged as GS1 holds content that breaks GS1 syntax.
+    ``gs1_problem`` says why a symbol flagged as GS1 holds content that breaks GS1 syntax (``gs1_error``
+    in English).
     """
 
     symbology: str
@@ -75,7 +77,12 @@ class Decoded:
     gs1: bool = False
     symbology_identifier: str = ""
     decoder: str = "zxing-cpp"
-    gs1_error: str = ""
+    gs1_problem: Message | None = None
+
+    @property
+    def gs1_error(self) -> str:
+        """Why the GS1 content breaks GS1 syntax, in English ('' when it does not)."""
+        return self.gs1_problem.english() if self.gs1_problem else ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (raw bytes as hex)."""
@@ -139,18 +146,18 @@ def _valid(symbology: str, text: str) -> bool:
     return True
 
 
-def _gs1_error(text: str, gs1: bool) -> str:
-    """Why a GS1 symbol's content breaks GS1 syntax ('' when it does not, or is not GS1).
+def _gs1_problem(text: str, gs1: bool) -> Message | None:
+    """Why a GS1 symbol's content breaks GS1 syntax (None when it does not, or is not GS1).
 
     The symbol's own checksum (Code 128, Reed-Solomon) vouches for the read, so bad content is reported
     with the code rather than hidden: a consumer learns the code is malformed instead of retrying."""
     if not gs1:
-        return ""
+        return None
     try:
         parse_element_string(text)
     except CodeError as exc:
-        return exc.reason
-    return ""
+        return exc.message
+    return None
 
 
 # --------------------------------------------------------------------------- decoders
@@ -180,7 +187,7 @@ def _zxing(view: _View, **options: Any) -> list[Decoded]:
         pos = r.position
         corners = [(float(p.x), float(p.y)) for p in (pos.top_left, pos.top_right, pos.bottom_right, pos.bottom_left)]
         out.append(
-            Decoded(symbology, text, raw, _map(corners, view.to_source), gs1, sid, gs1_error=_gs1_error(text, gs1))
+            Decoded(symbology, text, raw, _map(corners, view.to_source), gs1, sid, gs1_problem=_gs1_problem(text, gs1))
         )
     return out
 
@@ -209,7 +216,9 @@ def _zbar(view: _View) -> list[Decoded]:
             (r.rect.left + r.rect.width, r.rect.top + r.rect.height),
             (r.rect.left, r.rect.top + r.rect.height),
         ]
-        out.append(Decoded(symbology, text, raw, _map(corners, view.to_source), gs1, "", "zbar", _gs1_error(text, gs1)))
+        out.append(
+            Decoded(symbology, text, raw, _map(corners, view.to_source), gs1, "", "zbar", _gs1_problem(text, gs1))
+        )
     return out
 
 

@@ -19,6 +19,8 @@ from biip.gs1_element_strings import GS1ElementString
 from biip.gs1_messages import GS1Message
 from biip.upc import Upc
 
+from barcodes.messages import _N, Message
+
 __all__ = [
     "GS",
     "CodeError",
@@ -61,13 +63,15 @@ class CodeKind(StrEnum):
 
 
 class CodeError(ValueError):
-    """A code that claims to be GS1 but breaks GS1 rules; ``reason`` says how."""
+    """A code that claims to be GS1 but breaks GS1 rules: ``code`` says which rule, ``message`` how.
 
-    def __init__(self, reason: str, *, code: str = "invalid", reason_zh: str | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    ``message`` is a message id with parameters for an application to translate; ``reason`` is its English."""
+
+    def __init__(self, code: str, msgid: str, /, **params: Any) -> None:
         self.code = code
-        self.reason_zh = reason_zh or reason
+        self.message = Message(msgid, params)
+        self.reason = self.message.english()
+        super().__init__(self.reason)
 
 
 @dataclass(frozen=True)
@@ -241,7 +245,7 @@ def _message(code: ParsedCode) -> GS1Message:
         return GS1Message.parse_hri("".join(f"({e.ai}){e.value}" for e in code.elements), config=_PARSE_CONFIG)
     if code.gtin is not None:
         return GS1Message.parse(f"01{code.gtin.gtin14}", config=_PARSE_CONFIG)
-    raise CodeError("not a GS1 code", code="not_gs1", reason_zh="不是GS1编码")
+    raise CodeError("not_gs1", _N("not a GS1 code"))
 
 
 # --------------------------------------------------------------------------- prefixes
@@ -304,23 +308,15 @@ def parse_gtin(text: str) -> Gtin:
     value = text.strip()
     if not value.isascii() or not value.isdigit():
         bad = next((c for c in value if not ("0" <= c <= "9")), "")
-        raise CodeError(
-            f"GTIN must contain only digits, found {bad!r}" if value else "GTIN is empty",
-            code="non_digit",
-            reason_zh=f"商品条码只能包含数字，发现 {bad!r}" if value else "商品条码为空",
-        )
+        if not value:
+            raise CodeError("non_digit", _N("GTIN is empty"))
+        raise CodeError("non_digit", _N("GTIN must contain only digits, found {character!r}"), character=bad)
     if len(value) not in GTIN_LENGTHS:
-        raise CodeError(
-            f"GTIN must have 8, 12, 13 or 14 digits, got {len(value)}",
-            code="length",
-            reason_zh=f"商品条码应为8、12、13或14位，实际为{len(value)}位",
-        )
+        raise CodeError("length", _N("GTIN must have 8, 12, 13 or 14 digits, got {length}"), length=len(value))
     expected = check_digit(value[:-1])
     if int(value[-1]) != expected:
         raise CodeError(
-            f"bad check digit: expected {expected}, got {value[-1]}",
-            code="check_digit",
-            reason_zh=f"校验码错误：应为{expected}，实际为{value[-1]}",
+            "check_digit", _N("bad check digit: expected {expected}, got {got}"), expected=expected, got=value[-1]
         )
     gtin14 = value.zfill(14)
     return Gtin(value=value, gtin14=gtin14, length=len(value), issuer=issuer_of(gtin14))
@@ -336,7 +332,7 @@ def upce_to_upca(upce: str) -> str:
     try:
         return Upc.parse(upce.strip()).as_upc_a()
     except (ParseError, ValueError) as exc:
-        raise CodeError(f"invalid UPC-E {upce!r}: {exc}", code="check_digit", reason_zh="UPC-E编码无效") from exc
+        raise CodeError("check_digit", _N("invalid UPC-E {upce!r}: {detail}"), upce=upce, detail=str(exc)) from exc
 
 
 # --------------------------------------------------------------------------- element strings
@@ -344,9 +340,9 @@ def upce_to_upca(upce: str) -> str:
 
 def _element(es: GS1ElementString) -> Element:
     if es.gtin_error:
-        raise CodeError(f"AI ({es.ai.ai}): {_bad_gtin_reason(es.value)}", code="check_digit", reason_zh=_zh(es))
+        raise CodeError("check_digit", _N("AI ({ai}): {problem}"), ai=es.ai.ai, problem=_gtin_problem(es.value))
     if es.sscc_error:
-        raise CodeError(f"AI ({es.ai.ai}): {es.sscc_error}", code="check_digit")
+        raise CodeError("check_digit", _N("AI ({ai}): invalid SSCC: {detail}"), ai=es.ai.ai, detail=es.sscc_error)
     return Element(
         ai=es.ai.ai,
         title=es.ai.data_title,
@@ -363,20 +359,13 @@ def _ai_titles_zh() -> dict[str, str]:
     return {r["ai"]: r["title_zh"] for r in csv.DictReader(text.splitlines())}
 
 
-def _zh(es: GS1ElementString) -> str:
-    try:
-        parse_gtin(es.value)
-    except CodeError as exc:
-        return f"AI ({es.ai.ai})：{exc.reason_zh}"
-    return f"AI ({es.ai.ai})：数据错误"
-
-
-def _bad_gtin_reason(value: str) -> str:
+def _gtin_problem(value: str) -> Message:
+    """What is wrong with the GTIN in an element string."""
     try:
         parse_gtin(value)
     except CodeError as exc:
-        return exc.reason
-    return "invalid GTIN"
+        return exc.message
+    return Message(_N("invalid GTIN"))
 
 
 def _from_elements(text: str, kind: CodeKind, elements: list[GS1ElementString]) -> ParsedCode:
@@ -402,9 +391,7 @@ def parse_element_string(text: str) -> ParsedCode:
         else:
             msg = GS1Message.parse(body, config=_PARSE_CONFIG)
     except (ParseError, ValueError) as exc:
-        raise CodeError(
-            f"invalid GS1 element string: {exc}", code="gs1_syntax", reason_zh=f"GS1元素串格式错误：{exc}"
-        ) from exc
+        raise CodeError("gs1_syntax", _N("invalid GS1 element string: {detail}"), detail=str(exc)) from exc
     return _from_elements(text, CodeKind.GS1_ELEMENT_STRING, list(msg.element_strings))
 
 
@@ -413,9 +400,7 @@ def parse_digital_link(url: str) -> ParsedCode:
     try:
         dl = GS1DigitalLinkURI.parse(url.strip(), config=_PARSE_CONFIG)
     except (ParseError, ValueError) as exc:
-        raise CodeError(
-            f"invalid GS1 Digital Link: {exc}", code="digital_link", reason_zh=f"GS1数字链接格式错误：{exc}"
-        ) from exc
+        raise CodeError("digital_link", _N("invalid GS1 Digital Link: {detail}"), detail=str(exc)) from exc
     return _from_elements(url, CodeKind.DIGITAL_LINK, list(dl.element_strings))
 
 

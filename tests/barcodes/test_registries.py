@@ -175,7 +175,7 @@ def test_genuine_product_is_all_ok() -> None:
 def test_bad_check_digit_is_critical_with_reason() -> None:
     findings = authenticate("6920152400013", None, MARKS, today=TODAY)
     assert findings[0].code == "code_invalid" and findings[0].severity == "critical"
-    assert "应为2" in findings[0].message_zh and "expected 2" in findings[0].message_en
+    assert findings[0].params["reason"].params == {"expected": 2, "got": "3"} and "expected 2" in findings[0].message_en
 
 
 def test_knockoff_mark_on_package() -> None:

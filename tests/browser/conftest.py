@@ -77,11 +77,14 @@ def live_server(app: Any, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> It
 
 @pytest.fixture
 def new_page(browser: Any, live_server: str) -> Iterator[Any]:
-    """A factory of pages in fresh browser contexts (separate cookies), phone-sized unless told otherwise."""
+    """A factory of pages in fresh browser contexts (separate cookies), phone-sized unless told otherwise.
+
+    The browser's locale is Chinese unless told otherwise: pages follow Accept-Language, and the tests
+    read the Chinese the product shows first."""
     contexts = []
 
-    def make(viewport: dict[str, int] | None = None) -> Any:
-        context = browser.new_context(viewport=viewport or PHONE, base_url=live_server, locale="zh-CN")
+    def make(viewport: dict[str, int] | None = None, locale: str = "zh-CN") -> Any:
+        context = browser.new_context(viewport=viewport or PHONE, base_url=live_server, locale=locale)
         context.set_default_timeout(10_000)
         contexts.append(context)
         return context.new_page()

@@ -91,6 +91,13 @@ def test_consumer_uploads_a_photo_of_a_product_barcode(
         assert "此链接已过期" in page.inner_text("main")
     screenshot(page, "signed-link-expired")
 
+    english = new_page(locale="en-US")  # a browser set to English is answered in English without asking
+    english.goto(f"/trace/{GTIN13}")
+    assert english.locator("html").get_attribute("lang") == "en"
+    assert "Suspected positive" in english.inner_text("main")
+    english.goto("/trace/6901234567891")
+    assert "check digit" in english.inner_text("main")
+
 
 def test_reviewer_approves_a_positive_and_the_station_is_notified(
     new_page: Any, client: TestClient, headers: dict[str, dict[str, str]]

@@ -8,7 +8,9 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 import lims
-from lims.i18n import catalogues
+from barcodes.authenticate import authenticate
+from barcodes.gs1 import CodeError, parse_code
+from lims.i18n import catalogues, render_message
 
 SOURCE = Path(lims.__file__).parent
 ERRORS = {
@@ -77,3 +79,21 @@ def test_an_api_error_comes_back_in_the_language_asked_for(
     assert by_query.json()["detail"] == "no result 999999"
     unasked = client.get("/api/v1/results/999999", headers=auth)
     assert unasked.json()["detail"] == "没有结果 999999"  # Chinese first
+
+
+def test_the_barcode_library_s_problems_and_findings_read_in_both_languages() -> None:
+    findings = {f.code: f for f in authenticate("6920152400013", None, [])}
+    bad = findings["code_invalid"]
+    assert render_message(bad.message, "zh") == "条码无效：校验码错误：应为2，实际为3。可能是印刷错误或假冒商品。"
+    assert render_message(bad.message, "en").startswith("Invalid code: bad check digit: expected 2, got 3.")
+    found = {f.code: f for f in authenticate(parse_code("6920152400012"), None, [])}
+    assert render_message(found["code_valid"].message, "zh") == "条码校验通过（商品条码）。"
+    assert "中国物品编码中心" in render_message(found["issuer"].message, "zh")
+    assert "GS1 China" in render_message(found["issuer"].message, "en")
+    try:
+        parse_code("(01)06901234567891(10)A1")
+    except CodeError as exc:
+        assert render_message(exc.message, "zh") == "AI (01)：校验码错误：应为2，实际为1"
+        assert exc.reason == "AI (01): bad check digit: expected 2, got 1"
+    else:
+        raise AssertionError("a bad check digit inside an element string is refused")

@@ -27,7 +27,9 @@ def test_negative_result_walks_to_published_and_is_traceable(client: TestClient,
     body = trace.json()
     assert body["kind"] == "sample"
     assert [r["judgement"] for r in body["results"]] == ["negative"]
-    assert body["results"][0]["meaning_en"].startswith("Negative")
+    assert body["results"][0]["meaning_en"].startswith("Negative") and body["results"][0]["meaning_zh"].startswith(
+        "阴性"
+    )
 
 
 def test_unpublished_sample_is_not_traceable(client: TestClient, headers: dict) -> None:

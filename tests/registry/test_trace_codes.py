@@ -26,6 +26,9 @@ def test_registered_product_without_results(client: TestClient, engine: Engine) 
     codes = {f["code"] for f in body["findings"]}
     assert {"code_valid", "product_registered", "mark_registered"} <= codes
     assert body["results"] == []
+    valid = next(f for f in body["findings"] if f["code"] == "code_valid")  # both languages, for API clients
+    assert valid["message_zh"] == "条码校验通过（商品条码）。" and valid["message_en"] == "The code is valid (GTIN)."
+    assert body["notice_zh"].startswith("快速检测为筛查方法") and body["notice_en"].startswith("Quick tests")
 
 
 def test_unknown_valid_gtin_is_404_with_findings(client: TestClient) -> None:
@@ -38,6 +41,7 @@ def test_bad_check_digit_is_422_with_the_reason(client: TestClient) -> None:
     response = client.get("/api/v1/trace/6901234567891")
     assert response.status_code == 422
     assert "check digit" in response.json()["detail"]
+    assert response.json()["reason_zh"] == "校验码错误：应为2，实际为1"
 
 
 def test_all_forms_of_a_product_code_find_its_published_results(

@@ -43,7 +43,8 @@ def test_bad_filter_is_a_clear_message(app: Any) -> None:
     station = sign_in(app, "station")
     response = station.get("/station?date_from=yesterday")
     assert response.status_code == 422
-    assert "is not a date" in response.text and "Traceback" not in response.text
+    assert "不是日期" in response.text and "Traceback" not in response.text  # the page is Chinese first
+    assert "is not a date" in station.get("/station?date_from=yesterday&lang=en").text
 
 
 def test_csv_export(app: Any, client: TestClient, headers: dict[str, dict[str, str]]) -> None:

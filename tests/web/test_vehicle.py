@@ -49,7 +49,7 @@ def test_register_accepts_a_scanned_gs1_code_and_reports_bad_input(app: Any) -> 
     scanned = post_form(tester, "/vehicle", "/vehicle/samples", {**SAMPLE_FORM, "gtin": "(01)06901234567892(10)A1"})
     assert scanned.status_code == 303
     bad_gtin = post_form(tester, "/vehicle", "/vehicle/samples", {**SAMPLE_FORM, "gtin": "6901234567891"})
-    assert bad_gtin.status_code == 422 and "check digit" in bad_gtin.text and 'value="生菜"' in bad_gtin.text
+    assert bad_gtin.status_code == 422 and "校验码错误" in bad_gtin.text and 'value="生菜"' in bad_gtin.text
     no_name = post_form(tester, "/vehicle", "/vehicle/samples", {**SAMPLE_FORM, "product_name": ""})
     assert no_name.status_code == 422 and "product_name" in no_name.text
     bad_point = post_form(tester, "/vehicle", "/vehicle/samples", {**SAMPLE_FORM, "point_code": "P99"})

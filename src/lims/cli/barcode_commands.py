@@ -9,7 +9,9 @@ from typing import Annotated
 import typer
 
 from barcodes.labels import LabelData, LabelFormat
+from lims import i18n
 from lims.cli.common import fail
+from lims.i18n import _N
 
 
 def scan(
@@ -19,6 +21,7 @@ def scan(
     from barcodes.decode import ImageError, decode
     from barcodes.gs1 import CodeError, parse_code
 
+    lang = i18n.cli_language()
     failed = 0
     for name in images:
         try:
@@ -28,19 +31,21 @@ def scan(
             failed += 1
             continue
         if not found:
-            typer.echo(f"lims: {name}: no barcode found", err=True)
+            typer.echo(f"lims: {name}: {i18n.gettext(_N('no barcode found'), lang)}", err=True)
         for code in found:
             record = {"file": name, **code.to_dict()}
             try:
-                if code.gs1_error:
-                    raise CodeError(code.gs1_error, code="gs1_syntax")
-                parsed = parse_code(code.text)
-                record["kind"] = parsed.kind.value
-                if parsed.is_gs1:
-                    record["gs1_data"] = parsed.to_dict()
+                if code.gs1_problem:
+                    record["kind"] = "invalid"
+                    record["error"] = i18n.render_message(code.gs1_problem, lang)
+                else:
+                    parsed = parse_code(code.text)
+                    record["kind"] = parsed.kind.value
+                    if parsed.is_gs1:
+                        record["gs1_data"] = parsed.to_dict()
             except CodeError as exc:
                 record["kind"] = "invalid"
-                record["error"] = exc.reason
+                record["error"] = i18n.render_message(exc.message, lang)
             typer.echo(json.dumps(record, ensure_ascii=False))
     if failed:
         raise typer.Exit(1)

@@ -17,6 +17,7 @@ from typing import Any
 
 from babel.messages.pofile import read_po
 
+from barcodes.messages import Message, Names  # a message id with parameters, shared with the barcode library
 from instrument_drivers import family_registry
 from lims.judgement import reasons
 from lims.judgement.reasons import reason_text
@@ -28,6 +29,7 @@ __all__ = [
     "N_",
     "_N",
     "_NC",
+    "Message",
     "cli_language",
     "gettext",
     "judgement_reason",
@@ -35,6 +37,7 @@ __all__ = [
     "pgettext",
     "pick_language",
     "render",
+    "render_message",
 ]
 
 LANGUAGES = ("zh", "en")
@@ -93,15 +96,31 @@ class _Params(dict[str, Any]):
         return "{" + key + "}"
 
 
+def _in(lang: str, value: Any) -> Any:
+    """A parameter as the reader sees it: a library's message translated, a two-language name picked."""
+    if isinstance(value, Message):
+        return render_message(value, lang)
+    if isinstance(value, Names):
+        return localized(lang, value.zh, value.en)
+    return value
+
+
 def render(msgid: str, lang: str, params: Mapping[str, Any] | None = None) -> str:
-    """`msgid` translated into `lang` with its `{name}` parameters filled in."""
+    """`msgid` translated into `lang` with its `{name}` parameters filled in (a `Message` parameter translated too)."""
     text = gettext(msgid, lang)
     if not params:
         return text
+    shown = _Params({key: _in(lang, value) for key, value in params.items()})
+    english = msgid.rpartition(CONTEXT_SEPARATOR)[2]
     try:
-        return text.format_map(_Params(params))
+        return text.format_map(shown)
     except (ValueError, IndexError, AttributeError):  # a translation with a broken placeholder
-        return msgid.format_map(_Params(params)) if text != msgid else text
+        return english.format_map(shown) if text != msgid else text
+
+
+def render_message(message: Message, lang: str) -> str:
+    """A message from a library (`barcodes.messages.Message`: a message id and parameters) in `lang`."""
+    return render(message.msgid, lang, message.params)
 
 
 def _normalise(tag: str | None) -> str | None:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlmodel import SQLModel
+from sqlmodel import Field, SQLModel
+
+from lims.i18n import _N, render
+
+# What every trace answer reminds its reader of; the JSON carries it in both languages.
+NOTICE = _N("Quick tests are screening tests: a suspected positive must be confirmed by a qualified laboratory.")
 
 
 class TracedResult(SQLModel):
@@ -99,7 +104,5 @@ class TraceRecord(SQLModel):
     findings: list[Finding] = []
     results: list[TracedResult]
     warnings: list[TracedWarning]
-    notice_zh: str = "快速检测为筛查方法，疑似阳性结果需经有资质的实验室确认。"
-    notice_en: str = (
-        "Quick tests are screening tests: a suspected positive must be confirmed by a qualified laboratory."
-    )
+    notice_zh: str = Field(default_factory=lambda: render(NOTICE, "zh"))
+    notice_en: str = Field(default_factory=lambda: render(NOTICE, "en"))

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from barcodes import gs1
 from lims.api.deps import SessionDep
-from lims.i18n import _N
+from lims.i18n import _N, render_message
 from lims.services.cases import warnings
 from lims.services.core.errors import Busy, ServiceError, TooLarge
 from lims.services.public import scanning, trace
@@ -107,11 +107,12 @@ async def trace_photo(request: Request, me: Viewer, photo: Annotated[UploadFile,
             record=None,
             headline=gettext(_N("No barcode could be read in the photo"), lang),
             hint=gettext(BAD_PHOTO_HINT, lang),
-            error="no barcode found",
+            error=gettext(_N("no barcode found"), lang),
         )
-    usable = [d for d in found if not d.gs1_error]
+    usable = [d for d in found if not d.gs1_problem]
     if not usable:  # a GS1 symbol read correctly whose content breaks GS1 rules
-        reason = found[0].gs1_error
+        problem = found[0].gs1_problem
+        reason = render_message(problem, lang) if problem else ""
         return _trace_page(
             request, 422, record=None, code=found[0].text, headline=gettext(HEADLINES[422], lang), error=reason
         )
@@ -141,7 +142,6 @@ def _trace_error(request: Request, exc: ServiceError, code: str = "", headline: 
         code=code,
         headline=headline or gettext(HEADLINES[404 if exc.status_code == 404 else 422], lang),
         error=said(request, exc),
-        error_zh=details.get("reason_zh"),
         error_findings=details.get("findings") or [],
     )
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from lims.i18n import _N
+from lims.i18n import _N, Message
 from lims.models import District, User
 from lims.models.common import Role
 from lims.models.users import UserCreate
@@ -107,10 +107,21 @@ def _not_self(by: Actor, user: User, what: str) -> None:
         )
 
 
-def _change(session: Session, user: User, expected: dict[str, Any], values: dict[str, Any], why: str) -> None:
+def _change(session: Session, user: User, expected: dict[str, Any], values: dict[str, Any], why: Message) -> None:
     """Update the user row only if it still holds `expected`; 409 when someone changed it meanwhile."""
     if not atomic.update_where(session, user, expected, values):
         raise Conflict("accounts.changed_meanwhile", _N("{problem}"), problem=why)
+
+
+_ALREADY = {
+    "disabled": _N("user {username!r} is already disabled"),
+    "enabled": _N("user {username!r} is already enabled"),
+}
+
+
+def _already(state: str, user: User) -> Message:
+    """The refusal to put an account into the state it is in."""
+    return Message(_ALREADY[state], {"username": user.username})
 
 
 def _keep_an_admin(session: Session, user: User) -> None:
@@ -138,7 +149,7 @@ def disable(session: Session, by: Actor, username: str) -> Changed:
     user = _target(session, by, username)
     _not_self(by, user, "disable")
     before = audit.snapshot(user)
-    _change(session, user, {"active": True}, {"active": False}, f"user {user.username!r} is already disabled")
+    _change(session, user, {"active": True}, {"active": False}, _already("disabled", user))
     if user.role == Role.ADMIN:
         _keep_an_admin(session, user)
     return _finish(session, by, user, "disable", before)
@@ -154,7 +165,7 @@ def enable(session: Session, by: Actor, username: str) -> Changed:
             user_username=user.username,
         )
     before = audit.snapshot(user)
-    _change(session, user, {"active": False}, {"active": True}, f"user {user.username!r} is already enabled")
+    _change(session, user, {"active": False}, {"active": True}, _already("enabled", user))
     return _finish(session, by, user, "enable", before)
 
 
@@ -182,7 +193,9 @@ def set_role(session: Session, by: Actor, username: str, role: str, *, station_c
         user,
         {"role": user.role, "station_id": user.station_id},
         {"role": new.value, "station_id": station_id},
-        f"the role of {user.username!r} was changed meanwhile; reload and try again",
+        Message(
+            _N("the role of {username!r} was changed meanwhile; reload and try again"), {"username": user.username}
+        ),
     )
     if before["role"] == Role.ADMIN:
         _keep_an_admin(session, user)
@@ -202,6 +215,6 @@ def set_password(session: Session, by: Actor, username: str, password: str) -> C
         user,
         {"password_hash": old_hash},
         {"password_hash": new_hash},
-        f"the password of {user.username!r} was changed meanwhile",
+        Message(_N("the password of {username!r} was changed meanwhile"), {"username": user.username}),
     )
     return _finish(session, by, user, "password", before)

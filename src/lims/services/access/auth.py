@@ -12,7 +12,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.engine import CursorResult, Result
 from sqlmodel import Session, col, select
 
-from lims.i18n import _N
+from lims.i18n import _N, Message
 from lims.models import Station, User, UserSession
 from lims.models.common import Role
 from lims.services.access import districts, passwords
@@ -41,11 +41,11 @@ def actor_for(user: User) -> Actor:
     )
 
 
-def username_problem(username: str) -> str | None:
+def username_problem(username: str) -> Message | None:
     """Why `username` cannot name an account, or None."""
     plain = username.replace("-", "").replace("_", "").replace(".", "")
     if not username or len(username) > MAX_USERNAME or not plain.isalnum():
-        return f"user name must be 1-{MAX_USERNAME} letters, digits, '.', '-' or '_'"
+        return Message(_N("user name must be 1-{most} letters, digits, '.', '-' or '_'"), {"most": MAX_USERNAME})
     return None
 
 

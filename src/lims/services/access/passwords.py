@@ -11,7 +11,7 @@ from importlib import resources
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from lims.i18n import _N
+from lims.i18n import _N, Message
 from lims.services.core.errors import Busy, Invalid
 from lims.settings import get_settings
 
@@ -30,15 +30,15 @@ def common_passwords() -> frozenset[str]:
     return frozenset(line.strip() for line in text.splitlines() if line.strip())
 
 
-def problem(password: str, *, published_ok: bool = False) -> str | None:
+def problem(password: str, *, published_ok: bool = False) -> Message | None:
     """Why `password` may not be set, or None; `published_ok` lets only the demo use its published ones."""
     least = get_settings().password_min_length
     if len(password) < least:
-        return f"password must have at least {least} characters"
+        return Message(_N("password must have at least {least} characters"), {"least": least})
     if len(password) > MAX_LENGTH:
-        return f"password must have at most {MAX_LENGTH} characters"
+        return Message(_N("password must have at most {most} characters"), {"most": MAX_LENGTH})
     if not published_ok and password.casefold() in common_passwords():
-        return "password is on the list of common or published passwords; choose another"
+        return Message(_N("password is on the list of common or published passwords; choose another"))
     return None
 
 

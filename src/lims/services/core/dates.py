@@ -12,14 +12,32 @@ from lims.services.core import clock
 from lims.services.core.errors import Invalid
 
 
+def _outside(name: str, value: date) -> Invalid:
+    """The refusal of a day outside the sane range (`bounds.check_day`)."""
+    return Invalid(
+        "dates.outside",
+        _N("{name}: date {day} is outside {earliest}..{latest}"),
+        name=name,
+        day=value.isoformat(),
+        earliest=bounds.EARLIEST_DAY.isoformat(),
+        latest=bounds.LATEST_DAY.isoformat(),
+    )
+
+
 def day(text: str | None, name: str) -> date | None:
     """`YYYY-MM-DD` as a date (None when empty), or Invalid naming the field and the range."""
     if not text:
         return None
     try:
-        return bounds.parse_day(text, name)
-    except ValueError as exc:
-        raise Invalid("dates.invalid", _N("{problem}"), problem=str(exc)) from None
+        value = date.fromisoformat(text.strip())
+    except ValueError:
+        raise Invalid(
+            "dates.not_a_date", _N("{name} {text!r} is not a date (YYYY-MM-DD)"), name=name, text=text[:20]
+        ) from None
+    try:
+        return bounds.check_day(value)
+    except ValueError:
+        raise _outside(name, value) from None
 
 
 @dataclass(frozen=True)
@@ -90,5 +108,5 @@ def moment(text: str | None, name: str) -> datetime | None:
         value = value.replace(tzinfo=UTC)
     try:
         return bounds.check_moment(value)
-    except ValueError as exc:
-        raise Invalid("dates.error", _N("{name}: {exc}"), name=name, exc=exc) from None
+    except ValueError:  # the only thing left to refuse: a day outside the sane range
+        raise _outside(name, value.date()) from None

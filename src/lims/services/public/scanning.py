@@ -139,11 +139,11 @@ def trace_codes(session: Session, found: list[Decoded]) -> list[ScannedCode]:
     scanned = []
     for item in found:
         try:
-            if item.gs1_error:
+            if item.gs1_problem:
                 raise Invalid(
                     "scanning.code_marked_gs1_but",
-                    _N("the code is marked GS1 but breaks GS1 syntax: {item_gs1_error}"),
-                    item_gs1_error=item.gs1_error,
+                    _N("the code is marked GS1 but breaks GS1 syntax: {problem}"),
+                    problem=item.gs1_problem,
                 )
             code = _traceable(item.text)
             record, status, detail = trace.trace(session, code), 200, None

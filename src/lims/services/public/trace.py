@@ -13,7 +13,7 @@ from sqlmodel import Session, col
 
 from barcodes.authenticate import authenticate
 from barcodes.gs1 import CodeError, ParsedCode, parse_code
-from lims.i18n import _N
+from lims.i18n import _N, render, render_message
 from lims.models import AuditChain, FoodCategory, Limit, PublicWarning, Sample, SamplingPoint, TestItem, TestResult
 from lims.models.trace import (
     Finding,
@@ -29,16 +29,14 @@ from lims.services.core import clock, visibility
 from lims.services.core.bounded import SegmentedCache
 from lims.services.core.errors import Invalid, NotFound, ServiceError
 from lims.services.reference import registry
+from lims.services.reference.gtin import refusal as gs1_refusal
 from lims.services.samples.label_ids import label_id_problem, looks_like_label_id
 
-# Plain-language meaning of each screening outcome (Chinese first).
-MEANING: dict[str, tuple[str, str]] = {
-    "negative": ("阴性：本次快速检测未发现问题", "Negative: this quick test found no problem"),
-    "positive": (
-        "疑似阳性：快速检测发现可能不合格，需实验室确认",
-        "Suspected positive: the quick test indicates a possible problem; a laboratory confirms it",
-    ),
-    "invalid": ("无效：本次检测无效，需重新检测", "Invalid: the test did not work and is repeated"),
+# Plain-language meaning of each screening outcome; the trace JSON carries it in both languages.
+MEANING: dict[str, str] = {
+    "negative": _N("Negative: this quick test found no problem"),
+    "positive": _N("Suspected positive: the quick test indicates a possible problem; a laboratory confirms it"),
+    "invalid": _N("Invalid: the test did not work and is repeated"),
 }
 MAX_CODE_LENGTH = 512
 T = TypeVar("T")
@@ -100,8 +98,8 @@ def _as_results(rows: Any) -> list[TracedResult]:
             item_name_zh=r.name_zh,
             item_name_en=r.name_en,
             judgement=r.judgement,
-            meaning_zh=MEANING[r.judgement][0],
-            meaning_en=MEANING[r.judgement][1],
+            meaning_zh=render(MEANING[r.judgement], "zh"),
+            meaning_en=render(MEANING[r.judgement], "en"),
             value=r.value,
             unit=r.unit,
             limit=r.limit,
@@ -246,7 +244,15 @@ def _authenticity(
             )
             for m in marks
         ],
-        [Finding(**f.to_dict()) for f in findings],
+        [
+            Finding(
+                code=f.code,
+                severity=f.severity,
+                message_zh=render_message(f.message, "zh"),
+                message_en=render_message(f.message, "en"),
+            )
+            for f in findings
+        ],
     )
 
 
@@ -290,9 +296,7 @@ def trace(session: Session, code: str, memo: HeadMemo | None = None) -> TraceRec
     try:
         parsed = parse_code(code)
     except CodeError as exc:
-        raise Invalid(
-            "gs1.invalid", _N("{problem}"), problem=exc.reason, details={"reason_zh": exc.reason_zh}
-        ) from None
+        raise gs1_refusal(exc) from None
     if not parsed.is_gs1:
         raise Invalid(
             "trace.sample_label_id_gs1",

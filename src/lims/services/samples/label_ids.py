@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from lims.i18n import _N, Message
+
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 LABEL_RE = re.compile(r"^[A-Z]{2}\d{9}[0-9A-Z]$")
 MAX_PER_DAY = 999
@@ -33,10 +35,12 @@ def looks_like_label_id(code: str) -> bool:
     return bool(LABEL_RE.match(code))
 
 
-def label_id_problem(code: str) -> str | None:
+def label_id_problem(code: str) -> Message | None:
     """Why `code` is not a valid label id, or None when it is one."""
     if not looks_like_label_id(code):
-        return "not a sample label id (two letters, nine digits and a check character)"
+        return Message(_N("not a sample label id (two letters, nine digits and a check character)"))
     if check_char(code[:-1]) != code[-1]:
-        return f"label id check character is wrong (expected {check_char(code[:-1])})"
+        return Message(
+            _N("label id check character is wrong (expected {expected})"), {"expected": check_char(code[:-1])}
+        )
     return None
