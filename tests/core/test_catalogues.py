@@ -97,3 +97,20 @@ def test_the_barcode_library_s_problems_and_findings_read_in_both_languages() ->
         assert exc.reason == "AI (01): bad check digit: expected 2, got 1"
     else:
         raise AssertionError("a bad check digit inside an element string is refused")
+
+
+def test_states_and_actions_in_a_refusal_are_named_in_the_readers_language() -> None:
+    from lims.i18n import _N, terms
+    from lims.services.core.errors import Conflict
+
+    refusal = Conflict(
+        "workflow.cannot_result_only_from",
+        _N("cannot {action} a result that is {result_status}; only from: {allowed}"),
+        action=terms.action("publish"),
+        result_status=terms.status("tested"),
+        allowed=terms.status("approved", "published"),
+    )
+    assert refusal.text("zh") == "「待审核」的结果不能发布；只能从以下状态发布：已审核、已发布"
+    assert refusal.text("en") == "cannot publish a result that is Awaiting review; only from: Approved, Published"
+    # API clients keep the plain values
+    assert refusal.json_params() == {"action": "publish", "result_status": "tested", "allowed": "approved, published"}

@@ -140,6 +140,9 @@ def test_the_sign_in_page_says_when_the_account_is_locked(app: Any, counted: Cou
         assert _token(TestClient(app), "station", PASSWORD).status_code == 429
 
 
+# FastAPI builds a type adapter for the sign-in form's fields on each request; pydantic building several at
+# once in threads sometimes warns about the fields' aliases. The warning is theirs and harmless to the answer.
+@pytest.mark.filterwarnings("ignore::pydantic.warnings.UnsupportedFieldAttributeWarning")
 def test_at_most_the_configured_number_of_hashes_run_at_once(
     app: Any, monkeypatch: pytest.MonkeyPatch, counted: CountingHasher
 ) -> None:

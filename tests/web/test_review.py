@@ -70,7 +70,8 @@ def test_reject_needs_a_reason_then_publish_flow(
     assert f"/review/results/{second['id']}/publish" in page.text
     assert post_form(reviewer, "/review", f"/review/results/{second['id']}/publish").status_code == 303
     again = post_form(reviewer, "/review", f"/review/results/{second['id']}/publish")
-    assert again.status_code == 409 and "的结果不能执行 publish" in again.text  # the page is Chinese first
+    # the page is Chinese first, the state and the action named in Chinese too
+    assert again.status_code == 409 and "「已发布」的结果不能发布；只能从以下状态发布：已审核" in again.text
     trace = client.get(f"/trace/{sample['label_id']}")
     assert "疑似阳性" in trace.text
 

@@ -102,7 +102,8 @@ def _in(lang: str, value: Any) -> Any:
         return render_message(value, lang)
     if isinstance(value, Names):
         return localized(lang, value.zh, value.en)
-    return value
+    shown = getattr(value, "shown", None)  # a term (lims.i18n.terms): names translated with the message
+    return shown(lang) if callable(shown) else value
 
 
 def render(msgid: str, lang: str, params: Mapping[str, Any] | None = None) -> str:

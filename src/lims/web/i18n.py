@@ -10,7 +10,7 @@ from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
 from lims import i18n
-from lims.i18n import _N, _NC
+from lims.i18n import _N, _NC, terms
 
 LANGUAGES = i18n.LANGUAGES
 
@@ -46,12 +46,7 @@ LABELS: dict[str, str] = {
     "stage_referral": _N("Referred to a laboratory"),
     "stage_disposal": _N("To dispose of"),
     "stage_closed": _N("Closed"),
-    "status_tested": _N("Awaiting review"),
-    "status_approved": _N("Approved"),
-    "status_rejected": _N("Rejected"),
-    "status_published": _N("Published"),
-    "status_archived": _N("Archived"),
-    "status_superseded": _N("Superseded"),
+    **{f"status_{status}": msgid for status, msgid in terms.RESULT_STATUSES.items()},
 }
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from lims.i18n import _N
+from lims.i18n import _N, terms
 from lims.models import FoodCategory, Instrument, KitLot, Limit, Sample, SamplingPoint, TestItem, TestResult
 from lims.models.common import JudgementOutcome, ResultStatus, Role
 from lims.models.results import ResultCorrection, ResultPublic, ResultSubmit
@@ -220,7 +220,7 @@ def correct(session: Session, actor: Actor, result_id: int, correction: ResultCo
             "records.result_only_result_awaiting",
             _N("result {result_id} is {old_status}; only a result awaiting review can be corrected"),
             result_id=result_id,
-            old_status=old.status,
+            old_status=terms.status(old.status),
         )
     sample = session.get(Sample, old.sample_id)
     item = session.get(TestItem, old.item_id)

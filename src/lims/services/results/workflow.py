@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from lims.i18n import _N
+from lims.i18n import _N, terms
 from lims.models import Review, TestResult
 from lims.models.common import JudgementOutcome, ResultStatus, ReviewAction, Role
 from lims.services.access.auth import require_role
@@ -99,17 +99,16 @@ def transition(
     if result.district_id != actor.district_id:
         raise Forbidden("workflow.result_belongs_another_district", _N("this result belongs to another district"))
     if result.status not in rule.sources:
-        allowed = ", ".join(sorted(s.value for s in rule.sources))
         raise Conflict(
             "workflow.cannot_result_only_from",
             _N("cannot {action} a result that is {result_status}; only from: {allowed}"),
-            action=action,
-            result_status=result.status,
-            allowed=allowed,
+            action=terms.action(action),
+            result_status=terms.status(result.status),
+            allowed=terms.status(*sorted(s.value for s in rule.sources)),
         )
     if rule.needs_reason and len(reason.strip()) < 3:
         message = NEEDS_REASON.get(action, _N("{action} needs a reason"))
-        raise Invalid("workflow.needs_reason", message, action=action)
+        raise Invalid("workflow.needs_reason", message, action=terms.action(action))
     if action == "approve" and result.flags and not acknowledge_flags:
         raise Conflict(
             "workflow.result_carries_flags_acknowledge",
