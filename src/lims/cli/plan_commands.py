@@ -10,7 +10,9 @@ from typing import Annotated
 import typer
 from sqlmodel import Session
 
+from lims import i18n
 from lims.cli.common import ready_engine, reporting_errors
+from lims.i18n import _N
 from lims.services.access import districts
 from lims.services.core import clock, dates
 from lims.services.core.audit import SYSTEM
@@ -94,10 +96,14 @@ def day_sheet(
     if as_json:
         typer.echo(json.dumps([t.model_dump(mode="json") for t in sheet], ensure_ascii=False))
         return
-    typer.echo(f"{chosen.isoformat()}: {len(sheet)} tasks")
+    lang = i18n.cli_language()
+    typer.echo(i18n.render(_N("{day}: {count} tasks"), lang, {"day": chosen.isoformat(), "count": len(sheet)}))
     for t in sheet:
-        carried = f" (carried from {t.carried_from})" if t.carried_from else ""
-        typer.echo(f"{t.kind:<8} {t.point_code:<6} {t.samples_registered}/{sum(t.batches.values())} batches{carried}")
+        batches = {"done": t.samples_registered, "planned": sum(t.batches.values())}
+        line = i18n.render(_N("{done}/{planned} batches"), lang, batches)
+        if t.carried_from:
+            line += " " + i18n.render(_N("(carried from {day})"), lang, {"day": t.carried_from})
+        typer.echo(f"{t.kind:<8} {t.point_code:<6} {line}")
 
 
 def register(app: typer.Typer) -> None:

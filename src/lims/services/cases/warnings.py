@@ -8,14 +8,14 @@ from sqlalchemy import bindparam, or_
 from sqlmodel import Session, col, select
 
 from lims.i18n import _N
-from lims.models import FoodCategory, PublicWarning, TestItem, bounds
+from lims.models import PublicWarning, bounds
 from lims.models.cases import WarningBase
 from lims.models.common import Role
 from lims.services.access.auth import require_role
 from lims.services.core import atomic, audit, clock, dates
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Conflict, Invalid, NotFound
-from lims.services.reference import gtin
+from lims.services.reference import gtin, reference_data
 
 
 def valid_until(session: Session, actor: Actor, day: str | None, field: str = "valid-until") -> datetime | None:
@@ -27,19 +27,10 @@ def valid_until(session: Session, actor: Actor, day: str | None, field: str = "v
 def publish(session: Session, actor: Actor, data: WarningBase) -> PublicWarning:
     """Publish a warning now."""
     require_role(actor, Role.REVIEWER)
-    if data.item_code and session.exec(select(TestItem.id).where(TestItem.code == data.item_code)).first() is None:
-        raise Invalid(
-            "warnings.unknown_test_item", _N("unknown test item {data_item_code!r}"), data_item_code=data.item_code
-        )
-    if (
-        data.category_code
-        and session.exec(select(FoodCategory.id).where(FoodCategory.code == data.category_code)).first() is None
-    ):
-        raise Invalid(
-            "warnings.unknown_food_category",
-            _N("unknown food category {data_category_code!r}"),
-            data_category_code=data.category_code,
-        )
+    if data.item_code:
+        reference_data.item(session, data.item_code)
+    if data.category_code:
+        reference_data.require_category(session, data.category_code)
     if data.expires_at is not None and data.expires_at <= clock.now():
         raise Invalid("warnings.expires_past", _N("expires_at is in the past"))
     if data.expires_at is not None and data.expires_at > clock.now() + bounds.WARNING_HORIZON:

@@ -360,6 +360,28 @@ def items(session: Session) -> list[TestItem]:
     return list(session.exec(select(TestItem).order_by(col(TestItem.code))).all())
 
 
+def item(session: Session, code: str) -> TestItem:
+    """The test item with `code` (looked up once per session), or Invalid naming it."""
+    found: TestItem | None = cached_row(session, ("item", code), select(TestItem).where(TestItem.code == code))
+    if found is None:
+        raise Invalid("reference_data.unknown_test_item", _N("unknown test item {code!r}"), code=code)
+    return found
+
+
+def require_items(session: Session, codes: list[str]) -> None:
+    """Invalid naming the first of `codes` that is no test item."""
+    known = set(session.exec(select(TestItem.code).where(col(TestItem.code).in_(codes))).all())
+    unknown = [code for code in codes if code not in known]
+    if unknown:
+        raise Invalid("reference_data.unknown_test_item", _N("unknown test item {code!r}"), code=unknown[0])
+
+
+def require_category(session: Session, code: str) -> None:
+    """Invalid unless `code` is a food category."""
+    if session.exec(select(FoodCategory.id).where(FoodCategory.code == code)).first() is None:
+        raise Invalid("reference_data.unknown_food_category", _N("unknown food category {code!r}"), code=code)
+
+
 def categories(session: Session) -> list[FoodCategory]:
     """Every food category, by code (for forms and filters)."""
     return list(session.exec(select(FoodCategory).order_by(col(FoodCategory.code))).all())

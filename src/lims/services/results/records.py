@@ -44,12 +44,7 @@ def _sample(session: Session, actor: Actor, label_id: str) -> Sample:
 
 
 def _item(session: Session, code: str) -> TestItem:
-    item: TestItem | None = reference_data.cached_row(
-        session, ("item", code), select(TestItem).where(TestItem.code == code)
-    )
-    if item is None:
-        raise Invalid("records.unknown_test_item", _N("unknown test item {code!r}"), code=code)
-    return item
+    return reference_data.item(session, code)
 
 
 def _limit(session: Session, item: TestItem, sample: Sample) -> Limit:

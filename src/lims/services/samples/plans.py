@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 import schedules
 from instrument_drivers import family_registry
 from lims.i18n import _N
-from lims.models import FoodCategory, PlanTask, PlanVersion, Sample, SamplingPoint, Station, TestItem
+from lims.models import PlanTask, PlanVersion, Sample, SamplingPoint, Station
 from lims.models.common import Role
 from lims.models.plans import PlanVersionPublic, ProgressPublic, TaskPublic, UrgentTaskCreate
 from lims.services.access import districts
@@ -21,6 +21,7 @@ from lims.services.access.auth import require_role
 from lims.services.core import atomic, audit, clock
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Conflict, Invalid, NotFound
+from lims.services.reference import reference_data
 from schedules import Done, Month, Plan, PlanError, Schedule
 
 
@@ -341,19 +342,9 @@ def create_urgent(session: Session, actor: Actor, body: UrgentTaskCreate) -> Pla
 
 
 def _check_category_and_items(session: Session, body: UrgentTaskCreate) -> None:
-    if (
-        body.category_code
-        and session.exec(select(FoodCategory.id).where(FoodCategory.code == body.category_code)).first() is None
-    ):
-        raise Invalid(
-            "plans.unknown_food_category",
-            _N("unknown food category {body_category_code!r}"),
-            body_category_code=body.category_code,
-        )
-    known = set(session.exec(select(TestItem.code).where(col(TestItem.code).in_(body.items))).all())
-    unknown = [code for code in body.items if code not in known]
-    if unknown:
-        raise Invalid("plans.unknown_test_item", _N("unknown test item {unknown_0!r}"), unknown_0=unknown[0])
+    if body.category_code:
+        reference_data.require_category(session, body.category_code)
+    reference_data.require_items(session, list(body.items))
 
 
 @dataclass(frozen=True)

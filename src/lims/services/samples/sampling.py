@@ -9,7 +9,7 @@ from sqlalchemy import exists, func
 from sqlmodel import Session, col, select
 
 from lims.i18n import _N
-from lims.models import District, FoodCategory, Sample, SampleVersion, SamplingPoint, TestResult, User
+from lims.models import District, Sample, SampleVersion, SamplingPoint, TestResult, User
 from lims.models.common import Decision, Role
 from lims.models.samples import (
     CorrectionPublic,
@@ -26,7 +26,7 @@ from lims.services.access.auth import require_role
 from lims.services.core import atomic, audit, clock, dates, visibility
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Conflict, Forbidden, Invalid, NotFound
-from lims.services.reference import gtin
+from lims.services.reference import gtin, reference_data
 from lims.services.samples import plans
 from lims.services.samples.label_ids import MAX_PER_DAY, make_label_id
 
@@ -38,12 +38,7 @@ def _data(sample: SampleData) -> dict[str, Any]:
 
 
 def _validated(session: Session, data: SampleData) -> SampleData:
-    if session.exec(select(FoodCategory.id).where(FoodCategory.code == data.category_code)).first() is None:
-        raise Invalid(
-            "sampling.unknown_food_category",
-            _N("unknown food category {data_category_code!r}"),
-            data_category_code=data.category_code,
-        )
+    reference_data.require_category(session, data.category_code)
     if data.gtin:
         data.gtin = gtin.normalise(data.gtin)
     return data
