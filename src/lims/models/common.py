@@ -88,6 +88,16 @@ class CaseStep(StrEnum):
     DISPOSAL = "disposal"
 
 
+class CaseState(StrEnum):
+    """What the public is told of a screening positive as its legal procedure runs (see cases.procedure)."""
+
+    SCREENING_POSITIVE = "screening_positive"  # 初筛阳性: the party may still ask for a retest
+    RETEST_IN_PROGRESS = "retest_in_progress"  # 复检中: a qualified lab is retesting or inspecting
+    CONFIRMED = "confirmed"  # 确认不合格: the lab confirmed it
+    CLEARED = "cleared"  # 复检排除: the lab did not confirm it
+    NO_RETEST = "no_retest"  # 未申请复检: the party accepted the result or let the window pass
+
+
 class Area(StrEnum):
     """Where a sampling point lies; decides the rapid-response time (20 / 40 minutes)."""
 

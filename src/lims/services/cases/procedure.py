@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 from lims.i18n import _N
 from lims.models import PositiveCase, Sample, SamplingPoint, TestItem, TestResult
 from lims.models.cases import CasePublic, Disposal, ReferralOutcome, RetestRequest
-from lims.models.common import Role
+from lims.models.common import CaseState, Role
 from lims.services.access.auth import require_role
 from lims.services.core import atomic, audit, clock
 from lims.services.core.audit import Actor
@@ -68,6 +68,19 @@ def stage(case: PositiveCase, now: datetime) -> str:
     if case.retest_requested_at is None and case.party_accepted_at is None and now < case.retest_deadline:
         return "awaiting_party"
     return "disposal"
+
+
+def public_state(case: PositiveCase, now: datetime) -> CaseState:
+    """What the public is told of the case: screening positive, retest in progress, confirmed, cleared, no retest."""
+    if case.referral_outcome == "confirmed":
+        return CaseState.CONFIRMED
+    if case.referral_outcome == "not_confirmed":
+        return CaseState.CLEARED
+    if case.retest_requested_at is not None:
+        return CaseState.RETEST_IN_PROGRESS
+    if case.party_accepted_at is not None or now >= case.retest_deadline:
+        return CaseState.NO_RETEST
+    return CaseState.SCREENING_POSITIVE
 
 
 def overdue(case: PositiveCase, now: datetime) -> bool:
