@@ -295,7 +295,7 @@ DIST_INFO = {  # an installed distribution, as `pip install` leaves it: its entr
     "entry_points.txt": f"[{family_registry.ENTRY_POINT_GROUP}]\nbrix = brix_family:SPEC\n",
 }
 ITEMS = {
-    "food_categories": [{"code": "FRUIT", "name_zh": "水果", "name_en": "Fruit"}],
+    "food_categories": [{"code": "FRUIT", "name_zh": "水果", "name_en": "Fruit", "edible_agricultural": True}],
     "items": [
         {
             "code": "BRIX",

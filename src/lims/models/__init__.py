@@ -1,7 +1,7 @@
 """Table models and API schemas of the LIMS (table and schema classes are separate)."""
 
 from lims.models.audit import AuditChain, AuditEvent
-from lims.models.cases import PositiveCase, PublicWarning
+from lims.models.cases import CaseFile, FileContent, PositiveCase, PublicWarning
 from lims.models.notifications import NotificationMark
 from lims.models.plans import PlanTask, PlanVersion
 from lims.models.reference import (
@@ -22,7 +22,9 @@ from lims.models.users import User, UserSession
 __all__ = [
     "AuditChain",
     "AuditEvent",
+    "CaseFile",
     "District",
+    "FileContent",
     "FoodCategory",
     "HeldReading",
     "Instrument",

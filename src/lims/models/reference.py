@@ -101,6 +101,10 @@ class FoodCategoryBase(SQLModel):
     code: str = Field(max_length=32, unique=True, index=True)
     name_zh: str
     name_en: str
+    # 食用农产品 (Food Safety Law art. 2, art. 150): a positive quick test follows art. 88 (four-hour retest);
+    # a processed food follows art. 112 → 87 (inspection by a qualified lab).
+    edible_agricultural: bool = False
+    source: str = Field(default="", max_length=300, description="why the category is or is not 食用农产品")
 
 
 class FoodCategory(FoodCategoryBase, table=True):

@@ -25,6 +25,7 @@ class SampleData(SQLModel):
     supplier: str = Field(default="", max_length=200)
     quantity: float | None = Field(default=None, ge=0, le=MAX_QUANTITY)
     quantity_unit: str = Field(default="kg", max_length=16)
+    seal_number: str = Field(default="", max_length=32, description="备样封条号: the seal on the retained sample")
 
 
 class Sample(SampleData, table=True):

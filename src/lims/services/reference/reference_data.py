@@ -298,6 +298,17 @@ def _family(name: Any, what: str) -> None:
         )
 
 
+def _flag(value: Any, what: str) -> bool:
+    """A yes/no of the reference data, which must be spelt out (true or false), never left to a default."""
+    if not isinstance(value, bool):
+        raise Invalid(
+            "reference_data.flag_true_false",
+            _N("{what}: edible_agricultural must be true or false"),
+            what=what,
+        )
+    return value
+
+
 def _load_items(session: Session, actor: Actor, docs: dict[str, Any], report: LoadReport) -> None:
     """Food categories, test items, limits and kit lots (shared by every district)."""
     categories: dict[str, FoodCategory] = {}
@@ -308,7 +319,12 @@ def _load_items(session: Session, actor: Actor, docs: dict[str, Any], report: Lo
             report,
             FoodCategory,
             {"code": c["code"]},
-            {"name_zh": c["name_zh"], "name_en": c["name_en"]},
+            {
+                "name_zh": c["name_zh"],
+                "name_en": c["name_en"],
+                "edible_agricultural": _flag(c.get("edible_agricultural"), f"food category {c['code']}"),
+                "source": str(c.get("source", "")),
+            },
         )
     items: dict[str, TestItem] = {}
     for it in docs["items"]:
