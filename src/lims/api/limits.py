@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,7 @@ from starlette.exceptions import HTTPException
 
 from lims.i18n import _N
 from lims.services.core.errors import Invalid, TooLarge
+from lims.services.cases.files import MAX_PHOTO_BYTES, MAX_PHOTOS, MAX_REPORT_BYTES
 from lims.services.public.scanning import API_PHOTO_BYTES, PAGE_PHOTO_BYTES
 
 KIB = 1024
@@ -42,15 +44,36 @@ PAGE_FORM = Limits(body_bytes=256 * KIB, max_files=0, max_fields=32, max_part_si
 API_PHOTO = Limits(body_bytes=API_PHOTO_BYTES + FORM_OVERHEAD, max_files=1, max_fields=4, max_part_size=16 * KIB)
 PAGE_PHOTO = Limits(body_bytes=PAGE_PHOTO_BYTES + FORM_OVERHEAD, max_files=1, max_fields=4, max_part_size=16 * KIB)
 
+# A case's lab report (one PDF and the verdict's fields) and its disposal photos. The body may exceed the files'
+# own bounds by one file's worth, so that a file just over its bound, or one photo too many, is refused by the
+# service with its reason in the reader's language rather than cut off here.
+CASE_REPORT = Limits(body_bytes=2 * MAX_REPORT_BYTES + FORM_OVERHEAD, max_files=1, max_fields=24, max_part_size=16 * KIB)
+CASE_PHOTOS = Limits(
+    body_bytes=(MAX_PHOTOS + 1) * MAX_PHOTO_BYTES + FORM_OVERHEAD,
+    max_files=2 * MAX_PHOTOS,
+    max_fields=24,
+    max_part_size=16 * KIB,
+)
+
 ROUTES: dict[tuple[str, str], Limits] = {
     ("POST", "/api/v1/scan"): API_PHOTO,
     ("POST", "/trace/photo"): PAGE_PHOTO,
 }
+# Routes with an id in their path.
+PATTERNS: list[tuple[str, re.Pattern[str], Limits]] = [
+    ("POST", re.compile(r"/api/v1/cases/[0-9]{1,10}/verdict"), CASE_REPORT),
+    ("POST", re.compile(r"/api/v1/cases/[0-9]{1,10}/photos"), CASE_PHOTOS),
+    ("POST", re.compile(r"/review/cases/[0-9]{1,10}/verdict"), CASE_REPORT),
+    ("POST", re.compile(r"/station/cases/[0-9]{1,10}/disposal"), CASE_PHOTOS),
+]
 
 
 def limits_for(method: str, path: str) -> Limits:
     """The limits of the route a request goes to (by method and path, before any routing or parsing)."""
-    return ROUTES.get((method, path)) or (API_JSON if path == "/api" or path.startswith("/api/") else PAGE_FORM)
+    found = ROUTES.get((method, path))
+    if found is None:
+        found = next((lim for m, pattern, lim in PATTERNS if m == method and pattern.fullmatch(path)), None)
+    return found or (API_JSON if path == "/api" or path.startswith("/api/") else PAGE_FORM)
 
 
 _FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")

@@ -82,9 +82,11 @@ class Decision(StrEnum):
 class CaseStep(StrEnum):
     """The steps a station records on a positive case, in the order they usually come."""
 
+    NOTICE = "notice"
+    SUSPEND = "suspend"
+    SEAL = "seal"
     RETEST = "retest"
     ACCEPT = "accept"
-    OUTCOME = "outcome"
     DISPOSAL = "disposal"
 
 

@@ -7,19 +7,19 @@ import io
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Form, Query, Request
+from fastapi import Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
 from lims.api.deps import RowId, SessionDep
 from lims.i18n import _N
-from lims.models.cases import CasePublic, Disposal, ReferralOutcome, RetestRequest
+from lims.models.cases import CasePublic, Disposal, NoticeReceipt, RetestRequest, SaleSuspension, SealNumber
 from lims.models.common import CaseStep, Role
 from lims.models.results import ResultPublic
 from lims.services.access import districts
-from lims.services.cases import notifications, procedure
-from lims.services.core import dates
+from lims.services.cases import files, notifications, procedure
+from lims.services.core import clock, dates
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Invalid, ServiceError
 from lims.services.public import hotspots
@@ -184,6 +184,59 @@ def export_csv(session: SessionDep, actor: StationUser, f: FiltersDep) -> Respon
 CaseId = RowId
 
 
+def _case_refused(request: Request, session: Session, actor: Actor, case_id: int, exc: Exception) -> HTMLResponse:
+    """The dashboard again, with why a case step was refused beside the case."""
+    session.rollback()
+    if isinstance(exc, ServiceError):
+        return _page(request, session, actor, Filters(), exc.status_code, case_error=said(request, exc), error_case=case_id)
+    assert isinstance(exc, ValidationError)
+    return _page(request, session, actor, Filters(), 422, case_error=validation_reason(exc), error_case=case_id)
+
+
+@router.post("/station/cases/{case_id}/disposal", response_class=HTMLResponse, dependencies=[CsrfChecked])
+async def dispose(
+    request: Request,
+    session: SessionDep,
+    actor: StationUser,
+    case_id: CaseId,
+    action: Annotated[str, Form(max_length=24)] = "",
+    quantity: Annotated[str, Form(max_length=20)] = "",
+    unit: Annotated[str, Form(max_length=16)] = "kg",
+    note: Annotated[str, Form(max_length=500)] = "",
+    officer: Annotated[str, Form(max_length=100)] = "",
+    witness: Annotated[str, Form(max_length=100)] = "",
+    acknowledged_by: Annotated[str, Form(max_length=100)] = "",
+    supplier: Annotated[str, Form(max_length=200)] = "",
+    purchase_record: Annotated[str, Form(max_length=200)] = "",
+    photo: Annotated[list[UploadFile] | None, File()] = None,
+) -> Response:
+    """Record the disposal of the goods, with its people, the supplier to trace and photos; closes the case."""
+    try:
+        uploads = [
+            files.Upload(await p.read(files.MAX_PHOTO_BYTES + 1), p.filename or "")
+            for p in (photo or [])[: files.MAX_PHOTOS + 1]
+            if p.filename or p.size
+        ]
+        body = Disposal.model_validate(
+            {
+                "action": action,
+                "quantity": _number(quantity),
+                "unit": unit.strip() or "kg",
+                "note": note,
+                "officer": officer,
+                "witness": witness,
+                "acknowledged_by": acknowledged_by,
+                "supplier": supplier,
+                "purchase_record": purchase_record,
+            }
+        )
+        procedure.record_disposal(session, actor, case_id, body, uploads)
+        session.commit()
+    except (ServiceError, ValidationError) as exc:
+        return _case_refused(request, session, actor, case_id, exc)
+    return redirect("/station?done=1#cases")
+
+
 @router.post("/station/cases/{case_id}/{step}", response_class=HTMLResponse, dependencies=[CsrfChecked])
 def follow_up(
     request: Request,
@@ -192,39 +245,37 @@ def follow_up(
     case_id: CaseId,
     step: CaseStep,
     lab: Annotated[str, Form(max_length=200)] = "",
-    outcome: Annotated[str, Form(max_length=20)] = "",
-    action: Annotated[str, Form(max_length=20)] = "",
-    quantity: Annotated[str, Form(max_length=20)] = "",
-    unit: Annotated[str, Form(max_length=16)] = "kg",
+    seal_number: Annotated[str, Form(max_length=32)] = "",
+    delivery: Annotated[str, Form(max_length=24)] = "",
+    received_at: Annotated[str, Form(max_length=40)] = "",
+    recipient: Annotated[str, Form(max_length=100)] = "",
+    recipient_role: Annotated[str, Form(max_length=100)] = "",
+    confirmed_by: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    """Record the next step of a positive case: retest request, acceptance, lab finding or disposal."""
+    """Record the next step of a positive case: the notice's receipt, the suspension of sale, the seal number,
+    a retest request or acceptance. The lab's verdict is a reviewer's (see the review page)."""
     try:
-        if step == "retest":
-            procedure.request_retest(session, actor, case_id, RetestRequest(lab=lab.strip()))
-        elif step == "accept":
+        if step == CaseStep.NOTICE:
+            when = dates.local_moment(received_at, "received_at", clock.zone_of(session, actor.district_id))
+            receipt = NoticeReceipt.model_validate(
+                {"delivery": delivery, "received_at": when, "recipient": recipient, "recipient_role": recipient_role}
+            )
+            procedure.deliver_notice(session, actor, case_id, receipt)
+        elif step == CaseStep.SUSPEND:
+            procedure.suspend_sale(session, actor, case_id, SaleSuspension(confirmed_by=confirmed_by.strip()))
+        elif step == CaseStep.SEAL:
+            procedure.seal_sample(session, actor, case_id, SealNumber(seal_number=seal_number.strip()))
+        elif step == CaseStep.RETEST:
+            procedure.request_retest(
+                session, actor, case_id, RetestRequest(lab=lab.strip(), seal_number=seal_number.strip())
+            )
+        elif step == CaseStep.ACCEPT:
             procedure.accept(session, actor, case_id)
-        elif step == "outcome":
-            procedure.record_outcome(session, actor, case_id, ReferralOutcome.model_validate({"outcome": outcome}))
         else:
-            amount = _number(quantity)
-            body = Disposal.model_validate({"action": action, "quantity": amount, "unit": unit.strip() or "kg"})
-            procedure.record_disposal(session, actor, case_id, body)
+            raise Invalid("station.step_own_form", _N("disposal is recorded with its own form"))
         session.commit()
-    except ServiceError as exc:
-        session.rollback()
-        return _page(
-            request,
-            session,
-            actor,
-            Filters(),
-            exc.status_code,
-            case_error=said(request, exc),
-            error_case=case_id,
-        )
-    except ValidationError as exc:
-        session.rollback()
-        reason = validation_reason(exc)
-        return _page(request, session, actor, Filters(), 422, case_error=reason, error_case=case_id)
+    except (ServiceError, ValidationError) as exc:
+        return _case_refused(request, session, actor, case_id, exc)
     return redirect("/station?done=1#cases")
 
 

@@ -110,3 +110,17 @@ def moment(text: str | None, name: str) -> datetime | None:
         return bounds.check_moment(value)
     except ValueError:  # the only thing left to refuse: a day outside the sane range
         raise _outside(name, value.date()) from None
+
+
+def local_moment(text: str | None, name: str, district: clock.Zoned = None) -> datetime | None:
+    """A time as a form's `datetime-local` gives it (no offset: the district's wall clock), in UTC; an offset,
+    when given, wins. None when empty, Invalid with the reason otherwise."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        value = None
+    if value is not None and value.tzinfo is None:
+        text = value.replace(tzinfo=clock.zone(district)).isoformat()
+    return moment(text, name)
