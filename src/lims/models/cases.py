@@ -126,7 +126,8 @@ class FileContent(SQLModel, table=True):
     """The bytes of attached files, by their SHA-256 (the audited `case_file` row names the digest)."""
 
     __tablename__ = "file_content"
-    sha256: str = Field(max_length=64, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
+    sha256: str = Field(max_length=64, unique=True)
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 

@@ -58,9 +58,11 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_case_file_sha256'), ['sha256'], unique=False)
     op.create_table(
         'file_content',
+        sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('sha256', S(length=64), nullable=False),
         sa.Column('data', sa.LargeBinary(), nullable=False),
-        sa.PrimaryKeyConstraint('sha256'),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('sha256'),
     )
     with op.batch_alter_table('positive_case', schema=None) as batch_op:
         batch_op.add_column(sa.Column('procedure', S(length=24), nullable=False, server_default='art88_retest'))

@@ -88,7 +88,9 @@ def store(
 ) -> CaseFile:
     """Keep `data` once by its SHA-256 and attach it to `case` (the attachment row is audited)."""
     digest = hashlib.sha256(data).hexdigest()
-    session.execute(atomic.upsert(session, FileContent).values(sha256=digest, data=data).on_conflict_do_nothing())
+    session.execute(
+        atomic.upsert(session, FileContent).values(sha256=digest, data=data).on_conflict_do_nothing(index_elements=["sha256"])
+    )
     row = CaseFile(
         case_id=int(case.id or 0),
         district_id=case.district_id,
@@ -117,7 +119,7 @@ def download(session: Session, actor: Actor, case: PositiveCase, file_id: int) -
     row = session.get(CaseFile, file_id)
     if row is None or row.case_id != case.id or row.district_id != actor.district_id:
         raise NotFound("files.no_file", _N("no file {file_id} on this case"), file_id=file_id)
-    content = session.get(FileContent, row.sha256)
+    content = session.exec(select(FileContent).where(FileContent.sha256 == row.sha256)).first()
     if content is None or hashlib.sha256(content.data).hexdigest() != row.sha256:
         raise Conflict("files.content_changed", _N("the stored file no longer matches its SHA-256"))
     return row, content.data

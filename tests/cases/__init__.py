@@ -1,0 +1,1 @@
+"""Tests of the legal procedure after a screening positive."""
