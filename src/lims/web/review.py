@@ -5,16 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Form, Request
+from fastapi import Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
 from lims.api.deps import LabelId, RowId, SessionDep
-from lims.models.cases import WarningBase
+from lims.models.cases import LabVerdict, WarningBase
 from lims.models.common import Decision, ResultStatus, ReviewAction, Role
 from lims.models.results import ResultPublic
-from lims.services.cases import warnings
+from lims.services.cases import files, procedure, warnings
 from lims.services.core.audit import Actor
 from lims.services.core.errors import ServiceError
 from lims.services.reference import reference_data
@@ -24,7 +24,7 @@ from lims.web.common import CsrfChecked, page_router, redirect, render, role_pag
 
 router = page_router()
 Reviewer = Annotated[Actor, Depends(role_page(Role.REVIEWER))]
-DONE = {"approve", "reject", "publish", "warning", "withdrawn", "correction_approved", "correction_rejected"}
+DONE = {"approve", "reject", "publish", "warning", "withdrawn", "correction_approved", "correction_rejected", "case"}
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,7 @@ def _page(request: Request, session: Session, actor: Actor, status_code: int = 2
         items=reference_data.items(session),
         categories=reference_data.categories(session),
         in_force=[w for w in warnings.active(session) if w.district_id == actor.district_id],
+        cases=[procedure.public(session, c) for c in procedure.list_for(session, actor, open_only=True)],
         done=done if done in DONE else None,
         form=context.pop("form", {}),
         **context,
@@ -198,3 +199,47 @@ def withdraw_warning(
             error_warning=warning_id,
         )
     return redirect("/review?done=withdrawn#warnings-in-force")
+
+
+@router.post("/review/cases/{case_id}/verdict", response_class=HTMLResponse, dependencies=[CsrfChecked])
+async def record_verdict(
+    request: Request,
+    session: SessionDep,
+    actor: Reviewer,
+    case_id: RowId,
+    report: Annotated[UploadFile, File()],
+    lab: Annotated[str, Form(max_length=200)] = "",
+    cma: Annotated[str, Form(max_length=12)] = "",
+    report_number: Annotated[str, Form(max_length=64)] = "",
+    method: Annotated[str, Form(max_length=200)] = "",
+    analyte: Annotated[str, Form(max_length=100)] = "",
+    value: Annotated[str, Form(max_length=20)] = "",
+    unit: Annotated[str, Form(max_length=16)] = "",
+    limit: Annotated[str, Form(max_length=100)] = "",
+    clause: Annotated[str, Form(max_length=200)] = "",
+    outcome: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """The qualified lab's verdict on a case, with its report (PDF); reviewers of the district only."""
+    form = {
+        "lab": lab,
+        "cma": cma,
+        "report_number": report_number,
+        "method": method,
+        "analyte": analyte,
+        "value": value.strip() or None,
+        "unit": unit,
+        "limit": limit,
+        "clause": clause,
+        "outcome": outcome,
+    }
+    try:
+        upload = files.Upload(await report.read(files.MAX_REPORT_BYTES + 1), report.filename or "")
+        procedure.record_verdict(session, actor, case_id, LabVerdict.model_validate(form), upload)
+        session.commit()
+    except ServiceError as exc:
+        session.rollback()
+        return _page(request, session, actor, exc.status_code, case_error=said(request, exc), error_case=case_id)
+    except ValidationError as exc:
+        session.rollback()
+        return _page(request, session, actor, 422, case_error=validation_reason(exc), error_case=case_id)
+    return redirect("/review?done=case#cases")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from barcodes.imageio import ImageError, header_size
+from barcodes.imageio import MAX_PIXELS, MAX_SIDE, ImageError, header_size
 from lims.i18n import _N
 from lims.models import PositiveCase
 from lims.models.cases import CaseFile, FileContent, FilePurpose
@@ -66,15 +66,13 @@ def check_photos(uploads: list[Upload], already: int = 0) -> list[str]:
                 megabytes=MAX_PHOTO_BYTES // MIB,
             )
         try:
-            kind, _width, _height = header_size(upload.data)
-        except ImageError as exc:
-            if exc.code == "too_large":
-                raise TooLarge(
-                    "files.photo_too_many_pixels", _N("photo {number} has too many pixels"), number=number
-                ) from None
+            kind, width, height = header_size(upload.data)
+        except ImageError:
             raise Invalid(
                 "files.photo_not_image", _N("photo {number} is not a JPEG, PNG or WebP image"), number=number
             ) from None
+        if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
+            raise TooLarge("files.photo_too_many_pixels", _N("photo {number} has too many pixels"), number=number)
         if kind not in PHOTO_TYPES:
             raise Invalid(
                 "files.photo_not_image", _N("photo {number} is not a JPEG, PNG or WebP image"), number=number
