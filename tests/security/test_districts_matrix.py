@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from starlette.routing import Mount
 
+from barcodes.hostile import small_png
 from lims.models import District
 from lims.models.common import Role
 from lims.services.samples import links
@@ -93,6 +94,20 @@ def page_write(url: str, target: str, form: dict[str, str] | None = None) -> Pro
 SAMPLE = {"product_name": "越区样品", "category_code": "VEG_LEAF"}
 WARNING = {"title_zh": "本区消费警示", "body_zh": "本区近期抽检发现问题。"}
 NOT_AN_IMAGE = ("x.png", b"not an image at all", "image/png")
+A_PDF = ("report.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")
+A_PHOTO = ("p.png", small_png(), "image/png")
+VERDICT = {
+    "lab": "省食品检验研究院",
+    "cma": "200012345678",
+    "report_number": "R-1",
+    "method": "GB 23200.121-2021",
+    "analyte": "毒死蜱",
+    "value": "0.3",
+    "unit": "mg/kg",
+    "limit": "≤ 0.1 mg/kg",
+    "clause": "GB 2763-2021 4.24",
+    "outcome": "confirmed",
+}
 WARNING_TABLES = frozenset({"public_warning", "audit_event"})
 ACCOUNT = {"username": "cross-district-probe", "password": "Zebra-Lantern-Quartz-2026", "full_name": "probe"}
 
@@ -146,13 +161,28 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
     ],
     ("GET", "/api/v1/cases"): [api_list("/api/v1/cases"), api_list("/api/v1/cases?open_only=true")],
     ("GET", "/api/v1/cases/{case_id}"): [api_get("/api/v1/cases/{t}", "case")],
+    ("POST", "/api/v1/cases/{case_id}/notice-receipt"): [
+        api_write(
+            "/api/v1/cases/{t}/notice-receipt",
+            "case",
+            {"delivery": "in_person", "recipient": "王五", "recipient_role": "摊主"},
+        )
+    ],
+    ("POST", "/api/v1/cases/{case_id}/sale-suspension"): [
+        api_write("/api/v1/cases/{t}/sale-suspension", "case", {"confirmed_by": "王五"})
+    ],
+    ("POST", "/api/v1/cases/{case_id}/seal"): [api_write("/api/v1/cases/{t}/seal", "case", {"seal_number": "FT-1"})],
     ("POST", "/api/v1/cases/{case_id}/retest-request"): [
-        api_write("/api/v1/cases/{t}/retest-request", "case", {"lab": "x市食品检验所"})
+        api_write("/api/v1/cases/{t}/retest-request", "case", {"lab": "x市食品检验所", "seal_number": "FT-1"})
     ],
     ("POST", "/api/v1/cases/{case_id}/acceptance"): [api_write("/api/v1/cases/{t}/acceptance", "case")],
-    ("POST", "/api/v1/cases/{case_id}/referral-outcome"): [
-        api_write("/api/v1/cases/{t}/referral-outcome", "case", {"outcome": "confirmed"})
+    ("POST", "/api/v1/cases/{case_id}/verdict"): [
+        Probe("write", "POST", "/api/v1/cases/{t}/verdict", "case", form=VERDICT, files={"report": A_PDF})
     ],
+    ("POST", "/api/v1/cases/{case_id}/photos"): [
+        Probe("write", "POST", "/api/v1/cases/{t}/photos", "case", files={"photo": A_PHOTO})
+    ],
+    ("GET", "/api/v1/cases/{case_id}/files/{file_id}"): [api_get("/api/v1/cases/{t}/files/2147483000", "case")],
     ("POST", "/api/v1/cases/{case_id}/disposal"): [
         api_write("/api/v1/cases/{t}/disposal", "case", {"action": "removal", "quantity": 2, "unit": "kg"})
     ],
@@ -225,11 +255,23 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
     ],
     ("GET", "/station/results.csv"): [page_list("/station/results.csv")],
     ("POST", "/station/cases/{case_id}/{step}"): [
-        page_write("/station/cases/{t}/retest", "case", {"lab": "x市食品检验所"}),
+        page_write(
+            "/station/cases/{t}/notice", "case", {"delivery": "in_person", "recipient": "王五", "recipient_role": "摊主"}
+        ),
+        page_write("/station/cases/{t}/suspend", "case", {"confirmed_by": "王五"}),
+        page_write("/station/cases/{t}/seal", "case", {"seal_number": "FT-1"}),
+        page_write("/station/cases/{t}/retest", "case", {"lab": "x市食品检验所", "seal_number": "FT-1"}),
         page_write("/station/cases/{t}/accept", "case"),
-        page_write("/station/cases/{t}/outcome", "case", {"outcome": "confirmed"}),
+    ],
+    ("POST", "/station/cases/{case_id}/disposal"): [
         page_write("/station/cases/{t}/disposal", "case", {"action": "removal", "quantity": "2", "unit": "kg"}),
     ],
+    ("POST", "/review/cases/{case_id}/verdict"): [
+        Probe("write", "POST", "/review/cases/{t}/verdict", "case", form=VERDICT, files={"report": A_PDF}, page=True)
+    ],
+    ("GET", "/cases/{case_id}/notice"): [Probe("addressed", "GET", "/cases/{t}/notice", "case", page=True)],
+    ("GET", "/cases/{case_id}/notice.pdf"): [Probe("addressed", "GET", "/cases/{t}/notice.pdf", "case", page=True)],
+    ("GET", "/cases/{case_id}/files/{file_id}"): [Probe("addressed", "GET", "/cases/{t}/files/2147483000", "case", page=True)],
     ("POST", "/station/notifications/read"): [
         Probe(
             "own",
