@@ -67,28 +67,46 @@ def test_tester_cannot_review_own_result_even_with_reviewer_token_of_self(client
 
 
 def test_positive_opens_a_case_with_four_hour_window(client: TestClient, headers: dict) -> None:
-    sample = register(client, headers["tester"])
+    from datetime import datetime
+
+    sample = register(client, headers["tester"], seal_number="FT-1")
     result = submit(client, headers["tester"], sample["label_id"], POSITIVE_OPC)
     assert result["judgement"] == "positive"
     assert act(client, headers["reviewer"], result["id"], "approve").status_code == 200
     cases = client.get("/api/v1/cases", headers=headers["reviewer"]).json()
     assert len(cases) == 1
     case = cases[0]
-    assert case["stage"] == "awaiting_party"
-    from datetime import datetime
-
-    window = datetime.fromisoformat(case["retest_deadline"]) - datetime.fromisoformat(case["notified_at"])
-    assert window.total_seconds() == 4 * 3600
-    # The party asks for a retest; the lab confirms; the goods are removed from sale.
+    assert case["stage"] == "notice" and case["retest_deadline"] is None  # the window starts at receipt
     station = headers["station"]  # ST04 runs P05, where the sample was taken
-    r = client.post(f"/api/v1/cases/{case['id']}/retest-request", json={"lab": "x市食品检验所"}, headers=station)
+    receipt = {"delivery": "in_person", "recipient": "王五", "recipient_role": "摊主"}
+    r = client.post(f"/api/v1/cases/{case['id']}/notice-receipt", json=receipt, headers=station)
+    assert r.status_code == 200, r.text
+    window = datetime.fromisoformat(r.json()["retest_deadline"]) - datetime.fromisoformat(r.json()["notified_at"])
+    assert window.total_seconds() == 4 * 3600 and r.json()["stage"] == "awaiting_party"
+    # The party asks for a retest; the lab confirms; the goods are destroyed.
+    body = {"lab": "x市食品检验所", "seal_number": "FT-1"}
+    r = client.post(f"/api/v1/cases/{case['id']}/retest-request", json=body, headers=station)
     assert r.status_code == 200, r.text
     assert r.json()["stage"] == "referral"
     premature = client.post(
         f"/api/v1/cases/{case['id']}/disposal", json={"action": "removal", "quantity": 12.5}, headers=station
     )
     assert premature.status_code == 409
-    r = client.post(f"/api/v1/cases/{case['id']}/referral-outcome", json={"outcome": "confirmed"}, headers=station)
+    verdict = {
+        "lab": "x市食品检验所",
+        "cma": "200012345678",
+        "report_number": "R-1",
+        "method": "GB 23200.121-2021",
+        "analyte": "毒死蜱",
+        "value": "0.3",
+        "unit": "mg/kg",
+        "limit": "≤ 0.1 mg/kg",
+        "clause": "GB 2763-2021 4.24",
+        "outcome": "confirmed",
+    }
+    report = {"report": ("r.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")}
+    r = client.post(f"/api/v1/cases/{case['id']}/verdict", data=verdict, files=report, headers=headers["reviewer"])
+    assert r.status_code == 200, r.text
     assert r.json()["stage"] == "disposal"
     r = client.post(
         f"/api/v1/cases/{case['id']}/disposal",

@@ -11,18 +11,41 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from lims.models import AuditEvent, PositiveCase, User
-from lims.models.cases import Disposal, ReferralOutcome, RetestRequest
+from lims.models.cases import Disposal, LabVerdict, NoticeReceipt, RetestRequest, SaleSuspension
 from lims.services.access import auth
-from lims.services.cases import procedure
+from lims.services.cases import files, procedure
 from lims.services.core.audit import Actor
 from tests.core.helpers import POSITIVE_OPC, act, register, submit
 from tests.security.races import audit_intact, one_wins, race, read_together
 
 CaseCall = Callable[[Session, Actor, int], Any]
-RETEST: CaseCall = lambda s, a, c: procedure.request_retest(s, a, c, RetestRequest(lab="省食品检验研究院"))  # noqa: E731
+SEAL = "FT-1"
+VERDICT = {
+    "lab": "省食品检验研究院",
+    "cma": "200012345678",
+    "report_number": "R-1",
+    "method": "GB 23200.121-2021",
+    "analyte": "毒死蜱",
+    "value": 0.3,
+    "unit": "mg/kg",
+    "limit": "≤ 0.1 mg/kg",
+    "clause": "GB 2763-2021 4.24",
+}
+REPORT = files.Upload(b"%PDF-1.4\n%%EOF\n")
+NOTICE: CaseCall = lambda s, a, c: procedure.deliver_notice(  # noqa: E731
+    s, a, c, NoticeReceipt(delivery="in_person", recipient="王五", recipient_role="摊主")
+)
+SUSPEND: CaseCall = lambda s, a, c: procedure.suspend_sale(s, a, c, SaleSuspension(confirmed_by="王五"))  # noqa: E731
+RETEST: CaseCall = lambda s, a, c: procedure.request_retest(  # noqa: E731
+    s, a, c, RetestRequest(lab="省食品检验研究院", seal_number=SEAL)
+)
 ACCEPT: CaseCall = lambda s, a, c: procedure.accept(s, a, c)  # noqa: E731
-CONFIRMED: CaseCall = lambda s, a, c: procedure.record_outcome(s, a, c, ReferralOutcome(outcome="confirmed"))  # noqa: E731
-CLEARED: CaseCall = lambda s, a, c: procedure.record_outcome(s, a, c, ReferralOutcome(outcome="not_confirmed"))  # noqa: E731
+CONFIRMED: CaseCall = lambda s, a, c: procedure.record_verdict(  # noqa: E731
+    s, a, c, LabVerdict.model_validate({**VERDICT, "outcome": "confirmed"}), REPORT
+)
+CLEARED: CaseCall = lambda s, a, c: procedure.record_verdict(  # noqa: E731
+    s, a, c, LabVerdict.model_validate({**VERDICT, "outcome": "not_confirmed"}), REPORT
+)
 DISPOSAL: CaseCall = lambda s, a, c: procedure.record_disposal(  # noqa: E731
     s, a, c, Disposal(action="removal", quantity=2.5, unit="kg")
 )
@@ -35,18 +58,21 @@ def _actor(engine: Engine, name: str) -> Actor:
 
 def open_case(client: TestClient, h: dict[str, dict[str, str]]) -> int:
     """A case opened by approving a positive result at P05 (station ST04's point)."""
-    sample = register(client, h["tester"])
+    sample = register(client, h["tester"], seal_number=SEAL)
     result = submit(client, h["tester"], sample["label_id"], POSITIVE_OPC)
     assert act(client, h["reviewer"], result["id"], "approve").status_code == 200
     found = [c for c in client.get("/api/v1/cases", headers=h["reviewer"]).json() if c["result_id"] == result["id"]]
     return int(found[0]["id"])
 
 
+# (steps before, first, second, whether the second acts as the station user or a second reviewer)
 RACES = {
-    "acceptance vs retest request": ([], ACCEPT, RETEST),
-    "two retest requests": ([], RETEST, RETEST),
-    "lab confirms vs lab clears": ([RETEST], CONFIRMED, CLEARED),
-    "two disposals": ([ACCEPT], DISPOSAL, DISPOSAL),
+    "two notice receipts": ([], NOTICE, NOTICE, "station"),
+    "two sale suspensions": ([], SUSPEND, SUSPEND, "station"),
+    "acceptance vs retest request": ([NOTICE], ACCEPT, RETEST, "station"),
+    "two retest requests": ([NOTICE], RETEST, RETEST, "station"),
+    "lab confirms vs lab clears": ([NOTICE, RETEST], CONFIRMED, CLEARED, "reviewer2"),
+    "two disposals": ([NOTICE, ACCEPT], DISPOSAL, DISPOSAL, "station"),
 }
 
 
@@ -58,9 +84,9 @@ def test_two_people_act_on_one_case_at_the_same_moment(
     monkeypatch: pytest.MonkeyPatch,
     name: str,
 ) -> None:
-    before, first, second = RACES[name]
+    before, first, second, other = RACES[name]
     case_id = open_case(client, headers)
-    reviewer, station = _actor(engine, "reviewer"), _actor(engine, "station")
+    reviewer, station = _actor(engine, "reviewer"), _actor(engine, other)
     for step in before:
         with Session(engine, expire_on_commit=False) as session:
             step(session, reviewer, case_id)

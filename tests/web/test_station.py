@@ -90,7 +90,10 @@ def test_case_follow_up_and_notifications(app: Any, client: TestClient, headers:
     other = sign_in(app, "station_other")
     assert "韭菜" not in other.get("/station").text  # another station's points: no case, no notice
     case_id = client.get("/api/v1/cases", headers=headers["reviewer"]).json()[0]["id"]
-    assert f'data-case="{case_id}"' in page.text and "登记复检申请" in page.text
+    assert f'data-case="{case_id}"' in page.text and "登记告知书送达" in page.text
+    receipt = {"delivery": "in_person", "recipient": "王五", "recipient_role": "摊主"}
+    assert post_form(station, "/station", f"/station/cases/{case_id}/notice", receipt).status_code == 303
+    assert "登记复检申请" in station.get("/station").text
     refused = post_form(
         station, "/station", f"/station/cases/{case_id}/disposal", {"action": "removal", "quantity": "3"}
     )
@@ -120,17 +123,16 @@ def test_retest_and_lab_outcome(app: Any, client: TestClient, headers: dict[str,
     act(client, headers["reviewer"], result["id"], "approve")
     case_id = client.get("/api/v1/cases", headers=headers["reviewer"]).json()[0]["id"]
     station = sign_in(app, "station")
-    assert (
-        post_form(station, "/station", f"/station/cases/{case_id}/retest", {"lab": "x市食品检验所"}).status_code == 303
-    )
+    receipt = {"delivery": "in_person", "recipient": "王五", "recipient_role": "摊主"}
+    assert post_form(station, "/station", f"/station/cases/{case_id}/notice", receipt).status_code == 303
+    assert post_form(station, "/station", f"/station/cases/{case_id}/seal", {"seal_number": "FT-7"}).status_code == 303
+    retest = {"lab": "x市食品检验所", "seal_number": "FT-7"}
+    assert post_form(station, "/station", f"/station/cases/{case_id}/retest", retest).status_code == 303
     page = station.get("/station")
     assert "已送实验室复检" in page.text and "x市食品检验所" in page.text
-    assert post_form(station, "/station", f"/station/cases/{case_id}/outcome", {"outcome": "maybe"}).status_code == 422
-    assert (
-        post_form(station, "/station", f"/station/cases/{case_id}/outcome", {"outcome": "not_confirmed"}).status_code
-        == 303
-    )
-    assert client.get(f"/api/v1/cases/{case_id}", headers=headers["reviewer"]).json()["status"] == "closed"
+    assert "检验机构结论由本辖区审核员登记" in page.text  # the verdict is not the station's to record
+    reviewer = sign_in(app, "reviewer")
+    assert f'action="/review/cases/{case_id}/verdict"' in reviewer.get("/review").text
 
 
 def test_notification_marks_never_move_back(
