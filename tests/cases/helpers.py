@@ -69,9 +69,7 @@ def notice(client: TestClient, headers: dict[str, str], case_id: int, **override
     return post(client, headers, case_id, "notice-receipt", body)
 
 
-def verdict(
-    client: TestClient, headers: dict[str, str], case_id: int, report: bytes = PDF, **overrides: Any
-) -> Any:
+def verdict(client: TestClient, headers: dict[str, str], case_id: int, report: bytes = PDF, **overrides: Any) -> Any:
     """POST the lab's verdict with its report."""
     return client.post(
         f"/api/v1/cases/{case_id}/verdict",

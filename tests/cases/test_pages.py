@@ -43,11 +43,19 @@ def test_a_case_walks_through_the_station_and_review_pages(app: Any, client: Tes
     review = reviewer.get("/review")
     assert f'action="/review/cases/{case["id"]}/verdict"' in review.text
     bad = _multipart(
-        reviewer, "/review", f"/review/cases/{case['id']}/verdict", VERDICT, [("report", ("r.pdf", PHOTO, "application/pdf"))]
+        reviewer,
+        "/review",
+        f"/review/cases/{case['id']}/verdict",
+        VERDICT,
+        [("report", ("r.pdf", PHOTO, "application/pdf"))],
     )
     assert bad.status_code == 422 and "不是 PDF" in bad.text
     recorded = _multipart(
-        reviewer, "/review", f"/review/cases/{case['id']}/verdict", VERDICT, [("report", ("r.pdf", PDF, "application/pdf"))]
+        reviewer,
+        "/review",
+        f"/review/cases/{case['id']}/verdict",
+        VERDICT,
+        [("report", ("r.pdf", PDF, "application/pdf"))],
     )
     assert recorded.status_code == 303, recorded.text
     disposal = {"action": "destruction", "quantity": "4", "unit": "kg", "officer": "李执法", "witness": "赵见证"}

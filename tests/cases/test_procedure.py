@@ -76,7 +76,11 @@ def test_vegetable_retest_confirmed_then_destroyed(client: TestClient, h: Header
     assert found.status_code == 200, found.text
     body = found.json()
     assert body["state"] == "confirmed" and body["stage"] == "disposal"
-    assert (body["verdict_lab"], body["verdict_cma"], body["verdict_value"]) == ("省食品药品检验研究院", "200012345678", 0.35)
+    assert (body["verdict_lab"], body["verdict_cma"], body["verdict_value"]) == (
+        "省食品药品检验研究院",
+        "200012345678",
+        0.35,
+    )
     report = client.get(f"/api/v1/cases/{case['id']}/files/{body['verdict_report_id']}", headers=h["station"])
     assert report.status_code == 200 and report.content == PDF
     assert report.headers["x-content-sha256"] == hashlib.sha256(PDF).hexdigest()
@@ -91,7 +95,10 @@ def test_vegetable_retest_confirmed_then_destroyed(client: TestClient, h: Header
 def test_retest_not_confirmed_clears_and_closes(client: TestClient, h: Headers) -> None:
     case = vegetable_case(client, h, seal_number=SEAL)
     assert notice(client, h["station"], case["id"]).status_code == 200
-    assert post(client, h["reviewer"], case["id"], "retest-request", {"lab": "省检院", "seal_number": SEAL}).status_code == 200
+    assert (
+        post(client, h["reviewer"], case["id"], "retest-request", {"lab": "省检院", "seal_number": SEAL}).status_code
+        == 200
+    )
     cleared = verdict(client, h["reviewer"], case["id"], outcome="not_confirmed", value="0.02")
     assert cleared.status_code == 200, cleared.text
     assert cleared.json()["state"] == "cleared" and cleared.json()["status"] == "closed"
@@ -111,7 +118,9 @@ def test_processed_food_goes_to_inspection_without_a_retest_window(client: TestC
         assert refused.status_code == 409 and "art. 112" in refused.json()["detail"]
     confirmed = verdict(client, h["reviewer"], case["id"], analyte="亚硝酸盐", value="42.6", limit="≤ 30 mg/kg")
     assert confirmed.status_code == 200 and confirmed.json()["state"] == "confirmed"
-    assert dispose(client, h["station"], case["id"], action="return_recall").json()["disposal_action"] == "return_recall"
+    assert (
+        dispose(client, h["station"], case["id"], action="return_recall").json()["disposal_action"] == "return_recall"
+    )
 
 
 def test_a_late_notice_is_flagged_and_the_deadline_still_runs_from_receipt(

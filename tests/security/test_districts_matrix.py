@@ -256,7 +256,9 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
     ("GET", "/station/results.csv"): [page_list("/station/results.csv")],
     ("POST", "/station/cases/{case_id}/{step}"): [
         page_write(
-            "/station/cases/{t}/notice", "case", {"delivery": "in_person", "recipient": "王五", "recipient_role": "摊主"}
+            "/station/cases/{t}/notice",
+            "case",
+            {"delivery": "in_person", "recipient": "王五", "recipient_role": "摊主"},
         ),
         page_write("/station/cases/{t}/suspend", "case", {"confirmed_by": "王五"}),
         page_write("/station/cases/{t}/seal", "case", {"seal_number": "FT-1"}),
@@ -271,7 +273,9 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
     ],
     ("GET", "/cases/{case_id}/notice"): [Probe("addressed", "GET", "/cases/{t}/notice", "case", page=True)],
     ("GET", "/cases/{case_id}/notice.pdf"): [Probe("addressed", "GET", "/cases/{t}/notice.pdf", "case", page=True)],
-    ("GET", "/cases/{case_id}/files/{file_id}"): [Probe("addressed", "GET", "/cases/{t}/files/2147483000", "case", page=True)],
+    ("GET", "/cases/{case_id}/files/{file_id}"): [
+        Probe("addressed", "GET", "/cases/{t}/files/2147483000", "case", page=True)
+    ],
     ("POST", "/station/notifications/read"): [
         Probe(
             "own",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 import re
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,8 +12,8 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
 from lims.i18n import _N
-from lims.services.core.errors import Invalid, TooLarge
 from lims.services.cases.files import MAX_PHOTO_BYTES, MAX_PHOTOS, MAX_REPORT_BYTES
+from lims.services.core.errors import Invalid, TooLarge
 from lims.services.public.scanning import API_PHOTO_BYTES, PAGE_PHOTO_BYTES
 
 KIB = 1024
@@ -47,7 +47,9 @@ PAGE_PHOTO = Limits(body_bytes=PAGE_PHOTO_BYTES + FORM_OVERHEAD, max_files=1, ma
 # A case's lab report (one PDF and the verdict's fields) and its disposal photos. The body may exceed the files'
 # own bounds by one file's worth, so that a file just over its bound, or one photo too many, is refused by the
 # service with its reason in the reader's language rather than cut off here.
-CASE_REPORT = Limits(body_bytes=2 * MAX_REPORT_BYTES + FORM_OVERHEAD, max_files=1, max_fields=24, max_part_size=16 * KIB)
+CASE_REPORT = Limits(
+    body_bytes=2 * MAX_REPORT_BYTES + FORM_OVERHEAD, max_files=1, max_fields=24, max_part_size=16 * KIB
+)
 CASE_PHOTOS = Limits(
     body_bytes=(MAX_PHOTOS + 1) * MAX_PHOTO_BYTES + FORM_OVERHEAD,
     max_files=2 * MAX_PHOTOS,

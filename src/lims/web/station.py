@@ -188,7 +188,9 @@ def _case_refused(request: Request, session: Session, actor: Actor, case_id: int
     """The dashboard again, with why a case step was refused beside the case."""
     session.rollback()
     if isinstance(exc, ServiceError):
-        return _page(request, session, actor, Filters(), exc.status_code, case_error=said(request, exc), error_case=case_id)
+        return _page(
+            request, session, actor, Filters(), exc.status_code, case_error=said(request, exc), error_case=case_id
+        )
     assert isinstance(exc, ValidationError)
     return _page(request, session, actor, Filters(), 422, case_error=validation_reason(exc), error_case=case_id)
 

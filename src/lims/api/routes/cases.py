@@ -128,7 +128,7 @@ def download(session: SessionDep, actor: CurrentUser, case_id: CaseId, file_id: 
 
 @router.post("/{case_id}/disposal")
 def disposal(session: SessionDep, actor: CurrentUser, case_id: CaseId, body: Disposal) -> CasePublic:
-    """What was done with the goods (暂停销售, 下架, 封存, 退货/召回, 销毁, 无害化处理) with the quantity; closes the case."""
+    """What was done with the goods (暂停销售, 下架, 封存, 退货/召回, 销毁, 无害化处理), how much; closes the case."""
     case = procedure.record_disposal(session, actor, case_id, body)
     session.commit()
     return procedure.public(session, case)

@@ -53,9 +53,7 @@ def check_photos(uploads: list[Upload], already: int = 0) -> list[str]:
     """The content types of disposal photos, or TooLarge / Invalid: at most 6 JPEG, PNG or WebP photos of 8 MB
     to a case (`already` are attached)."""
     if already + len(uploads) > MAX_PHOTOS:
-        raise TooLarge(
-            "files.too_many_photos", _N("at most {count} photos may be attached"), count=MAX_PHOTOS
-        )
+        raise TooLarge("files.too_many_photos", _N("at most {count} photos may be attached"), count=MAX_PHOTOS)
     types = []
     for number, upload in enumerate(uploads, start=1):
         if len(upload.data) > MAX_PHOTO_BYTES:
@@ -74,9 +72,7 @@ def check_photos(uploads: list[Upload], already: int = 0) -> list[str]:
         if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
             raise TooLarge("files.photo_too_many_pixels", _N("photo {number} has too many pixels"), number=number)
         if kind not in PHOTO_TYPES:
-            raise Invalid(
-                "files.photo_not_image", _N("photo {number} is not a JPEG, PNG or WebP image"), number=number
-            )
+            raise Invalid("files.photo_not_image", _N("photo {number} is not a JPEG, PNG or WebP image"), number=number)
         types.append(PHOTO_TYPES[kind])
     return types
 
@@ -87,7 +83,9 @@ def store(
     """Keep `data` once by its SHA-256 and attach it to `case` (the attachment row is audited)."""
     digest = hashlib.sha256(data).hexdigest()
     session.execute(
-        atomic.upsert(session, FileContent).values(sha256=digest, data=data).on_conflict_do_nothing(index_elements=["sha256"])
+        atomic.upsert(session, FileContent)
+        .values(sha256=digest, data=data)
+        .on_conflict_do_nothing(index_elements=["sha256"])
     )
     row = CaseFile(
         case_id=int(case.id or 0),

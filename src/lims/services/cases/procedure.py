@@ -78,14 +78,15 @@ def open_case(session: Session, actor: Actor, result: TestResult) -> PositiveCas
     assert sample is not None
     now = clock.now()
     procedure = procedure_for(session, sample)
-    referral = {"referred_at": now, "referral_due": now + CLOCKS.referral_turnaround}
+    referred = procedure == Procedure.INSPECTION
     case = PositiveCase(
         result_id=int(result.id or 0),
         district_id=result.district_id,
         point_id=sample.point_id,
         opened_at=now,
         procedure=procedure,
-        **(referral if procedure == Procedure.INSPECTION else {}),
+        referred_at=now if referred else None,
+        referral_due=now + CLOCKS.referral_turnaround if referred else None,
     )
     session.add(case)
     session.flush()
@@ -138,7 +139,11 @@ def public_state(case: PositiveCase, now: datetime) -> CaseState:
 
 def sale_suspension_overdue(case: PositiveCase, now: datetime) -> bool:
     """Whether the suspension of sale is still unrecorded past its short clock."""
-    return case.closed_at is None and case.sale_suspended_at is None and now > case.opened_at + CLOCKS.sale_suspension_within
+    return (
+        case.closed_at is None
+        and case.sale_suspended_at is None
+        and now > case.opened_at + CLOCKS.sale_suspension_within
+    )
 
 
 def overdue(case: PositiveCase, now: datetime) -> bool:
@@ -315,7 +320,10 @@ def _party_may_answer(case: PositiveCase) -> None:
     if case.procedure != Procedure.RETEST:
         raise Conflict(
             "procedure.processed_food_inspected",
-            _N("a processed food is inspected by a qualified lab (Food Safety Law art. 112, 87); there is no four-hour retest"),
+            _N(
+                "a processed food is inspected by a qualified lab (Food Safety Law art. 112, 87); "
+                "there is no four-hour retest"
+            ),
         )
     if case.retest_requested_at or case.party_accepted_at:
         raise Conflict(
@@ -395,13 +403,14 @@ def record_verdict(
         )
     content_type = files.check_report(report)
     now = clock.now()
-    closing = {"closed_at": now, "status": "closed"} if body.outcome == "not_confirmed" else {}
+    closing: dict[str, object] = {"closed_at": now, "status": "closed"} if body.outcome == "not_confirmed" else {}
     stored = files.store(session, actor, case, FilePurpose.LAB_REPORT, report.data, content_type)
     return _change(
         session,
         actor,
         case,
         "verdict",
+        CASE_STATE,
         referral_outcome=body.outcome,
         referral_outcome_at=now,
         verdict_lab=body.lab.strip(),
