@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.cases.helpers import PDF, PHOTO, SEAL, VERDICT, vegetable_case
+from tests.cases.helpers import PDF, PHOTO, SEAL, START, VERDICT, vegetable_case
 from tests.web.helpers import csrf_of, post_form, sign_in
 
 Headers = dict[str, dict[str, str]]
@@ -29,7 +30,11 @@ def test_a_case_walks_through_the_station_and_review_pages(app: Any, client: Tes
     assert "告知书尚未送达" in page.text and "未登记暂停销售" in page.text
     base = f"/station/cases/{case['id']}"
     steps = [
-        ("notice", {"delivery": "in_person", "recipient": "王五", "recipient_role": "摊主"}),
+        # The form's datetime-local is the district's wall clock: 20:02 in Shanghai is START + 2 minutes.
+        (
+            "notice",
+            {"delivery": "in_person", "received_at": "2026-12-03T20:02", "recipient": "王五", "recipient_role": "摊主"},
+        ),
         ("suspend", {"confirmed_by": "王五"}),
         ("seal", {"seal_number": SEAL}),
         ("retest", {"lab": "省食品检验研究院", "seal_number": SEAL}),
@@ -62,6 +67,7 @@ def test_a_case_walks_through_the_station_and_review_pages(app: Any, client: Tes
     disposed = _multipart(station, "/station", f"{base}/disposal", disposal, [("photo", ("p.png", PHOTO, "image/png"))])
     assert disposed.status_code == 303, disposed.text
     closed = client.get(f"/api/v1/cases/{case['id']}", headers=h["reviewer"]).json()
+    assert datetime.fromisoformat(closed["notified_at"]) == START + timedelta(minutes=2)
     assert closed["status"] == "closed" and closed["state"] == "confirmed" and len(closed["photo_ids"]) == 1
     assert closed["disposal_supplier"] == "城南批发市场"
     photo = station.get(f"/cases/{case['id']}/files/{closed['photo_ids'][0]}")
