@@ -17,8 +17,8 @@ from lims.services.core.audit import SYSTEM
 from lims.services.public import states
 from lims.services.reference import registry
 from tests.barcodes.epcis_schema import problems
-from tests.web.helpers import sign_in
 from tests.core.helpers import NEGATIVE_OPC, POSITIVE_OPC, act, register, submit
+from tests.web.helpers import sign_in
 
 KANG = "6920152400012"  # 康师傅 红烧牛肉面 in the shipped sample catalogue
 NAMES_ZH = {
@@ -102,9 +102,7 @@ def test_an_open_positive_shows_screening_positive(client: TestClient, headers: 
     assert "复检排除" not in page.text.split("case-states")[0]  # the state list explains it, the result does not say it
 
 
-def test_every_public_result_says_it_is_a_screening_with_its_detection_limit(
-    client: TestClient, headers: dict
-) -> None:
+def test_every_public_result_says_it_is_a_screening_with_its_detection_limit(client: TestClient, headers: dict) -> None:
     negative = _published(client, headers, NEGATIVE_OPC)
     (result,) = client.get(f"/api/v1/trace/{negative['label_id']}").json()["results"]
     assert result["case_state"] is None and result["screening"] is True

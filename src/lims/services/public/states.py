@@ -1,4 +1,4 @@
-"""What the public is told of a result beyond its judgement: the case state of a positive, and that it is a screening."""
+"""What the public is told of a result beyond its judgement: a positive's case state, and that it is a screening."""
 
 from __future__ import annotations
 
@@ -36,7 +36,13 @@ def case_states(session: Session, result_ids: Iterable[int], now: datetime | Non
 def described(state: CaseState | str | None) -> dict[str, Any]:
     """A case state with its public name and meaning in both languages (empty fields without a state)."""
     if state is None:
-        return {"case_state": None, "case_state_zh": "", "case_state_en": "", "case_meaning_zh": "", "case_meaning_en": ""}
+        return {
+            "case_state": None,
+            "case_state_zh": "",
+            "case_state_en": "",
+            "case_meaning_zh": "",
+            "case_meaning_en": "",
+        }
     value = str(state)
     return {
         "case_state": value,
@@ -77,7 +83,7 @@ def _shown(number: float) -> str:
 
 
 def screening_statement(limit: float | None, unit: str, lang: str) -> str:
-    """"Quick-test screening result …; detection limit …" in `lang`."""
+    """ "Quick-test screening result …; detection limit …" in `lang`."""
     if limit is None:
         return render(SCREENING_WITHOUT_LIMIT, lang)
     return render(SCREENING_WITH_LIMIT, lang, {"detection_limit": _shown(limit), "unit": unit})

@@ -14,8 +14,8 @@ from sqlmodel import Session, col
 from barcodes.authenticate import authenticate
 from barcodes.gs1 import CodeError, ParsedCode, parse_code
 from lims.i18n import _N, render, render_message
-from lims.models.common import CaseState
 from lims.models import AuditChain, FoodCategory, Limit, PublicWarning, Sample, SamplingPoint, TestItem, TestResult
+from lims.models.common import CaseState
 from lims.models.trace import (
     Finding,
     TracedMark,
@@ -108,27 +108,27 @@ def _as_result(r: Any, case: CaseState | None) -> TracedResult:
     meaning_en = described["case_meaning_en"] or render(MEANING[r.judgement], "en")
     limit, limit_unit = states.detection_limit(r.raw, r.method, r.item_unit)
     return TracedResult(
-            sample_label_id=r.label_id,
-            item_code=r.code,
-            item_name_zh=r.name_zh,
-            item_name_en=r.name_en,
-            judgement=r.judgement,
-            meaning_zh=meaning_zh,
-            meaning_en=meaning_en,
-            value=r.value,
-            unit=r.unit,
-            limit=r.limit,
-            limit_unit=r.limit_unit or "",
-            limit_source=r.source or "",
-            method_standard=r.method_standard,
-            point_name=r.name,
-            point_name_en=r.point_name_en,
-            batch=r.batch,
-            tested_at=r.tested_at,
-            published_at=r.published_at,
-            **states.screening(limit, limit_unit),
-            **described,
-        )
+        sample_label_id=r.label_id,
+        item_code=r.code,
+        item_name_zh=r.name_zh,
+        item_name_en=r.name_en,
+        judgement=r.judgement,
+        meaning_zh=meaning_zh,
+        meaning_en=meaning_en,
+        value=r.value,
+        unit=r.unit,
+        limit=r.limit,
+        limit_unit=r.limit_unit or "",
+        limit_source=r.source or "",
+        method_standard=r.method_standard,
+        point_name=r.name,
+        point_name_en=r.point_name_en,
+        batch=r.batch,
+        tested_at=r.tested_at,
+        published_at=r.published_at,
+        **states.screening(limit, limit_unit),
+        **described,
+    )
 
 
 def _warnings(rows: list[PublicWarning]) -> list[TracedWarning]:
