@@ -17,12 +17,12 @@ from sqlmodel import Session, col, select
 from lims.i18n import _N
 from lims.models import (
     FoodCategory,
-    PositiveCase,
     Instrument,
     KitLot,
     Limit,
     PlanTask,
     PlanVersion,
+    PositiveCase,
     Sample,
     SamplingPoint,
     TestItem,
