@@ -11,7 +11,18 @@ from urllib.parse import quote
 
 from barcodes.gs1 import CodeError, parse_digital_link, parse_gtin
 
-__all__ = ["EPCIS_CONTEXT", "UNIT_CODES", "EpcisError", "epcis_document", "lot_problem", "object_event"]
+__all__ = [
+    "CASE_STATES",
+    "EPCIS_CONTEXT",
+    "MEASUREMENT_TYPES",
+    "QUALITATIVE_TYPE",
+    "UNIT_CODES",
+    "EpcisError",
+    "epcis_document",
+    "lot_problem",
+    "measurement_type",
+    "object_event",
+]
 
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 EXT_NS = "https://lims.example.org/epcis/"  # namespace of our extension fields (overridable)
@@ -25,6 +36,26 @@ UNIT_CODES: dict[str, str] = {
     "g/L": "GL",
     "%": "P1",
 }
+# Every sensorReport needs a `type`: a CBV 2.0 measurement type (GS1 Web Vocabulary gs1:MeasurementType, the
+# enumeration in GS1's EPCIS 2.0 JSON Schema, measurement-type-JSON-Schema.json). A residue in mg/kg or µg/kg
+# and an inhibition rate in % are ratios of like quantities, so "Dimensionless" (GS1's own EPCIS examples type a
+# chemical substance's content so; the EPCIS 2.0 Implementation Guideline §5.9 example 4 calls it a dimensionless
+# concentration); mass per volume (mg/L, g/L) is "MassConcentration" (UN/CEFACT M1, GL).
+MEASUREMENT_TYPES: dict[str, str] = {
+    "mg/kg": "Dimensionless",
+    "µg/kg": "Dimensionless",
+    "ug/kg": "Dimensionless",
+    "g/kg": "Dimensionless",
+    "%": "Dimensionless",
+    "mg/L": "MassConcentration",
+    "g/L": "MassConcentration",
+}
+# A report without a measured value (a yes/no screening outcome in booleanValue) has no unit: dimensionless.
+QUALITATIVE_TYPE = "Dimensionless"
+# Where the legal procedure of a screening positive stands (lims CaseState values), carried as ext:caseState.
+# No CBV disposition is set: "conformant"/"non_conformant" state what the objects are after *this* event, and
+# the quick test determines neither; the laboratory's later verdict is not this event.
+CASE_STATES = ("screening_positive", "retest_in_progress", "confirmed", "cleared", "no_retest")
 _BIZ_STEPS = ("inspecting", "sampling")
 
 
@@ -96,8 +127,18 @@ def lot_problem(lot: str) -> str | None:
     return None
 
 
+def measurement_type(unit: str | None) -> str:
+    """The CBV measurement type of a report in `unit` (none: a qualitative report)."""
+    if not unit:
+        return QUALITATIVE_TYPE
+    if unit not in MEASUREMENT_TYPES:
+        raise EpcisError(f"unit {unit!r} has no CBV measurement type; known: {', '.join(MEASUREMENT_TYPES)}")
+    return MEASUREMENT_TYPES[unit]
+
+
 def _report(result: Mapping[str, Any]) -> dict[str, Any]:
-    report: dict[str, Any] = {}
+    has_value = result.get("value") is not None
+    report: dict[str, Any] = {"type": measurement_type(str(result.get("unit") or "") if has_value else None)}
     if result.get("item_url"):
         report["chemicalSubstance"] = str(result["item_url"])
     if result.get("value") is not None:
@@ -123,6 +164,12 @@ def _report(result: Mapping[str, Any]) -> dict[str, Any]:
         report["ext:method"] = str(result["method"])
     if result.get("limit") is not None:
         report["ext:limit"] = result["limit"]
+    if result.get("detection_limit") is not None:
+        report["ext:detectionLimit"] = float(result["detection_limit"])
+        if result.get("detection_limit_unit"):
+            report["ext:detectionLimitUnit"] = str(result["detection_limit_unit"])
+    if result.get("screening") is not None:
+        report["ext:screening"] = bool(result["screening"])
     return report
 
 
@@ -131,7 +178,8 @@ def object_event(result: Mapping[str, Any], *, dl_domain: str = "id.gs1.org") ->
 
     Keys read: tested_at (ISO date-time with offset), gtin, lot, batch_as_printed, serial, sample_id/sample_url,
     biz_step, read_point (URI), item_code, item_name, item_url, value, unit, judgement,
-    positive, method, limit, device_id, raw_data_url, result_id.
+    positive, method, limit, detection_limit, detection_limit_unit, screening, case_state, device_id,
+    raw_data_url, result_id.
     """
     t = _time(result.get("tested_at"), "tested_at")
     step = str(result.get("biz_step") or "inspecting")
@@ -148,6 +196,11 @@ def object_event(result: Mapping[str, Any], *, dl_domain: str = "id.gs1.org") ->
     if result.get("batch_as_printed"):
         # A batch the package prints that is not a GS1 lot: kept as printed, outside the GS1 identifiers.
         event["ext:batchAsPrinted"] = str(result["batch_as_printed"])
+    if result.get("case_state"):
+        state = str(result["case_state"])
+        if state not in CASE_STATES:
+            raise EpcisError(f"case_state must be one of {', '.join(CASE_STATES)}")
+        event["ext:caseState"] = state
     if result.get("read_point"):
         event["readPoint"] = {"id": str(result["read_point"])}
     metadata: dict[str, Any] = {"time": event["eventTime"]}

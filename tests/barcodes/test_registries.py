@@ -8,7 +8,7 @@ import json
 import pytest
 
 from barcodes.authenticate import authenticate, country_of
-from barcodes.epcis import EpcisError, epcis_document
+from barcodes.epcis import EpcisError, epcis_document, measurement_type
 from barcodes.gs1 import parse_code
 from barcodes.products import (
     ProductRecord,
@@ -26,6 +26,7 @@ from barcodes.trademarks import (
     parse_trademarks_csv,
     search_marks,
 )
+from tests.barcodes.epcis_schema import problems
 
 TODAY = dt.date(2026, 11, 29)
 PRODUCTS = load_sample_catalogue()
@@ -234,9 +235,44 @@ def test_epcis_document_shape() -> None:
     assert parse_code(first["quantityList"][0]["epcClass"]).lot == "L26/05"
     report = first["sensorElementList"][0]["sensorReport"][0]
     assert report["value"] == 38.5 and report["uom"] == "P1" and report["booleanValue"] is False
+    assert report["type"] == "Dimensionless"  # a CBV measurement type: the schema requires one
+    assert problems(doc) == []
     assert second["bizStep"] == "sampling" and "sensorElementList" not in second
     again = epcis_document([{"tested_at": "2026-05-12T09:00:00+08:00", "sample_id": "S2026000123"}])
     assert again["epcisBody"]["eventList"][0]["eventID"] != second["eventID"]  # biz_step differs
+
+
+def test_epcis_measurement_types_and_case_state_are_schema_valid() -> None:
+    assert measurement_type("mg/L") == "MassConcentration" and measurement_type("µg/kg") == "Dimensionless"
+    assert measurement_type(None) == "Dimensionless"
+    doc = epcis_document(
+        [
+            {
+                "tested_at": "2026-05-12T10:30:00+08:00",
+                "sample_id": "XQ2605120014",
+                "item_code": "CLB",
+                "judgement": "positive",
+                "positive": True,
+                "detection_limit": 0.5,
+                "detection_limit_unit": "µg/kg",
+                "screening": True,
+                "case_state": state,
+            }
+            for state in ("screening_positive", "retest_in_progress", "confirmed", "cleared", "no_retest")
+        ]
+        + [{"tested_at": "2026-05-12T10:30:00+08:00", "sample_id": "XQ2605120022", "value": 3.1, "unit": "mg/L"}]
+    )
+    assert problems(doc) == []
+    events = doc["epcisBody"]["eventList"]
+    assert [e.get("ext:caseState") for e in events][-2:] == ["no_retest", None]
+    qualitative = events[0]["sensorElementList"][0]["sensorReport"][0]
+    assert qualitative["type"] == "Dimensionless" and "value" not in qualitative and "uom" not in qualitative
+    assert qualitative["ext:detectionLimit"] == 0.5 and qualitative["ext:detectionLimitUnit"] == "µg/kg"
+    measured = events[-1]["sensorElementList"][0]["sensorReport"][0]
+    assert measured["type"] == "MassConcentration" and measured["uom"] == "M1"
+    broken = json.loads(json.dumps(doc))
+    del broken["epcisBody"]["eventList"][-1]["sensorElementList"][0]["sensorReport"][0]["type"]
+    assert any("'type' is a required property" in p for p in problems(broken))  # the schema does check
 
 
 @pytest.mark.parametrize(
@@ -249,6 +285,7 @@ def test_epcis_document_shape() -> None:
         {"tested_at": "2026-05-12T10:30:00+08:00", "sample_id": "S1", "unit": "furlong", "value": 1},
         {"tested_at": "2026-05-12T10:30:00+08:00", "sample_id": "S1", "biz_step": "shipping"},
         {"tested_at": "2026-05-12T10:30:00+08:00", "gtin": "6920152400012", "lot": "批号 1"},
+        {"tested_at": "2026-05-12T10:30:00+08:00", "sample_id": "S1", "case_state": "suspicious"},
     ],
 )
 def test_epcis_rejects_bad_results(bad: dict[str, object]) -> None:

@@ -149,3 +149,22 @@ def test_label_of_a_demo_sample_opens_its_page(server: str, demo_dir: tuple[Path
     assert httpx.get(f"{server}/{path}").status_code == 200
     forged = path.replace(label_id, label_id[:-1] + ("A" if label_id[-1] != "A" else "B"))
     assert httpx.get(f"{server}/{forged}").status_code >= 400
+
+
+def test_demo_walks_positives_along_the_legal_path(server: str, demo_dir: tuple[Path, dict]) -> None:
+    _folder, summary = demo_dir
+    examples = summary["case_examples"]
+    assert set(examples) == {"open", "cleared", "confirmed"}
+    assert summary["accounts"]["station"] == "station ST04" and summary["accounts"]["reviewer"] == "reviewer"
+    expected = {"open": "screening_positive", "cleared": "cleared", "confirmed": "confirmed"}
+    for outcome, label_id in examples.items():
+        (result,) = httpx.get(f"{server}/api/v1/trace/{label_id}").json()["results"]
+        assert result["case_state"] == expected[outcome], outcome
+    assert "复检排除" in httpx.get(f"{server}/trace/{examples['cleared']}").text
+    # A newcomer signing in as the station finds the open case at its own point, to follow up.
+    token = httpx.post(
+        f"{server}/api/v1/auth/token", data={"username": "station", "password": summary["users"]["station"]}
+    ).json()["access_token"]
+    cases = httpx.get(f"{server}/api/v1/cases?open_only=true", headers={"Authorization": f"Bearer {token}"}).json()
+    assert examples["open"] in {c["sample_label_id"] for c in cases}
+    assert examples["cleared"] not in {c["sample_label_id"] for c in cases}  # the lab's clearing closed it

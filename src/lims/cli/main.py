@@ -124,8 +124,12 @@ def demo_command(
             f"  {summary.samples} samples, {summary.results} results, {summary.positives} suspected "
             f"positives, {summary.published} published, {summary.rejected} rejected for retest"
         )
-        console.print("  users: " + ", ".join(f"{u} / {p}" for u, p in summary.users.items()))
+        console.print(
+            "  users: " + ", ".join(f"{u} / {p} ({summary.accounts.get(u, '')})" for u, p in summary.users.items())
+        )
         console.print("  try: " + ", ".join(f"/trace/{c}" for c in summary.trace_codes[:3]))
+        if summary.case_examples:
+            console.print("  positive cases: " + ", ".join(f"{k} /trace/{c}" for k, c in summary.case_examples.items()))
     if serve:
         serve_command(host=host, port=port)
 

@@ -10,6 +10,12 @@ from lims.i18n import _N, render
 
 # What every trace answer reminds its reader of; the JSON carries it in both languages.
 NOTICE = _N("Quick tests are screening tests: a suspected positive must be confirmed by a qualified laboratory.")
+# What every trace answer (and so every printed copy of the consumer's page) says it is not.
+NOT_OFFICIAL = _N(
+    "This is a quick-test (rapid screening) result. It is not the report of an official food sampling "
+    "inspection and cannot stand in for one; only a qualified laboratory's inspection decides whether the "
+    "food complies."
+)
 
 
 class TracedResult(SQLModel):
@@ -33,6 +39,18 @@ class TracedResult(SQLModel):
     batch: str = ""
     tested_at: datetime
     published_at: datetime | None
+    # Every public result is a screening: it says so, with the detection limit it was judged with.
+    screening: bool = True
+    detection_limit: float | None = None
+    detection_limit_unit: str = ""
+    screening_zh: str = ""
+    screening_en: str = ""
+    # For a positive, where its legal procedure stands (lims.models.common.CaseState), named and explained.
+    case_state: str | None = None
+    case_state_zh: str = ""
+    case_state_en: str = ""
+    case_meaning_zh: str = ""
+    case_meaning_en: str = ""
 
 
 class TracedSample(SQLModel):
@@ -106,3 +124,5 @@ class TraceRecord(SQLModel):
     warnings: list[TracedWarning]
     notice_zh: str = Field(default_factory=lambda: render(NOTICE, "zh"))
     notice_en: str = Field(default_factory=lambda: render(NOTICE, "en"))
+    not_official_zh: str = Field(default_factory=lambda: render(NOT_OFFICIAL, "zh"))
+    not_official_en: str = Field(default_factory=lambda: render(NOT_OFFICIAL, "en"))

@@ -134,6 +134,16 @@ def _held_reason(context: Context, reading: dict[str, Any]) -> str:
     return str(reading.get("reason", ""))
 
 
+@pass_context
+def _case_state_name(context: Context, state: str) -> str:
+    return terms.case_state_name(state, _lang(context))
+
+
+@pass_context
+def _case_state_meaning(context: Context, state: str) -> str:
+    return terms.case_state_meaning(state, _lang(context))
+
+
 def setup(env: Environment) -> None:
     """Give `env` jinja2's i18n extension with our catalogues and the label/localized helpers."""
     env.add_extension("jinja2.ext.i18n")
@@ -144,3 +154,5 @@ def setup(env: Environment) -> None:
     env.globals["localized"] = _localized
     env.globals["judgement_reason"] = _judgement_reason
     env.globals["held_reason"] = _held_reason
+    env.globals["case_state_name"] = _case_state_name
+    env.globals["case_state_meaning"] = _case_state_meaning

@@ -22,7 +22,7 @@ from lims.services.cases import files, notifications, procedure
 from lims.services.core import clock, dates
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Invalid, ServiceError
-from lims.services.public import hotspots
+from lims.services.public import hotspots, states
 from lims.services.reference import reference_data
 from lims.services.results import records
 from lims.web.charts import rate_chart
@@ -47,6 +47,7 @@ CSV_COLUMNS = (
     "status",
     "tested_at",
     "published_at",
+    "case_state",
 )
 
 
@@ -125,12 +126,14 @@ def _page(request: Request, session: Session, actor: Actor, f: Filters, status: 
         procedure.public(session, c) for c in procedure.list_for(session, actor, open_only=True)
     ]
     unread = notifications.unread(session, actor)
+    case_states = states.case_states(session, [r.id for r in shared if r.judgement == "positive"])
     return render(
         request,
         "station.html",
         status_code=status,
         f=f,
         shared=shared,
+        case_states=case_states,
         spots=spots,
         charts=charts,
         cases=open_cases,
@@ -153,6 +156,7 @@ def dashboard(request: Request, session: SessionDep, actor: StationUser, f: Filt
 def export_csv(session: SessionDep, actor: StationUser, f: FiltersDep) -> Response:
     """The filtered shared results as CSV (UTF-8 with BOM so spreadsheet programs read the Chinese)."""
     rows = _results(session, actor, f, CSV_ROWS)
+    case_states = states.case_states(session, [r.id for r in rows if r.judgement == "positive"])
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out)
@@ -172,6 +176,7 @@ def export_csv(session: SessionDep, actor: StationUser, f: FiltersDep) -> Respon
                 r.status,
                 r.tested_at.isoformat(),
                 r.published_at.isoformat() if r.published_at else "",
+                str(case_states.get(r.id, "")),
             ]
         )
     return Response(

@@ -22,16 +22,19 @@ from lims.models import (
     Limit,
     PlanTask,
     PlanVersion,
+    PositiveCase,
     Sample,
     SamplingPoint,
     TestItem,
     TestResult,
     User,
 )
+from lims.models.cases import ReferralOutcome, RetestRequest
 from lims.models.common import JudgementOutcome, ResultStatus, Role
 from lims.models.results import ResultSubmit
 from lims.models.samples import SampleCreate
 from lims.services.access import accounts, auth, districts, passwords
+from lims.services.cases import procedure
 from lims.services.core import clock, schema
 from lims.services.core.audit import SYSTEM, Actor
 from lims.services.core.errors import Invalid, ServiceError
@@ -60,6 +63,10 @@ PRODUCTS: dict[str, list[tuple[str, str, str | None, str]]] = {
 # Categories each kind of point sells.
 POINT_CATEGORIES: dict[str, list[str]] = _WORLD["point_categories"]
 POSITIVE_RATE = float(_WORLD["positive_rate"])
+# Positives walked along the legal path at the station account's point: category, laboratory, outcomes.
+LEGAL_PATH: dict[str, Any] = _WORLD["legal_path"]
+# The procedure's steps that bring a fresh case to each demo outcome (a lab finding after a retest request).
+_OUTCOMES: dict[str, str | None] = {"open": None, "cleared": "not_confirmed", "confirmed": "confirmed"}
 
 
 @dataclass
@@ -76,6 +83,10 @@ class DemoSummary:
     plan_day: str | None = None
     trace_codes: list[str] = field(default_factory=list)
     users: dict[str, str] = field(default_factory=dict)
+    # Each account's role (and station), for the console: who to sign in as to see what.
+    accounts: dict[str, str] = field(default_factory=dict)
+    # Label ids of the legal-path positives by outcome (open, cleared, confirmed): their public pages.
+    case_examples: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The summary as plain data."""
@@ -330,6 +341,55 @@ def _work_on_instruments(
         session.commit()
 
 
+def _legal_path(
+    engine: Engine,
+    ref: _Reference,
+    tester: Actor,
+    reviewer: Actor,
+    station: Actor,
+    rng: random.Random,
+    summary: DemoSummary,
+) -> None:
+    """Positives at the station account's own point walked along the legal path (LEGAL_PATH): one left open,
+    so that the station has a case to follow up, and the others taken to a qualified laboratory's finding."""
+    category = str(LEGAL_PATH["category"])
+    point = next((p for p in ref.points if p.station_id == station.station_id), None)
+    tests = ref.items_by_category.get(category, [])
+    if point is None or not tests:
+        return  # reference data edited so that the station has no point or the category no item
+    item, limit = tests[0]
+    kit = ref.kits.get(int(item.id or 0))
+    start = clock.now() - timedelta(hours=2)
+    with Session(engine, expire_on_commit=False) as session:
+        for index, outcome in enumerate(LEGAL_PATH["cases"]):
+            sample = _register(session, tester, _Visit(point.code, category, start + timedelta(minutes=5 * index)), rng)
+            summary.samples += 1
+            result = records.submit(
+                session,
+                tester,
+                ResultSubmit(
+                    sample_label_id=sample.label_id,
+                    item_code=item.code,
+                    raw=judging.example_raw(item, limit, kit, True, rng),
+                    kit_lot=kit.lot if kit else None,
+                    tested_at=start + timedelta(minutes=5 * index + 30),
+                ),
+            )
+            if not _review(session, reviewer, result, summary) or result.judgement != JudgementOutcome.POSITIVE:
+                continue
+            _note_codes(sample, summary)
+            summary.case_examples[str(outcome)] = sample.label_id
+            finding = _OUTCOMES[str(outcome)]
+            case = session.exec(select(PositiveCase).where(PositiveCase.result_id == result.id)).first()
+            if finding is None or case is None:
+                continue
+            procedure.request_retest(session, station, int(case.id or 0), RetestRequest(lab=str(LEGAL_PATH["lab"])))
+            procedure.record_outcome(
+                session, reviewer, int(case.id or 0), ReferralOutcome.model_validate({"outcome": finding})
+            )
+        session.commit()
+
+
 def _plan_day(session: Session, tester: Actor, today: date, capacity: int) -> tuple[date, list[PlanTask]] | None:
     """The last vehicle day up to today and its day sheet (the day's visits, then overdue visits carried to
     it), filled up to the vehicle's capacity; the month's plan is generated when missing."""
@@ -375,6 +435,7 @@ def run_demo(
         session.commit()
         ref = _reference(session)
     tester, reviewer = auth.actor_for(users["tester"]), auth.actor_for(users["reviewer"])
+    station = auth.actor_for(users["station"])
     now = clock.now()
     with Session(engine) as session:
         tz = clock.zone_of(session, tester.district_id)
@@ -410,8 +471,13 @@ def run_demo(
         with Session(engine, expire_on_commit=False) as session:
             _work(session, ref, tester, reviewer, visits, rng, summary, note_codes=True)
             session.commit()
+    _legal_path(engine, ref, tester, reviewer, station, rng, summary)
     if progress:
         progress(days, days)
     schema.analyze(engine)
     summary.users = {name: password for name, (_role, password, _s) in DEMO_USERS.items()}
+    summary.accounts = {
+        name: f"{role} {station_code}" if station_code else str(role)
+        for name, (role, _password, station_code) in DEMO_USERS.items()
+    }
     return summary

@@ -29,6 +29,10 @@ def _event_input(record: TraceRecord, result: TracedResult) -> dict[str, Any]:
         "positive": result.judgement == "positive",
         "method": result.method_standard,
         "limit": result.limit,
+        "screening": result.screening,
+        "detection_limit": result.detection_limit,
+        "detection_limit_unit": result.detection_limit_unit,
+        "case_state": result.case_state,
     }
     if lot and lot_problem(lot):
         # The tester typed the batch as the package prints it; one that breaks GS1 lot rules names no GS1

@@ -15,6 +15,7 @@ from barcodes.authenticate import authenticate
 from barcodes.gs1 import CodeError, ParsedCode, parse_code
 from lims.i18n import _N, render, render_message
 from lims.models import AuditChain, FoodCategory, Limit, PublicWarning, Sample, SamplingPoint, TestItem, TestResult
+from lims.models.common import CaseState
 from lims.models.trace import (
     Finding,
     TracedMark,
@@ -28,6 +29,7 @@ from lims.services.cases import warnings
 from lims.services.core import clock, visibility
 from lims.services.core.bounded import SegmentedCache
 from lims.services.core.errors import Invalid, NotFound, ServiceError
+from lims.services.public import states
 from lims.services.reference import registry
 from lims.services.reference.gtin import refusal as gs1_refusal
 from lims.services.samples.label_ids import label_id_problem, looks_like_label_id
@@ -46,7 +48,9 @@ def _result_statement(condition: Any) -> Any:
     """Published results with item, point and limit, newest first (built once, reused with parameters)."""
     return (
         select(
+            col(TestResult.id).label("result_id"),
             col(TestResult.judgement),
+            col(TestResult.raw),
             col(TestResult.value),
             col(TestResult.unit),
             col(TestResult.tested_at),
@@ -62,6 +66,8 @@ def _result_statement(condition: Any) -> Any:
             col(TestItem.name_zh),
             col(TestItem.name_en),
             col(TestItem.method_standard),
+            col(TestItem.method),
+            col(TestItem.unit).label("item_unit"),
             col(SamplingPoint.name),
             col(SamplingPoint.name_en).label("point_name_en"),
             col(Limit.limit),
@@ -87,33 +93,42 @@ RESULTS_OF_GTIN = _result_statement(col(Sample.gtin) == bindparam("gtin"))
 
 
 def _results(session: Session, statement: Any, params: dict[str, Any]) -> list[TracedResult]:
-    return _as_results(session.connection().execute(statement, params).all())
+    return _as_results(session, session.connection().execute(statement, params).all())
 
 
-def _as_results(rows: Any) -> list[TracedResult]:
-    return [
-        TracedResult(
-            sample_label_id=r.label_id,
-            item_code=r.code,
-            item_name_zh=r.name_zh,
-            item_name_en=r.name_en,
-            judgement=r.judgement,
-            meaning_zh=render(MEANING[r.judgement], "zh"),
-            meaning_en=render(MEANING[r.judgement], "en"),
-            value=r.value,
-            unit=r.unit,
-            limit=r.limit,
-            limit_unit=r.limit_unit or "",
-            limit_source=r.source or "",
-            method_standard=r.method_standard,
-            point_name=r.name,
-            point_name_en=r.point_name_en,
-            batch=r.batch,
-            tested_at=r.tested_at,
-            published_at=r.published_at,
-        )
-        for r in rows
-    ]
+def _as_results(session: Session, rows: Any) -> list[TracedResult]:
+    """The public view of result rows, each positive with the state of its case, each with its screening note."""
+    cases = states.case_states(session, [r.result_id for r in rows if r.judgement == "positive"])
+    return [_as_result(r, cases.get(r.result_id)) for r in rows]
+
+
+def _as_result(r: Any, case: CaseState | None) -> TracedResult:
+    described = states.described(case)
+    meaning_zh = described["case_meaning_zh"] or render(MEANING[r.judgement], "zh")
+    meaning_en = described["case_meaning_en"] or render(MEANING[r.judgement], "en")
+    limit, limit_unit = states.detection_limit(r.raw, r.method, r.item_unit)
+    return TracedResult(
+        sample_label_id=r.label_id,
+        item_code=r.code,
+        item_name_zh=r.name_zh,
+        item_name_en=r.name_en,
+        judgement=r.judgement,
+        meaning_zh=meaning_zh,
+        meaning_en=meaning_en,
+        value=r.value,
+        unit=r.unit,
+        limit=r.limit,
+        limit_unit=r.limit_unit or "",
+        limit_source=r.source or "",
+        method_standard=r.method_standard,
+        point_name=r.name,
+        point_name_en=r.point_name_en,
+        batch=r.batch,
+        tested_at=r.tested_at,
+        published_at=r.published_at,
+        **states.screening(limit, limit_unit),
+        **described,
+    )
 
 
 def _warnings(rows: list[PublicWarning]) -> list[TracedWarning]:
@@ -182,7 +197,7 @@ def trace_sample(session: Session, label_id: str, memo: HeadMemo | None = None) 
         # One answer whether or not the sample exists: the public must not learn which label ids are
         # taken, nor that a sample is waiting for review. Staff see their samples on their own pages.
         raise NotFound("trace.unpublished", UNPUBLISHED, label_id=label_id)
-    results = _as_results(rows)
+    results = _as_results(session, rows)
     row = rows[0]
     traced = TracedSample(
         label_id=row.label_id,
