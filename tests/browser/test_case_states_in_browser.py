@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.browser.conftest import screenshot
+from tests.cases.helpers import verdict
 from tests.core.helpers import POSITIVE_OPC, act, register, submit
 
 pytestmark = pytest.mark.browser
@@ -28,11 +29,14 @@ def test_consumer_page_of_a_cleared_and_an_open_positive(
     open_label, _open_case = _published_positive(client, headers, "菠菜")
     cleared_label, cleared_case = _published_positive(client, headers, "油麦菜")
     for step, body in (
-        ("retest-request", {"lab": "x市食品检验所"}),
-        ("referral-outcome", {"outcome": "not_confirmed"}),
+        ("notice-receipt", {"delivery": "in_person", "recipient": "王五", "recipient_role": "摊主"}),
+        ("seal", {"seal_number": "FT-2"}),
+        ("retest-request", {"lab": "x市食品检验所", "seal_number": "FT-2"}),
     ):
         response = client.post(f"/api/v1/cases/{cleared_case}/{step}", json=body, headers=headers["reviewer"])
         assert response.status_code == 200, response.text
+    response = verdict(client, headers["reviewer"], cleared_case, outcome="not_confirmed")
+    assert response.status_code == 200, response.text
 
     page = new_page()
     page.goto(f"/trace/{cleared_label}")

@@ -21,12 +21,12 @@ VERDICT = {
     "lab": "省食品药品检验研究院",
     "cma": "200012345678",
     "report_number": "WT2026-1203-01",
-    "method": "GB 23200.121-2021 (LC-MS/MS)",
+    "method": "GB 23200.121-2026 (LC-MS/MS)",
     "analyte": "毒死蜱",
     "value": "0.35",
     "unit": "mg/kg",
     "limit": "≤ 0.1 mg/kg",
-    "clause": "GB 2763-2021 4.24 毒死蜱 叶菜类蔬菜",
+    "clause": "GB 2763-2026 毒死蜱 叶菜类蔬菜",
     "outcome": "confirmed",
 }
 ZH = {"Accept-Language": "zh-CN"}

@@ -17,6 +17,7 @@ from lims.services.core.audit import SYSTEM
 from lims.services.public import states
 from lims.services.reference import registry
 from tests.barcodes.epcis_schema import problems
+from tests.cases.helpers import verdict
 from tests.core.helpers import NEGATIVE_OPC, POSITIVE_OPC, act, register, submit
 from tests.web.helpers import sign_in
 
@@ -28,13 +29,19 @@ NAMES_ZH = {
     "cleared": "复检排除",
     "no_retest": "未申请复检",
 }
-# The steps (API path under the case, body) that bring a freshly opened case to each public state.
+# The steps (API path under the case, JSON body) that bring a freshly opened case to each public state; a
+# verdict is a reviewer's form with the lab's report attached.
+RETEST = [
+    ("notice-receipt", {"delivery": "in_person", "recipient": "王五", "recipient_role": "摊主"}),
+    ("seal", {"seal_number": "FT-1"}),
+    ("retest-request", {"lab": "x市食品检验所", "seal_number": "FT-1"}),
+]
 STEPS: dict[str, list[tuple[str, dict[str, Any] | None]]] = {
     "screening_positive": [],
-    "retest_in_progress": [("retest-request", {"lab": "x市食品检验所"})],
-    "confirmed": [("retest-request", {"lab": "x市食品检验所"}), ("referral-outcome", {"outcome": "confirmed"})],
-    "cleared": [("retest-request", {"lab": "x市食品检验所"}), ("referral-outcome", {"outcome": "not_confirmed"})],
-    "no_retest": [("acceptance", None)],
+    "retest_in_progress": RETEST,
+    "confirmed": [*RETEST, ("verdict", {"outcome": "confirmed"})],
+    "cleared": [*RETEST, ("verdict", {"outcome": "not_confirmed"})],
+    "no_retest": [RETEST[0], ("acceptance", None)],
 }
 
 
@@ -55,7 +62,10 @@ def _positive_in(client: TestClient, h: dict[str, dict[str, str]], state: str, *
     published = _published(client, h, POSITIVE_OPC, **sample)
     case_id = _case_of(client, h, published["result_id"])
     for step, body in STEPS[state]:
-        response = client.post(f"/api/v1/cases/{case_id}/{step}", json=body, headers=h["reviewer"])
+        if step == "verdict":
+            response = verdict(client, h["reviewer"], case_id, **(body or {}))
+        else:
+            response = client.post(f"/api/v1/cases/{case_id}/{step}", json=body, headers=h["reviewer"])
         assert response.status_code == 200, response.text
     return {**published, "case_id": case_id}
 

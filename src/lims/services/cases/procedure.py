@@ -205,16 +205,22 @@ CASE_STATE = (
 )
 
 
+# Who may record what happens at the stall (the notice handed over, the sale stopped): the tester who found the
+# positive is usually there, as are the district's reviewers and the point's station.
+AT_THE_STALL = (Role.REVIEWER, Role.STATION, Role.TESTER)
+
+
 def _change(
     session: Session,
     actor: Actor,
     case: PositiveCase,
     action: str,
     guard: tuple[str, ...] = CASE_STATE,
+    roles: tuple[Role, ...] = (Role.REVIEWER, Role.STATION),
     **values: object,
 ) -> PositiveCase:
     """Apply a transition as one conditional update: of two people acting at once, exactly one moves the case."""
-    require_role(actor, Role.REVIEWER, Role.STATION)
+    require_role(actor, *roles)
     if case.closed_at:
         raise Conflict("procedure.case_closed", _N("case {case_id} is closed"), case_id=case.id)
     before = audit.snapshot(case)
@@ -265,6 +271,7 @@ def deliver_notice(session: Session, actor: Actor, case_id: int, body: NoticeRec
         case,
         "notice_received",
         ("notified_at", "closed_at"),
+        AT_THE_STALL,
         notified_at=received,
         retest_deadline=deadline,
         notice_delivery=body.delivery,
@@ -286,6 +293,7 @@ def suspend_sale(session: Session, actor: Actor, case_id: int, body: SaleSuspens
         case,
         "sale_suspended",
         ("sale_suspended_at", "closed_at"),
+        AT_THE_STALL,
         sale_suspended_at=clock.now(),
         sale_suspension_confirmed_by=body.confirmed_by.strip(),
         sale_suspension_recorded_by_id=actor.user_id,
@@ -295,7 +303,7 @@ def suspend_sale(session: Session, actor: Actor, case_id: int, body: SaleSuspens
 def seal_sample(session: Session, actor: Actor, case_id: int, body: SealNumber) -> Sample:
     """Add the seal number of the retained sample (备样封条号) when registration did not record one."""
     case = get_for(session, actor, case_id)
-    require_role(actor, Role.REVIEWER, Role.STATION, Role.TESTER)
+    require_role(actor, *AT_THE_STALL)
     sample = _sample_of(session, case)
     if sample.seal_number:
         raise Conflict(

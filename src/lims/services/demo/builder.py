@@ -29,12 +29,12 @@ from lims.models import (
     TestResult,
     User,
 )
-from lims.models.cases import ReferralOutcome, RetestRequest
+from lims.models.cases import LabVerdict, NoticeReceipt, RetestRequest, SaleSuspension, SealNumber
 from lims.models.common import JudgementOutcome, ResultStatus, Role
 from lims.models.results import ResultSubmit
 from lims.models.samples import SampleCreate
 from lims.services.access import accounts, auth, districts, passwords
-from lims.services.cases import procedure
+from lims.services.cases import files, procedure
 from lims.services.core import clock, schema
 from lims.services.core.audit import SYSTEM, Actor
 from lims.services.core.errors import Invalid, ServiceError
@@ -67,6 +67,30 @@ POSITIVE_RATE = float(_WORLD["positive_rate"])
 LEGAL_PATH: dict[str, Any] = _WORLD["legal_path"]
 # The procedure's steps that bring a fresh case to each demo outcome (a lab finding after a retest request).
 _OUTCOMES: dict[str, str | None] = {"open": None, "cleared": "not_confirmed", "confirmed": "confirmed"}
+
+
+def _demo_report(title: str) -> bytes:
+    """A one-page PDF standing in for a laboratory's report (the demo has no laboratory to write one)."""
+    text = title.encode("ascii", "replace")
+    stream = b"BT /F1 14 Tf 72 760 Td (" + text + b") Tj ET"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
 
 
 @dataclass
@@ -381,12 +405,31 @@ def _legal_path(
             summary.case_examples[str(outcome)] = sample.label_id
             finding = _OUTCOMES[str(outcome)]
             case = session.exec(select(PositiveCase).where(PositiveCase.result_id == result.id)).first()
-            if finding is None or case is None:
+            if case is None:
                 continue
-            procedure.request_retest(session, station, int(case.id or 0), RetestRequest(lab=str(LEGAL_PATH["lab"])))
-            procedure.record_outcome(
-                session, reviewer, int(case.id or 0), ReferralOutcome.model_validate({"outcome": finding})
+            case_id = int(case.id or 0)
+            party = LEGAL_PATH["party"]
+            procedure.deliver_notice(
+                session,
+                tester,
+                case_id,
+                NoticeReceipt.model_validate(
+                    {"delivery": "in_person", "recipient": party["name"], "recipient_role": party["role"]}
+                ),
             )
+            procedure.suspend_sale(session, tester, case_id, SaleSuspension(confirmed_by=str(party["name"])))
+            if finding is None:
+                continue
+            seal = f"{LEGAL_PATH['seal_prefix']}{sample.label_id}"
+            procedure.seal_sample(session, tester, case_id, SealNumber(seal_number=seal))
+            procedure.request_retest(
+                session, station, case_id, RetestRequest(lab=str(LEGAL_PATH["lab"]), seal_number=seal)
+            )
+            verdict = LabVerdict.model_validate(
+                {**LEGAL_PATH["verdicts"][finding], "lab": LEGAL_PATH["lab"], "outcome": finding}
+            )
+            report = files.Upload(_demo_report(f"Demo laboratory report {verdict.report_number}"), "report.pdf")
+            procedure.record_verdict(session, reviewer, case_id, verdict, report)
         session.commit()
 
 
