@@ -36,7 +36,14 @@ _ENQ, _EOT = bytes((astm.ENQ,)), bytes((astm.EOT,))
 # The reader's item codes, in the panels a card carries (the LIMS maps them to its test items).
 PANELS: tuple[tuple[str, ...], ...] = (
     ("CLB", "RAC", "SAL"),  # clenbuterol, ractopamine, salbutamol (meat)
-    ("MG", "CAP", "AOZ", "AMOZ", "AHD", "SEM"),  # malachite green, chloramphenicol, the nitrofuran metabolites (aquatic)
+    (
+        "MG",
+        "CAP",
+        "AOZ",
+        "AMOZ",
+        "AHD",
+        "SEM",
+    ),  # malachite green, chloramphenicol, the nitrofuran metabolites (aquatic)
     ("AFB1",),  # aflatoxin B1 (grain, nuts, oil)
     ("CLB",),
     ("MG",),

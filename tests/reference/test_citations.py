@@ -99,9 +99,7 @@ def test_the_command_fails_and_speaks_chinese_by_default(tmp_path: Path, monkeyp
     result = CliRunner().invoke(app, ["reference", "check", "--folder", str(folder), "--on", "2026-12-01"])
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
-    assert lines == [
-        i18n.render_message(f.message, "zh") for f in citations.check(folder, date(2026, 12, 1))
-    ]
+    assert lines == [i18n.render_message(f.message, "zh") for f in citations.check(folder, date(2026, 12, 1))]
     assert lines[0] == "检测项目 NO2：未引用快速检测方法"
     assert "GB 2760-2014" in lines[2] and "GB 2760-2024" in lines[2] and "起" in lines[2]
 
@@ -117,7 +115,7 @@ def test_a_bad_date_or_folder_is_a_clear_refusal(tmp_path: Path, monkeypatch: py
     monkeypatch.setenv("LIMS_LANG", "en")
     bad_day = CliRunner().invoke(app, ["reference", "check", "--on", "2026-13-01"])
     assert bad_day.exit_code == 1 and "is not a date" in bad_day.stderr
-    with pytest.raises(Invalid, match="has no items.yaml"):
+    with pytest.raises(Invalid, match=r"has no items\.yaml"):
         citations.check(tmp_path, date(2026, 12, 1))
 
 

@@ -13,10 +13,10 @@ import typer
 from rich.console import Console
 from sqlmodel import Session
 
+from lims import i18n
 from lims.cli.common import fail, ready_engine, reporting_errors
 from lims.cli.demo_instruments import simulated_instruments
 from lims.db import dispose_engines, get_engine
-from lims import i18n
 from lims.i18n import _N
 from lims.services.core import audit_checkpoints, audit_keys, clock, dates, schema
 from lims.services.core.audit import SYSTEM
@@ -68,7 +68,9 @@ def reference_load(
 @reference_app.command("check")
 def reference_check(
     folder: Annotated[Path | None, typer.Option(help="folder with items.yaml (default: the shipped one)")] = None,
-    on: Annotated[str | None, typer.Option(help="YYYY-MM-DD: the day the citations must be in force (default: today)")] = None,
+    on: Annotated[
+        str | None, typer.Option(help="YYYY-MM-DD: the day the citations must be in force (default: today)")
+    ] = None,
 ) -> None:
     """List every item, method, limit and kit lot without a source, and every citation superseded on the day;
     exit 1 when anything is listed."""

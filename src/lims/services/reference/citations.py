@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from lims.i18n import Message, _N
+from lims.i18n import _N, Message
 from lims.services.core import clock
 from lims.services.core.errors import Invalid
 from lims.services.reference import reference_data

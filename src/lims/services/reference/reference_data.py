@@ -400,18 +400,10 @@ def _retire(
         for limit in session.exec(select(Limit).where(Limit.item_id == row.id)).all():
             _upsert(session, actor, report, Limit, {"id": limit.id}, {"retired": True})
     for entry in retired.get("limits", []):
-        item_row = listed.get(entry["item"]) or session.exec(
-            select(TestItem).where(TestItem.code == entry["item"])
-        ).first()
+        item_row = (
+            listed.get(entry["item"]) or session.exec(select(TestItem).where(TestItem.code == entry["item"])).first()
+        )
         for category_code in entry["categories"]:
-            category = session.exec(select(FoodCategory).where(FoodCategory.code == category_code)).first()
-            if item_row is None or category is None:
-                continue
-            limit = session.exec(
-                select(Limit).where(Limit.item_id == item_row.id, Limit.category_id == category.id)
-            ).first()
-            if limit is None:
-                continue
             if (entry["item"], category_code) in listed_limits:
                 raise Invalid(
                     "reference_data.limit_listed_and_retired",
@@ -419,7 +411,14 @@ def _retire(
                     item=entry["item"],
                     category=category_code,
                 )
-            _upsert(session, actor, report, Limit, {"id": limit.id}, {"retired": True})
+            category = session.exec(select(FoodCategory).where(FoodCategory.code == category_code)).first()
+            if item_row is None or category is None:
+                continue
+            found = session.exec(
+                select(Limit).where(Limit.item_id == item_row.id, Limit.category_id == category.id)
+            ).first()
+            if found is not None:
+                _upsert(session, actor, report, Limit, {"id": found.id}, {"retired": True})
 
 
 def items(session: Session) -> list[TestItem]:
