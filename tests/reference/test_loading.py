@@ -127,3 +127,16 @@ def test_an_item_missing_from_the_files_is_left_alone(session: Session, tmp_path
     reference_data.load_reference(session, SYSTEM, _write(tmp_path / "partial", doc))
     borax = reference_data.item(session, "BORAX")
     assert not borax.retired  # only what the file retires is retired
+
+
+def test_the_public_item_list_shows_the_methods_and_leaves_out_retired_items(
+    engine: Engine, client: Any, tmp_path: Path
+) -> None:
+    with Session(engine) as session:
+        reference_data.load_reference(session, SYSTEM, _old(tmp_path))
+        reference_data.load_reference(session, SYSTEM, SHIPPED)
+        session.commit()
+    listed = {i["code"]: i for i in client.get("/api/v1/reference/items").json()}
+    assert "NF" not in listed and {"AOZ", "AMOZ", "AHD", "SEM"} <= set(listed)
+    assert listed["SO2"]["reference_method"].startswith("GB 5009.34-2022")
+    assert listed["OPC"]["quick_method"].startswith("KJ 201710 ")
