@@ -102,6 +102,8 @@ def test_the_quick_method_and_the_confirmatory_method_are_stored(session: Sessio
     opc = reference_data.item(session, "OPC")
     assert opc.method["interfering_species"][:3] == ["葱", "蒜", "萝卜"]
     assert "GB/T 5009.199-2003" in opc.method["interfering_clause"]
+    flo = reference_data.item(session, "FLO")  # from SAMR's 2025 quick methods
+    assert flo.quick_method.startswith("KJ 202514 ") and not flo.banned
 
 
 def test_an_item_both_listed_and_retired_is_refused(session: Session, tmp_path: Path) -> None:
