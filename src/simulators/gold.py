@@ -36,7 +36,14 @@ _ENQ, _EOT = bytes((astm.ENQ,)), bytes((astm.EOT,))
 # The reader's item codes, in the panels a card carries (the LIMS maps them to its test items).
 PANELS: tuple[tuple[str, ...], ...] = (
     ("CLB", "RAC", "SAL"),  # clenbuterol, ractopamine, salbutamol (meat)
-    ("MG", "CAP", "NF"),  # malachite green, chloramphenicol, nitrofurans (aquatic)
+    (
+        "MG",
+        "CAP",
+        "AOZ",
+        "AMOZ",
+        "AHD",
+        "SEM",
+    ),  # malachite green, chloramphenicol, the nitrofuran metabolites (aquatic)
     ("AFB1",),  # aflatoxin B1 (grain, nuts, oil)
     ("CLB",),
     ("MG",),
@@ -49,7 +56,10 @@ KITS = {
     "SAL": ("SAL-2611A", 0.90),
     "MG": ("MG-2610B", 0.85),
     "CAP": ("CAP-2610B", 0.85),
-    "NF": ("NF-2610B", 0.85),
+    "AOZ": ("AOZ-2610B", 0.85),
+    "AMOZ": ("AMOZ-2610B", 0.85),
+    "AHD": ("AHD-2610B", 0.85),
+    "SEM": ("SEM-2610B", 0.85),
     "AFB1": ("AFB1-2609C", 0.80),
 }
 MIN_C = 0.2

@@ -28,22 +28,25 @@ POINTS = {
     "P09": ("RC01", "rural"), "P10": ("RC02", "rural"),
 }  # fmt: skip
 ITEMS = {
-    "OPC": ("pesticide", ["VEG_LEAF", "VEG", "FRUIT"]),
+    "OPC": ("pesticide", ["VEG_LEAF", "VEG"]),
     "CLB": ("gold", ["PORK", "BEEF_MUTTON"]),
     "RAC": ("gold", ["PORK", "BEEF_MUTTON"]),
     "SAL": ("gold", ["PORK", "BEEF_MUTTON"]),
     "MG": ("gold", ["AQUATIC"]),
     "CAP": ("gold", ["AQUATIC"]),
-    "NF": ("gold", ["AQUATIC"]),
+    "AOZ": ("gold", ["AQUATIC"]),
+    "AMOZ": ("gold", ["AQUATIC"]),
+    "AHD": ("gold", ["AQUATIC"]),
+    "SEM": ("gold", ["AQUATIC"]),
     "AFB1": ("gold", ["MAIZE", "PEANUT", "RICE", "WHEAT"]),
-    "HCHO": ("spectro", ["AQUATIC", "TRIPE"]),
+    "HCHO": ("spectro", ["SOAKED_AQUATIC", "TRIPE"]),
     "NO2": ("spectro", ["CURED_MEAT", "PICKLES"]),
     "SO2": ("spectro", ["DRIED_FRUIT", "MUSHROOM"]),
     "BORAX": ("spectro", ["NOODLES"]),
     "RONG": ("spectro", ["NOODLES"]),
 }
 CATEGORIES = [
-    "VEG_LEAF", "VEG", "FRUIT", "PORK", "BEEF_MUTTON", "AQUATIC", "TRIPE", "CURED_MEAT", "PICKLES",
+    "VEG_LEAF", "VEG", "FRUIT", "PORK", "BEEF_MUTTON", "AQUATIC", "TRIPE", "SOAKED_AQUATIC", "CURED_MEAT", "PICKLES",
     "DRIED_FRUIT", "MUSHROOM", "MAIZE", "PEANUT", "RICE", "WHEAT", "NOODLES",
 ]  # fmt: skip
 

@@ -22,12 +22,12 @@ CASES = [  # (item, category, raw, reason code, a Chinese phrase of that reason)
     ("CLB", "PORK", {"t": 0.40, "c": 0.1}, "no_c_line", "质控线"),
     ("NO2", "CURED_MEAT", {"absorbance": 0.1, "blank": 0.0, "dilution": 1, "mass_g": 5}, "within_limit", "未超过限量"),
     ("NO2", "CURED_MEAT", {"absorbance": 0.4, "blank": 0.0, "dilution": 1, "mass_g": 2}, "above_limit", "超过限量"),
-    ("NO2", "CURED_MEAT", {"absorbance": 0.6, "blank": 0.0, "dilution": 1, "mass_g": 5}, "above_range_dilute", "稀释"),
+    ("NO2", "CURED_MEAT", {"absorbance": 1.3, "blank": 0.0, "dilution": 1, "mass_g": 5}, "above_range_dilute", "稀释"),
     ("NO2", "CURED_MEAT", {"absorbance": 0.01, "blank": 0.0, "dilution": 1, "mass_g": 5}, "not_detected", "低于检出限"),
     (
         "HCHO",
-        "AQUATIC",
-        {"absorbance": 0.3, "blank": 0.0, "dilution": 1, "mass_g": 5},
+        "SOAKED_AQUATIC",
+        {"absorbance": 0.1, "blank": 0.0, "dilution": 1, "mass_g": 5},
         "banned_detected",
         "不得在食品中检出",
     ),
@@ -46,7 +46,9 @@ def test_review_page_shows_the_reason_in_the_readers_language(
     phrase: str,
 ) -> None:
     sample = register(client, headers["tester"], product_name="样品", category_code=category)
-    body = {"sample_label_id": sample["label_id"], "item_code": item, "raw": raw}
+    body: dict[str, Any] = {"sample_label_id": sample["label_id"], "item_code": item, "raw": raw}
+    if item == "CLB":
+        body["kit_lot"] = "CLB-2611A"  # a card result is judged against its kit lot's cut-off
     response = client.post("/api/v1/results", json=body, headers=headers["tester"])
     assert response.status_code == 201, response.text
     result = response.json()

@@ -13,13 +13,15 @@ import typer
 from rich.console import Console
 from sqlmodel import Session
 
+from lims import i18n
 from lims.cli.common import fail, ready_engine, reporting_errors
 from lims.cli.demo_instruments import simulated_instruments
 from lims.db import dispose_engines, get_engine
-from lims.services.core import audit_checkpoints, audit_keys, clock, schema
+from lims.i18n import _N
+from lims.services.core import audit_checkpoints, audit_keys, clock, dates, schema
 from lims.services.core.audit import SYSTEM
 from lims.services.demo import builder
-from lims.services.reference import reference_data
+from lims.services.reference import citations, reference_data
 from lims.settings import SettingsError, get_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Food quick-test LIMS.")
@@ -61,6 +63,27 @@ def reference_load(
         report = reference_data.load_reference(session, SYSTEM, folder)
         session.commit()
     typer.echo(json.dumps({"created": report.created, "changed": report.changed, "unchanged": report.unchanged}))
+
+
+@reference_app.command("check")
+def reference_check(
+    folder: Annotated[Path | None, typer.Option(help="folder with items.yaml (default: the shipped one)")] = None,
+    on: Annotated[
+        str | None, typer.Option(help="YYYY-MM-DD: the day the citations must be in force (default: today)")
+    ] = None,
+) -> None:
+    """List every item, method, limit and kit lot without a source, and every citation superseded on the day;
+    exit 1 when anything is listed."""
+    lang = i18n.cli_language()
+    with reporting_errors():
+        day = dates.day(on, "on")
+        findings = citations.check(folder, day)
+    for finding in findings:
+        typer.echo(i18n.render_message(finding.message, lang))
+    if findings:
+        typer.echo(i18n.render(_N("{count} citation problems"), lang, {"count": len(findings)}), err=True)
+        raise typer.Exit(1)
+    typer.echo(i18n.render(_N("every item, method, limit and kit lot cites a source in force"), lang))
 
 
 def _fresh_sqlite() -> None:

@@ -338,7 +338,8 @@ def example_raw(context: JudgeContext, positive: bool, rng: random.Random) -> di
     method = context.method
     standards = method["standards"]
     slope = (standards[-1][1] - standards[0][1]) / (standards[-1][0] - standards[0][0])
-    mass, dilution, volume = round(rng.uniform(4.8, 5.2), 3), 1.0, float(method["extract_volume_ml"])
+    nominal = float(method.get("sample_mass_g", 5.0))  # the mass the curve is laid out for
+    mass, dilution, volume = round(nominal * rng.uniform(0.96, 1.04), 3), 1.0, float(method["extract_volume_ml"])
     top = standards[-1][0] * 0.85
     factor = volume * dilution / mass * content_factor(method["conc_unit"], context.limit_unit)
     limit = context.limit

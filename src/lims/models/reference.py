@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -121,9 +122,24 @@ class TestItemBase(SQLModel):
     name_zh: str
     name_en: str
     family: str = Field(description="pesticide | gold | spectro")
-    method_standard: str
+    method_standard: str = Field(description="The quick-test method run, as the public pages show it")
+    quick_method: str = Field(
+        default="",
+        sa_column_kwargs={"server_default": ""},
+        description="The quick-test method actually run: SAMR KJ method number and title, or the national rapid method",
+    )
+    reference_method: str = Field(
+        default="",
+        sa_column_kwargs={"server_default": ""},
+        description="The laboratory (confirmatory) standard a retest or referral uses",
+    )
     unit: str
     banned: bool = False
+    retired: bool = Field(
+        default=False,
+        sa_column_kwargs={"server_default": sa.false()},
+        description="No longer in the reference files: kept for the results that name it, offered for no new test",
+    )
 
 
 class TestItem(TestItemBase, table=True):
@@ -141,6 +157,11 @@ class LimitBase(SQLModel):
     limit: float | None = Field(default=None, description="None when the substance is banned")
     unit: str
     source: str
+    retired: bool = Field(
+        default=False,
+        sa_column_kwargs={"server_default": sa.false()},
+        description="No longer in the reference files: the item is no longer tested in this category",
+    )
 
 
 class Limit(LimitBase, table=True):

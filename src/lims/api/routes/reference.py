@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlmodel import select
 
 from lims.api.deps import OptionalUser, SessionDep
-from lims.models import TestItem
 from lims.models.reference import SamplingPointPublic, TestItemBase
 from lims.services.access import districts
+from lims.services.reference import reference_data
 
 router = APIRouter(prefix="/reference", tags=["reference"])
 
@@ -28,5 +27,5 @@ def points(
 
 @router.get("/items")
 def items(session: SessionDep) -> list[TestItemBase]:
-    """Every test item with its method standard and unit."""
-    return [TestItemBase.model_validate(i, from_attributes=True) for i in session.exec(select(TestItem))]
+    """Every test item in use (not retired) with its quick-test method, confirmatory method and unit."""
+    return [TestItemBase.model_validate(i, from_attributes=True) for i in reference_data.items(session)]

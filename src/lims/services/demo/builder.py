@@ -128,7 +128,7 @@ def _reference(session: Session) -> _Reference:
     categories = {c.id: c.code for c in session.exec(select(FoodCategory))}
     items = {i.id: i for i in session.exec(select(TestItem))}
     by_category: dict[str, list[tuple[TestItem, Limit]]] = {}
-    for limit in session.exec(select(Limit)):
+    for limit in session.exec(select(Limit).where(col(Limit.retired).is_(False))):
         by_category.setdefault(categories[limit.category_id], []).append((items[limit.item_id], limit))
     today = clock.local_today(districts.named_or_first(session, None))
     kits = {k.item_id: k for k in session.exec(select(KitLot)) if k.expires_on >= today}

@@ -82,6 +82,16 @@ def _date(value: Any, where: str) -> date:
         ) from None
 
 
+def as_date(value: Any, where: str) -> date:
+    """`value` as a date (YYYY-MM-DD), or Invalid naming `where`."""
+    return _date(value, where)
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    """The sections of a reference YAML file, or Invalid naming the file and what is wrong with it."""
+    return _read(path)
+
+
 def reference_files(folder: Path) -> tuple[Path | None, list[Path]]:
     """The shared file (items.yaml) and the district files (district.yaml, districts/*.yaml) in `folder`."""
     items = folder / ITEMS_FILE
@@ -329,6 +339,7 @@ def _load_items(session: Session, actor: Actor, docs: dict[str, Any], report: Lo
     items: dict[str, TestItem] = {}
     for it in docs["items"]:
         _family(it["family"], f"item {it['code']}")
+        quick_method = str(it.get("quick_method") or it.get("method_standard") or "")
         items[it["code"]] = _upsert(
             session,
             actor,
@@ -339,22 +350,28 @@ def _load_items(session: Session, actor: Actor, docs: dict[str, Any], report: Lo
                 "name_zh": it["name_zh"],
                 "name_en": it["name_en"],
                 "family": it["family"],
-                "method_standard": it["method_standard"],
+                "method_standard": str(it.get("method_standard") or quick_method),
+                "quick_method": quick_method,
+                "reference_method": str(it.get("reference_method") or ""),
                 "unit": it["unit"],
                 "banned": bool(it.get("banned", False)),
                 "method": it.get("method", {}),
+                "retired": False,
             },
         )
+    listed_limits: set[tuple[str, str]] = set()
     for lim in docs["limits"]:
         for code in lim["categories"]:
+            listed_limits.add((lim["item"], code))
             _upsert(
                 session,
                 actor,
                 report,
                 Limit,
                 {"item_id": items[lim["item"]].id, "category_id": categories[code].id},
-                {"limit": lim["limit"], "unit": lim["unit"], "source": lim["source"]},
+                {"limit": lim["limit"], "unit": lim["unit"], "source": lim["source"], "retired": False},
             )
+    _retire(session, actor, report, docs.get("retired") or {}, items, listed_limits)
     for k in docs.get("kit_lots", []):
         _upsert(
             session,
@@ -371,9 +388,60 @@ def _load_items(session: Session, actor: Actor, docs: dict[str, Any], report: Lo
         )
 
 
+def _retire(
+    session: Session,
+    actor: Actor,
+    report: LoadReport,
+    retired: dict[str, Any],
+    listed: dict[str, TestItem],
+    listed_limits: set[tuple[str, str]],
+) -> None:
+    """Mark the items and limits the file names under `retired:` as retired (audited), never deleting them.
+
+    A retired item keeps its rows for the results that name it and is offered for no new test; a retired limit
+    means the item is no longer tested in that category. A code the database does not hold is skipped (a new
+    database never had it); an item, or an item and category, both listed and retired is refused."""
+    for entry in retired.get("items", []):
+        code = entry["code"]
+        if code in listed:
+            raise Invalid(
+                "reference_data.item_listed_and_retired",
+                _N("item {code} is listed and also retired"),
+                code=code,
+            )
+        row = session.exec(select(TestItem).where(TestItem.code == code)).first()
+        if row is None:
+            continue
+        _upsert(session, actor, report, TestItem, {"code": code}, {"retired": True})
+        for limit in session.exec(select(Limit).where(Limit.item_id == row.id)).all():
+            _upsert(session, actor, report, Limit, {"id": limit.id}, {"retired": True})
+    for entry in retired.get("limits", []):
+        item_row = (
+            listed.get(entry["item"]) or session.exec(select(TestItem).where(TestItem.code == entry["item"])).first()
+        )
+        for category_code in entry["categories"]:
+            if (entry["item"], category_code) in listed_limits:
+                raise Invalid(
+                    "reference_data.limit_listed_and_retired",
+                    _N("the limit of {item} on {category} is listed and also retired"),
+                    item=entry["item"],
+                    category=category_code,
+                )
+            category = session.exec(select(FoodCategory).where(FoodCategory.code == category_code)).first()
+            if item_row is None or category is None:
+                continue
+            found = session.exec(
+                select(Limit).where(Limit.item_id == item_row.id, Limit.category_id == category.id)
+            ).first()
+            if found is not None:
+                _upsert(session, actor, report, Limit, {"id": found.id}, {"retired": True})
+
+
 def items(session: Session) -> list[TestItem]:
-    """Every test item, by code (for forms and filters)."""
-    return list(session.exec(select(TestItem).order_by(col(TestItem.code))).all())
+    """Every test item in use (not retired), by code (for forms and filters)."""
+    return list(
+        session.exec(select(TestItem).where(col(TestItem.retired).is_(False)).order_by(col(TestItem.code))).all()
+    )
 
 
 def item(session: Session, code: str) -> TestItem:

@@ -57,7 +57,7 @@ def _limit(session: Session, item: TestItem, sample: Sample) -> Limit:
     limit: Limit | None = reference_data.cached_row(
         session,
         ("limit", item.id, category.id),
-        select(Limit).where(Limit.item_id == item.id, Limit.category_id == category.id),
+        select(Limit).where(Limit.item_id == item.id, Limit.category_id == category.id, col(Limit.retired).is_(False)),
     )
     if limit is None:
         raise Invalid(

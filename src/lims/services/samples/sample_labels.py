@@ -18,7 +18,7 @@ def label_data(session: Session, sample: Sample) -> LabelData:
         select(TestItem.code)
         .join(Limit, col(Limit.item_id) == col(TestItem.id))
         .join(FoodCategory, col(FoodCategory.id) == col(Limit.category_id))
-        .where(FoodCategory.code == sample.category_code)
+        .where(FoodCategory.code == sample.category_code, col(Limit.retired).is_(False))
         .distinct()
         .order_by(col(TestItem.code))
     ).all()
