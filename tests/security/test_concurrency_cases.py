@@ -10,8 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from barcodes.hostile import small_png
 from lims.models import AuditEvent, PositiveCase, User
-from lims.models.cases import Disposal, LabVerdict, NoticeReceipt, RetestRequest, SaleSuspension
+from lims.models.cases import Disposal, FilePurpose, LabVerdict, NoticeReceipt, RetestRequest, SaleSuspension
 from lims.services.access import auth
 from lims.services.cases import files, procedure
 from lims.services.core.audit import Actor
@@ -24,12 +25,12 @@ VERDICT = {
     "lab": "省食品检验研究院",
     "cma": "200012345678",
     "report_number": "R-1",
-    "method": "GB 23200.121-2021",
+    "method": "GB 23200.121-2026",
     "analyte": "毒死蜱",
     "value": 0.3,
     "unit": "mg/kg",
     "limit": "≤ 0.1 mg/kg",
-    "clause": "GB 2763-2021 4.24",
+    "clause": "GB 2763-2026 毒死蜱",
 }
 REPORT = files.Upload(b"%PDF-1.4\n%%EOF\n")
 NOTICE: CaseCall = lambda s, a, c: procedure.deliver_notice(  # noqa: E731
@@ -45,6 +46,9 @@ CONFIRMED: CaseCall = lambda s, a, c: procedure.record_verdict(  # noqa: E731
 )
 CLEARED: CaseCall = lambda s, a, c: procedure.record_verdict(  # noqa: E731
     s, a, c, LabVerdict.model_validate({**VERDICT, "outcome": "not_confirmed"}), REPORT
+)
+PHOTOS: CaseCall = lambda s, a, c: procedure.attach_photos(  # noqa: E731
+    s, a, c, [files.Upload(small_png(), f"{n}.png") for n in range(4)]
 )
 DISPOSAL: CaseCall = lambda s, a, c: procedure.record_disposal(  # noqa: E731
     s, a, c, Disposal(action="removal", quantity=2.5, unit="kg")
@@ -73,6 +77,7 @@ RACES = {
     "two retest requests": ([NOTICE], RETEST, RETEST, "station"),
     "lab confirms vs lab clears": ([NOTICE, RETEST], CONFIRMED, CLEARED, "reviewer2"),
     "two disposals": ([NOTICE, ACCEPT], DISPOSAL, DISPOSAL, "station"),
+    "two uploads of four photos (six at most)": ([], PHOTOS, PHOTOS, "station"),
 }
 
 
@@ -111,4 +116,7 @@ def test_two_people_act_on_one_case_at_the_same_moment(
     assert len(events) == events_before + 1  # one transition, recorded once
     # Nothing of the loser was written: the case is in exactly one of the two states.
     assert not (case.party_accepted_at and case.retest_requested_at)
+    with Session(engine) as session:  # photos: the winner's four are stored and counted, the loser's none
+        stored = files.of_case(session, case, FilePurpose.DISPOSAL_PHOTO)
+        assert case.photo_count == len(stored) and len(stored) in (0, 4)
     audit_intact(engine)

@@ -105,6 +105,7 @@ class PositiveCase(SQLModel, table=True):
     disposal_at: datetime | None = None
     closed_at: datetime | None = None
     status: str = Field(default="open", index=True)
+    photo_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"}, description="photos attached")
 
 
 class CaseFile(SQLModel, table=True):

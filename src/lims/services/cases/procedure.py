@@ -484,8 +484,12 @@ def _attach(session: Session, actor: Actor, case: PositiveCase, photos: list[fil
     require_role(actor, Role.REVIEWER, Role.STATION)
     if case.closed_at:
         raise Conflict("procedure.case_closed", _N("case {case_id} is closed"), case_id=case.id)
-    already = len(files.of_case(session, case, FilePurpose.DISPOSAL_PHOTO))
+    if not photos:
+        return
+    already = case.photo_count
     types = files.check_photos(photos, already)
+    # The count is claimed in one conditional update, so two uploads at once cannot together pass the cap.
+    _change(session, actor, case, "photos_attached", ("photo_count", "closed_at"), photo_count=already + len(photos))
     for upload, content_type in zip(photos, types, strict=True):
         files.store(session, actor, case, FilePurpose.DISPOSAL_PHOTO, upload.data, content_type)
 
