@@ -277,7 +277,7 @@ def _work(
                 ResultSubmit(
                     sample_label_id=sample.label_id,
                     item_code=item.code,
-                    raw=judging.example_raw(item, limit, kit, rng.random() < POSITIVE_RATE, rng),
+                    raw=judging.example_raw(item, limit, kit, rng.random() < POSITIVE_RATE, rng, sample),
                     kit_lot=kit.lot if kit else None,
                     tested_at=visit.at + timedelta(minutes=40),
                 ),
