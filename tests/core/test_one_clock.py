@@ -116,7 +116,11 @@ def test_kit_and_calibration_are_valid_all_of_their_last_local_day(
     expired = submit(client, h["tester"], register(client, h["tester"])["label_id"], kit_lot="OPC-DAY-BEFORE")
     # a kit used the day after its expiry makes the result invalid, not a flag to wave through
     assert expired["judgement"] == "invalid" and expired["reason_code"] == "kit_lot_expired"
-    assert expired["reason_params"] == {"lot": "OPC-DAY-BEFORE", "expires_on": str(UTC_DAY), "tested_on": str(LOCAL_DAY)}
+    assert expired["reason_params"] == {
+        "lot": "OPC-DAY-BEFORE",
+        "expires_on": str(UTC_DAY),
+        "tested_on": str(LOCAL_DAY),
+    }
     assert expired["value"] is None and "kit_lot_expired" not in expired["flags"]
     with Session(engine) as session:
         instrument = session.exec(select(Instrument).where(Instrument.serial == "PR-8CH-0001")).one()

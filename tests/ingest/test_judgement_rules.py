@@ -267,8 +267,8 @@ def test_kit_lot_matrices_are_loaded_and_checked(engine: Engine) -> None:
         assert lot.cutoff_tc is None and lot.detection_limit_unit == "µg/kg"
     bad = {"lot": "X-1", "matrices": {"NOPE": {"cutoff_tc": 0.5}}}
     with pytest.raises(Invalid) as unknown:
-        reference_data._kit_matrices(bad, {"MAIZE": object()})  # type: ignore[dict-item]  # noqa: SLF001
+        reference_data._kit_matrices(bad, {"MAIZE": object()})  # type: ignore[dict-item]
     assert unknown.value.code == "reference_data.kit_unknown_matrix"
     with pytest.raises(Invalid) as negative:
-        reference_data._kit_matrices({"lot": "X-1", "matrices": {"MAIZE": {"cutoff_tc": -1}}}, {"MAIZE": object()})  # type: ignore[dict-item]  # noqa: SLF001
+        reference_data._kit_matrices({"lot": "X-1", "matrices": {"MAIZE": {"cutoff_tc": -1}}}, {"MAIZE": object()})  # type: ignore[dict-item]
     assert negative.value.code == "reference_data.kit_figure_positive"

@@ -6,8 +6,17 @@ from __future__ import annotations
 import pytest
 
 from lims.i18n import judgement_reason
-from lims.judgement import EnzymeMethod, JudgeContext, KitFigures, Outcome, judge_enzyme, judge_enzyme_deltas
-from lims.judgement import enzyme, gold, spectro
+from lims.judgement import (
+    EnzymeMethod,
+    JudgeContext,
+    KitFigures,
+    Outcome,
+    enzyme,
+    gold,
+    judge_enzyme,
+    judge_enzyme_deltas,
+    spectro,
+)
 from lims.judgement.rounding import reported, round_gb8170
 from lims.judgement.units import basis_factor
 from lims.services.results import judging

@@ -58,6 +58,7 @@ with a narrower linear range says so in the item's ``absorbance_range``)."""
 VALUE_PARAM = "inhibition"
 """The reason parameter that shows the judged figure (shown as reported, rounded by the method)."""
 
+
 @dataclass(frozen=True)
 class EnzymeMethod:
     """Parameters of an enzyme inhibition method: positive threshold, minimum control ΔA, absorbance range."""
@@ -213,9 +214,7 @@ def _non_finite(details: dict[str, float | str | None], method: EnzymeMethod) ->
     )
 
 
-def _out_of_range(
-    outside: dict[str, float], method: EnzymeMethod, details: dict[str, float | str | None]
-) -> Judgement:
+def _out_of_range(outside: dict[str, float], method: EnzymeMethod, details: dict[str, float | str | None]) -> Judgement:
     """An invalid judgement for absorbances the photometer cannot read reliably."""
     low, high = method.absorbance_range
     return Judgement(

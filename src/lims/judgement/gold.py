@@ -32,6 +32,7 @@ USES_KIT_LOT = True
 VALUE_PARAM = "ratio"
 """The reason parameter that shows the judged figure (shown as reported, rounded by the method)."""
 
+
 @dataclass(frozen=True)
 class GoldKit:
     """A kit lot's reading rules: T/C cut-off and the weakest C line that counts as present."""
@@ -163,7 +164,9 @@ def matrix_figures(kit: KitFigures, matrix: str) -> dict[str, Any]:
 
 
 def _invalid(code: str, params: dict[str, Any], details: dict[str, float | str | None]) -> Judgement:
-    return Judgement(outcome=Outcome.INVALID, value=None, unit="T/C", reason_code=code, reason_params=params, details=details)
+    return Judgement(
+        outcome=Outcome.INVALID, value=None, unit="T/C", reason_code=code, reason_params=params, details=details
+    )
 
 
 def judge_raw(raw: Raw, context: JudgeContext) -> Judgement:

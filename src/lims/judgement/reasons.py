@@ -99,15 +99,14 @@ REASONS: dict[str, str] = {
         "calibrate it and repeat the test."
     ),
     # a positive the method asks to repeat, and the runs consolidated
-    "repeat_required": _N(
-        "Repeat required: {done} of {required} repeats done ({source}). First run: {first}"
-    ),
+    "repeat_required": _N("Repeat required: {done} of {required} repeats done ({source}). First run: {first}"),
     "repeats_confirmed": _N(
         "Suspected positive, confirmed by {required} repeats ({runs}; mean {mean} {unit}); "
         "confirm by a laboratory method."
     ),
     "repeats_not_confirmed": _N(
-        "Negative: a repeat did not confirm the first run's positive ({runs}); judged negative by the repeats ({source})."
+        "Negative: a repeat did not confirm the first run's positive ({runs}); "
+        "judged negative by the repeats ({source})."
     ),
 }
 

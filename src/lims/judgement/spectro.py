@@ -58,6 +58,7 @@ MIN_R_SQUARED = 0.99
 VALUE_PARAM = "content"
 """The reason parameter that shows the judged figure (shown as reported, rounded by the method)."""
 
+
 @dataclass(frozen=True)
 class CalibrationCurve:
     """Linear curve A = slope × c + intercept, calibrated for c in [min_conc, max_conc] conc_unit."""
@@ -213,7 +214,9 @@ def judge_spectro(
         bad = ", ".join(f"{k}={details[k]}" for k in ("absorbance", "blank") if isinstance(details[k], str))
         return _invalid_non_finite(bad, unit, details)
     low, high = absorbance_range
-    outside = [f"{k}={fmt(v)}" for k, v in (("absorbance", absorbance), ("blank", blank)) if above(low, v) or above(v, high)]
+    outside = [
+        f"{k}={fmt(v)}" for k, v in (("absorbance", absorbance), ("blank", blank)) if above(low, v) or above(v, high)
+    ]
     if outside:
         return Judgement(
             outcome=Outcome.INVALID,

@@ -36,8 +36,8 @@ FLAG_TEXT: dict[str, str] = {
     FLAG_INSTRUMENT_DISAGREES: _N("the instrument's own judgement differs from ours"),
     FLAG_INTERFERING_SPECIES: _N(
         "the product is a vegetable whose own substances affect the enzyme (GB/T 5009.199-2003: 葱, 蒜, 萝卜, 韭菜, "
-        "芹菜, 香菜, 茭白, 蘑菇, 番茄 …), so a positive may be false; test an extract of the whole plant (整株/整体浸提) "
-        "or use the surface method (表面测定法)"
+        "芹菜, 香菜, 茭白, 蘑菇, 番茄 …), so a positive may be false; "
+        "test an extract of the whole plant (整株/整体浸提) or use the surface method (表面测定法)"
     ),
     FLAG_CALIBRATION_OVERDUE: _N("instrument past its calibration due date"),
     FLAG_KIT_EXPIRED: _N("kit lot past its expiry date"),
@@ -208,12 +208,12 @@ def submit(
     judgement = _valid_run(judging.judge(item, data.raw, limit, kit, sample), instrument, kit, day)
     previous = session.exec(
         select(TestResult)
-        .where(
-            TestResult.sample_id == sample.id, TestResult.item_id == item.id, col(TestResult.repeat_of_id).is_(None)
-        )
+        .where(TestResult.sample_id == sample.id, TestResult.item_id == item.id, col(TestResult.repeat_of_id).is_(None))
         .order_by(col(TestResult.id).desc())
     ).first()
-    awaiting = previous is not None and previous.status == ResultStatus.TESTED and previous.repeat_state == REPEAT_PENDING
+    awaiting = (
+        previous is not None and previous.status == ResultStatus.TESTED and previous.repeat_state == REPEAT_PENDING
+    )
     retest_of = previous if previous is not None and previous.status == ResultStatus.REJECTED else None
     result = TestResult(
         district_id=sample.district_id,
@@ -279,9 +279,7 @@ def _ask_repeats(session: Session, result: TestResult, item: TestItem) -> None:
     session.flush()
 
 
-def _attach_repeat(
-    session: Session, actor: Actor, primary: TestResult, run: TestResult, item: TestItem
-) -> TestResult:
+def _attach_repeat(session: Session, actor: Actor, primary: TestResult, run: TestResult, item: TestItem) -> TestResult:
     """Keep `run` as a repeat of `primary` and consolidate the runs into `primary`; returns `primary`.
 
     The rule (the runs are all kept in `primary.raw["runs"]`): an invalid repeat does not count and another is
