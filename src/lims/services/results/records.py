@@ -472,9 +472,11 @@ def search(
     limit: int = 100,
     offset: int = 0,
 ) -> list[TestResult]:
-    """Results the actor may see, newest first: station users see published results of every district."""
+    """Results the actor may see, newest first (repeat runs are listed within their result): station users see
+    published results of every district."""
     require_role(actor, Role.TESTER, Role.REVIEWER, Role.STATION, Role.ADMIN)
-    statement = select(TestResult)
+    # a repeat run is part of the result it repeats (kept in its runs), not a result of its own
+    statement = select(TestResult).where(col(TestResult.repeat_of_id).is_(None))
     if actor.role == Role.STATION:
         statement = statement.where(visibility.public_only())
         if status and not visibility.is_public(status):
