@@ -60,8 +60,11 @@ KITS = {
     "AMOZ": ("AMOZ-2610B", 0.85),
     "AHD": ("AHD-2610B", 0.85),
     "SEM": ("SEM-2610B", 0.85),
-    "AFB1": ("AFB1-2609C", 0.80),
+    "AFB1": ("AFB1-2609C", 0.60),
 }
+# A lot whose cut-off depends on the matrix (the LIMS reads it for the sample's food category): the reader
+# prints the lowest, and its cards are drawn clear of every matrix's cut-off (aflatoxin B1: maize 0.60 … wheat 0.85).
+CUTOFF_SPAN = {"AFB1": (0.60, 0.85)}
 MIN_C = 0.2
 
 
@@ -107,8 +110,11 @@ class GoldSimulator(Simulator):
                     t = round(rng.uniform(0.0, 0.1), 3)
                 else:
                     c = round(rng.uniform(0.6, 1.2), 3)
+                    lowest, highest = CUTOFF_SPAN.get(item, (cutoff, cutoff))
                     ratio_target = (
-                        rng.uniform(0.05, cutoff * 0.85) if it.result == "positive" else rng.uniform(cutoff * 1.1, 1.25)
+                        rng.uniform(0.05, lowest * 0.85)
+                        if it.result == "positive"
+                        else rng.uniform(highest * 1.1, max(1.25, highest * 1.2))
                     )
                     t = round(ratio_target * c, 3)
                 ratio = round(t / c, 3)

@@ -21,13 +21,27 @@ def register(client: TestClient, headers: dict[str, str], **overrides: Any) -> d
 
 
 def submit(
-    client: TestClient, headers: dict[str, str], label_id: str, raw: dict[str, float] | None = None, **extra: Any
+    client: TestClient,
+    headers: dict[str, str],
+    label_id: str,
+    raw: dict[str, float] | None = None,
+    *,
+    repeat: bool = True,
+    **extra: Any,
 ) -> dict[str, Any]:
-    """Submit OPC raw data for a sample and return the judged result."""
+    """Submit OPC raw data for a sample and return the judged result.
+
+    A positive the method asks to repeat is repeated with the same figures (so it stands, consolidated),
+    unless `repeat` is False."""
     body = {"sample_label_id": label_id, "item_code": "OPC", "raw": raw or NEGATIVE_OPC, **extra}
     response = client.post("/api/v1/results", json=body, headers=headers)
     assert response.status_code == 201, response.text
-    return dict(response.json())
+    result = dict(response.json())
+    while repeat and result.get("repeat_state") == "pending":
+        response = client.post("/api/v1/results", json=body, headers=headers)
+        assert response.status_code == 201, response.text
+        result = dict(response.json())
+    return result
 
 
 def act(client: TestClient, headers: dict[str, str], result_id: int, action: str, **body: Any) -> Any:

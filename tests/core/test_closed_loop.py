@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi.testclient import TestClient
 
 from tests.core.helpers import INVALID_OPC, POSITIVE_OPC, act, published_result, register, submit
@@ -135,7 +137,8 @@ def test_rejection_asks_for_retest_linked_to_rejected_result(client: TestClient,
 
 def test_correction_keeps_both_versions(client: TestClient, headers: dict) -> None:
     sample = register(client, headers["tester"])
-    result = submit(client, headers["tester"], sample["label_id"], POSITIVE_OPC)
+    result = submit(client, headers["tester"], sample["label_id"], POSITIVE_OPC, repeat=False)
+    assert result["repeat_state"] == "pending" and result["reason_code"] == "repeat_required"
     corrected = client.post(
         f"/api/v1/results/{result['id']}/corrections",
         json={"raw": {"control_dA": 0.6, "sample_dA": 0.5}, "reason": "typed the wrong channel"},
@@ -167,7 +170,7 @@ def test_nothing_can_be_deleted(client: TestClient, headers: dict) -> None:
         assert client.delete(path, headers=headers["admin"]).status_code == 405
 
 
-def test_flags_must_be_acknowledged(client: TestClient, headers: dict) -> None:
+def test_expired_kit_lot_makes_the_result_invalid(client: TestClient, headers: dict) -> None:
     sample = register(client, headers["tester"], category_code="PORK", product_name="猪肉")
     body = {
         "sample_label_id": sample["label_id"],
@@ -178,7 +181,25 @@ def test_flags_must_be_acknowledged(client: TestClient, headers: dict) -> None:
     r = client.post("/api/v1/results", json=body, headers=headers["tester"])
     assert r.status_code == 201, r.text
     result = r.json()
-    assert "kit_lot_expired" in result["flags"]
+    # T/C 1.0 would be negative against the lot's 0.90, but the lot expired on 2026-05-31
+    assert result["judgement"] == "invalid" and result["reason_code"] == "kit_lot_expired"
+    assert result["raw"]["details"]["judged_before_invalid"] == "negative"
+    assert result["flags"] == []
+
+
+def test_flags_must_be_acknowledged(client: TestClient, headers: dict, engine: Any) -> None:
+    from sqlmodel import Session, select
+
+    from lims.models import TestItem
+
+    with Session(engine) as session:  # the method's interfering vegetables (reference data)
+        opc = session.exec(select(TestItem).where(TestItem.code == "OPC")).one()
+        opc.method = {**opc.method, "interfering_species": ["葱", "蒜", "韭菜"]}
+        session.add(opc)
+        session.commit()
+    sample = register(client, headers["tester"], category_code="VEG", product_name="韭菜（散装）")
+    result = submit(client, headers["tester"], sample["label_id"])
+    assert result["flags"] == ["interfering_species"]
     refused = act(client, headers["reviewer"], result["id"], "approve")
     assert refused.status_code == 409 and "acknowledge" in refused.json()["detail"]
     ok = act(client, headers["reviewer"], result["id"], "approve", acknowledge_flags=True)

@@ -112,16 +112,24 @@ def test_kit_and_calibration_are_valid_all_of_their_last_local_day(
     h = _headers(engine, "tester")
     label = register(client, h["tester"])["label_id"]
     valid = submit(client, h["tester"], label, kit_lot="OPC-LAST-DAY", instrument_serial="PR-8CH-0001")
-    assert "kit_lot_expired" not in valid["flags"] and "calibration_overdue" not in valid["flags"]
+    assert valid["judgement"] == "negative" and valid["reason_code"] == "inhibition_below_threshold"
     expired = submit(client, h["tester"], register(client, h["tester"])["label_id"], kit_lot="OPC-DAY-BEFORE")
-    assert "kit_lot_expired" in expired["flags"]
+    # a kit used the day after its expiry makes the result invalid, not a flag to wave through
+    assert expired["judgement"] == "invalid" and expired["reason_code"] == "kit_lot_expired"
+    assert expired["reason_params"] == {
+        "lot": "OPC-DAY-BEFORE",
+        "expires_on": str(UTC_DAY),
+        "tested_on": str(LOCAL_DAY),
+    }
+    assert expired["value"] is None and "kit_lot_expired" not in expired["flags"]
     with Session(engine) as session:
         instrument = session.exec(select(Instrument).where(Instrument.serial == "PR-8CH-0001")).one()
         instrument.calibration_due = UTC_DAY
         session.add(instrument)
         session.commit()
     overdue = submit(client, h["tester"], register(client, h["tester"])["label_id"], instrument_serial="PR-8CH-0001")
-    assert "calibration_overdue" in overdue["flags"]
+    assert overdue["judgement"] == "invalid" and overdue["reason_code"] == "calibration_overdue"
+    assert overdue["raw"]["details"]["judged_before_invalid"] == "negative"
 
 
 def test_hotspot_month_and_date_filters_count_the_local_day(frozen: None, client: TestClient, engine: Engine) -> None:

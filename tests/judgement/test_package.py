@@ -59,6 +59,7 @@ def test_judgement_imports_only_the_standard_library_and_itself() -> None:
         "__future__",
         "collections",
         "dataclasses",
+        "decimal",
         "enum",
         "math",
         "pydantic",

@@ -6,20 +6,27 @@ from datetime import date, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
 
+from lims.models import TestItem
 from tests.core.helpers import POSITIVE_OPC, register, submit
 from tests.web.helpers import post_form, sign_in
 
 
-def _flagged(client: TestClient, headers: dict[str, dict[str, str]]) -> dict[str, Any]:
-    """A clenbuterol result read with an expired kit lot, which the instrument judged differently."""
-    sample = register(client, headers["tester"], product_name="猪肉", category_code="PORK")
+def _flagged(client: TestClient, headers: dict[str, dict[str, str]], engine: Engine) -> dict[str, Any]:
+    """A result on a vegetable whose own substances affect the enzyme, measured on the pesticide analyzer."""
+    with Session(engine) as session:  # the method's interfering vegetables (reference data)
+        opc = session.exec(select(TestItem).where(TestItem.code == "OPC")).one()
+        opc.method = {**opc.method, "interfering_species": ["葱", "蒜", "韭菜"]}
+        session.add(opc)
+        session.commit()
+    sample = register(client, headers["tester"], product_name="韭菜", category_code="VEG")
     body = {
         "sample_label_id": sample["label_id"],
-        "item_code": "CLB",
-        "raw": {"t": 0.4, "c": 1.0},
-        "instrument_serial": "GR-CR-0001",
-        "kit_lot": "CLB-2505X",
+        "item_code": "OPC",
+        "raw": {"control_dA": 0.6, "sample_dA": 0.48},
+        "instrument_serial": "PR-8CH-0001",
     }
     response = client.post("/api/v1/results", json=body, headers=headers["tester"])
     assert response.status_code == 201, response.text
@@ -27,24 +34,26 @@ def _flagged(client: TestClient, headers: dict[str, dict[str, str]]) -> dict[str
 
 
 def test_queue_shows_raw_data_flags_and_both_judgements(
-    app: Any, client: TestClient, headers: dict[str, dict[str, str]]
+    app: Any, client: TestClient, headers: dict[str, dict[str, str]], engine: Engine
 ) -> None:
-    result = _flagged(client, headers)
+    result = _flagged(client, headers, engine)
     reviewer = sign_in(app, "reviewer")
     page = reviewer.get("/review")
     assert page.status_code == 200
     assert f'id="result-{result["id"]}"' in page.text
-    assert "试剂批次已过期" in page.text  # results.FLAG_TEXT
-    assert "GR-CR-0001" in page.text and "猪肉" in page.text
-    assert "原始数据" in page.text and "<dt>t</dt>" in page.text
+    assert "整株（体）蔬菜浸提" in page.text  # results.FLAG_TEXT
+    assert "PR-8CH-0001" in page.text and "韭菜" in page.text
+    assert "原始数据" in page.text and "<dt>control_dA</dt>" in page.text
     assert "系统判定" in page.text and "仪器判定" in page.text
     assert 'name="acknowledge_flags"' in page.text
     english = reviewer.get("/review?lang=en")
-    assert "kit lot past its expiry date" in english.text
+    assert "surface method" in english.text
 
 
-def test_flagged_result_needs_acknowledgement(app: Any, client: TestClient, headers: dict[str, dict[str, str]]) -> None:
-    result = _flagged(client, headers)
+def test_flagged_result_needs_acknowledgement(
+    app: Any, client: TestClient, headers: dict[str, dict[str, str]], engine: Engine
+) -> None:
+    result = _flagged(client, headers, engine)
     reviewer = sign_in(app, "reviewer")
     refused = post_form(reviewer, "/review", f"/review/results/{result['id']}/approve")
     assert refused.status_code == 409

@@ -17,18 +17,25 @@ and after 3 min (A3).  What the text of the standard says, and what this module 
   confirmed.
 * A sample can react faster than the control (some vegetables carry substances that do), which gives
   a negative inhibition.  It is reported as calculated and judged negative.
+* A sample whose absorbance falls over the 3 min (ΔA below zero, inhibition above 100 %) is physically
+  impossible for an enzyme that was inhibited: colour or turbidity of the extract interfered.  The run is
+  invalid (``inhibition_above_100``) and must be repeated, after clarifying the extract.
+* Absorbances outside the photometer's range cannot be trusted: the item's ``absorbance_range: [min, max]``
+  (default ``DEFAULT_ABSORBANCE_RANGE``) bounds every absorbance read; a ΔA cannot exceed the range's span.
+  Outside it the run is invalid (``absorbance_out_of_range``).
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from lims.judgement._numbers import at_least, clean, finite, fmt
+from lims.judgement._numbers import above, at_least, clean, finite, fmt, tol
 from lims.judgement.outcome import Judgement, Outcome
 from lims.judgement.raw import FiniteFloat, JudgeContext, RawFigures
 
 __all__ = [
+    "DEFAULT_ABSORBANCE_RANGE",
     "DEFAULT_ENZYME_METHOD",
     "ENZYME_METHOD_SOURCE",
     "Absorbances",
@@ -43,12 +50,22 @@ __all__ = [
 ENZYME_METHOD_SOURCE = "GB/T 5009.199-2003, 第二法 酶抑制率法（分光光度法）; NY/T 448-2001"
 
 
+DEFAULT_ABSORBANCE_RANGE = (0.0, 3.0)
+"""Absorbances a photometer reads reliably when the item names no range of its own (0 to 3 A; an instrument
+with a narrower linear range says so in the item's ``absorbance_range``)."""
+
+
+VALUE_PARAM = "inhibition"
+"""The reason parameter that shows the judged figure (shown as reported, rounded by the method)."""
+
+
 @dataclass(frozen=True)
 class EnzymeMethod:
-    """Parameters of an enzyme inhibition method: positive threshold and minimum control ΔA."""
+    """Parameters of an enzyme inhibition method: positive threshold, minimum control ΔA, absorbance range."""
 
     threshold_pct: float = 50.0
     min_control_dA: float = 0.3
+    absorbance_range: tuple[float, float] = DEFAULT_ABSORBANCE_RANGE
 
     def __post_init__(self) -> None:
         """Refuse parameters no method could have."""
@@ -56,6 +73,9 @@ class EnzymeMethod:
             raise ValueError(f"threshold_pct must be in (0, 100], got {self.threshold_pct!r}")
         if not finite(self.min_control_dA) or self.min_control_dA <= 0.0:
             raise ValueError(f"min_control_dA must be a positive number, got {self.min_control_dA!r}")
+        low, high = self.absorbance_range
+        if not finite(low, high) or low >= high:
+            raise ValueError(f"absorbance_range must be [min, max] with min < max, got {self.absorbance_range!r}")
 
 
 DEFAULT_ENZYME_METHOD = EnzymeMethod()
@@ -79,6 +99,10 @@ def judge_enzyme(
     }
     if not finite(control_a0, control_a3, sample_a0, sample_a3):
         return _non_finite(raw, method)
+    low, high = method.absorbance_range
+    outside = {k: v for k, v in raw.items() if isinstance(v, float) and (above(low, v) or above(v, high))}
+    if outside:
+        return _out_of_range(outside, method, raw)
     result = judge_enzyme_deltas(control_dA=control_a3 - control_a0, sample_dA=sample_a3 - sample_a0, method=method)
     return Judgement(
         outcome=result.outcome,
@@ -101,6 +125,11 @@ def judge_enzyme_deltas(*, control_dA: float, sample_dA: float, method: EnzymeMe
     }
     if not finite(control_dA, sample_dA):
         return _non_finite(details, method)
+    low, high = method.absorbance_range
+    span = high - low
+    too_big = {k: v for k, v in (("control_dA", control_dA), ("sample_dA", sample_dA)) if above(abs(v), span)}
+    if too_big:
+        return _out_of_range(too_big, method, details)
 
     if not at_least(control_dA, method.min_control_dA):
         return Judgement(
@@ -109,6 +138,17 @@ def judge_enzyme_deltas(*, control_dA: float, sample_dA: float, method: EnzymeMe
             unit="%",
             reason_code="control_dA_too_small",
             reason_params={"control_dA": fmt(control_dA), "min_control_dA": fmt(method.min_control_dA)},
+            details=details,
+        )
+
+    if sample_dA < -tol(0.0):  # the sample's colour fell: more than 100 % inhibition cannot happen
+        details["inhibition_pct"] = clean((control_dA - sample_dA) / control_dA * 100.0)
+        return Judgement(
+            outcome=Outcome.INVALID,
+            value=None,
+            unit="%",
+            reason_code="inhibition_above_100",
+            reason_params={"sample_dA": fmt(sample_dA), "control_dA": fmt(control_dA)},
             details=details,
         )
 
@@ -174,6 +214,28 @@ def _non_finite(details: dict[str, float | str | None], method: EnzymeMethod) ->
     )
 
 
+def _out_of_range(outside: dict[str, float], method: EnzymeMethod, details: dict[str, float | str | None]) -> Judgement:
+    """An invalid judgement for absorbances the photometer cannot read reliably."""
+    low, high = method.absorbance_range
+    return Judgement(
+        outcome=Outcome.INVALID,
+        value=None,
+        unit="%",
+        reason_code="absorbance_out_of_range",
+        reason_params={
+            "values": ", ".join(f"{k}={fmt(v)}" for k, v in outside.items()),
+            "low": fmt(low),
+            "high": fmt(high),
+        },
+        details={
+            **details,
+            "threshold_pct": method.threshold_pct,
+            "min_control_dA": method.min_control_dA,
+            "inhibition_pct": None,
+        },
+    )
+
+
 # --- the pesticide family's raw figures ---------------------------------------------------------------
 
 
@@ -197,23 +259,39 @@ Raw = (DeltaPair, Absorbances)
 
 
 def method_for(context: JudgeContext) -> EnzymeMethod:
-    """The method: the limit is the positive threshold (else the item's), the item gives the control minimum."""
+    """The method: the limit is the positive threshold (else the item's), the item gives the control minimum
+    and the photometer's absorbance range."""
     threshold = context.limit if context.limit is not None else context.method.get("threshold_pct", 50.0)
-    return EnzymeMethod(threshold_pct=float(threshold), min_control_dA=float(context.method.get("min_control_dA", 0.3)))
+    low, high = context.method.get("absorbance_range", DEFAULT_ABSORBANCE_RANGE)
+    return EnzymeMethod(
+        threshold_pct=float(threshold),
+        min_control_dA=float(context.method.get("min_control_dA", 0.3)),
+        absorbance_range=(float(low), float(high)),
+    )
 
 
 def judge_raw(raw: RawFigures, context: JudgeContext) -> Judgement:
     """Judge a channel from either set of raw figures."""
     method = method_for(context)
     if isinstance(raw, DeltaPair):
-        return judge_enzyme_deltas(control_dA=raw.control_dA, sample_dA=raw.sample_dA, method=method)
-    assert isinstance(raw, Absorbances)
-    return judge_enzyme(
-        control_a0=raw.control_a0,
-        control_a3=raw.control_a3,
-        sample_a0=raw.sample_a0,
-        sample_a3=raw.sample_a3,
-        method=method,
+        judged = judge_enzyme_deltas(control_dA=raw.control_dA, sample_dA=raw.sample_dA, method=method)
+    else:
+        assert isinstance(raw, Absorbances)
+        judged = judge_enzyme(
+            control_a0=raw.control_a0,
+            control_a3=raw.control_a3,
+            sample_a0=raw.sample_a0,
+            sample_a3=raw.sample_a3,
+            method=method,
+        )
+    limit = context.method.get("detection_limit")
+    return replace(
+        judged,
+        details={
+            **judged.details,
+            "detection_limit": clean(float(limit)) if isinstance(limit, int | float) else None,
+            "detection_limit_unit": str(context.method.get("detection_limit_unit", "")),
+        },
     )
 
 

@@ -6,22 +6,31 @@ in the sample takes up the gold-labelled antibody before it reaches the test lin
 analyte, the fainter the T line.  The C (control) line must appear whatever the sample holds; without
 it the strip did not run and the test is invalid.  A reader reports both intensities and the kit lot
 gives a cut-off on T/C: below the cut-off the sample is positive (suspected, to be confirmed), at or
-above it negative.  The cut-off belongs to the kit lot (its instructions for use), not to this code.
+above it negative.  The cut-off belongs to the kit lot (its instructions for use) and to the matrix the
+leaflet validated it for, not to this code: without a kit lot, or with a lot that gives no figures for the
+sample's food category, the card is judged invalid.  The lot's detection limit for the matrix goes into the
+details (``detection_limit``, ``detection_limit_unit``) so that a public result can state it.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
 
 from lims.judgement._numbers import at_least, clean, finite, fmt
 from lims.judgement.outcome import Judgement, Outcome
-from lims.judgement.raw import FiniteFloat, JudgeContext, NeedsKitLot, RawFigures
+from lims.judgement.raw import CannotJudge, FiniteFloat, JudgeContext, KitFigures, RawFigures
 
-__all__ = ["USES_KIT_LOT", "GoldKit", "Raw", "example_raw", "judge_gold", "judge_raw", "kit_for"]
+__all__ = ["USES_KIT_LOT", "GoldKit", "Raw", "example_raw", "judge_gold", "judge_raw", "kit_for", "matrix_figures"]
 
 USES_KIT_LOT = True
-"""A card's cut-off belongs to its kit lot: a result without one is flagged for the reviewer."""
+"""A card's cut-off belongs to its kit lot and the matrix: a result without them is invalid."""
+
+
+VALUE_PARAM = "ratio"
+"""The reason parameter that shows the judged figure (shown as reported, rounded by the method)."""
 
 
 @dataclass(frozen=True)
@@ -119,25 +128,71 @@ class Raw(RawFigures):
     c: FiniteFloat
 
 
-def kit_for(context: JudgeContext) -> GoldKit:
-    """The kit lot's cut-off and C-line minimum, else the item's defaults; `NeedsKitLot` without either."""
+def kit_for(context: JudgeContext) -> GoldKit | Judgement:
+    """The cut-off and C-line minimum of the kit lot for the sample's matrix, or the invalid judgement saying why not.
+
+    There is no default cut-off: a card is read against its own lot's leaflet, for the matrix tested (aflatoxin
+    B1 at T/C 0.7 is not the same finding in maize, limit 20 µg/kg, as in wheat, limit 5 µg/kg)."""
     kit = context.kit
-    cutoff = kit.cutoff_tc if kit and kit.cutoff_tc is not None else context.method.get("default_cutoff_tc")
-    min_c = kit.min_c_intensity if kit and kit.min_c_intensity is not None else context.method.get("default_min_c")
-    if cutoff is None or min_c is None:
-        raise NeedsKitLot(context.item_code)
-    return GoldKit(cutoff_tc=float(cutoff), min_c_intensity=float(min_c))
+    if kit is None:
+        return _invalid("no_kit_lot", {"item_code": context.item_code}, {})
+    figures = matrix_figures(kit, context.category_code)
+    details: dict[str, float | str | None] = {"kit_lot": kit.lot, "matrix": context.category_code}
+    cutoff, min_c = figures.get("cutoff_tc"), figures.get("min_c_intensity")
+    if figures.get("listed") is None or cutoff is None or min_c is None:
+        return _invalid("kit_lot_no_matrix", {"lot": kit.lot, "matrix": context.category_code}, details)
+    try:
+        return GoldKit(cutoff_tc=float(cutoff), min_c_intensity=float(min_c))
+    except (TypeError, ValueError):
+        return _invalid("kit_lot_no_matrix", {"lot": kit.lot, "matrix": context.category_code}, details)
+
+
+def matrix_figures(kit: KitFigures, matrix: str) -> dict[str, Any]:
+    """The lot's figures for `matrix`: its own entry over the lot-wide ones.
+
+    A lot that lists matrices covers those only (``listed`` is None for any other); a lot that lists none gives
+    one set of figures for every matrix."""
+    entry = kit.matrices.get(matrix) if matrix else None
+    own: Mapping[str, Any] = entry if isinstance(entry, Mapping) else {}
+    return {
+        "listed": True if entry is not None or not kit.matrices else None,
+        "cutoff_tc": own.get("cutoff_tc", kit.cutoff_tc),
+        "min_c_intensity": own.get("min_c_intensity", kit.min_c_intensity),
+        "detection_limit": own.get("detection_limit", kit.detection_limit),
+        "detection_limit_unit": own.get("detection_limit_unit", kit.detection_limit_unit),
+    }
+
+
+def _invalid(code: str, params: dict[str, Any], details: dict[str, float | str | None]) -> Judgement:
+    return Judgement(
+        outcome=Outcome.INVALID, value=None, unit="T/C", reason_code=code, reason_params=params, details=details
+    )
 
 
 def judge_raw(raw: Raw, context: JudgeContext) -> Judgement:
-    """Judge a card line against its kit lot."""
-    return judge_gold(t_intensity=raw.t, c_intensity=raw.c, kit=kit_for(context))
+    """Judge a card line against its kit lot's figures for the sample's matrix (invalid without them)."""
+    kit = kit_for(context)
+    if isinstance(kit, Judgement):
+        return kit
+    assert context.kit is not None
+    figures = matrix_figures(context.kit, context.category_code)
+    judged = judge_gold(t_intensity=raw.t, c_intensity=raw.c, kit=kit)
+    limit = figures["detection_limit"]
+    details = {
+        **judged.details,
+        "kit_lot": context.kit.lot,
+        "matrix": context.category_code,
+        "detection_limit": float(limit) if limit is not None else None,
+        "detection_limit_unit": str(figures["detection_limit_unit"] or context.limit_unit),
+    }
+    return replace(judged, details=details)
 
 
 def example_raw(context: JudgeContext, positive: bool, rng: random.Random) -> dict[str, float]:
-    """T and C intensities a real card with this outcome would give."""
-    kit = context.kit
-    cutoff = kit.cutoff_tc if kit and kit.cutoff_tc else context.method["default_cutoff_tc"]
+    """T and C intensities a real card with this outcome would give (needs the lot's figures for the matrix)."""
+    kit = kit_for(context)
+    if isinstance(kit, Judgement):
+        raise CannotJudge(kit.reason)
     c = rng.uniform(0.7, 1.3)
-    ratio = rng.uniform(0.25, 0.7) * cutoff if positive else rng.uniform(1.1, 1.8) * cutoff
+    ratio = rng.uniform(0.25, 0.7) * kit.cutoff_tc if positive else rng.uniform(1.1, 1.8) * kit.cutoff_tc
     return {"t": round(c * ratio, 4), "c": round(c, 4)}

@@ -6,7 +6,7 @@ A family's judgement module (named in `instrument_drivers.family_registry`) hold
 * ``Raw`` – a `RawFigures` model of the figures it judges, or a tuple of alternative models (the first
   whose required figures are all present is used);
 * ``judge_raw(raw, context) -> Judgement`` – the judgement of validated figures;
-* optionally ``USES_KIT_LOT = True`` (a result without a kit lot is flagged for the reviewer) and
+* optionally ``USES_KIT_LOT = True`` (the judgement rests on a kit lot; without one it is invalid) and
   ``example_raw(context, positive, rng)`` (figures a real run with that outcome would give, for the demo).
 """
 
@@ -65,11 +65,17 @@ class NeedsKitLot(CannotJudge):
 
 @dataclass(frozen=True)
 class KitFigures:
-    """The reading rules of the kit lot a test used (what a kit's instructions give)."""
+    """The reading rules of the kit lot a test used (what a kit's instructions give).
+
+    The lot-wide figures apply to every matrix the lot lists in `matrices` unless that matrix gives its own:
+    ``matrices = {CATEGORY_CODE: {"cutoff_tc": …, "detection_limit": …, "min_c_intensity": …}}``."""
 
     lot: str
     cutoff_tc: float | None = None
     min_c_intensity: float | None = None
+    detection_limit: float | None = None
+    detection_limit_unit: str = ""
+    matrices: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,8 @@ class JudgeContext:
     limit_unit: str = ""
     limit_source: str = ""
     kit: KitFigures | None = None
+    category_code: str = ""  # the sample's food category (the kit lot's matrix)
+    product_name: str = ""  # what the sample is, as written on its label
 
 
 def alternatives(schema: type[RawFigures] | tuple[type[RawFigures], ...]) -> tuple[type[RawFigures], ...]:

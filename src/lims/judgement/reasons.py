@@ -36,6 +36,15 @@ REASONS: dict[str, str] = {
         "Negative: inhibition {inhibition} % is below zero because the sample reacted faster than the control "
         "(sample ΔA {sample_dA} > control ΔA {control_dA}); reported as calculated."
     ),
+    "inhibition_above_100": _N(
+        "Invalid run: the sample's absorbance fell over 3 min (sample ΔA {sample_dA}, control ΔA {control_dA}), "
+        "which means more than 100 % inhibition and cannot happen; the extract's colour or turbidity interfered. "
+        "Clarify the extract and repeat the test."
+    ),
+    "absorbance_out_of_range": _N(
+        "Invalid reading: {values} outside the photometer's range {low} to {high}; dilute or clarify the extract "
+        "and repeat the test."
+    ),
     "inhibition_below_threshold": _N(
         "Negative: inhibition {inhibition} % is below the {threshold} % threshold "
         "(control ΔA {control_dA}, sample ΔA {sample_dA})."
@@ -48,6 +57,14 @@ REASONS: dict[str, str] = {
     "no_c_line": _N(
         "Invalid card: no C line (C intensity {c} is below the kit's minimum of {min_c}); "
         "repeat the test with a new card."
+    ),
+    "no_kit_lot": _N(
+        "Invalid: no kit lot recorded for {item_code}; a card is read against its own lot's cut-off, "
+        "so record the lot and repeat the test."
+    ),
+    "kit_lot_no_matrix": _N(
+        "Invalid: kit lot {lot} gives no cut-off for matrix {matrix}; the kit is not validated for this food. "
+        "Use a kit whose leaflet covers it."
     ),
     "tc_at_or_above_cutoff": _N("Negative: T/C {ratio} is at or above the kit's cut-off {cutoff}."),
     "tc_below_cutoff": _N(
@@ -73,6 +90,24 @@ REASONS: dict[str, str] = {
         "confirm by a laboratory method."
     ),
     "within_limit": _N("Negative: {content} {unit} is within the limit of {limit} {unit} ({source})."),
+    # conditions of the run that make any figure void
+    "kit_lot_expired": _N(
+        "Invalid: kit lot {lot} expired on {expires_on} and was used on {tested_on}; repeat the test with a valid kit."
+    ),
+    "calibration_overdue": _N(
+        "Invalid: instrument {serial} was due for calibration on {due} and was used on {tested_on}; "
+        "calibrate it and repeat the test."
+    ),
+    # a positive the method asks to repeat, and the runs consolidated
+    "repeat_required": _N("Repeat required: {done} of {required} repeats done ({source}). First run: {first}"),
+    "repeats_confirmed": _N(
+        "Suspected positive, confirmed by {required} repeats ({runs}; mean {mean} {unit}); "
+        "confirm by a laboratory method."
+    ),
+    "repeats_not_confirmed": _N(
+        "Negative: a repeat did not confirm the first run's positive ({runs}); "
+        "judged negative by the repeats ({source})."
+    ),
 }
 
 

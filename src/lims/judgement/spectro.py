@@ -17,6 +17,12 @@ Calculation:
 
 Comparison with the limit uses the full, unrounded value (全数值比较法, GB/T 8170-2008 4.3), and a
 content equal to the limit complies (limits are maxima, "≤").
+
+Basis of expression: a limit is written "as" a substance (nitrite 以亚硝酸钠计, as NaNO₂).  When the
+curve's standards are of another substance (``method.measured_as: NO2-`` with ``method.expressed_as: NaNO2``)
+the content is converted with the ratio of molar masses (``lims.judgement.units.basis_factor``) and the basis
+is recorded in the details.  Absorbances (reading and blank) outside the photometer's range
+(``method.absorbance_range``, default ``DEFAULT_ABSORBANCE_RANGE``) make the reading invalid.
 """
 
 from __future__ import annotations
@@ -24,14 +30,15 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lims.judgement._numbers import above, at_least, clean, finite, fmt
 from lims.judgement.outcome import Judgement, Outcome
 from lims.judgement.raw import FiniteFloat, JudgeContext, RawFigures
-from lims.judgement.units import CONTENT_UNITS_MG_PER_KG, content_factor, normalise_unit
+from lims.judgement.units import CONTENT_UNITS_MG_PER_KG, basis_factor, content_factor, normalise_unit
 
 __all__ = [
+    "DEFAULT_ABSORBANCE_RANGE",
     "MIN_R_SQUARED",
     "CalibrationCurve",
     "ItemLimit",
@@ -41,8 +48,15 @@ __all__ = [
     "judge_spectro",
 ]
 
+DEFAULT_ABSORBANCE_RANGE = (-0.1, 3.0)
+"""Absorbances a photometer reads reliably when the item names no range (a blank may read slightly below 0)."""
+
 MIN_R_SQUARED = 0.99
 """Least coefficient of determination accepted for a calibration curve."""
+
+
+VALUE_PARAM = "content"
+"""The reason parameter that shows the judged figure (shown as reported, rounded by the method)."""
 
 
 @dataclass(frozen=True)
@@ -154,8 +168,12 @@ def judge_spectro(
     sample_mass_g: float,
     extract_volume_ml: float,
     limit: ItemLimit,
+    absorbance_range: tuple[float, float] = DEFAULT_ABSORBANCE_RANGE,
+    basis: float = 1.0,
 ) -> Judgement:
-    """Judge a colorimetric reading: content from curve, volume, dilution and mass against the limit."""
+    """Judge a colorimetric reading: content from curve, volume, dilution and mass against the limit.
+
+    `basis` converts the curve's substance into the one the limit is expressed as (1.0: the same)."""
     for name, figure in (
         ("sample_mass_g", sample_mass_g),
         ("dilution", dilution),
@@ -166,7 +184,7 @@ def judge_spectro(
     factor = content_factor(curve.conc_unit, limit.unit)
     unit = normalise_unit(limit.unit)
     # content of the sample for a solution concentration c, in the limit's unit
-    scale = extract_volume_ml * dilution / sample_mass_g * factor
+    scale = extract_volume_ml * dilution / sample_mass_g * factor * basis
 
     details: dict[str, float | str | None] = {
         "absorbance": clean(absorbance),
@@ -182,17 +200,32 @@ def judge_spectro(
         "sample_mass_g": sample_mass_g,
         "extract_volume_ml": extract_volume_ml,
         "unit_factor": factor,
+        "basis_factor": basis,
         "sample_conc": None,
         "limit": limit.limit,
         "unit": unit,
         "banned": "yes" if limit.banned else "no",
         "detection_limit": limit.detection_limit,
+        "detection_limit_unit": unit,
         "source": limit.source,
     }
 
     if not finite(absorbance, blank):
         bad = ", ".join(f"{k}={details[k]}" for k in ("absorbance", "blank") if isinstance(details[k], str))
         return _invalid_non_finite(bad, unit, details)
+    low, high = absorbance_range
+    outside = [
+        f"{k}={fmt(v)}" for k, v in (("absorbance", absorbance), ("blank", blank)) if above(low, v) or above(v, high)
+    ]
+    if outside:
+        return Judgement(
+            outcome=Outcome.INVALID,
+            value=None,
+            unit=unit,
+            reason_code="absorbance_out_of_range",
+            reason_params={"values": ", ".join(outside), "low": fmt(low), "high": fmt(high)},
+            details=details,
+        )
     net = absorbance - blank
     conc = curve.concentration(net)
     content = conc * scale
@@ -322,7 +355,10 @@ def judge_raw(raw: Raw, context: JudgeContext) -> Judgement:
         detection_limit=float(method.get("detection_limit", 0.0)),
         source=context.limit_source,
     )
-    return judge_spectro(
+    low, high = method.get("absorbance_range", DEFAULT_ABSORBANCE_RANGE)
+    expressed = str(method.get("expressed_as", ""))
+    measured = str(method.get("measured_as", expressed))
+    judged = judge_spectro(
         absorbance=raw.absorbance,
         blank=raw.blank,
         curve=curve_for(raw, context),
@@ -330,7 +366,12 @@ def judge_raw(raw: Raw, context: JudgeContext) -> Judgement:
         sample_mass_g=raw.mass_g,
         extract_volume_ml=float(method.get("extract_volume_ml", 50.0)),
         limit=item_limit,
+        absorbance_range=(float(low), float(high)),
+        basis=basis_factor(measured, expressed),
     )
+    if not expressed:
+        return judged
+    return replace(judged, details={**judged.details, "expressed_as": expressed, "measured_as": measured})
 
 
 def example_raw(context: JudgeContext, positive: bool, rng: random.Random) -> dict[str, float]:
@@ -341,7 +382,9 @@ def example_raw(context: JudgeContext, positive: bool, rng: random.Random) -> di
     nominal = float(method.get("sample_mass_g", 5.0))  # the mass the curve is laid out for
     mass, dilution, volume = round(nominal * rng.uniform(0.96, 1.04), 3), 1.0, float(method["extract_volume_ml"])
     top = standards[-1][0] * 0.85
-    factor = volume * dilution / mass * content_factor(method["conc_unit"], context.limit_unit)
+    expressed = str(method.get("expressed_as", ""))
+    basis = basis_factor(str(method.get("measured_as", expressed)), expressed)
+    factor = volume * dilution / mass * content_factor(method["conc_unit"], context.limit_unit) * basis
     limit = context.limit
     if positive:
         content = (limit * rng.uniform(1.3, 2.5)) if limit else method["detection_limit"] * rng.uniform(1.5, 3)

@@ -5,7 +5,14 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Final
 
-__all__ = ["CONTENT_UNITS_MG_PER_KG", "SOLUTION_UNITS_MG_PER_L", "content_factor", "normalise_unit"]
+__all__ = [
+    "BASES",
+    "CONTENT_UNITS_MG_PER_KG",
+    "SOLUTION_UNITS_MG_PER_L",
+    "basis_factor",
+    "content_factor",
+    "normalise_unit",
+]
 
 # Concentration of the measured solution, as milligrams per litre.
 SOLUTION_UNITS_MG_PER_L: Final = MappingProxyType(
@@ -60,3 +67,20 @@ def content_factor(solution_unit: str, content_unit: str) -> float:
         known = ", ".join(CONTENT_UNITS_MG_PER_KG)
         raise ValueError(f"unknown sample content unit {content_unit!r} (known: {known})")
     return SOLUTION_UNITS_MG_PER_L[solution] / CONTENT_UNITS_MG_PER_KG[content]
+
+
+# Molar masses (g/mol) of the substances a content is expressed as, from the atomic weights
+# Na 22.98977, N 14.0067, O 15.9994: NaNO2 = 68.9953 → 69.00; NO2⁻ = 46.0055 → 46.01 (four significant figures).
+BASES: Final = MappingProxyType({"NaNO2": 69.00, "NO2-": 46.01})
+
+
+def basis_factor(measured_as: str, expressed_as: str) -> float:
+    """Factor turning a content measured as one substance into the substance the limit is expressed as.
+
+    Nitrite measured as NO₂⁻ and expressed as NaNO₂ (GB 2760 / GB 2762 以亚硝酸钠计): × 69.00 / 46.01 ≈ 1.4997."""
+    if not measured_as or not expressed_as or measured_as == expressed_as:
+        return 1.0
+    for name in (measured_as, expressed_as):
+        if name not in BASES:
+            raise ValueError(f"unknown basis of expression {name!r} (known: {', '.join(BASES)})")
+    return BASES[expressed_as] / BASES[measured_as]

@@ -175,13 +175,15 @@ class Limit(LimitBase, table=True):
 
 
 class KitLotBase(SQLModel):
-    """A lot of test kits (cards or reagents) with its expiry and cut-off."""
+    """A lot of test kits (cards or reagents) with its expiry, and its reading rules lot-wide and per matrix."""
 
     lot: str = Field(max_length=40)
     manufacturer: str = ""
     expires_on: date
-    cutoff_tc: float | None = None
+    cutoff_tc: float | None = None  # lot-wide: for every matrix listed without its own (or any, when none is)
     min_c_intensity: float | None = None
+    detection_limit: float | None = None
+    detection_limit_unit: str = Field(default="", max_length=16)
 
 
 class KitLot(KitLotBase, table=True):
@@ -191,6 +193,8 @@ class KitLot(KitLotBase, table=True):
     __table_args__ = (UniqueConstraint("item_id", "lot"),)
     id: int | None = Field(default=None, primary_key=True)
     item_id: int = Field(foreign_key="test_item.id", index=True)
+    # The leaflet's figures per matrix (food category code): {"MAIZE": {"cutoff_tc": 0.8, "detection_limit": 5}}
+    matrices: dict[str, Any] = Field(default_factory=dict, sa_column=json_column(nullable=False))
 
 
 class InstrumentBase(SQLModel):

@@ -28,7 +28,8 @@ class TestResult(SQLModel, table=True):
     kit_lot_id: int | None = Field(default=None, foreign_key="kit_lot.id")
     channel: int | None = None
     raw: dict[str, Any] = Field(default_factory=dict, sa_column=json_column(nullable=False))
-    value: float | None = None
+    value: float | None = None  # the full value: comparisons with the limit and statistics use it
+    reported_value: str | None = Field(default=None, max_length=32)  # rounded by the method (GB/T 8170)
     unit: str = ""
     judgement: str = Field(index=True)
     reason_code: str = ""
@@ -45,6 +46,12 @@ class TestResult(SQLModel, table=True):
     version: int = 1
     supersedes_id: int | None = Field(default=None, foreign_key="test_result.id")
     correction_reason: str = ""
+    # A positive the method asks to repeat: how many repeats, how many runs attached, and where it stands
+    # ("pending", "confirmed", "not_confirmed"; "" when no repeat is asked). A repeat run points at its result.
+    repeats_required: int = 0
+    repeat_runs: int = 0
+    repeat_state: str = Field(default="", max_length=16)
+    repeat_of_id: int | None = Field(default=None, foreign_key="test_result.id", index=True)
 
 
 class ResultSubmit(SQLModel):
@@ -83,6 +90,7 @@ class ResultPublic(SQLModel):
     item_name_en: str
     point_code: str
     value: float | None
+    reported_value: str | None = None  # what people read (rounded by the method); `value` is the full figure
     unit: str
     judgement: str
     reason: str
@@ -98,6 +106,10 @@ class ResultPublic(SQLModel):
     published_at: datetime | None
     version: int
     supersedes_id: int | None
+    repeats_required: int = 0
+    repeat_runs: int = 0
+    repeat_state: str = ""
+    repeat_of_id: int | None = None
 
 
 class Review(SQLModel, table=True):

@@ -312,11 +312,23 @@ def _work(
                 ResultSubmit(
                     sample_label_id=sample.label_id,
                     item_code=item.code,
-                    raw=judging.example_raw(item, limit, kit, rng.random() < POSITIVE_RATE, rng),
+                    raw=judging.example_raw(item, limit, kit, rng.random() < POSITIVE_RATE, rng, sample),
                     kit_lot=kit.lot if kit else None,
                     tested_at=visit.at + timedelta(minutes=40),
                 ),
             )
+            while result.repeat_state == records.REPEAT_PENDING:  # the method's repeats of a positive confirm it
+                result = records.submit(
+                    session,
+                    tester,
+                    ResultSubmit(
+                        sample_label_id=sample.label_id,
+                        item_code=item.code,
+                        raw=judging.example_raw(item, limit, kit, True, rng, sample),
+                        kit_lot=kit.lot if kit else None,
+                        tested_at=visit.at + timedelta(minutes=50),
+                    ),
+                )
             published = _review(session, reviewer, result, summary) or published
         if note_codes and published:
             _note_codes(sample, summary)
@@ -352,6 +364,9 @@ def _work_on_instruments(
                         item_code=item.code,
                     )
                 measurements.append(Measurement(sample.label_id, item.code, item.family, outcome, serial))
+                if outcome == "positive":  # the repeats the method asks of a positive, measured after it
+                    repeats = records.repeats_for_positive(item)[0]
+                    measurements += [Measurement(sample.label_id, item.code, item.family, outcome, serial)] * repeats
         session.commit()
     summary.samples += len(registered)
     instruments(measurements)

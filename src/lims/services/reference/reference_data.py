@@ -382,8 +382,11 @@ def _load_items(session: Session, actor: Actor, docs: dict[str, Any], report: Lo
             {
                 "manufacturer": k.get("manufacturer", ""),
                 "expires_on": _date(k["expires_on"], f"kit lot {k['lot']}"),
-                "cutoff_tc": k.get("cutoff_tc"),
-                "min_c_intensity": k.get("min_c_intensity"),
+                "cutoff_tc": _kit_figure(k, "cutoff_tc", k["lot"]),
+                "min_c_intensity": _kit_figure(k, "min_c_intensity", k["lot"]),
+                "detection_limit": _kit_figure(k, "detection_limit", k["lot"]),
+                "detection_limit_unit": str(k.get("detection_limit_unit", "")),
+                "matrices": _kit_matrices(k, categories),
             },
         )
 
@@ -435,6 +438,63 @@ def _retire(
             ).first()
             if found is not None:
                 _upsert(session, actor, report, Limit, {"id": found.id}, {"retired": True})
+
+
+KIT_MATRIX_KEYS = ("cutoff_tc", "min_c_intensity", "detection_limit", "detection_limit_unit")
+
+
+def _kit_figure(figures: dict[str, Any], key: str, lot: str) -> float | None:
+    """A kit lot's figure: a positive number, or absent."""
+    value = figures.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise Invalid(
+            "reference_data.kit_figure_positive",
+            _N("kit lot {lot}: {key} must be a positive number, got {value!r}"),
+            lot=lot,
+            key=key,
+            value=value,
+        )
+    return float(value)
+
+
+def _kit_matrices(k: dict[str, Any], categories: dict[str, FoodCategory]) -> dict[str, Any]:
+    """A kit lot's figures per matrix, keyed by food category code; each key and figure checked."""
+    matrices = k.get("matrices") or {}
+    if not isinstance(matrices, dict):
+        raise Invalid(
+            "reference_data.kit_matrices_mapping",
+            _N("kit lot {lot}: matrices must map food category codes to figures"),
+            lot=k["lot"],
+        )
+    out: dict[str, Any] = {}
+    for code, figures in matrices.items():
+        if code not in categories:
+            raise Invalid(
+                "reference_data.kit_unknown_matrix",
+                _N("kit lot {lot}: unknown matrix {code!r} (not a food category)"),
+                lot=k["lot"],
+                code=code,
+            )
+        figures = figures or {}
+        unknown = sorted(set(figures) - set(KIT_MATRIX_KEYS)) if isinstance(figures, dict) else ["?"]
+        if unknown:
+            raise Invalid(
+                "reference_data.kit_matrix_keys",
+                _N("kit lot {lot}, matrix {code}: unknown figures {unknown}; known: {known}"),
+                lot=k["lot"],
+                code=code,
+                unknown=", ".join(unknown),
+                known=", ".join(KIT_MATRIX_KEYS),
+            )
+        entry: dict[str, Any] = {
+            key: _kit_figure(figures, key, f"{k['lot']} ({code})") for key in KIT_MATRIX_KEYS[:3] if key in figures
+        }
+        if "detection_limit_unit" in figures:
+            entry["detection_limit_unit"] = str(figures["detection_limit_unit"])
+        out[code] = entry
+    return out
 
 
 def items(session: Session) -> list[TestItem]:

@@ -104,7 +104,9 @@ def _existing(session: Session, readings: list[Reading]) -> dict[tuple[str, int]
             .where(Instrument.serial == serial, col(TestResult.instrument_sequence).in_(by_sequence))
         ):
             reading = by_sequence[int(result.instrument_sequence or 0)]
-            found[reading.key()] = Stored(reading, result.id, None, True, result.judgement, result.value)
+            # a repeat run is stored as part of the result it repeats: that is the result it became
+            result_id = result.repeat_of_id or result.id
+            found[reading.key()] = Stored(reading, result_id, None, True, result.judgement, result.value)
         rest = [sequence for sequence in by_sequence if (serial, sequence) not in found]
         if not rest:
             continue

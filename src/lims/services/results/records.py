@@ -2,36 +2,52 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from lims.i18n import _N, terms
+from lims.judgement import Judgement, reasons, rounding
+from lims.judgement._numbers import fmt
 from lims.models import FoodCategory, Instrument, KitLot, Limit, Sample, SamplingPoint, TestItem, TestResult
 from lims.models.common import JudgementOutcome, ResultStatus, Role
 from lims.models.results import ResultCorrection, ResultPublic, ResultSubmit
 from lims.services.access import districts
 from lims.services.access.auth import require_role
-from lims.services.core import audit, clock, dates, visibility
+from lims.services.core import atomic, audit, clock, dates, visibility
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Conflict, Invalid, NotFound
 from lims.services.reference import reference_data
 from lims.services.results import judging, workflow
 from lims.services.samples import sampling
 
+FLAG_INSTRUMENT_DISAGREES = "instrument_disagrees"
+FLAG_INTERFERING_SPECIES = "interfering_species"
+# Flags of results stored before an expired kit lot, an instrument past calibration or a missing kit lot made
+# the result invalid (no new result carries them; their texts stay for the old ones).
 FLAG_CALIBRATION_OVERDUE = "calibration_overdue"
 FLAG_KIT_EXPIRED = "kit_lot_expired"
 FLAG_NO_KIT_LOT = "no_kit_lot"
-FLAG_INSTRUMENT_DISAGREES = "instrument_disagrees"
 
 # What each flag means, for reviewers (message ids, translated when shown).
 FLAG_TEXT: dict[str, str] = {
+    FLAG_INSTRUMENT_DISAGREES: _N("the instrument's own judgement differs from ours"),
+    FLAG_INTERFERING_SPECIES: _N(
+        "the product is a vegetable whose own substances affect the enzyme (GB/T 5009.199-2003: 葱, 蒜, 萝卜, 韭菜, "
+        "芹菜, 香菜, 茭白, 蘑菇, 番茄 …), so a positive may be false; "
+        "test an extract of the whole plant (整株/整体浸提) or use the surface method (表面测定法)"
+    ),
     FLAG_CALIBRATION_OVERDUE: _N("instrument past its calibration due date"),
     FLAG_KIT_EXPIRED: _N("kit lot past its expiry date"),
     FLAG_NO_KIT_LOT: _N("no kit lot recorded; the item's default cut-off was used"),
-    FLAG_INSTRUMENT_DISAGREES: _N("the instrument's own judgement differs from ours"),
 }
+
+# Where a repeat of a positive stands (TestResult.repeat_state).
+REPEAT_PENDING = "pending"
+REPEAT_CONFIRMED = "confirmed"
+REPEAT_NOT_CONFIRMED = "not_confirmed"
 
 
 def _sample(session: Session, actor: Actor, label_id: str) -> Sample:
@@ -111,24 +127,59 @@ def _local_day(session: Session, sample: Sample, tested_at: datetime) -> date:
     return clock.local_date(tested_at, clock.zone_of(session, sample.district_id))
 
 
-def _flags(
-    item: TestItem,
-    instrument: Instrument | None,
-    kit: KitLot | None,
-    on: date,
-    instrument_judgement: str | None,
-    outcome: str,
-) -> list[str]:
+def _flags(item: TestItem, sample: Sample, instrument_judgement: str | None, outcome: str) -> list[str]:
+    """What the reviewer must look at: the instrument disagreeing with us, an interfering vegetable."""
     flags = []
-    if instrument is not None and instrument.calibration_due < on:
-        flags.append(FLAG_CALIBRATION_OVERDUE)
-    if kit is not None and kit.expires_on < on:
-        flags.append(FLAG_KIT_EXPIRED)
-    if kit is None and judging.uses_kit_lot(item.family):
-        flags.append(FLAG_NO_KIT_LOT)
     if instrument_judgement is not None and instrument_judgement != outcome:
         flags.append(FLAG_INSTRUMENT_DISAGREES)
+    if judging.interfering_species(item.method, sample.product_name) is not None:
+        flags.append(FLAG_INTERFERING_SPECIES)
     return flags
+
+
+def _valid_run(judgement: Judgement, instrument: Instrument | None, kit: KitLot | None, on: date) -> Judgement:
+    """`judgement`, or invalid when the kit lot had expired or the instrument was past calibration on day `on`.
+
+    Neither is a flag a reviewer may wave through: a figure read with an expired reagent or an uncalibrated
+    instrument is no figure (the kit's leaflet and the instrument's calibration are what the method rests on)."""
+    if kit is not None and kit.expires_on < on:
+        return judging.invalidated(
+            judgement,
+            "kit_lot_expired",
+            {"lot": kit.lot, "expires_on": kit.expires_on.isoformat(), "tested_on": on.isoformat()},
+        )
+    if instrument is not None and instrument.calibration_due < on:
+        return judging.invalidated(
+            judgement,
+            "calibration_overdue",
+            {"serial": instrument.serial, "due": instrument.calibration_due.isoformat(), "tested_on": on.isoformat()},
+        )
+    return judgement
+
+
+def repeats_for_positive(item: TestItem) -> tuple[int, str]:
+    """How many repeats the item's method asks of a positive (`method.repeats_for_positive`) and its clause."""
+    count = item.method.get("repeats_for_positive", 0)
+    number = count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else 0
+    return number, str(item.method.get("repeats_source", item.method_standard))
+
+
+def _run(result: TestResult) -> dict[str, Any]:
+    """One run as a consolidated result keeps it."""
+    return {
+        "result_id": result.id,
+        "judgement": result.judgement,
+        "value": result.value,
+        "reported_value": result.reported_value,
+        "reason_code": result.reason_code,
+        "instrument_sequence": result.instrument_sequence,
+        "tested_at": result.tested_at.isoformat(),
+    }
+
+
+def _shown(run: dict[str, Any], unit: str) -> str:
+    value = run.get("reported_value") or (fmt(run["value"]) if run.get("value") is not None else "—")
+    return f"{value} {unit}".strip()
 
 
 def submit(
@@ -153,12 +204,16 @@ def submit(
         raise Invalid("records.tested_future", _N("tested_at is in the future"))
     if tested_at < sample.collected_at - timedelta(minutes=5):
         raise Invalid("records.tested_before_sample_was", _N("tested_at is before the sample was collected"))
-    judgement = judging.judge(item, data.raw, limit, kit)
+    day = _local_day(session, sample, tested_at)
+    judgement = _valid_run(judging.judge(item, data.raw, limit, kit, sample), instrument, kit, day)
     previous = session.exec(
         select(TestResult)
-        .where(TestResult.sample_id == sample.id, TestResult.item_id == item.id)
+        .where(TestResult.sample_id == sample.id, TestResult.item_id == item.id, col(TestResult.repeat_of_id).is_(None))
         .order_by(col(TestResult.id).desc())
     ).first()
+    awaiting = (
+        previous is not None and previous.status == ResultStatus.TESTED and previous.repeat_state == REPEAT_PENDING
+    )
     retest_of = previous if previous is not None and previous.status == ResultStatus.REJECTED else None
     result = TestResult(
         district_id=sample.district_id,
@@ -170,6 +225,7 @@ def submit(
         channel=data.channel,
         raw={**data.raw, **(raw_extra or {}), "details": judgement.details},
         value=judgement.value,
+        reported_value=_reported(judgement),
         unit=judgement.unit,
         judgement=judgement.outcome.value,
         reason_code=judgement.reason_code,
@@ -177,9 +233,7 @@ def submit(
         reason=judgement.reason,
         instrument_value=instrument_value,
         instrument_judgement=instrument_judgement,
-        flags=_flags(
-            item, instrument, kit, _local_day(session, sample, tested_at), instrument_judgement, judgement.outcome.value
-        ),
+        flags=_flags(item, sample, instrument_judgement, judgement.outcome.value),
         status=ResultStatus.TESTED,
         tester_id=int(actor.user_id or 0),
         tested_at=tested_at,
@@ -187,10 +241,109 @@ def submit(
         supersedes_id=retest_of.id if retest_of else None,
         correction_reason="retest after rejection" if retest_of else "",
     )
+    if awaiting:
+        assert previous is not None
+        return _attach_repeat(session, actor, previous, result, item)
     session.add(result)
     session.flush()
+    _ask_repeats(session, result, item)
     audit.record(session, actor, result, "submit", None)
     return result
+
+
+def _reported(judgement: Judgement) -> str | None:
+    shown = judgement.details.get("reported_value")
+    return str(shown) if shown is not None else None
+
+
+def _ask_repeats(session: Session, result: TestResult, item: TestItem) -> None:
+    """A positive of an item whose method asks for repeats waits for them: it says so and cannot be approved."""
+    required, source = repeats_for_positive(item)
+    if required == 0 or result.judgement != JudgementOutcome.POSITIVE:
+        if result.repeat_state or result.repeats_required or result.repeat_runs:
+            result.repeats_required, result.repeat_runs, result.repeat_state = 0, 0, ""
+            session.add(result)
+            session.flush()
+        return
+    result.repeats_required, result.repeat_runs, result.repeat_state = required, 0, REPEAT_PENDING
+    result.raw = {**result.raw, "runs": [{**_run(result), "reason_params": result.reason_params}]}
+    result.reason_params = {
+        "done": 0,
+        "required": required,
+        "source": source,
+        "first": {"code": result.reason_code, "params": result.reason_params},
+    }
+    result.reason_code = "repeat_required"
+    result.reason = reasons.reason_text(result.reason_code, result.reason_params)
+    session.add(result)
+    session.flush()
+
+
+def _attach_repeat(session: Session, actor: Actor, primary: TestResult, run: TestResult, item: TestItem) -> TestResult:
+    """Keep `run` as a repeat of `primary` and consolidate the runs into `primary`; returns `primary`.
+
+    The rule (the runs are all kept in `primary.raw["runs"]`): an invalid repeat does not count and another is
+    asked; the positive stands only if every one of the required repeats is positive as well, and then its value
+    is the mean of all the runs (parallel determinations are reported as their mean); the first repeat that is
+    not positive decides the result negative, with that repeat's value. A screening positive that the method's
+    own repeats do not reproduce is not a finding a case may rest on."""
+    run.status = ResultStatus.SUPERSEDED
+    run.repeat_of_id = primary.id
+    run.version, run.supersedes_id = 1, None
+    run.correction_reason = f"repeat of result {primary.id}"
+    session.add(run)
+    session.flush()
+    audit.record(session, actor, run, "submit_repeat", None)
+
+    runs = [*primary.raw.get("runs", []), _run(run)]
+    repeats = [r for r in runs[1:] if r["judgement"] != JudgementOutcome.INVALID]
+    done = sum(1 for r in repeats if r["judgement"] == JudgementOutcome.POSITIVE)
+    failed = next((r for r in repeats if r["judgement"] != JudgementOutcome.POSITIVE), None)
+    required, source = primary.repeats_required, str(primary.reason_params.get("source", ""))
+    first = primary.reason_params.get("first", {})
+    values: dict[str, Any] = {
+        "repeat_runs": primary.repeat_runs + 1,
+        "raw": {**primary.raw, "runs": runs},
+        "flags": sorted(set(primary.flags) | set(run.flags)),
+    }
+    shown_runs = ", ".join(_shown(r, primary.unit) for r in runs if r["judgement"] != JudgementOutcome.INVALID)
+    if failed is not None:
+        params: dict[str, Any] = {"runs": shown_runs, "source": source}
+        values.update(
+            repeat_state=REPEAT_NOT_CONFIRMED,
+            judgement=JudgementOutcome.NEGATIVE.value,
+            value=failed["value"],
+            reported_value=failed["reported_value"],
+            reason_code="repeats_not_confirmed",
+        )
+    elif done >= required:
+        positives = [float(r["value"]) for r in runs if r["judgement"] == JudgementOutcome.POSITIVE]
+        mean = math.fsum(positives) / len(positives)
+        shown_mean = rounding.reported(mean, item.method) or fmt(mean)
+        params = {"required": required, "runs": shown_runs, "mean": shown_mean, "unit": primary.unit}
+        values.update(
+            repeat_state=REPEAT_CONFIRMED,
+            judgement=JudgementOutcome.POSITIVE.value,
+            value=mean,
+            reported_value=rounding.reported(mean, item.method),
+            reason_code="repeats_confirmed",
+        )
+    else:
+        params = {"done": done, "required": required, "source": source, "first": first}
+        values["reason_code"] = "repeat_required"
+    values["reason_params"] = params
+    values["reason"] = reasons.reason_text(str(values["reason_code"]), params)
+    before = audit.snapshot(primary)
+    guard = {"status": ResultStatus.TESTED, "repeat_state": REPEAT_PENDING, "repeat_runs": primary.repeat_runs}
+    if not atomic.update_where(session, primary, guard, values):
+        session.rollback()
+        raise Conflict(
+            "records.repeat_attached_same_moment",
+            _N("result {result_id} changed while this repeat was attached to it; submit the repeat again"),
+            result_id=primary.id,
+        )
+    audit.record(session, actor, primary, "consolidate_repeat", before)
+    return primary
 
 
 def get_for(session: Session, actor: Actor, result_id: int) -> TestResult:
@@ -220,28 +373,31 @@ def correct(session: Session, actor: Actor, result_id: int, correction: ResultCo
     sample = session.get(Sample, old.sample_id)
     item = session.get(TestItem, old.item_id)
     assert sample is not None and item is not None
+    if old.repeat_runs:
+        raise Conflict(
+            "records.result_has_repeats",
+            _N("result {result_id} has repeats attached; reject it to test the sample again"),
+            result_id=result_id,
+        )
     kit = session.get(KitLot, old.kit_lot_id) if old.kit_lot_id else None
     instrument = session.get(Instrument, old.instrument_id) if old.instrument_id else None
-    judgement = judging.judge(item, correction.raw, _limit(session, item, sample), kit)
+    day = _local_day(session, sample, old.tested_at)
+    judgement = _valid_run(
+        judging.judge(item, correction.raw, _limit(session, item, sample), kit, sample), instrument, kit, day
+    )
     workflow.transition(session, actor, old, "supersede", reason=correction.reason)
     new = TestResult(
         **{
             **old.model_dump(exclude={"id", "created_at", "published_at", "instrument_sequence"}),
             "raw": {**correction.raw, "details": judgement.details},
             "value": judgement.value,
+            "reported_value": _reported(judgement),
             "unit": judgement.unit,
             "judgement": judgement.outcome.value,
             "reason_code": judgement.reason_code,
             "reason_params": judgement.reason_params,
             "reason": judgement.reason,
-            "flags": _flags(
-                item,
-                instrument,
-                kit,
-                _local_day(session, sample, old.tested_at),
-                old.instrument_judgement,
-                judgement.outcome.value,
-            ),
+            "flags": _flags(item, sample, old.instrument_judgement, judgement.outcome.value),
             "status": ResultStatus.TESTED,
             "tester_id": actor.user_id,
             "version": old.version + 1,
@@ -251,6 +407,7 @@ def correct(session: Session, actor: Actor, result_id: int, correction: ResultCo
     )
     session.add(new)
     session.flush()
+    _ask_repeats(session, new, item)
     audit.record(session, actor, new, "correct", None)
     return new
 
@@ -277,6 +434,7 @@ def public_views(session: Session, results: list[TestResult]) -> list[ResultPubl
                 item_name_en=item.name_en,
                 point_code=points[sample.point_id].code,
                 value=r.value,
+                reported_value=r.reported_value,
                 unit=r.unit,
                 judgement=r.judgement,
                 reason=r.reason,
@@ -292,6 +450,10 @@ def public_views(session: Session, results: list[TestResult]) -> list[ResultPubl
                 published_at=r.published_at,
                 version=r.version,
                 supersedes_id=r.supersedes_id,
+                repeats_required=r.repeats_required,
+                repeat_runs=r.repeat_runs,
+                repeat_state=r.repeat_state,
+                repeat_of_id=r.repeat_of_id,
             )
         )
     return views
@@ -310,9 +472,11 @@ def search(
     limit: int = 100,
     offset: int = 0,
 ) -> list[TestResult]:
-    """Results the actor may see, newest first: station users see published results of every district."""
+    """Results the actor may see, newest first (repeat runs are listed within their result): station users see
+    published results of every district."""
     require_role(actor, Role.TESTER, Role.REVIEWER, Role.STATION, Role.ADMIN)
-    statement = select(TestResult)
+    # a repeat run is part of the result it repeats (kept in its runs), not a result of its own
+    statement = select(TestResult).where(col(TestResult.repeat_of_id).is_(None))
     if actor.role == Role.STATION:
         statement = statement.where(visibility.public_only())
         if status and not visibility.is_public(status):

@@ -109,6 +109,18 @@ def transition(
     if rule.needs_reason and len(reason.strip()) < 3:
         message = NEEDS_REASON.get(action, _N("{action} needs a reason"))
         raise Invalid("workflow.needs_reason", message, action=terms.action(action))
+    if action == "approve" and result.repeat_state == "pending":
+        raise Conflict(
+            "workflow.repeat_required",
+            _N(
+                "result {result_id} is a positive its method asks to repeat ({source}): {done} of {required} "
+                "repeats done; test the same sample for the same item again before it can be approved"
+            ),
+            result_id=result.id,
+            source=result.reason_params.get("source", ""),
+            done=result.reason_params.get("done", 0),
+            required=result.repeats_required,
+        )
     if action == "approve" and result.flags and not acknowledge_flags:
         raise Conflict(
             "workflow.result_carries_flags_acknowledge",
