@@ -52,7 +52,7 @@ def test_positive_waits_for_its_repeats_and_cannot_be_approved(
     first = _post(client, headers["tester"], label, POSITIVE_OPC)  # 70 %
     assert first["judgement"] == "positive" and first["repeat_state"] == "pending"
     assert first["repeats_required"] == 2 and first["reason_code"] == "repeat_required"
-    assert "0 of 2" in first["reason"] and "70 %" in first["reason"]
+    assert "0 of 2" in first["reason"] and "70.0 %" in first["reason"]  # reported to 0.1 % (the item's decimals)
     refused = act(client, headers["reviewer"], first["id"], "approve", acknowledge_flags=True)
     assert refused.status_code == 409 and refused.json()["code"] == "workflow.repeat_required"
     assert "0 of 2" in refused.json()["detail"]
@@ -92,7 +92,7 @@ def test_a_repeat_that_does_not_confirm_makes_it_negative_and_no_case(
     done = _post(client, headers["tester"], label, NEGATIVE)
     assert done["id"] == first["id"] and done["repeat_state"] == "not_confirmed"
     assert done["judgement"] == "negative" and done["value"] == pytest.approx(20.0)
-    assert done["reason_code"] == "repeats_not_confirmed" and "70 %, 20 %" in done["reason"]
+    assert done["reason_code"] == "repeats_not_confirmed" and "70.0 %, 20.0 %" in done["reason"]
     assert [run["judgement"] for run in done["raw"]["runs"]] == ["positive", "invalid", "negative"]
     assert act(client, headers["reviewer"], first["id"], "approve").status_code == 200
     with Session(engine) as session:

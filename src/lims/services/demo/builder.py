@@ -306,29 +306,9 @@ def _work(
         published = False
         for item, limit in ref.items_by_category.get(visit.category, []):
             kit = ref.kits.get(int(item.id or 0))
-            result = records.submit(
-                session,
-                tester,
-                ResultSubmit(
-                    sample_label_id=sample.label_id,
-                    item_code=item.code,
-                    raw=judging.example_raw(item, limit, kit, rng.random() < POSITIVE_RATE, rng, sample),
-                    kit_lot=kit.lot if kit else None,
-                    tested_at=visit.at + timedelta(minutes=40),
-                ),
+            result = _measured(
+                session, tester, sample, item, limit, kit, rng.random() < POSITIVE_RATE, visit.at, rng
             )
-            while result.repeat_state == records.REPEAT_PENDING:  # the method's repeats of a positive confirm it
-                result = records.submit(
-                    session,
-                    tester,
-                    ResultSubmit(
-                        sample_label_id=sample.label_id,
-                        item_code=item.code,
-                        raw=judging.example_raw(item, limit, kit, True, rng, sample),
-                        kit_lot=kit.lot if kit else None,
-                        tested_at=visit.at + timedelta(minutes=50),
-                    ),
-                )
             published = _review(session, reviewer, result, summary) or published
         if note_codes and published:
             _note_codes(sample, summary)
@@ -380,6 +360,37 @@ def _work_on_instruments(
         session.commit()
 
 
+def _measured(
+    session: Session,
+    tester: Actor,
+    sample: Sample,
+    item: TestItem,
+    limit: Limit,
+    kit: KitLot | None,
+    positive: bool,
+    at: datetime,
+    rng: random.Random,
+) -> TestResult:
+    """A hand-made reading of `item` on `sample` 40 minutes after `at`, with the repeats its method asks of a
+    positive (measured ten minutes later), consolidated into one result."""
+    tested_at, want = at + timedelta(minutes=40), positive
+    while True:
+        result = records.submit(
+            session,
+            tester,
+            ResultSubmit(
+                sample_label_id=sample.label_id,
+                item_code=item.code,
+                raw=judging.example_raw(item, limit, kit, want, rng, sample),
+                kit_lot=kit.lot if kit else None,
+                tested_at=tested_at,
+            ),
+        )
+        if result.repeat_state != records.REPEAT_PENDING:
+            return result
+        tested_at, want = at + timedelta(minutes=50), True  # the method's repeats of a positive confirm it
+
+
 def _legal_path(
     engine: Engine,
     ref: _Reference,
@@ -403,16 +414,8 @@ def _legal_path(
         for index, outcome in enumerate(LEGAL_PATH["cases"]):
             sample = _register(session, tester, _Visit(point.code, category, start + timedelta(minutes=5 * index)), rng)
             summary.samples += 1
-            result = records.submit(
-                session,
-                tester,
-                ResultSubmit(
-                    sample_label_id=sample.label_id,
-                    item_code=item.code,
-                    raw=judging.example_raw(item, limit, kit, True, rng),
-                    kit_lot=kit.lot if kit else None,
-                    tested_at=start + timedelta(minutes=5 * index + 30),
-                ),
+            result = _measured(
+                session, tester, sample, item, limit, kit, True, start + timedelta(minutes=5 * index - 10), rng
             )
             if not _review(session, reviewer, result, summary) or result.judgement != JudgementOutcome.POSITIVE:
                 continue
