@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from lims.services.core.audit import SYSTEM
+from lims.judgement.detection import detection_limit
 from lims.services.public import states
 from lims.services.reference import registry
 from tests.barcodes.epcis_schema import problems
@@ -129,9 +130,9 @@ def test_every_public_result_says_it_is_a_screening_with_its_detection_limit(cli
 
 def test_detection_limit_from_the_judgement_else_the_method() -> None:
     raw = {"details": {"detection_limit": 0.25, "detection_limit_unit": "µg/kg"}}
-    assert states.detection_limit(raw, {"detection_limit": 0.5}, "µg/kg") == (0.25, "µg/kg")
-    assert states.detection_limit({"details": {}}, {"detection_limit": 5.0}, "mg/kg") == (5.0, "mg/kg")
-    assert states.detection_limit({"details": {"detection_limit": "bad"}}, {}, "%") == (None, "")
+    assert detection_limit(raw, {"detection_limit": 0.5}, "µg/kg") == (0.25, "µg/kg")
+    assert detection_limit({"details": {}}, {"detection_limit": 5.0}, "mg/kg") == (5.0, "mg/kg")
+    assert detection_limit({"details": {"detection_limit": "bad"}}, {}, "%") == (None, "")
     assert states.screening_statement(5.0, "mg/kg", "en").endswith("detection limit 5 mg/kg")
     assert states.screening_statement(0.5, "µg/kg", "zh").endswith("检出限 0.5 µg/kg")
 
@@ -173,3 +174,20 @@ def test_station_shared_results_show_the_case_state(client: TestClient, headers:
     assert "复检排除" in row
     row = page.text.split(f'data-result="{pending["result_id"]}"')[1].split("</tr>")[0]
     assert "复检中" in row
+
+
+def test_a_gold_result_shows_its_kit_lots_detection_limit_for_the_matrix_and_the_reported_value(
+    client: TestClient, headers: dict
+) -> None:
+    # Aflatoxin B1 lot AFB1-2609C on rice: cut-off T/C 0.72, detection limit 2.5 µg/kg (wheat would be 1.5).
+    sample = register(client, headers["tester"], product_name="大米", category_code="RICE")
+    raw = {"t": 0.8123, "c": 1.0}  # T/C 0.8123 ≥ 0.72: negative, reported to two decimals as 0.81
+    result = submit(client, headers["tester"], sample["label_id"], raw, item_code="AFB1", kit_lot="AFB1-2609C")
+    assert result["judgement"] == "negative" and result["value"] == pytest.approx(0.8123)
+    assert act(client, headers["reviewer"], result["id"], "approve").status_code == 200
+    assert act(client, headers["reviewer"], result["id"], "publish").status_code == 200
+    (traced,) = client.get(f"/api/v1/trace/{sample['label_id']}").json()["results"]
+    assert traced["detection_limit"] == 2.5 and traced["detection_limit_unit"] == "µg/kg"
+    assert traced["reported_value"] == "0.81" and traced["value"] == pytest.approx(0.8123)
+    page = client.get(f"/trace/{sample['label_id']}").text
+    assert "0.81 T/C" in page and "0.8123" not in page and "检出限 2.5 µg/kg" in page

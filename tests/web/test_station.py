@@ -81,14 +81,14 @@ def test_hotspot_rates(session: Session, client: TestClient, headers: dict[str, 
 def test_case_follow_up_and_notifications(app: Any, client: TestClient, headers: dict[str, dict[str, str]]) -> None:
     station = sign_in(app, "station")
     assert "新通知" not in station.get("/station").text
-    created = register(client, headers["tester"], product_name="韭菜")
+    created = register(client, headers["tester"], product_name="菠菜")
     result = submit(client, headers["tester"], created["label_id"], POSITIVE_OPC)
     assert act(client, headers["reviewer"], result["id"], "approve").status_code == 200
     page = station.get("/station")
-    assert "新通知" in page.text and "阳性结果已审核" in page.text and "韭菜" in page.text
+    assert "新通知" in page.text and "阳性结果已审核" in page.text and "菠菜" in page.text
     assert "data-unread>新通知 1</a>" in station.get("/warnings").text  # every page shows the count
     other = sign_in(app, "station_other")
-    assert "韭菜" not in other.get("/station").text  # another station's points: no case, no notice
+    assert "菠菜" not in other.get("/station").text  # another station's points: no case, no notice
     case_id = client.get("/api/v1/cases", headers=headers["reviewer"]).json()[0]["id"]
     assert f'data-case="{case_id}"' in page.text and "登记告知书送达" in page.text
     receipt = {"delivery": "in_person", "recipient": "王五", "recipient_role": "摊主"}

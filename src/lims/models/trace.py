@@ -29,6 +29,7 @@ class TracedResult(SQLModel):
     meaning_zh: str
     meaning_en: str
     value: float | None
+    reported_value: str | None = None  # the value as the method reports it (GB/T 8170 rounding)
     unit: str
     limit: float | None
     limit_unit: str

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from lims.judgement.detection import detection_limit
 from lims.models import District, Sample, SamplingPoint, Station, TestItem, TestResult
 from lims.models.cases import Procedure
 from lims.services.cases import procedure
@@ -73,7 +74,7 @@ def notice_of(session: Session, actor: Actor, case_id: int) -> Notice:
     centre = session.exec(
         select(Station).where(Station.district_id == case.district_id, Station.level == "provincial")
     ).first()
-    limit = item.method.get("detection_limit")
+    limit, limit_unit = detection_limit(result.raw, item.method, item.unit)
     return Notice(
         case_id=int(case.id or 0),
         procedure=case.procedure,
@@ -90,8 +91,8 @@ def notice_of(session: Session, actor: Actor, case_id: int) -> Notice:
         item_zh=item.name_zh,
         item_en=item.name_en,
         method=item.method_standard,
-        detection_limit=f"{limit:g} {item.unit}" if isinstance(limit, int | float) else "",
-        value="" if result.value is None else f"{result.value:.4g}",
+        detection_limit=f"{limit:g} {limit_unit}" if limit is not None else "",
+        value=result.reported_value or ("" if result.value is None else f"{result.value:.4g}"),
         unit=result.unit,
         judgement=result.judgement,
         tested_at=result.tested_at,

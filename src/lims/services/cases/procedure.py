@@ -411,7 +411,7 @@ def record_verdict(
         )
     content_type = files.check_report(report)
     now = clock.now()
-    closing: dict[str, object] = {"closed_at": now, "status": "closed"} if body.outcome == "not_confirmed" else {}
+    cleared = body.outcome == "not_confirmed"  # not confirmed closes the case; confirmed goes on to disposal
     stored = files.store(session, actor, case, FilePurpose.LAB_REPORT, report.data, content_type)
     return _change(
         session,
@@ -432,7 +432,8 @@ def record_verdict(
         verdict_clause=body.clause.strip(),
         verdict_report_id=stored.id,
         verdict_recorded_by_id=actor.user_id,
-        **closing,
+        closed_at=now if cleared else None,
+        status="closed" if cleared else case.status,
     )
 
 

@@ -306,9 +306,7 @@ def _work(
         published = False
         for item, limit in ref.items_by_category.get(visit.category, []):
             kit = ref.kits.get(int(item.id or 0))
-            result = _measured(
-                session, tester, sample, item, limit, kit, rng.random() < POSITIVE_RATE, visit.at, rng
-            )
+            result = _measured(session, tester, sample, item, limit, kit, rng.random() < POSITIVE_RATE, visit.at, rng)
             published = _review(session, reviewer, result, summary) or published
         if note_codes and published:
             _note_codes(sample, summary)

@@ -14,6 +14,7 @@ from sqlmodel import Session, col
 from barcodes.authenticate import authenticate
 from barcodes.gs1 import CodeError, ParsedCode, parse_code
 from lims.i18n import _N, render, render_message
+from lims.judgement.detection import detection_limit
 from lims.models import AuditChain, FoodCategory, Limit, PublicWarning, Sample, SamplingPoint, TestItem, TestResult
 from lims.models.common import CaseState
 from lims.models.trace import (
@@ -52,6 +53,7 @@ def _result_statement(condition: Any) -> Any:
             col(TestResult.judgement),
             col(TestResult.raw),
             col(TestResult.value),
+            col(TestResult.reported_value),
             col(TestResult.unit),
             col(TestResult.tested_at),
             col(TestResult.published_at),
@@ -106,7 +108,7 @@ def _as_result(r: Any, case: CaseState | None) -> TracedResult:
     described = states.described(case)
     meaning_zh = described["case_meaning_zh"] or render(MEANING[r.judgement], "zh")
     meaning_en = described["case_meaning_en"] or render(MEANING[r.judgement], "en")
-    limit, limit_unit = states.detection_limit(r.raw, r.method, r.item_unit)
+    limit, limit_unit = detection_limit(r.raw, r.method, r.item_unit)
     return TracedResult(
         sample_label_id=r.label_id,
         item_code=r.code,
@@ -116,6 +118,7 @@ def _as_result(r: Any, case: CaseState | None) -> TracedResult:
         meaning_zh=meaning_zh,
         meaning_en=meaning_en,
         value=r.value,
+        reported_value=r.reported_value,
         unit=r.unit,
         limit=r.limit,
         limit_unit=r.limit_unit or "",
