@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from lims.services.core.audit import SYSTEM
 from lims.judgement.detection import detection_limit
+from lims.services.core.audit import SYSTEM
 from lims.services.public import states
 from lims.services.reference import registry
 from tests.barcodes.epcis_schema import problems
