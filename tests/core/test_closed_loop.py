@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from tests.cases.helpers import verdict
 from tests.core.helpers import INVALID_OPC, POSITIVE_OPC, act, published_result, register, submit
 
 
@@ -94,20 +95,7 @@ def test_positive_opens_a_case_with_four_hour_window(client: TestClient, headers
         f"/api/v1/cases/{case['id']}/disposal", json={"action": "removal", "quantity": 12.5}, headers=station
     )
     assert premature.status_code == 409
-    verdict = {
-        "lab": "x市食品检验所",
-        "cma": "200012345678",
-        "report_number": "R-1",
-        "method": "GB 23200.121-2021",
-        "analyte": "毒死蜱",
-        "value": "0.3",
-        "unit": "mg/kg",
-        "limit": "≤ 0.1 mg/kg",
-        "clause": "GB 2763-2021 4.24",
-        "outcome": "confirmed",
-    }
-    report = {"report": ("r.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")}
-    r = client.post(f"/api/v1/cases/{case['id']}/verdict", data=verdict, files=report, headers=headers["reviewer"])
+    r = verdict(client, headers["reviewer"], case["id"], lab="x市食品检验所")
     assert r.status_code == 200, r.text
     assert r.json()["stage"] == "disposal"
     r = client.post(

@@ -16,22 +16,12 @@ from lims.models.cases import Disposal, FilePurpose, LabVerdict, NoticeReceipt, 
 from lims.services.access import auth
 from lims.services.cases import files, procedure
 from lims.services.core.audit import Actor
+from tests.cases.helpers import VERDICT
 from tests.core.helpers import POSITIVE_OPC, act, register, submit
 from tests.security.races import audit_intact, one_wins, race, read_together
 
 CaseCall = Callable[[Session, Actor, int], Any]
 SEAL = "FT-1"
-VERDICT = {
-    "lab": "省食品检验研究院",
-    "cma": "200012345678",
-    "report_number": "R-1",
-    "method": "GB 23200.121-2026",
-    "analyte": "毒死蜱",
-    "value": 0.3,
-    "unit": "mg/kg",
-    "limit": "≤ 0.1 mg/kg",
-    "clause": "GB 2763-2026 毒死蜱",
-}
 REPORT = files.Upload(b"%PDF-1.4\n%%EOF\n")
 NOTICE: CaseCall = lambda s, a, c: procedure.deliver_notice(  # noqa: E731
     s, a, c, NoticeReceipt(delivery="in_person", recipient="王五", recipient_role="摊主")

@@ -32,6 +32,7 @@ from lims.models import District
 from lims.models.common import Role
 from lims.services.samples import links
 from lims.services.samples.label_ids import make_label_id
+from tests.cases.helpers import VERDICT
 from tests.security.districts_world import (
     FROZEN,
     Side,
@@ -96,18 +97,6 @@ WARNING = {"title_zh": "本区消费警示", "body_zh": "本区近期抽检发�
 NOT_AN_IMAGE = ("x.png", b"not an image at all", "image/png")
 A_PDF = ("report.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")
 A_PHOTO = ("p.png", small_png(), "image/png")
-VERDICT = {
-    "lab": "省食品检验研究院",
-    "cma": "200012345678",
-    "report_number": "R-1",
-    "method": "GB 23200.121-2021",
-    "analyte": "毒死蜱",
-    "value": "0.3",
-    "unit": "mg/kg",
-    "limit": "≤ 0.1 mg/kg",
-    "clause": "GB 2763-2021 4.24",
-    "outcome": "confirmed",
-}
 WARNING_TABLES = frozenset({"public_warning", "audit_event"})
 ACCOUNT = {"username": "cross-district-probe", "password": "Zebra-Lantern-Quartz-2026", "full_name": "probe"}
 
