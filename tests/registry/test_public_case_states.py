@@ -177,13 +177,15 @@ def test_station_shared_results_show_the_case_state(client: TestClient, headers:
 
 
 def test_a_gold_result_shows_its_kit_lots_detection_limit_for_the_matrix_and_the_reported_value(
-    client: TestClient, headers: dict
+    app: Any, client: TestClient, headers: dict
 ) -> None:
     # Aflatoxin B1 lot AFB1-2609C on rice: cut-off T/C 0.72, detection limit 2.5 µg/kg (wheat would be 1.5).
     sample = register(client, headers["tester"], product_name="大米", category_code="RICE")
     raw = {"t": 0.8123, "c": 1.0}  # T/C 0.8123 ≥ 0.72: negative, reported to two decimals as 0.81
     result = submit(client, headers["tester"], sample["label_id"], raw, item_code="AFB1", kit_lot="AFB1-2609C")
     assert result["judgement"] == "negative" and result["value"] == pytest.approx(0.8123)
+    review = sign_in(app, "reviewer").get("/review").text.split(f'id="result-{result["id"]}"')[1][:3000]
+    assert "0.81 T/C" in review and "0.8123 T/C" not in review  # the reviewer reads the reported value too
     assert act(client, headers["reviewer"], result["id"], "approve").status_code == 200
     assert act(client, headers["reviewer"], result["id"], "publish").status_code == 200
     (traced,) = client.get(f"/api/v1/trace/{sample['label_id']}").json()["results"]

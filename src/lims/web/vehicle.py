@@ -240,7 +240,7 @@ def _event(view: ResultPublic, lang: str, zone: ZoneInfo) -> str:
         "point": view.point_code,
         "judgement": view.judgement,
         "judgement_text": text_of(view.judgement, lang),
-        "value": None if view.value is None else f"{number(view.value)} {view.unit}".strip(),
+        "value": None if view.value is None else f"{view.reported_value or number(view.value)} {view.unit}".strip(),
         "status_text": text_of(f"status_{view.status}", lang),
         "time": local_time(view.tested_at, "%H:%M", zone),
     }
