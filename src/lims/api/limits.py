@@ -7,12 +7,12 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import Request, Response, UploadFile
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
 from lims.i18n import _N
-from lims.services.cases.files import MAX_PHOTO_BYTES, MAX_PHOTOS, MAX_REPORT_BYTES
+from lims.services.cases.files import MAX_PHOTO_BYTES, MAX_PHOTOS, MAX_REPORT_BYTES, Upload
 from lims.services.core.errors import Invalid, TooLarge
 from lims.services.public.scanning import API_PHOTO_BYTES, PAGE_PHOTO_BYTES
 
@@ -109,3 +109,8 @@ class BoundedFormRoute(APIRoute):
             return await handler(request)
 
         return bounded_handler
+
+
+async def read_bounded(upload: UploadFile, bound: int) -> Upload:
+    """At most one byte more than `bound` of an uploaded file, so the service can tell it is too large."""
+    return Upload(await upload.read(bound + 1), upload.filename or "")

@@ -52,7 +52,7 @@ def case_file(session: SessionDep, actor: Staff, case_id: RowId, file_id: RowId)
         data,
         media_type=row.content_type,
         headers={
-            "Content-Disposition": f'attachment; filename="case-{case_id}-{row.purpose}-{row.id}"',
+            "Content-Disposition": f'attachment; filename="{files.download_name(row)}"',
             "X-Content-SHA256": row.sha256,
             "Cache-Control": "no-store",
         },

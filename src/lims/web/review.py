@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from lims.api.deps import LabelId, RowId, SessionDep
+from lims.api.limits import read_bounded
 from lims.models.cases import LabVerdict, WarningBase
 from lims.models.common import Decision, ResultStatus, ReviewAction, Role
 from lims.models.results import ResultPublic
@@ -233,7 +234,7 @@ async def record_verdict(
         "outcome": outcome,
     }
     try:
-        upload = files.Upload(await report.read(files.MAX_REPORT_BYTES + 1), report.filename or "")
+        upload = await read_bounded(report, files.MAX_REPORT_BYTES)
         procedure.record_verdict(session, actor, case_id, LabVerdict.model_validate(form), upload)
         session.commit()
     except ServiceError as exc:

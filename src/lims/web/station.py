@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from lims.api.deps import RowId, SessionDep
+from lims.api.limits import read_bounded
 from lims.i18n import _N
 from lims.models.cases import CasePublic, Disposal, NoticeReceipt, RetestRequest, SaleSuspension, SealNumber
 from lims.models.common import CaseStep, Role
@@ -220,7 +221,7 @@ async def dispose(
     """Record the disposal of the goods, with its people, the supplier to trace and photos; closes the case."""
     try:
         uploads = [
-            files.Upload(await p.read(files.MAX_PHOTO_BYTES + 1), p.filename or "")
+            await read_bounded(p, files.MAX_PHOTO_BYTES)
             for p in (photo or [])[: files.MAX_PHOTOS + 1]
             if p.filename or p.size
         ]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
 
 from lims.api.deps import CurrentUser, RowId, SessionDep
-from lims.api.limits import BoundedFormRoute
+from lims.api.limits import BoundedFormRoute, read_bounded
 from lims.models.cases import (
     CasePublic,
     Disposal,
@@ -24,11 +24,6 @@ from lims.services.cases import files, procedure
 router = APIRouter(prefix="/cases", tags=["cases"], route_class=BoundedFormRoute)
 CaseId = RowId
 FileId = RowId
-
-
-async def _read(upload: UploadFile, bound: int) -> files.Upload:
-    """At most one byte more than `bound` of an upload (so the service can tell it is too large)."""
-    return files.Upload(await upload.read(bound + 1), upload.filename or "")
 
 
 @router.get("")
@@ -92,7 +87,7 @@ async def verdict(
     report: Annotated[UploadFile, File(description="the lab's report, a PDF of at most 10 MB")],
 ) -> CasePublic:
     """The qualified lab's verdict and its report (reviewers of the district only)."""
-    upload = await _read(report, files.MAX_REPORT_BYTES)
+    upload = await read_bounded(report, files.MAX_REPORT_BYTES)
     case = procedure.record_verdict(session, actor, case_id, body, upload)
     session.commit()
     return procedure.public(session, case)
@@ -106,7 +101,7 @@ async def photos(
     photo: Annotated[list[UploadFile], File(description="JPEG, PNG or WebP, at most 8 MB each, 6 a case")],
 ) -> CasePublic:
     """Photos of the goods and their disposal."""
-    uploads = [await _read(p, files.MAX_PHOTO_BYTES) for p in photo[: files.MAX_PHOTOS + 1]]
+    uploads = [await read_bounded(p, files.MAX_PHOTO_BYTES) for p in photo[: files.MAX_PHOTOS + 1]]
     case = procedure.attach_photos(session, actor, case_id, uploads)
     session.commit()
     return procedure.public(session, case)
@@ -117,12 +112,13 @@ def download(session: SessionDep, actor: CurrentUser, case_id: CaseId, file_id: 
     """A file of the case (the lab report, a photo), for the district's staff."""
     case = procedure.get_for(session, actor, case_id)
     row, data = files.download(session, actor, case, file_id)
-    extension = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
-    name = f"case-{case.id}-{row.purpose}-{row.id}.{extension.get(row.content_type, 'bin')}"
     return Response(
         data,
         media_type=row.content_type,
-        headers={"Content-Disposition": f'attachment; filename="{name}"', "X-Content-SHA256": row.sha256},
+        headers={
+            "Content-Disposition": f'attachment; filename="{files.download_name(row)}"',
+            "X-Content-SHA256": row.sha256,
+        },
     )
 
 

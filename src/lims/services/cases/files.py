@@ -26,6 +26,7 @@ MAX_PHOTO_BYTES = 8 * MIB
 MAX_PHOTOS = 6
 PHOTO_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 PDF_MAGIC = b"%PDF-"
+EXTENSIONS = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 
 
 @dataclass(frozen=True)
@@ -119,3 +120,8 @@ def download(session: Session, actor: Actor, case: PositiveCase, file_id: int) -
     if content is None or hashlib.sha256(content.data).hexdigest() != row.sha256:
         raise Conflict("files.content_changed", _N("the stored file no longer matches its SHA-256"))
     return row, content.data
+
+
+def download_name(row: CaseFile) -> str:
+    """The name a case file is saved under: its case, purpose and id, with the extension of its type."""
+    return f"case-{row.case_id}-{row.purpose}-{row.id}.{EXTENSIONS.get(row.content_type, 'bin')}"

@@ -520,6 +520,14 @@ def require_items(session: Session, codes: list[str]) -> None:
         raise Invalid("reference_data.unknown_test_item", _N("unknown test item {code!r}"), code=unknown[0])
 
 
+def category(session: Session, code: str) -> FoodCategory | None:
+    """The food category with `code` (looked up once per session), or None."""
+    found: FoodCategory | None = cached_row(
+        session, ("category", code), select(FoodCategory).where(FoodCategory.code == code)
+    )
+    return found
+
+
 def require_category(session: Session, code: str) -> None:
     """Invalid unless `code` is a food category."""
     if session.exec(select(FoodCategory.id).where(FoodCategory.code == code)).first() is None:

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from lims.i18n import _N, terms
 from lims.judgement import Judgement, reasons, rounding
 from lims.judgement._numbers import fmt
-from lims.models import FoodCategory, Instrument, KitLot, Limit, Sample, SamplingPoint, TestItem, TestResult
+from lims.models import Instrument, KitLot, Limit, Sample, SamplingPoint, TestItem, TestResult
 from lims.models.common import JudgementOutcome, ResultStatus, Role
 from lims.models.results import ResultCorrection, ResultPublic, ResultSubmit
 from lims.services.access import districts
@@ -64,11 +64,7 @@ def _item(session: Session, code: str) -> TestItem:
 
 
 def _limit(session: Session, item: TestItem, sample: Sample) -> Limit:
-    category: FoodCategory | None = reference_data.cached_row(
-        session,
-        ("category", sample.category_code),
-        select(FoodCategory).where(FoodCategory.code == sample.category_code),
-    )
+    category = reference_data.category(session, sample.category_code)
     assert category is not None  # a sample's category is checked when it is registered
     limit: Limit | None = reference_data.cached_row(
         session,
