@@ -3,6 +3,7 @@ never deleted; the new fields (quick method, confirmatory method) are stored."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,24 @@ def test_a_limit_both_listed_and_retired_is_refused(session: Session, tmp_path: 
     doc["retired"]["limits"].append({"item": "OPC", "categories": ["VEG"], "reason": "test"})
     with pytest.raises(Invalid, match="the limit of OPC on VEG is listed and also retired"):
         reference_data.load_reference(session, SYSTEM, _write(tmp_path / "both", doc))
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "refusal"),
+    [
+        ("absorbance_range", [2.0, 1.0], "item NO2: absorbance_range must be [min, max] with min below max"),
+        ("measured_as", "NO3-", "item NO2: unknown basis of expression 'NO3-'; known: NaNO2, NO2-"),
+        ("significant_figures", 0, "item NO2: significant_figures must be a whole number of at least 1"),
+    ],
+)
+def test_a_method_setting_the_judgement_cannot_use_is_refused_on_load(
+    session: Session, tmp_path: Path, key: str, value: Any, refusal: str
+) -> None:
+    doc = _shipped()
+    nitrite = next(it for it in doc["items"] if it["code"] == "NO2")
+    nitrite["method"][key] = value
+    with pytest.raises(Invalid, match=re.escape(refusal)):
+        reference_data.load_reference(session, SYSTEM, _write(tmp_path / "bad", doc))
 
 
 def test_an_item_missing_from_the_files_is_left_alone(session: Session, tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from instrument_drivers import family_registry
 from lims.i18n import _N
+from lims.judgement.units import BASES
 from lims.models import District, FoodCategory, Instrument, KitLot, Limit, SamplingPoint, Station, TestItem
 from lims.services.core import clock
 from lims.services.core.audit import Actor
@@ -319,6 +320,53 @@ def _flag(value: Any, what: str) -> bool:
     return value
 
 
+def _number_pair(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        and value[0] < value[1]
+    )
+
+
+def _method(method: Any, where: str) -> dict[str, Any]:
+    """An item's method parameters, with the settings the judgement reads checked here, so that a wrong one is
+    refused when the file is loaded (in the reader's language) rather than when a result is judged."""
+    if not isinstance(method, dict):
+        raise Invalid("reference_data.method_mapping", _N("{where}: method must be a mapping"), where=where)
+    if "absorbance_range" in method and not _number_pair(method["absorbance_range"]):
+        raise Invalid(
+            "reference_data.absorbance_range",
+            _N("{where}: absorbance_range must be [min, max] with min below max, got {value!r}"),
+            where=where,
+            value=method["absorbance_range"],
+        )
+    expressed = method.get("expressed_as")
+    measured = method.get("measured_as", expressed)
+    if measured != expressed:  # a conversion: both bases must be known
+        for name in (measured, expressed):
+            if name not in BASES:
+                raise Invalid(
+                    "reference_data.unknown_basis",
+                    _N("{where}: unknown basis of expression {name!r}; known: {known}"),
+                    where=where,
+                    name=name,
+                    known=", ".join(BASES),
+                )
+    for key, least in (("significant_figures", 1), ("decimals", 0)):
+        value = method.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < least):
+            raise Invalid(
+                "reference_data.rounding_figures",
+                _N("{where}: {key} must be a whole number of at least {least}, got {value!r}"),
+                where=where,
+                key=key,
+                least=least,
+                value=value,
+            )
+    return method
+
+
 def _load_items(session: Session, actor: Actor, docs: dict[str, Any], report: LoadReport) -> None:
     """Food categories, test items, limits and kit lots (shared by every district)."""
     categories: dict[str, FoodCategory] = {}
@@ -355,7 +403,7 @@ def _load_items(session: Session, actor: Actor, docs: dict[str, Any], report: Lo
                 "reference_method": str(it.get("reference_method") or ""),
                 "unit": it["unit"],
                 "banned": bool(it.get("banned", False)),
-                "method": it.get("method", {}),
+                "method": _method(it.get("method", {}), f"item {it['code']}"),
                 "retired": False,
             },
         )
