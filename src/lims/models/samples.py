@@ -23,6 +23,8 @@ class SampleData(SQLModel):
     batch: str = Field(default="", max_length=64, description="Batch / lot printed on the package")
     production_date: SaneDay | None = None
     supplier: str = Field(default="", max_length=200)
+    vendor: str = Field(default="", max_length=200, description="被检单位: the business the sample was taken from")
+    stall: str = Field(default="", max_length=64, description="摊位: the stall or counter at the sampling point")
     quantity: float | None = Field(default=None, ge=0, le=MAX_QUANTITY)
     quantity_unit: str = Field(default="kg", max_length=16)
     seal_number: str = Field(default="", max_length=32, description="备样封条号: the seal on the retained sample")
