@@ -1,7 +1,7 @@
-"""kit lots as stock with acceptance on receipt, and the quality-control runs that hold results
+"""quality-control runs per kit lot and batch, the results they hold, and blind proficiency samples
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0023
+Revises: 0022
 Create Date: 2026-12-02
 """
 
@@ -9,8 +9,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0021'
-down_revision = '0020'
+revision = '0023'
+down_revision = '0022'
 branch_labels = None
 depends_on = None
 
