@@ -13,7 +13,8 @@ both take ``checks=`` to run only some of them. The checks (their names are the 
 
 ``language``
     Interface text of the other language. Visible text nodes are walked, plus ``placeholder``, ``aria-label``,
-    ``title``, ``alt``, the value of ``input[type=submit|button|reset]`` and the document title. Data is
+    ``title``, ``alt`` and the value of ``input[type=submit|button|reset]`` (not the document title: it cannot
+    mark the product name it often holds as data). Data is
     exempt: anything inside ``[translate="no"]`` or ``.data`` (product names, codes, numbers, user names), and
     anything inside an element whose ``lang`` attribute names the other language (WCAG 3.1.2 "language of
     parts", e.g. the 中文 / English switch). On an ``en`` page any CJK character (ideographs or CJK/full-width
@@ -32,7 +33,8 @@ both take ``checks=`` to run only some of them. The checks (their names are the 
     Horizontal scroll: ``document.documentElement.scrollWidth > innerWidth``.
 ``script``
     Console errors, uncaught page errors, failed requests and sub-resources answered with 4xx/5xx since the page
-    was watched or last audited (the document itself may be an error page: its own status is not a problem).
+    was watched or last audited. The document itself may be an error page (its own status is not a problem), and
+    a request aborted by leaving the page (``net::ERR_ABORTED``, e.g. a live event stream) is not a failure.
 ``lang``
     ``<html lang>`` names the language the page is audited in.
 """
@@ -126,7 +128,6 @@ _TEXTS_JS = r"""
       out.push([el.value, where(el) + " @value"]);
     }
   }
-  if (document.title) out.push([document.title, "title"]);
   return out;
 }
 """
@@ -244,7 +245,7 @@ def watch(page: Any) -> Any:
             seen.errors.append(f"{response.status} for {response.request.resource_type} {response.url}")
 
     def on_failed(request: Any) -> None:
-        if request.resource_type != "document":
+        if request.resource_type != "document" and request.failure != "net::ERR_ABORTED":
             seen.errors.append(f"request failed: {request.url} ({request.failure})")
 
     page.on("console", on_console)

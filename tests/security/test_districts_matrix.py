@@ -209,6 +209,8 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
     ("GET", "/openapi.json"): [api_list("/openapi.json")],
     ("GET", "/docs"): [api_list("/docs")],
     ("MOUNT", "/static"): [api_list("/static/site.css")],
+    ("MOUNT", "/static/swagger"): [api_list("/static/swagger/swagger-ui.css")],
+    ("GET", "/favicon.ico"): [api_list("/favicon.ico")],
     # the pages
     ("GET", "/"): [page_list("/")],
     ("GET", "/trace"): [page_list("/trace")],

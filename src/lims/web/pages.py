@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from barcodes import gs1
 from lims.api.deps import SessionDep
 from lims.i18n import _N, render_message
+from lims.i18n import render as render_text
 from lims.services.cases import warnings
 from lims.services.core.errors import Busy, ServiceError, TooLarge
 from lims.services.public import scanning, trace
@@ -175,4 +176,5 @@ def not_found(request: Request, me: Viewer, path: str) -> Response:
     """Any other address: a page that says so (API addresses keep their JSON answer)."""
     if path.startswith("api/"):
         return JSONResponse({"detail": "Not Found"}, status_code=404)
-    return error_page(request, 404, f"there is no page at /{path}")
+    reason = render_text(_N("there is no page at {path}"), language(request), {"path": f"/{path}"})
+    return error_page(request, 404, reason)
