@@ -56,17 +56,22 @@ def test_register_accepts_a_scanned_gs1_code_and_reports_bad_input(app: Any) -> 
     assert bad_point.status_code == 422 and "未知抽样点" in bad_point.text  # the page is Chinese first
 
 
-def _events(client: TestClient, url: str, **headers: str) -> list[dict[str, Any]]:
+def _events(client: TestClient, url: str, kind: str = "result", **headers: str) -> list[dict[str, Any]]:
+    """The events of one kind ("result" or "held") a stream sends."""
     found = []
     with client.stream("GET", url, headers=headers) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
-        event_id = None
+        event_id, event = None, "message"
         for line in response.iter_lines():
             if line.startswith("id: "):
                 event_id = int(line[4:])
+            elif line.startswith("event: "):
+                event = line[7:]
             elif line.startswith("data: "):
-                found.append({"id": event_id, **json.loads(line[6:])})
+                if event == kind:
+                    found.append({"id": event_id, **json.loads(line[6:])})
+                event_id, event = None, "message"
     return found
 
 
