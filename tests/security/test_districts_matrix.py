@@ -277,7 +277,7 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
             may_add=frozenset({"notification_mark", "audit_event"}),
         )
     ],
-    ("GET", "/vehicle"): [page_list("/vehicle")],
+    ("GET", "/vehicle"): [page_list("/vehicle"), page_get("/vehicle?correct={t}", "label")],
     ("POST", "/vehicle/samples"): [page_write("/vehicle/samples", "point", {**SAMPLE, "point_code": "{t}"})],
     ("GET", "/vehicle/label/{label_id}.{fmt}"): [
         page_get(f"/vehicle/label/{{t}}.{fmt}", "label") for fmt in ("png", "svg", "pdf", "zpl")
@@ -286,6 +286,15 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
     ("POST", "/vehicle/tasks/{task_id}/arrived"): [page_write("/vehicle/tasks/{t}/arrived", "task")],
     ("POST", "/vehicle/held/{held_id}/assign"): [
         page_write("/vehicle/held/{t}/assign", "held", {"label_id": "{v_label}"})
+    ],
+    ("POST", "/vehicle/held/{held_id}/discard"): [
+        page_write("/vehicle/held/{t}/discard", "held", {"reason": "blank run of the strip"})
+    ],
+    ("GET", "/vehicle/held"): [page_list("/vehicle/held")],
+    ("POST", "/vehicle/samples/{label_id}/correction"): [
+        page_write(
+            "/vehicle/samples/{t}/correction", "label", {**SAMPLE, "product_name": "改名", "reason": "typing error"}
+        )
     ],
     ("GET", "/vehicle/events"): [page_list("/vehicle/events?seconds=1")],
     ("GET", "/{path:path}"): [page_list("/no-such-page"), page_list("/api/v1/no-such-thing")],
