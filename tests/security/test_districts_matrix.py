@@ -226,18 +226,22 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
     ("POST", "/logout"): [Probe("auth", "POST", "/logout", form={}, page=True)],
     ("GET", "/review"): [page_list("/review")],
     ("POST", "/review/results/{result_id}/{action}"): [
-        page_write(f"/review/results/{{t}}/{a}", "result", {"reason": "checked it"})
+        page_write(f"/review/results/{{t}}/{a}", "result", {"reason": "checked it", "confirm": "true"})
         for a in ("approve", "reject", "publish")
+    ],
+    ("POST", "/review/batch/{action}"): [
+        page_write(f"/review/batch/{a}", "result", {"ids": "{t}", "ack": "{t}", "confirm": "true"})
+        for a in ("approve", "publish")
     ],
     ("POST", "/review/corrections/{label_id}/{version}/{action}"): [
         page_write(f"/review/corrections/{{t}}/2/{a}", "corrected", {"reason": "checked it"})
         for a in ("approve", "reject")
     ],
     ("POST", "/review/warnings"): [
-        Probe("own", "POST", "/review/warnings", form=WARNING, page=True, may_add=WARNING_TABLES)
+        Probe("own", "POST", "/review/warnings", form={**WARNING, "confirm": "true"}, page=True, may_add=WARNING_TABLES)
     ],
     ("POST", "/review/warnings/{warning_id}/withdraw"): [
-        page_write("/review/warnings/{t}/withdraw", "warning", {"reason": "no longer applies"})
+        page_write("/review/warnings/{t}/withdraw", "warning", {"reason": "no longer applies", "confirm": "true"})
     ],
     ("GET", "/station"): [
         page_list("/station"),
