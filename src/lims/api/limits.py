@@ -56,10 +56,13 @@ CASE_PHOTOS = Limits(
     max_fields=24,
     max_part_size=16 * KIB,
 )
+# A consumer's report: a few short fields and at most one photo, held to a disposal photo's bound by the service.
+LEAD_FORM = Limits(body_bytes=2 * MAX_PHOTO_BYTES + FORM_OVERHEAD, max_files=1, max_fields=12, max_part_size=16 * KIB)
 
 ROUTES: dict[tuple[str, str], Limits] = {
     ("POST", "/api/v1/scan"): API_PHOTO,
     ("POST", "/trace/photo"): PAGE_PHOTO,
+    ("POST", "/trace/lead"): LEAD_FORM,
 }
 # Routes with an id in their path.
 PATTERNS: list[tuple[str, re.Pattern[str], Limits]] = [
