@@ -60,7 +60,7 @@ class Probe:
     method: str
     url: str
     target: str | None = None  # label, corrected, result, case, task, warning, held, point, serial, taskref, signed,
-    # user, station
+    # user, station, lead
     json: Any = None
     form: dict[str, str] | None = None
     files: dict[str, Any] | None = None
@@ -217,6 +217,16 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
     ("POST", "/trace/photo"): [Probe("public", "POST", "/trace/photo", files={"photo": NOT_AN_IMAGE}, page=True)],
     ("GET", "/trace/{code:path}"): [Probe("public", "GET", "/trace/{t}", "label", page=True)],
     ("GET", "/s/{label_id}"): [Probe("public", "GET", "{t}", "signed", page=True)],
+    ("POST", "/trace/lead"): [
+        Probe(
+            "own",
+            "POST",
+            "/trace/lead",
+            form={"code": "{v_label}", "what_happened": "本区消费者反映：菜叶发黄", "where_bought": "本区市场"},
+            page=True,
+            may_add=frozenset({"consumer_lead", "audit_event"}),
+        )
+    ],
     ("GET", "/warnings"): [page_list("/warnings")],
     ("GET", "/warnings.atom"): [page_list("/warnings.atom")],
     ("GET", "/login"): [page_list("/login")],
@@ -249,6 +259,11 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
         page_list("/station?point={o_point}"),
     ],
     ("GET", "/station/results.csv"): [page_list("/station/results.csv")],
+    ("GET", "/station/leads"): [page_list("/station/leads")],
+    ("POST", "/station/leads/{lead_id}/handled"): [
+        page_write("/station/leads/{t}/handled", "lead", {"note": "已核实"})
+    ],
+    ("GET", "/station/leads/{lead_id}/photo"): [page_get("/station/leads/{t}/photo", "lead")],
     ("POST", "/station/cases/{case_id}/{step}"): [
         page_write(
             "/station/cases/{t}/notice",
@@ -383,6 +398,7 @@ class Run:
             "signed": (links.sample_path(o.secret_label), links.sample_path(missing_label)),
             "user": (o.account, "nobody-here"),
             "station": (o.only_station, "ZZ99"),
+            "lead": (str(o.lead), str(MISSING_ID)),
         }[target]
 
     def _fill(self, value: Any, t: str) -> Any:

@@ -2,6 +2,7 @@
 
 from lims.models.audit import AuditChain, AuditEvent
 from lims.models.cases import CaseFile, FileContent, PositiveCase, PublicWarning
+from lims.models.leads import ConsumerLead
 from lims.models.notifications import NotificationMark
 from lims.models.plans import PlanTask, PlanVersion
 from lims.models.reference import (
@@ -23,6 +24,7 @@ __all__ = [
     "AuditChain",
     "AuditEvent",
     "CaseFile",
+    "ConsumerLead",
     "District",
     "FileContent",
     "FoodCategory",

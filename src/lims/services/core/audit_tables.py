@@ -18,6 +18,7 @@ from sqlmodel import Session, SQLModel, select
 
 from lims.models import (
     CaseFile,
+    ConsumerLead,
     District,
     FoodCategory,
     HeldReading,
@@ -69,6 +70,7 @@ AUDITED_MODELS: list[type[SQLModel]] = [
     Review,
     SampleVersion,
     NotificationMark,
+    ConsumerLead,
 ]
 
 # Every other table, with the reason it carries no state of its own to audit.
@@ -77,8 +79,8 @@ NOT_AUDITED: dict[str, str] = {
     "audit_chain": "the heads of the chains, checked against the events they name",
     "user_session": "short-lived sign-in sessions, deleted when they expire; signing in and revoking are not "
     "part of the record, and the account changes that revoke them are audited on the user",
-    "file_content": "the bytes of case files by SHA-256: each audited case_file row names the digest, and a "
-    "download is refused unless the bytes still hash to it",
+    "file_content": "the bytes of case files and of consumers' report photos by SHA-256: each audited case_file "
+    "and consumer_lead row names the digest, and a download is refused unless the bytes still hash to it",
     "label_counter": "numbering state of label ids: a wrong counter can only leave a gap or be refused as a "
     "duplicate label, never change a record",
 }
