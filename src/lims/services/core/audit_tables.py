@@ -23,6 +23,7 @@ from lims.models import (
     HeldReading,
     Instrument,
     KitLot,
+    KitStock,
     Limit,
     NotificationMark,
     PlanTask,
@@ -35,6 +36,8 @@ from lims.models import (
     SampleVersion,
     SamplingPoint,
     Station,
+    StockAlert,
+    StockMovement,
     TestItem,
     TestResult,
     TrademarkRecord,
@@ -69,6 +72,9 @@ AUDITED_MODELS: list[type[SQLModel]] = [
     Review,
     SampleVersion,
     NotificationMark,
+    KitStock,
+    StockMovement,
+    StockAlert,
 ]
 
 # Every other table, with the reason it carries no state of its own to audit.
