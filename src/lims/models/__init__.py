@@ -18,6 +18,7 @@ from lims.models.reference import (
 from lims.models.registry import Product, TrademarkRecord
 from lims.models.results import HeldReading, Review, TestResult
 from lims.models.samples import LabelCounter, Sample, SampleVersion
+from lims.models.stock import KitStock, StockAlert, StockMovement
 from lims.models.users import User, UserSession
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "HeldReading",
     "Instrument",
     "KitLot",
+    "KitStock",
     "LabelCounter",
     "Limit",
     "NotificationMark",
@@ -44,6 +46,8 @@ __all__ = [
     "SampleVersion",
     "SamplingPoint",
     "Station",
+    "StockAlert",
+    "StockMovement",
     "TestItem",
     "TestResult",
     "TrademarkRecord",

@@ -24,6 +24,7 @@ from lims.models import (
     HeldReading,
     Instrument,
     KitLot,
+    KitStock,
     Limit,
     NotificationMark,
     PlanTask,
@@ -36,6 +37,8 @@ from lims.models import (
     SampleVersion,
     SamplingPoint,
     Station,
+    StockAlert,
+    StockMovement,
     TestItem,
     TestResult,
     TrademarkRecord,
@@ -71,6 +74,9 @@ AUDITED_MODELS: list[type[SQLModel]] = [
     SampleVersion,
     NotificationMark,
     ConsumerLead,
+    KitStock,
+    StockMovement,
+    StockAlert,
 ]
 
 # Every other table, with the reason it carries no state of its own to audit.

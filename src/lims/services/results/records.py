@@ -19,6 +19,7 @@ from lims.services.access.auth import require_role
 from lims.services.core import atomic, audit, clock, dates, visibility
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Conflict, Invalid, NotFound
+from lims.services.lab import stock
 from lims.services.reference import reference_data
 from lims.services.results import judging, workflow
 from lims.services.samples import sampling
@@ -237,13 +238,21 @@ def submit(
         supersedes_id=retest_of.id if retest_of else None,
         correction_reason="retest after rejection" if retest_of else "",
     )
+    # Everything is checked: take the test's units of a stock-tracked lot (refused when it may not be used), in
+    # this transaction, and book them with the stored result's id.
+    taken = stock.consume(session, actor, kit, item, sample.district_id, day) if kit is not None else None
     if awaiting:
         assert previous is not None
-        return _attach_repeat(session, actor, previous, result, item)
+        primary = _attach_repeat(session, actor, previous, result, item)
+        if taken is not None:
+            stock.record_use(session, actor, taken, result)
+        return primary
     session.add(result)
     session.flush()
     _ask_repeats(session, result, item)
     audit.record(session, actor, result, "submit", None)
+    if taken is not None:
+        stock.record_use(session, actor, taken, result)
     return result
 
 

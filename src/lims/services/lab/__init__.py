@@ -1,0 +1,1 @@
+"""Lab management: kit and reagent lots as stock (and, beside it, quality control)."""
