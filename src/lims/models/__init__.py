@@ -4,6 +4,7 @@ from lims.models.audit import AuditChain, AuditEvent
 from lims.models.cases import CaseFile, FileContent, PositiveCase, PublicWarning
 from lims.models.notifications import NotificationMark
 from lims.models.plans import PlanTask, PlanVersion
+from lims.models.qc import BlindSample, ControlRun
 from lims.models.reference import (
     District,
     FoodCategory,
@@ -22,7 +23,9 @@ from lims.models.users import User, UserSession
 __all__ = [
     "AuditChain",
     "AuditEvent",
+    "BlindSample",
     "CaseFile",
+    "ControlRun",
     "District",
     "FileContent",
     "FoodCategory",

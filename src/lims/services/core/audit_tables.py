@@ -17,7 +17,9 @@ from typing import Any
 from sqlmodel import Session, SQLModel, select
 
 from lims.models import (
+    BlindSample,
     CaseFile,
+    ControlRun,
     District,
     FoodCategory,
     HeldReading,
@@ -69,6 +71,8 @@ AUDITED_MODELS: list[type[SQLModel]] = [
     Review,
     SampleVersion,
     NotificationMark,
+    ControlRun,
+    BlindSample,
 ]
 
 # Every other table, with the reason it carries no state of its own to audit.
