@@ -98,6 +98,8 @@ NOT_AN_IMAGE = ("x.png", b"not an image at all", "image/png")
 A_PDF = ("report.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")
 A_PHOTO = ("p.png", small_png(), "image/png")
 WARNING_TABLES = frozenset({"public_warning", "audit_event"})
+OPC_CONTROL = {"item_code": "OPC", "kind": "blank", "raw": {"control_dA": 0.6}}
+QC_TABLES = frozenset({"qc_control_run", "audit_event"})
 ACCOUNT = {"username": "cross-district-probe", "password": "Zebra-Lantern-Quartz-2026", "full_name": "probe"}
 
 ROUTES: dict[tuple[str, str], list[Probe]] = {
@@ -189,6 +191,29 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
     ],
     ("GET", "/api/v1/reference/items"): [api_list("/api/v1/reference/items")],
     ("GET", "/api/v1/plans"): [api_list("/api/v1/plans")],
+    # quality control: control runs, holds, history per kit lot (kit lots are shared), blind samples, verification
+    ("POST", "/api/v1/qc/controls"): [
+        api_write("/api/v1/qc/controls", "serial", {**OPC_CONTROL, "instrument_serial": "{t}"}),
+        Probe("own", "POST", "/api/v1/qc/controls", json=OPC_CONTROL, may_add=QC_TABLES),
+    ],
+    ("GET", "/api/v1/qc/controls"): [api_list("/api/v1/qc/controls"), api_list("/api/v1/qc/controls?item=OPC")],
+    ("GET", "/api/v1/qc/status"): [api_list("/api/v1/qc/status?item=OPC"), api_list("/api/v1/qc/status?item=CLB")],
+    ("GET", "/api/v1/qc/lots/{lot_id}/controls"): [api_list("/api/v1/qc/lots/1/controls")],
+    ("GET", "/api/v1/qc/lots/{lot_id}/chart.svg"): [api_list("/api/v1/qc/lots/1/chart.svg")],
+    ("POST", "/api/v1/qc/blind"): [
+        api_write(
+            "/api/v1/qc/blind", "label", {"sample_label_id": "{t}", "item_code": "OPC", "true_outcome": "positive"}
+        ),
+        Probe(
+            "own",
+            "POST",
+            "/api/v1/qc/blind",
+            json={"sample_label_id": "{v_label}", "item_code": "OPC", "true_outcome": "negative"},
+            may_add=frozenset({"qc_blind_sample", "audit_event"}),
+        ),
+    ],
+    ("GET", "/api/v1/qc/blind"): [api_list("/api/v1/qc/blind")],
+    ("GET", "/api/v1/qc/verification"): [api_list("/api/v1/qc/verification")],
     ("GET", "/api/v1/day-sheet"): [api_list("/api/v1/day-sheet")],
     ("GET", "/api/v1/progress"): [api_list("/api/v1/progress?month=2026-12")],
     ("POST", "/api/v1/tasks/urgent"): [

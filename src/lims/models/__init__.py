@@ -5,6 +5,7 @@ from lims.models.cases import CaseFile, FileContent, PositiveCase, PublicWarning
 from lims.models.leads import ConsumerLead
 from lims.models.notifications import NotificationMark
 from lims.models.plans import PlanTask, PlanVersion
+from lims.models.qc import BlindSample, ControlRun
 from lims.models.reference import (
     District,
     FoodCategory,
@@ -24,8 +25,10 @@ from lims.models.users import User, UserSession
 __all__ = [
     "AuditChain",
     "AuditEvent",
+    "BlindSample",
     "CaseFile",
     "ConsumerLead",
+    "ControlRun",
     "District",
     "FileContent",
     "FoodCategory",

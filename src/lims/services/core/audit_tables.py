@@ -17,8 +17,10 @@ from typing import Any
 from sqlmodel import Session, SQLModel, select
 
 from lims.models import (
+    BlindSample,
     CaseFile,
     ConsumerLead,
+    ControlRun,
     District,
     FoodCategory,
     HeldReading,
@@ -77,6 +79,8 @@ AUDITED_MODELS: list[type[SQLModel]] = [
     KitStock,
     StockMovement,
     StockAlert,
+    ControlRun,
+    BlindSample,
 ]
 
 # Every other table, with the reason it carries no state of its own to audit.

@@ -19,7 +19,7 @@ from lims.services.access.auth import require_role
 from lims.services.core import atomic, audit, clock, dates, visibility
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Conflict, Invalid, NotFound
-from lims.services.lab import stock
+from lims.services.lab import qc, stock
 from lims.services.reference import reference_data
 from lims.services.results import judging, workflow
 from lims.services.samples import sampling
@@ -425,6 +425,8 @@ def public_views(session: Session, results: list[TestResult]) -> list[ResultPubl
     items = {i.id: i for i in session.exec(select(TestItem))}
     points = {p.id: p for p in session.exec(select(SamplingPoint))}
     instruments = {i.id: i for i in session.exec(select(Instrument))}
+    waiting = [r for r in results if r.status in (ResultStatus.TESTED, ResultStatus.APPROVED)]
+    held = qc.holds(session, waiting)
     views = []
     for r in results:
         sample = samples[r.sample_id]
@@ -459,6 +461,8 @@ def public_views(session: Session, results: list[TestResult]) -> list[ResultPubl
                 repeat_runs=r.repeat_runs,
                 repeat_state=r.repeat_state,
                 repeat_of_id=r.repeat_of_id,
+                qc_hold=held[int(r.id or 0)].code if int(r.id or 0) in held else None,
+                qc_hold_kinds=list(held[int(r.id or 0)].kinds) if int(r.id or 0) in held else [],
             )
         )
     return views
