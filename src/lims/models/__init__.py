@@ -2,6 +2,7 @@
 
 from lims.models.audit import AuditChain, AuditEvent
 from lims.models.cases import CaseFile, FileContent, PositiveCase, PublicWarning
+from lims.models.instruments import CalibrationRecord, MaintenanceRecord, ReadingImport
 from lims.models.notifications import NotificationMark
 from lims.models.plans import PlanTask, PlanVersion
 from lims.models.reference import (
@@ -22,6 +23,7 @@ from lims.models.users import User, UserSession
 __all__ = [
     "AuditChain",
     "AuditEvent",
+    "CalibrationRecord",
     "CaseFile",
     "District",
     "FileContent",
@@ -31,12 +33,14 @@ __all__ = [
     "KitLot",
     "LabelCounter",
     "Limit",
+    "MaintenanceRecord",
     "NotificationMark",
     "PlanTask",
     "PlanVersion",
     "PositiveCase",
     "Product",
     "PublicWarning",
+    "ReadingImport",
     "Review",
     "Sample",
     "SampleVersion",

@@ -17,6 +17,7 @@ from typing import Any
 from sqlmodel import Session, SQLModel, select
 
 from lims.models import (
+    CalibrationRecord,
     CaseFile,
     District,
     FoodCategory,
@@ -24,12 +25,14 @@ from lims.models import (
     Instrument,
     KitLot,
     Limit,
+    MaintenanceRecord,
     NotificationMark,
     PlanTask,
     PlanVersion,
     PositiveCase,
     Product,
     PublicWarning,
+    ReadingImport,
     Review,
     Sample,
     SampleVersion,
@@ -55,6 +58,9 @@ AUDITED_MODELS: list[type[SQLModel]] = [
     Limit,
     KitLot,
     Instrument,
+    CalibrationRecord,
+    MaintenanceRecord,
+    ReadingImport,
     User,
     Sample,
     TestResult,
