@@ -2,6 +2,7 @@
 
 from lims.models.audit import AuditChain, AuditEvent
 from lims.models.cases import CaseFile, FileContent, PositiveCase, PublicWarning
+from lims.models.instruments import CalibrationRecord, MaintenanceRecord, ReadingImport
 from lims.models.leads import ConsumerLead
 from lims.models.notifications import NotificationMark
 from lims.models.plans import PlanTask, PlanVersion
@@ -26,6 +27,7 @@ __all__ = [
     "AuditChain",
     "AuditEvent",
     "BlindSample",
+    "CalibrationRecord",
     "CaseFile",
     "ConsumerLead",
     "ControlRun",
@@ -38,12 +40,14 @@ __all__ = [
     "KitStock",
     "LabelCounter",
     "Limit",
+    "MaintenanceRecord",
     "NotificationMark",
     "PlanTask",
     "PlanVersion",
     "PositiveCase",
     "Product",
     "PublicWarning",
+    "ReadingImport",
     "Review",
     "Sample",
     "SampleVersion",
