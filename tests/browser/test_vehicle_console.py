@@ -50,6 +50,16 @@ def _reading(sequence: int, label_id: str | None = None, **raw: float) -> Readin
     )
 
 
+# What the page cost to load: the document and what it pulled in, not the live stream or the photo scan.
+WEIGHT = """() => {
+  const entries = [...performance.getEntriesByType("navigation"), ...performance.getEntriesByType("resource")]
+    .filter((e) => !["eventsource", "xmlhttprequest", "fetch"].includes(e.initiatorType));
+  const nav = performance.getEntriesByType("navigation")[0];
+  return { bytes: entries.reduce((sum, e) => sum + (e.transferSize || e.encodedBodySize || 0), 0),
+           load_ms: Math.round(nav.loadEventEnd - nav.startTime) };
+}"""
+
+
 def _targets_ok(page: Any, name: str) -> None:
     for viewport in (PHONE, LAPTOP):
         page.set_viewport_size(viewport)
@@ -67,6 +77,12 @@ def test_tester_walks_the_console_at_the_stall(new_page: Any, session: Session, 
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     sign_in(page, "tester")
     assert page.url.endswith("/vehicle")
+    cold = page.evaluate(WEIGHT)
+    page.reload()
+    warm = page.evaluate(WEIGHT)
+    print(f"vehicle page ({lang}): cold {cold['bytes']} B in {cold['load_ms']} ms,", end=" ")
+    print(f"warm {warm['bytes']} B in {warm['load_ms']} ms")
+    assert cold["bytes"] < 40_000, cold  # light enough for a weak signal at a market
     _targets_ok(page, "vehicle")
     screenshot(page, f"vehicle-{lang}")
 
