@@ -64,7 +64,10 @@
     location.href = target + encodeURIComponent(code.trim());
   }
   document.querySelectorAll("[data-autosubmit]").forEach(function (input) {
-    input.addEventListener("change", function () { if (input.files && input.files.length) input.form.submit(); });
+    input.addEventListener("change", function () {
+      if (!input.files || !input.files.length) return;
+      if (input.form.requestSubmit) input.form.requestSubmit(); else input.form.submit();  // upload.js may shrink it first
+    });
   });
   if (!("BarcodeDetector" in window) || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) return;
   document.querySelectorAll("[data-camera]").forEach(function (box) {
