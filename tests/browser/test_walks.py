@@ -50,8 +50,6 @@ KNOWN: dict[tuple[str, str], str] = {
     "marked as data; the method line mixes languages ('national method' on the Chinese page, the Chinese method "
     "name on the English one)",
     ("sample", "language"): "trace page (signed sample link): the same product name, brand and method line",
-    ("vehicle", "axe"): "vehicle page: the scrolling .table-wrap has no keyboard access (scrollable-region-focusable; "
-    "tabindex=0 and a label, or the phone card layout)",
     ("review", "language"): "review page: the product name in each result's heading is not marked as data",
     ("station", "language"): "station page: the product name in a notification line is not marked as data",
 }
