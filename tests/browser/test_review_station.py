@@ -4,6 +4,7 @@ countdown, the history, the hotspot scale and the map."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from tests.browser.conftest import LAPTOP, PHONE, screenshot, sign_in
+from tests.browser.conftest import LAPTOP, PHONE, SCREENSHOTS, screenshot, sign_in
 from tests.core.helpers import NEGATIVE_OPC, POSITIVE_OPC, act, register, submit
 from tests.web.test_review import _flagged
 
@@ -46,6 +47,31 @@ TARGETS_JS = r"""
   return out;
 }
 """
+
+
+# Bytes the browser received for the document and its files, and the time to the load event, as it measures them.
+WEIGHT_JS = r"""
+() => {
+  const nav = performance.getEntriesByType("navigation")[0];
+  const files = performance.getEntriesByType("resource");
+  const body = (e) => e.transferSize || e.encodedBodySize || 0;
+  return {
+    document: nav.encodedBodySize,
+    transferred: body(nav) + files.reduce((n, e) => n + body(e), 0),
+    load_ms: Math.round(nav.loadEventEnd - nav.startTime),
+  };
+}
+"""
+
+
+def weigh(page: Any, path: str) -> dict[str, Any]:
+    """The page's weight and load time, cold (a fresh context) and warm (loaded again)."""
+    page.goto(path)
+    cold = page.evaluate(WEIGHT_JS)
+    page.reload()
+    warm = page.evaluate(WEIGHT_JS)
+    assert cold["document"] < 40 * 1024, f"{path}: {cold}"
+    return {"path": path, "cold": cold, "warm": warm}
 
 
 def check(page: Any, lang: str) -> None:
@@ -136,3 +162,13 @@ def test_reviewer_batch_and_station_board(
     assert re.fullmatch(r"(29|30) min left", station.locator(".countdown").first.inner_text())
     check(station, "en")
     screenshot(station, "station-board-en")
+
+    weights = [weigh(new_page(), "/login")]
+    fresh = new_page()
+    sign_in(fresh, "reviewer")
+    weights.append(weigh(fresh, "/review"))
+    fresh = new_page()
+    sign_in(fresh, "station")
+    weights.append(weigh(fresh, "/station"))
+    SCREENSHOTS.parent.mkdir(parents=True, exist_ok=True)
+    (SCREENSHOTS.parent / "weights-review-station.json").write_text(json.dumps(weights, indent=1))
