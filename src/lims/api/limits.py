@@ -57,6 +57,8 @@ CASE_PHOTOS = Limits(
     max_fields=24,
     max_part_size=16 * KIB,
 )
+# A consumer's report: a few short fields and at most one photo, held to a disposal photo's bound by the service.
+LEAD_FORM = Limits(body_bytes=2 * MAX_PHOTO_BYTES + FORM_OVERHEAD, max_files=1, max_fields=12, max_part_size=16 * KIB)
 
 # A reviewer's batch: each selected result's id and, for a flagged one, its own acknowledgement.
 REVIEW_BATCH = Limits(body_bytes=64 * KIB, max_files=0, max_fields=2 * MAX_BATCH + 16, max_part_size=1 * KIB)
@@ -66,6 +68,7 @@ ROUTES: dict[tuple[str, str], Limits] = {
     ("POST", "/trace/photo"): PAGE_PHOTO,
     ("POST", "/review/batch/approve"): REVIEW_BATCH,
     ("POST", "/review/batch/publish"): REVIEW_BATCH,
+    ("POST", "/trace/lead"): LEAD_FORM,
 }
 # Routes with an id in their path.
 PATTERNS: list[tuple[str, re.Pattern[str], Limits]] = [
