@@ -12,16 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
+from tests.browser.audit import audit, watch
 from tests.browser.conftest import LAPTOP, PHONE, SCREENSHOTS, screenshot, sign_in
 from tests.core.helpers import NEGATIVE_OPC, POSITIVE_OPC, act, register, submit
 from tests.web.test_review import _flagged
 
 pytestmark = pytest.mark.browser
-
-try:  # the shared page audit, once it is there
-    from tests.browser.audit import audit as shared_audit
-except ImportError:  # pragma: no cover - until then, the size and scroll checks below
-    shared_audit = None
 
 # Every visible field and button of the page's own part (the header and footer are everyone's) at least 44 px
 # tall (a checkbox through its label), every link at least 24 x 24.
@@ -75,15 +71,15 @@ def weigh(page: Any, path: str) -> dict[str, Any]:
 
 
 def check(page: Any, lang: str) -> None:
-    """The page at both widths: no small targets, no horizontal scroll (and the shared audit when it exists)."""
+    """The page at both widths: the shared page audit (language, targets, axe-core, scroll, script errors), and
+    the targets of the page's own part once more with what they measure."""
     for viewport in (PHONE, LAPTOP):
         page.set_viewport_size(viewport)
         page.wait_for_timeout(50)
         small = page.evaluate(TARGETS_JS)
         assert small == [], f"{page.url} at {viewport['width']} px: {small}"
         assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
-        if shared_audit is not None:
-            shared_audit(page, lang)
+        audit(page, lang)
     page.set_viewport_size(PHONE)
 
 
@@ -98,7 +94,7 @@ def test_reviewer_batch_and_station_board(
     positive_sample = register(client, headers["tester"], product_name="油麦菜", vendor="x蔬菜经营部", stall="B-7")
     positive = submit(client, headers["tester"], positive_sample["label_id"], POSITIVE_OPC)["id"]
 
-    reviewer = new_page()
+    reviewer = watch(new_page())
     sign_in(reviewer, "reviewer")
     reviewer.goto("/review?flags=")
     check(reviewer, "zh")
@@ -140,7 +136,7 @@ def test_reviewer_batch_and_station_board(
     reviewer.goto("/review?lang=zh")
     assert act(client, headers["reviewer"], flagged, "publish").status_code == 200
 
-    station = new_page()
+    station = watch(new_page())
     sign_in(station, "station")
     station.goto("/station")
     card = station.locator("[data-case]").first
