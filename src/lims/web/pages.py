@@ -314,4 +314,5 @@ def not_found(request: Request, me: Viewer, path: str) -> Response:
     """Any other address: a page that says so (API addresses keep their JSON answer)."""
     if path.startswith("api/"):
         return JSONResponse({"detail": "Not Found"}, status_code=404)
-    return error_page(request, 404, f"there is no page at /{path}")
+    reason = render_i18n(_N("there is no page at {path}"), language(request), {"path": f"/{path}"})
+    return error_page(request, 404, reason)

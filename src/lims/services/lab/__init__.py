@@ -1,0 +1,1 @@
+"""Lab management: kit-lot stock, quality control, instruments and their calibration, method verification."""
