@@ -25,7 +25,14 @@ from sqlmodel import Session, col, func, select
 from lims.i18n import _N
 from lims.models import District, KitLot, KitStock, StockAlert, StockMovement, TestItem, TestResult
 from lims.models.common import Role
-from lims.models.stock import WRITE_OFF_REASONS, Acceptance, AlertCondition, MovementKind, StockLevel
+from lims.models.stock import (
+    WRITE_OFF_REASONS,
+    Acceptance,
+    AlertCondition,
+    KitLotPublic,
+    MovementKind,
+    StockLevel,
+)
 from lims.services.access import districts
 from lims.services.access.auth import require_role
 from lims.services.cases import notifications
@@ -81,8 +88,8 @@ def holding_of(session: Session, district_id: int, kit_lot_id: int) -> KitStock 
 
 
 def holding(session: Session, actor: Actor, kit_lot_id: int) -> KitStock:
-    """The actor's district's holding of the lot, or NotFound (another district's holding is not seen)."""
-    kit_lot(session, kit_lot_id)
+    """The actor's district's holding of the lot, or NotFound (another district's holding is not seen; a lot that
+    does not exist is answered alike)."""
     found = holding_of(session, _district_id(session, actor), kit_lot_id)
     if found is None:
         raise NotFound(
@@ -400,6 +407,18 @@ def record_use(session: Session, actor: Actor, taken: Taken, result: TestResult)
     return movement
 
 
+def units_by_tests(session: Session, district_id: int) -> dict[str, int]:
+    """Units each kit lot the district holds has given to tests so far, by lot number."""
+    rows = session.exec(
+        select(KitLot.lot, func.sum(StockMovement.quantity))
+        .join(KitStock, col(KitStock.id) == col(StockMovement.kit_stock_id))
+        .join(KitLot, col(KitLot.id) == col(KitStock.kit_lot_id))
+        .where(StockMovement.district_id == district_id, StockMovement.kind == MovementKind.CONSUMED)
+        .group_by(col(KitLot.lot))
+    ).all()
+    return {str(lot): -int(total or 0) for lot, total in rows}
+
+
 # Levels and alerts ---------------------------------------------------------------------------------------------
 
 
@@ -460,6 +479,36 @@ def _level(lot: KitLot, item: TestItem, stock: KitStock, received: int, used: in
         usable=problem is None,
         refusal=problem.reason if problem is not None else "",
     )
+
+
+def level_of(session: Session, stock: KitStock) -> StockLevel:
+    """One holding's level (what the API answers after a change)."""
+    return _levels(session, stock.district_id, stock)[0]
+
+
+def kit_lots(session: Session, actor: Actor, *, include_expired: bool = False) -> list[KitLotPublic]:
+    """Every kit lot (reference data shared by every district; by default those not expired in the reader's
+    district), with whether the reader's district holds it."""
+    require_role(actor, Role.ADMIN, Role.TESTER, Role.REVIEWER)
+    district_id = _district_id(session, actor)
+    today = _today(session, district_id)
+    held = set(session.exec(select(KitStock.kit_lot_id).where(KitStock.district_id == district_id)).all())
+    statement = select(KitLot, TestItem).join(TestItem, col(TestItem.id) == col(KitLot.item_id))
+    if not include_expired:
+        statement = statement.where(col(KitLot.expires_on) >= today)
+    return [
+        KitLotPublic(
+            id=int(lot.id or 0),
+            item_code=item.code,
+            lot=lot.lot,
+            manufacturer=lot.manufacturer,
+            expires_on=lot.expires_on,
+            storage_condition=lot.storage_condition,
+            shelf_life_after_opening_days=lot.shelf_life_after_opening_days,
+            held=lot.id in held,
+        )
+        for lot, item in session.exec(statement.order_by(col(TestItem.code), col(KitLot.lot))).all()
+    ]
 
 
 def _levels(session: Session, district_id: int, only: KitStock | None = None) -> list[StockLevel]:
@@ -583,6 +632,12 @@ def alerts(session: Session, actor: Actor, *, unread_only: bool = True, limit: i
         )
         for a in rows
     ]
+
+
+def mark_alerts_read(session: Session, actor: Actor) -> datetime:
+    """Mark the administrator's stock conditions read up to now (the user's one notification mark)."""
+    _admin(actor)
+    return notifications.mark_read(session, actor)
 
 
 # Monthly reconciliation -----------------------------------------------------------------------------------------
