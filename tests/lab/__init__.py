@@ -1,0 +1,1 @@
+"""Tests of lab management: quality control, Westgard rules, method verification."""

@@ -2,8 +2,11 @@
 
 from lims.models.audit import AuditChain, AuditEvent
 from lims.models.cases import CaseFile, FileContent, PositiveCase, PublicWarning
+from lims.models.instruments import CalibrationRecord, MaintenanceRecord, ReadingImport
+from lims.models.leads import ConsumerLead
 from lims.models.notifications import NotificationMark
 from lims.models.plans import PlanTask, PlanVersion
+from lims.models.qc import BlindSample, ControlRun
 from lims.models.reference import (
     District,
     FoodCategory,
@@ -23,7 +26,11 @@ from lims.models.users import User, UserSession
 __all__ = [
     "AuditChain",
     "AuditEvent",
+    "BlindSample",
+    "CalibrationRecord",
     "CaseFile",
+    "ConsumerLead",
+    "ControlRun",
     "District",
     "FileContent",
     "FoodCategory",
@@ -33,12 +40,14 @@ __all__ = [
     "KitStock",
     "LabelCounter",
     "Limit",
+    "MaintenanceRecord",
     "NotificationMark",
     "PlanTask",
     "PlanVersion",
     "PositiveCase",
     "Product",
     "PublicWarning",
+    "ReadingImport",
     "Review",
     "Sample",
     "SampleVersion",

@@ -211,6 +211,12 @@ class InstrumentBase(SQLModel):
     family: str
     model: str = ""
     connection_url: str = ""
+    location: str = Field(
+        default="",
+        max_length=100,
+        sa_column_kwargs={"server_default": ""},
+        description="Where the instrument stands: the lab, the detection vehicle, a station",
+    )
     calibration_due: date
 
 

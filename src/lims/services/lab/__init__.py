@@ -1,1 +1,1 @@
-"""Lab management: kit and reagent lots as stock (and, beside it, quality control)."""
+"""Lab management: kit-lot stock, quality control, instruments and their calibration, method verification."""

@@ -173,6 +173,16 @@ def store(session: Session, reading: Reading) -> Stored:
     return _store_each(session, [reading])[0]
 
 
+def store_readings(session: Session, readings: list[Reading]) -> list[Stored]:
+    """`store` for each of `readings` in the caller's transaction (an imported file's records)."""
+    return _store_each(session, readings)
+
+
+def stored_keys(session: Session, readings: list[Reading]) -> set[tuple[str, int]]:
+    """The keys of those of `readings` that are stored already (as results or held readings)."""
+    return set(_existing(session, readings))
+
+
 def store_record(engine: Engine, readings: list[Reading], *, new_limit: int | None = None) -> list[Stored]:
     """Store the readings of one instrument record in one transaction, committed when this returns.
 
