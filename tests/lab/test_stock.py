@@ -342,6 +342,7 @@ def test_a_demo_day_takes_exactly_the_tests_run_and_the_month_balances(engine: E
         with Session(engine) as session:
             admin = _actor(session, "admin")
             levels = {lv.lot: lv for lv in stock.stock_levels(session, admin)}
+            written_off = {r.lot: sum(r.difference.values()) for r in stock.reconcile(session, admin, "2026-12").lots}
             for lot, level in levels.items():
                 kit = _lot(session, lot)
                 runs = session.exec(
@@ -351,7 +352,8 @@ def test_a_demo_day_takes_exactly_the_tests_run_and_the_month_balances(engine: E
                     )
                 ).all()
                 # one card per run of the day (a repeat is a run; a correction re-reads the same card)
-                assert level.received - level.remaining == len(runs) == summary.stock_used.get(lot, 0), lot
+                taken = level.received - level.remaining - written_off[lot]  # controls' cards are QC, not tests
+                assert taken == len(runs) == summary.stock_used.get(lot, 0), lot
             report = stock.reconcile(session, admin, "2026-12")
             assert report.balanced
             for row in report.lots:
@@ -376,3 +378,17 @@ def test_a_demo_day_takes_exactly_the_tests_run_and_the_month_balances(engine: E
             data = ResultSubmit(sample_label_id=label.label_id, item_code=item.code, raw=NEGATIVE_CARD, kit_lot=used)
             with pytest.raises(stock.LotExhausted, match=f"kit lot {used} is used up"):
                 records.submit(session, tester, data)
+
+
+def test_a_control_run_takes_its_card_as_qc_even_before_acceptance(
+    client: TestClient, headers: dict, engine: Engine
+) -> None:
+    lot_id = _stocked(engine, 2, accept=False)
+    body = {"item_code": "CLB", "kit_lot": "CLB-2611A", "kind": "negative", "raw": NEGATIVE_CARD}
+    assert client.post("/api/v1/qc/controls", json=body, headers=headers["tester"]).status_code == 201
+    assert _remaining(engine, lot_id) == 1
+    with Session(engine) as session:
+        admin = _actor(session, "admin")
+        year, month = clock.this_month(clock.zone_of(session, admin.district_id))
+        row = next(r for r in stock.reconcile(session, admin, f"{year:04d}-{month:02d}").lots if r.kit_lot_id == lot_id)
+        assert row.qc == 1 and row.difference == {"qc": 1} and row.units_by_tests == 0

@@ -57,8 +57,13 @@ def _print_level(level: StockLevel, as_json: bool) -> None:
         )
         + (" " + i18n.gettext(_N("[low]"), lang) if level.low else "")
         + (" " + i18n.gettext(_N("[near expiry]"), lang) if level.near_expiry else "")
-        + (f" — {level.refusal}" if level.refusal and lang == "en" else "")
+        + (f" — {_refusal_text(level, lang)}" if level.refusal_code else "")
     )
+
+
+def _refusal_text(level: StockLevel, lang: str) -> str:
+    """Why the lot is refused now, in the reader's language."""
+    return stock.refusal_text(level.refusal_code, level.refusal_params, lang) or level.refusal
 
 
 ACCEPTANCE = {"pending": _N("awaiting acceptance"), "accepted": _N("accepted"), "rejected": _N("rejected")}

@@ -156,7 +156,9 @@ class StockLevel(SQLModel):
     low: bool
     near_expiry: bool
     usable: bool
-    refusal: str = Field(default="", description="Why a result on this lot would be refused now, if it would")
+    refusal: str = Field(default="", description="Why a result on this lot would be refused now (in English)")
+    refusal_code: str = Field(default="", description="The refusal's code, to show it in the reader's language")
+    refusal_params: dict[str, Any] = Field(default_factory=dict)
 
 
 class KitLotPublic(SQLModel):

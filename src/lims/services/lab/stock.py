@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
+from lims import i18n
 from lims.i18n import _N
 from lims.models import District, KitLot, KitStock, StockAlert, StockMovement, TestItem, TestResult
 from lims.models.common import Role
@@ -48,6 +49,27 @@ NEAR_EXPIRY_DAYS = 30
 RATE_DAYS = 14
 MAX_UNITS = 100_000
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+NOT_ACCEPTED = _N("kit lot {lot} has not passed its check on receipt: record its acceptance before its first use")
+REJECTED = _N("kit lot {lot} was rejected on receipt and may not be used")
+EXPIRED = _N("kit lot {lot} expired on {expires_on}; tested on {tested_on}")
+PAST_SHELF_LIFE = _N("kit lot {lot} was opened on {opened_on} and keeps {days} days once opened; tested on {tested_on}")
+EXHAUSTED = _N("kit lot {lot} is used up ({remaining} left, a test uses {units}): receive more or use another lot")
+# Why a result may not be recorded on a lot, by code (the levels carry the code, readers see the text).
+REFUSALS = {
+    "stock.not_accepted": NOT_ACCEPTED,
+    "stock.rejected": REJECTED,
+    "stock.expired": EXPIRED,
+    "stock.past_shelf_life": PAST_SHELF_LIFE,
+    "stock.exhausted": EXHAUSTED,
+}
+
+
+def refusal_text(code: str, params: dict[str, Any], lang: str) -> str:
+    """A refusal of the levels (`StockLevel.refusal_code` and `refusal_params`) in `lang`; "" for another code."""
+    message = REFUSALS.get(code)
+    return i18n.render(message, lang, params) if message else ""
 
 
 class LotRefused(Invalid):
@@ -323,24 +345,22 @@ def _refusal(lot: KitLot, stock: KitStock, day: date) -> LotRefused:
     if stock.acceptance == Acceptance.PENDING:
         return LotRefused(
             "stock.not_accepted",
-            _N("kit lot {lot} has not passed its check on receipt: record its acceptance before its first use"),
+            NOT_ACCEPTED,
             lot=lot.lot,
         )
     if stock.acceptance == Acceptance.REJECTED:
-        return LotRefused(
-            "stock.rejected", _N("kit lot {lot} was rejected on receipt and may not be used"), lot=lot.lot
-        )
+        return LotRefused("stock.rejected", REJECTED, lot=lot.lot)
     if lot.expires_on < day:
         return LotRefused(
             "stock.expired",
-            _N("kit lot {lot} expired on {expires_on}; tested on {tested_on}"),
+            EXPIRED,
             lot=lot.lot,
             expires_on=lot.expires_on.isoformat(),
             tested_on=day.isoformat(),
         )
     return LotRefused(
         "stock.past_shelf_life",
-        _N("kit lot {lot} was opened on {opened_on} and keeps {days} days once opened; tested on {tested_on}"),
+        PAST_SHELF_LIFE,
         lot=lot.lot,
         opened_on=stock.opened_on.isoformat() if stock.opened_on else "-",
         days=lot.shelf_life_after_opening_days,
@@ -355,7 +375,7 @@ def refusal(lot: KitLot, stock: KitStock, day: date, units: int = 1, unit: str =
     if stock.remaining < units:
         return LotExhausted(
             "stock.exhausted",
-            _N("kit lot {lot} is used up ({remaining} left, a test uses {units}): receive more or use another lot"),
+            EXHAUSTED,
             lot=lot.lot,
             remaining=stock.remaining,
             units=units,
@@ -419,6 +439,37 @@ def units_by_tests(session: Session, district_id: int) -> dict[str, int]:
     return {str(lot): -int(total or 0) for lot, total in rows}
 
 
+def use_for_qc(
+    session: Session, actor: Actor, lot: KitLot, item: TestItem, district_id: int, run_id: int, at: datetime
+) -> StockMovement | None:
+    """Take the units one control run of `item` uses from the district's holding of `lot` (a control card, a
+    spiked or blank reagent set), booked as QC with the run's id; None when the district does not track the lot.
+
+    A control may be run on a lot not yet accepted (the check on receipt is such a run); only a lot with no
+    units left is refused."""
+    stock = holding_of(session, district_id, int(lot.id or 0))
+    if stock is None:
+        return None
+    units = max(1, item.units_per_test)
+    before = audit.snapshot(stock)
+    taken = atomic.update_where(
+        session, stock, {}, {"remaining": col(KitStock.remaining) - units}, col(KitStock.remaining) >= units
+    )
+    if not taken:
+        session.refresh(stock)
+        raise LotExhausted(
+            "stock.exhausted",
+            EXHAUSTED,
+            lot=lot.lot,
+            remaining=stock.remaining,
+            units=units,
+        )
+    audit.record(session, actor, stock, "qc_use", before)
+    movement = _move(session, actor, stock, MovementKind.QC, -units, at=at, reason=f"control run {run_id}")
+    raise_alerts(session, stock, lot)
+    return movement
+
+
 # Levels and alerts ---------------------------------------------------------------------------------------------
 
 
@@ -478,6 +529,8 @@ def _level(lot: KitLot, item: TestItem, stock: KitStock, received: int, used: in
         near_expiry=(until - today).days <= NEAR_EXPIRY_DAYS,
         usable=problem is None,
         refusal=problem.reason if problem is not None else "",
+        refusal_code=problem.code if problem is not None else "",
+        refusal_params=problem.json_params() if problem is not None else {},
     )
 
 
