@@ -44,7 +44,7 @@ from lims.services.access.auth import require_role
 from lims.services.core import audit, clock
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Conflict, Invalid, NotFound
-from lims.services.lab import westgard
+from lims.services.lab import stock, westgard
 from lims.services.reference import reference_data
 from lims.services.results import judging
 from lims.services.samples import sampling
@@ -499,6 +499,8 @@ def record(
         session.add(run)
         session.flush()
     audit.record(session, actor, run, "record_control", None)
+    if kit is not None:  # the control's card or reagent set comes out of the lot's stock, booked as QC
+        stock.use_for_qc(session, actor, kit, item, run.district_id, int(run.id or 0), tested_at)
     return run
 
 
