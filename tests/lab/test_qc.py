@@ -3,6 +3,7 @@ samples, method verification, the Levey-Jennings chart."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -257,3 +258,72 @@ def test_wilson_interval_matches_the_textbook() -> None:
     assert verification.wilson(0, 0) is None
     low, high = verification.wilson(0, 10) or (1, 1)
     assert low == 0.0 and high == pytest.approx(0.2775, abs=5e-4)
+
+
+@pytest.fixture
+def cli(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Run `lims …` in-process against the test database; returns (exit code, stdout, stderr)."""
+    from typer.testing import CliRunner
+
+    from lims.cli.main import app as lims
+    from lims.settings import get_settings
+
+    monkeypatch.setenv("LIMS_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("LIMS_LANG", "en")
+    get_settings.cache_clear()
+    runner = CliRunner()
+
+    def run(*args: str) -> tuple[int, str, str]:
+        result = runner.invoke(lims, list(args))
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return result.exit_code, result.stdout, result.stderr
+
+    return run
+
+
+def test_the_cli_records_controls_and_reports_status_history_chart_and_verification(
+    cli: Any, tmp_path: Any, client: TestClient, headers: Headers
+) -> None:
+    held = gold_result(client, headers)
+    code, out, _ = cli("qc", "record", "CLB", "negative", "--lot", CLB_LOT, "--raw", "t=1.0", "--raw", "c=1.0",
+                       "--tester", "tester")  # fmt: skip
+    assert code == 0 and out.startswith("PASS"), out
+    code, out, _ = cli("qc", "record", "CLB", "positive", "--lot", CLB_LOT, "--raw", "t=1.0", "--raw", "c=1.0")
+    assert code == 2 and out.startswith("FAIL") and "positive control" in out, out
+    code, out, _ = cli("qc", "status", "CLB", "--lot", CLB_LOT)
+    status = json.loads(out)
+    assert code == 0 and status["hold"] == "control_failed" and status["held_results"] == 1
+    assert result(client, headers, held["id"])["qc_hold"] == "control_failed"
+    code, out, _ = cli("qc", "history", "--lot", CLB_LOT, "--json")
+    assert code == 0 and [json.loads(line)["kind"] for line in out.splitlines()] == ["positive", "negative"]
+    chart = tmp_path / "lj.svg"
+    assert cli("qc", "chart", CLB_LOT, "--out", str(chart))[0] == 0 and chart.read_text().startswith("<svg")
+    assert cli("qc", "verify")[0] == 0
+    assert cli("qc", "blind", "list")[0] == 0
+    code, _, err = cli("qc", "record", "CLB", "positive", "--raw", "t=oops")
+    assert code == 1 and "NAME=NUMBER" in err
+    code, _, err = cli("qc", "record", "CLB", "positive", "--raw", "t=1", "--raw", "c=1")
+    assert code == 1 and "kit lot" in err
+    code, _, err = cli("qc", "history", "--lot", "NO-SUCH-LOT")
+    assert code == 1 and "NO-SUCH-LOT" in err
+
+
+def test_the_demo_records_the_days_controls_one_failing_then_repeated(engine: Engine) -> None:
+    import datetime as dt
+
+    import time_machine
+
+    from lims.models.qc import ControlRun
+    from lims.services.demo import builder
+
+    with time_machine.travel(dt.datetime(2026, 12, 2, 5, 0, tzinfo=dt.UTC), tick=True):  # 13:00 in the district
+        summary = builder.run_demo(engine, samples_per_day=6)
+    assert summary.controls > 10 and summary.qc_failed == 1 and summary.held_results >= 1
+    assert summary.published == summary.results - summary.rejected
+    with Session(engine) as session:
+        runs = session.exec(select(ControlRun).order_by(ControlRun.tested_at)).all()  # type: ignore[arg-type]
+    failed = [r for r in runs if not r.passed]
+    assert len(failed) == 1 and failed[0].kind == "positive"
+    repeated = [r for r in runs if r.kind == "positive" and r.kit_lot_id == failed[0].kit_lot_id and r.passed]
+    assert repeated and repeated[-1].tested_at > failed[0].tested_at

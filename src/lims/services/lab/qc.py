@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import html
 import math
+import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, timedelta
@@ -502,6 +503,36 @@ def record(
     return run
 
 
+def example_raw(
+    session: Session, item: TestItem, kind: str, kit: KitLot | None, passing: bool, rng: random.Random
+) -> dict[str, float]:
+    """Raw figures a real control run of `kind` that passes (or fails) would give (for the demo)."""
+    rule = rules().rule(item.family, kind)
+    if rule is None:
+        raise Invalid(
+            "qc.unknown_control_kind",
+            _N("the method of item {item_code} asks for no {kind}; it asks for: {kinds}"),
+            item_code=item.code,
+            kind=kinds_term([kind]),
+            kinds=kinds_term(r.kind for r in rules().controls(item.family)),
+        )
+    if rule.check == "outcome":
+        limit = _limit(session, item, None)
+        reads_positive = (rule.figures.get("expect") == "positive") == passing
+        return judging.example_raw(item, limit, kit, reads_positive, rng, matrix=_category_of(session, limit))
+    if rule.check == "control_dA":
+        low = float(item.method.get("min_control_dA", 0.3))
+        return {"control_dA": round(rng.uniform(0.55, 0.65) if passing else rng.uniform(0.1, low * 0.8), 4)}
+    if rule.check == "blank":
+        high = float(rule.figures.get("max_absorbance", 0.05))
+        return {"absorbance": round(rng.uniform(0.2, 0.6) * high if passing else high * rng.uniform(1.5, 3), 4)}
+    conc = float(rules().items.get(item.code, {}).get("standard_conc", 1.0))
+    slope, intercept, _r2 = spectro.fit_line([(float(c), float(a)) for c, a in item.method["standards"]])
+    read = conc * (rng.uniform(0.99, 1.01) if passing else rng.uniform(1.3, 1.4))
+    blank = round(rng.uniform(0.005, 0.015), 4)
+    return {"absorbance": round(blank + intercept + slope * read, 4), "blank": blank}
+
+
 # --- holds ---------------------------------------------------------------------------------------------------
 
 
@@ -663,6 +694,17 @@ def lot(session: Session, lot_id: int) -> KitLot:
     if kit is None:
         raise NotFound("qc.no_kit_lot", _N("no kit lot {lot_id}"), lot_id=lot_id)
     return kit
+
+
+def lot_by_code(session: Session, code: str, item_code: str | None = None) -> KitLot:
+    """A kit lot by its lot number (and item, when two items share a number), or 404."""
+    statement = select(KitLot).where(KitLot.lot == code.strip())
+    if item_code:
+        statement = statement.where(KitLot.item_id == reference_data.item(session, item_code).id)
+    found = list(session.exec(statement.limit(2)))
+    if len(found) != 1:
+        raise NotFound("qc.no_kit_lot_named", _N("no kit lot {lot!r} (name the item too if two share it)"), lot=code)
+    return found[0]
 
 
 def history(
