@@ -327,3 +327,20 @@ def test_the_demo_records_the_days_controls_one_failing_then_repeated(engine: En
     assert len(failed) == 1 and failed[0].kind == "positive"
     repeated = [r for r in runs if r.kind == "positive" and r.kit_lot_id == failed[0].kit_lot_id and r.passed]
     assert repeated and repeated[-1].tested_at > failed[0].tested_at
+
+
+def test_the_review_page_shows_the_hold_and_refuses_approval_in_the_readers_language(
+    app: Any, client: TestClient, headers: Headers
+) -> None:
+    from tests.web.helpers import post_form, sign_in
+
+    held = gold_result(client, headers)
+    control(client, headers, "negative", GOLD_NEGATIVE)
+    control(client, headers, "positive", GOLD_NEGATIVE)
+    browser = sign_in(app, "reviewer")
+    page = browser.get("/review?lang=zh")
+    assert page.status_code == 200
+    assert "因质控暂停审核" in page.text and "阳性质控" in page.text
+    refused = post_form(browser, "/review", f"/review/results/{held['id']}/approve")
+    assert refused.status_code == 409 and "质控" in refused.text
+    assert result(client, headers, held["id"])["status"] == "tested"

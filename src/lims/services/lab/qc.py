@@ -557,6 +557,30 @@ HELD_MISSING = _N(
 )
 
 
+# The same, as a stored-reason code and parameters for a page (judgement_reason), without the action.
+reasons.register(
+    {
+        "qc_hold_control_failed": _N(
+            "Held by quality control: the latest {kinds} of this kit lot on this day failed; record a passing "
+            "control, or reject the result with a reason."
+        ),
+        "qc_hold_control_missing": _N(
+            "Held by quality control: this kit lot has no {kinds} on this day yet; record the controls, or reject "
+            "the result with a reason."
+        ),
+        "qc_kinds_pair": _N("{first} and {second}"),
+    }
+)
+
+
+def hold_reason(code: str, kinds: Sequence[str]) -> tuple[str, dict[str, Any]]:
+    """A hold as a reason code and parameters (rendered in the reader's language by `judgement_reason`)."""
+    shown: dict[str, Any] = kind_param(kinds[0]) if kinds else {"code": "legacy_text", "params": {"text": ""}}
+    for kind in kinds[1:]:
+        shown = {"code": "qc_kinds_pair", "params": {"first": shown, "second": kind_param(kind)}}
+    return f"qc_hold_{code}", {"kinds": shown}
+
+
 def kinds_term(kinds: Iterable[str]) -> terms.Term:
     """Kinds of control as a message parameter (named in the reader's language)."""
     plain = tuple(kinds)
