@@ -344,3 +344,37 @@ def test_the_review_page_shows_the_hold_and_refuses_approval_in_the_readers_lang
     refused = post_form(browser, "/review", f"/review/results/{held['id']}/approve")
     assert refused.status_code == 409 and "质控" in refused.text
     assert result(client, headers, held["id"])["status"] == "tested"
+
+
+def test_an_instrument_reading_marked_as_a_control_is_stored_once_as_a_control_run(
+    engine: Engine, client: TestClient, headers: Headers
+) -> None:
+    from instrument_drivers.reading import Reading
+    from lims.services.results import ingest
+
+    held = gold_result(client, headers)
+    control(client, headers, "negative", GOLD_NEGATIVE)
+    reading = Reading(
+        instrument_serial="GR-CR-0001",
+        family="gold",
+        sequence=9001,
+        item_code="CLB",
+        sample_label_id="QC-POS",
+        raw={**GOLD_NEGATIVE, "kit_lot": CLB_LOT},  # the positive card reads negative: the control fails
+        judgement="negative",
+    )
+    with Session(engine) as session:
+        stored = ingest.store(session, reading)
+        session.commit()
+        again = ingest.store(session, reading)
+    assert stored.control_id is not None and stored.result_id is None and stored.held_id is None
+    assert again.duplicate and again.control_id == stored.control_id
+    assert stored.as_json()["control_id"] == stored.control_id
+    assert result(client, headers, held["id"])["qc_hold"] == "control_failed"
+    history = client.get("/api/v1/qc/controls", params={"item": "CLB"}, headers=headers["reviewer"]).json()
+    assert history[0]["instrument_serial"] == "GR-CR-0001" and history[0]["passed"] is False
+    bad = Reading("GR-CR-0001", "gold", 9002, "CLB", sample_label_id="QC-POS", raw=GOLD_NEGATIVE)  # no kit lot
+    with Session(engine) as session:
+        refused = ingest.store(session, bad)
+        session.commit()
+    assert refused.held_id is not None and "kit lot" in refused.hold_reason

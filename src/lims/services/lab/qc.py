@@ -27,7 +27,7 @@ import math
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -531,6 +531,48 @@ def example_raw(
     read = conc * (rng.uniform(0.99, 1.01) if passing else rng.uniform(1.3, 1.4))
     blank = round(rng.uniform(0.005, 0.015), 4)
     return {"absorbance": round(blank + intercept + slope * read, 4), "blank": blank}
+
+
+# What a tester keys in as the sample id on an instrument to mark a reading as a control run.
+CONTROL_LABELS: dict[str, str] = {
+    "QC-NEG": "negative",
+    "QC-POS": "positive",
+    "QC-BLANK": "blank",
+    "QC-SPIKE": "spiked",
+    "QC-STD": "standard",
+}
+
+
+def control_kind(label: str | None) -> str | None:
+    """The kind of control a reading's sample id marks (QC-NEG, QC-POS, QC-BLANK, QC-SPIKE, QC-STD), or None."""
+    return CONTROL_LABELS.get((label or "").strip().upper())
+
+
+def record_reading(
+    session: Session,
+    actor: Actor,
+    *,
+    kind: str,
+    item_code: str,
+    raw: Mapping[str, Any],
+    instrument_serial: str,
+    sequence: int,
+    tested_at: datetime | None,
+) -> ControlRun:
+    """Record an instrument's reading marked as a control (its sample id QC-…) as a control run of `kind`."""
+    figures = {k: float(v) for k, v in raw.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    lot = raw.get("kit_lot")
+    data = ControlSubmit.model_validate(
+        {
+            "item_code": item_code,
+            "kind": kind,
+            "raw": figures,
+            "kit_lot": str(lot) if lot else None,
+            "instrument_serial": instrument_serial,
+            "tested_at": tested_at,
+        }
+    )
+    return record(session, actor, data, instrument_sequence=sequence)
 
 
 # --- holds ---------------------------------------------------------------------------------------------------
