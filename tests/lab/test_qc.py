@@ -219,6 +219,8 @@ def test_blind_samples_are_scored_on_review_and_only_administrators_see_the_trut
         seen += client.get(f"/api/v1/samples/{sample['label_id']}", headers=h[role]).text
         assert "true_outcome" not in seen and "blind" not in seen.lower()
     assert act(client, h["reviewer"], submitted["id"], "approve").status_code == 200
+    not_public = act(client, h["reviewer"], submitted["id"], "publish")
+    assert not_public.status_code == 409 and not_public.json()["code"] == "qc.blind_not_published"
     listed = client.get("/api/v1/qc/blind", headers=h["admin"]).json()
     assert listed[0]["score"] == "disagree" and listed[0]["result_judgement"] == "negative"
     figures = client.get("/api/v1/qc/verification", params={"item": "CLB"}, headers=h["admin"]).json()
@@ -378,3 +380,37 @@ def test_an_instrument_reading_marked_as_a_control_is_stored_once_as_a_control_r
         refused = ingest.store(session, bad)
         session.commit()
     assert refused.held_id is not None and "kit lot" in refused.hold_reason
+
+
+# Who may do what on the quality-control routes (written out by hand so that a change has to be deliberate).
+QC_ROLES = {
+    ("POST", "/api/v1/qc/controls"): {"tester"},
+    ("GET", "/api/v1/qc/controls"): {"tester", "reviewer", "admin"},
+    ("GET", "/api/v1/qc/status?item=CLB"): {"tester", "reviewer", "admin"},
+    ("GET", "/api/v1/qc/lots/1/controls"): {"tester", "reviewer", "admin"},
+    ("GET", "/api/v1/qc/lots/1/chart.svg"): {"tester", "reviewer", "admin"},
+    ("POST", "/api/v1/qc/blind"): {"admin"},
+    ("GET", "/api/v1/qc/blind"): {"admin"},
+    ("GET", "/api/v1/qc/verification"): {"reviewer", "admin"},
+}
+
+
+@pytest.mark.parametrize("route", list(QC_ROLES), ids=lambda r: f"{r[0]} {r[1]}")
+def test_quality_control_routes_enforce_roles(client: TestClient, headers: Headers, route: tuple[str, str]) -> None:
+    method, url = route
+    sample = register(client, headers["tester"]) if url == "/api/v1/qc/blind" and method == "POST" else None
+    bodies = {
+        "/api/v1/qc/controls": {"item_code": "OPC", "kind": "blank", "raw": {"control_dA": 0.6}},
+        "/api/v1/qc/blind": {
+            "sample_label_id": sample["label_id"] if sample else "",
+            "item_code": "OPC",
+            "true_outcome": "negative",
+        },
+    }
+    for role in ("anonymous", "tester", "reviewer", "station", "admin"):
+        auth = {} if role == "anonymous" else headers[role]
+        response = client.request(method, url, json=bodies.get(url) if method == "POST" else None, headers=auth)
+        if role in QC_ROLES[route]:
+            assert response.status_code in (200, 201), f"{role} {method} {url}: {response.text}"
+        else:
+            assert response.status_code == (401 if role == "anonymous" else 403), f"{role} {method} {url}"

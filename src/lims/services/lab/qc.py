@@ -982,6 +982,19 @@ def score_blind(session: Session, actor: Actor, result: TestResult) -> BlindSamp
     return blind
 
 
+def refuse_publishing_blind(session: Session, result: TestResult) -> None:
+    """A proficiency sample is no sample of the market: its result is scored, never released to the public."""
+    blind = session.exec(
+        select(BlindSample.id).where(BlindSample.sample_id == result.sample_id, BlindSample.item_id == result.item_id)
+    ).first()
+    if blind is not None:
+        raise Conflict(
+            "qc.blind_not_published",
+            _N("result {result_id} is of a proficiency (blind) sample: it is scored, not published"),
+            result_id=result.id,
+        )
+
+
 def blind_list(session: Session, actor: Actor, limit: int = 100) -> list[BlindPublic]:
     """The district's blind samples with their true values and scores (administrators only)."""
     require_role(actor, Role.ADMIN)
