@@ -737,7 +737,12 @@ def status(session: Session, actor: Actor, item_code: str, kit_lot: str | None, 
     )
     waiting = list(session.exec(statement.limit(10_000)).all())
     held = holds(session, waiting)
-    hold = next(iter(held.values()), None) if held else _hold_of(scope, item, latest)
+    started = session.exec(
+        select(ControlRun.id).where(
+            ControlRun.district_id == district, ControlRun.item_id == item.id, col(ControlRun.day) <= on
+        )
+    ).first()
+    hold = next(iter(held.values()), None) if held else (_hold_of(scope, item, latest) if started else None)
     return QcStatus(
         item_code=item.code,
         kit_lot=kit.lot if kit else None,
