@@ -16,7 +16,7 @@ from lims.services.core.errors import Busy, ServiceError, TooLarge
 from lims.services.public import scanning, trace
 from lims.services.samples import links
 from lims.services.samples.label_ids import looks_like_label_id
-from lims.web import feeds, notice, review, signin, station, vehicle
+from lims.web import admin, feeds, notice, review, signin, station, vehicle
 from lims.web.common import HEADLINES, Viewer, error_page, page_router, render, said
 from lims.web.i18n import gettext, language
 
@@ -168,6 +168,7 @@ router.include_router(review.router)
 router.include_router(station.router)
 router.include_router(vehicle.router)
 router.include_router(notice.router)
+router.include_router(admin.router)
 
 
 @router.get("/{path:path}", response_class=HTMLResponse)
