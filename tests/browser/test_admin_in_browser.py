@@ -19,10 +19,14 @@ pytestmark = pytest.mark.browser
 
 TARGETS = """() => {
   const small = [];
-  const seen = (el) => { const r = el.getBoundingClientRect(); const s = getComputedStyle(el);
-    return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none'; };
-  for (const el of document.querySelectorAll('main button, main input:not([type=hidden]), main select, main textarea')) {
-    if (seen(el) && el.getBoundingClientRect().height < 44) small.push(el.outerHTML.slice(0, 80) + ' h=' + el.getBoundingClientRect().height);
+  const seen = (el) => {
+    const r = el.getBoundingClientRect(); const s = getComputedStyle(el);
+    return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none';
+  };
+  const fields = 'main button, main input:not([type=hidden]), main select, main textarea';
+  for (const el of document.querySelectorAll(fields)) {
+    const h = el.getBoundingClientRect().height;
+    if (seen(el) && h < 44) small.push(el.outerHTML.slice(0, 80) + ' h=' + h);
   }
   for (const el of document.querySelectorAll('main a')) {
     const r = el.getBoundingClientRect();
