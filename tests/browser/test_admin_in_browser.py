@@ -30,7 +30,9 @@ TARGETS = """() => {
   }
   for (const el of document.querySelectorAll('main a')) {
     const r = el.getBoundingClientRect();
-    if (seen(el) && (r.height < 24 || r.width < 24)) small.push(el.outerHTML.slice(0, 80) + ' ' + r.width + 'x' + r.height);
+    if (seen(el) && (r.height < 24 || r.width < 24)) {
+      small.push(el.outerHTML.slice(0, 80) + ' ' + r.width + 'x' + r.height);
+    }
   }
   return small;
 }"""
