@@ -329,6 +329,9 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
         )
     ],
     ("GET", "/admin/instruments/{serial}"): [page_get("/admin/instruments/{t}", "serial")],
+    ("POST", "/admin/instruments/{serial}"): [
+        page_write("/admin/instruments/{t}", "serial", {"seen": "x", "location": "别处"})
+    ],
     ("POST", "/admin/instruments/{serial}/calibrations"): [
         Probe(
             "write",

@@ -262,3 +262,22 @@ def test_a_kit_lot_is_added_with_its_leaflet_figures(admin: TestClient, session:
     assert no_cutoff.status_code == 422 and 'value="CLB-2701B"' in no_cutoff.text
     past = post_form(admin, "/admin/kits", "/admin/kits", {**form, "lot": "CLB-2701C", "expires_on": "2020-01-01"})
     assert past.status_code == 422 and 'id="e-expires_on"' in past.text
+
+
+def test_an_instrument_moves_to_the_vehicle_and_a_stale_form_is_refused(admin: TestClient, session: Session) -> None:
+    page = admin.get("/admin/instruments/PR-8CH-0001").text
+    seen = re.search(r'name="seen" value="([^"]+)"', page)
+    assert seen
+    form = {
+        "seen": seen.group(1),
+        "model": "8-channel enzyme-inhibition analyzer",
+        "location": "快检车",
+        "connection_url": "socket://127.0.0.1:7001",
+    }
+    assert post_form(admin, "/admin/instruments/PR-8CH-0001", "/admin/instruments/PR-8CH-0001", form).status_code == 303
+    session.expire_all()
+    assert session.exec(select(Instrument).where(Instrument.serial == "PR-8CH-0001")).one().location == "快检车"
+    stale = post_form(
+        admin, "/admin/instruments/PR-8CH-0001", "/admin/instruments/PR-8CH-0001", {**form, "location": "实验室"}
+    )
+    assert stale.status_code == 409 and 'value="实验室"' in stale.text

@@ -199,7 +199,7 @@ def _point_page(
         station=station,
         station_list=_stations(session, actor),
         values=values,
-        seen=ctx.pop("seen", editing.fingerprint(row)),
+        seen=ctx.pop("seen", history.fingerprint(row)),
         errors=ctx.pop("errors", FormErrors()),
         changes=_changes(session, actor, row),
         done=request.query_params.get("done", ""),
@@ -419,6 +419,7 @@ def _instrument_page(
         default_mapping=default_mapping,
         changes=_changes(session, actor, row),
         done=request.query_params.get("done", ""),
+        seen=history.fingerprint(row),
         values=ctx.pop("values", {}),
         errors=ctx.pop("errors", FormErrors()),
         form=ctx.pop("form", ""),
@@ -431,6 +432,31 @@ def _instrument_page(
 def instrument_page(request: Request, session: SessionDep, actor: Admin, serial: Serial) -> HTMLResponse:
     """One instrument: calibration and maintenance, readings per day, holding queue, file imports, history."""
     return _instrument_page(request, session, actor, serial)
+
+
+@router.post("/admin/instruments/{serial}", response_class=HTMLResponse, dependencies=[CsrfChecked])
+def edit_instrument(
+    request: Request,
+    session: SessionDep,
+    actor: Admin,
+    serial: Serial,
+    seen: Annotated[str, Form(max_length=64)] = "",
+    model: Short = "",
+    connection_url: Line = "",
+    location: Short = "",
+) -> Response:
+    """Change an instrument's model, connection or location (refused when it changed since the form was shown)."""
+    form = {"model": model, "connection_url": connection_url, "location": location}
+    instruments.get(session, actor, serial)
+    try:
+        instruments.update(session, actor, serial, instruments.InstrumentUpdate.model_validate(form), seen)
+        session.commit()
+    except (ServiceError, ValidationError) as exc:
+        session.rollback()
+        status = exc.status_code if isinstance(exc, ServiceError) else 422
+        errors = _errors(request, exc)
+        return _instrument_page(request, session, actor, serial, status, values=form, errors=errors, form="edit")
+    return redirect(f"/admin/instruments/{serial}?done=saved")
 
 
 @router.post("/admin/instruments/{serial}/calibrations", response_class=HTMLResponse, dependencies=[CsrfChecked])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from sqlmodel import Session, SQLModel, col, select
 
 from lims.models import AuditEvent
+from lims.services.core import audit
 from lims.services.core.audit import Actor
 from lims.services.core.audit_tables import SHARED, district_chain
 
@@ -47,3 +49,9 @@ def of(session: Session, actor: Actor, row: SQLModel, limit: int = MAX_EVENTS) -
         .limit(limit)
     )
     return [Change(e.at, e.actor, e.role, e.action, _changed(e.before, e.after)) for e in session.exec(statement).all()]
+
+
+def fingerprint(row: SQLModel) -> str:
+    """A short digest of a row as it is now: a form carries it, and an edit of a row that changed since the
+    form was shown is refused."""
+    return hashlib.sha256(audit.canonical(audit.snapshot(row)).encode()).hexdigest()[:16]

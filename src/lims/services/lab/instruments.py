@@ -26,7 +26,7 @@ from lims.models.common import JudgementOutcome, Role
 from lims.models.instruments import CalibrationBase, CalibrationRecord, MaintenanceBase, MaintenanceRecord
 from lims.services.access.auth import require_role
 from lims.services.cases.files import MAX_REPORT_BYTES, PDF_MAGIC, Upload
-from lims.services.core import atomic, audit, clock
+from lims.services.core import atomic, audit, clock, history
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Conflict, Invalid, NotFound, TooLarge
 
@@ -52,6 +52,19 @@ class InstrumentCreate(SQLModel):
     calibration_due: date
 
     @field_validator("serial", "model", "connection_url", "location")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+
+class InstrumentUpdate(SQLModel):
+    """What an administrator may change on a registered instrument (its serial and family stay)."""
+
+    model: str = Field(default="", max_length=100)
+    connection_url: str = Field(default="", max_length=200)
+    location: str = Field(default="", max_length=100)
+
+    @field_validator("model", "connection_url", "location")
     @classmethod
     def _strip(cls, value: str) -> str:
         return value.strip()
@@ -110,6 +123,28 @@ def add(session: Session, actor: Actor, data: InstrumentCreate) -> Instrument:
     session.add(row)
     session.flush()
     audit.record(session, actor, row, "create", None)
+    return row
+
+
+def update(session: Session, actor: Actor, serial: str, data: InstrumentUpdate, seen: str) -> Instrument:
+    """Change an instrument's model, connection or location (it moved from the lab to the vehicle), if it is
+    still as the form showed it (`seen`, its fingerprint); 409 when someone changed it meanwhile. Its calibration
+    due date moves only with a calibration."""
+    require_role(actor, Role.ADMIN)
+    row = get(session, actor, serial)
+    values = data.model_dump()
+    before = audit.snapshot(row)
+    conflict = Conflict(
+        "instruments.changed_meanwhile",
+        _N("instrument {serial} was changed by someone else meanwhile; reload the page and edit it again"),
+        serial=serial,
+    )
+    if seen != history.fingerprint(row):
+        raise conflict
+    if not atomic.update_where(session, row, {k: before[k] for k in [*values, "calibration_due"]}, values):
+        session.rollback()
+        raise conflict
+    audit.record(session, actor, row, "update", before)
     return row
 
 

@@ -7,7 +7,6 @@ administrators editing one point at once, the second is told it changed meanwhil
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date, timedelta
 from typing import Any
 
@@ -19,7 +18,7 @@ from lims.models import KitLot, SamplingPoint, Station, TestItem
 from lims.models.common import Area, Role
 from lims.services.access import auth, districts
 from lims.services.access.auth import require_role
-from lims.services.core import atomic, audit, clock
+from lims.services.core import atomic, audit, clock, history
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Conflict, Invalid, NotFound
 from lims.services.reference import reference_data
@@ -102,17 +101,11 @@ def add_point(session: Session, actor: Actor, data: PointCreate) -> SamplingPoin
     return row
 
 
-def fingerprint(row: SQLModel) -> str:
-    """A short digest of a row as it is now: a form carries it, and an edit of a row that changed since is
-    refused."""
-    return hashlib.sha256(audit.canonical(audit.snapshot(row)).encode()).hexdigest()[:16]
-
-
 def update_point(session: Session, actor: Actor, code: str, data: PointFields, seen: str) -> SamplingPoint:
     """Change a sampling point, if it is still as the form showed it (`seen`, its fingerprint)."""
     row = point(session, actor, code)
     values = _point_values(session, actor, data)
-    if seen != fingerprint(row):
+    if seen != history.fingerprint(row):
         raise Conflict(
             "editing.changed_meanwhile",
             _N("{code} was changed by someone else meanwhile; reload the page and edit it again"),
