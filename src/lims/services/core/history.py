@@ -28,10 +28,16 @@ class Change:
     fields: list[tuple[str, Any, Any]]
 
 
-def _changed(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[tuple[str, Any, Any]]:
+HIDDEN = "***"  # a secret column (a password hash): the history says that it changed, never its fingerprint
+
+
+def _changed(
+    before: dict[str, Any] | None, after: dict[str, Any] | None, secret: frozenset[str]
+) -> list[tuple[str, Any, Any]]:
     before, after = before or {}, after or {}
     names = [k for k in after if k != "id"] + [k for k in before if k not in after and k != "id"]
-    return [(k, before.get(k), after.get(k)) for k in names if before.get(k) != after.get(k)]
+    changed = [(k, before.get(k), after.get(k)) for k in names if before.get(k) != after.get(k)]
+    return [(k, HIDDEN if k in secret and b is not None else b, HIDDEN if k in secret else a) for k, b, a in changed]
 
 
 def of(session: Session, actor: Actor, row: SQLModel, limit: int = MAX_EVENTS) -> list[Change]:
@@ -48,7 +54,11 @@ def of(session: Session, actor: Actor, row: SQLModel, limit: int = MAX_EVENTS) -
         .order_by(col(AuditEvent.id).desc())
         .limit(limit)
     )
-    return [Change(e.at, e.actor, e.role, e.action, _changed(e.before, e.after)) for e in session.exec(statement).all()]
+    secret = audit.secret_columns(type(row))
+    return [
+        Change(e.at, e.actor, e.role, e.action, _changed(e.before, e.after, secret))
+        for e in session.exec(statement).all()
+    ]
 
 
 def fingerprint(row: SQLModel) -> str:
