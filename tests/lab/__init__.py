@@ -1,1 +1,1 @@
-"""Tests of the lab's instruments, their calibration and file imports."""
+"""Tests of lab management: quality control, Westgard rules, method verification."""

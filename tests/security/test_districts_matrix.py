@@ -60,7 +60,7 @@ class Probe:
     method: str
     url: str
     target: str | None = None  # label, corrected, result, case, task, warning, held, point, serial, taskref, signed,
-    # user, station
+    # user, station, lead
     json: Any = None
     form: dict[str, str] | None = None
     files: dict[str, Any] | None = None
@@ -99,6 +99,8 @@ NOT_AN_IMAGE = ("x.png", b"not an image at all", "image/png")
 A_PDF = ("report.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")
 A_PHOTO = ("p.png", small_png(), "image/png")
 WARNING_TABLES = frozenset({"public_warning", "audit_event"})
+OPC_CONTROL = {"item_code": "OPC", "kind": "blank", "raw": {"control_dA": 0.6}}
+QC_TABLES = frozenset({"qc_control_run", "audit_event"})
 ACCOUNT = {"username": "cross-district-probe", "password": "Zebra-Lantern-Quartz-2026", "full_name": "probe"}
 
 POINT_FORM = {"code": "PX9", "name": "探测点", "area": "urban"}
@@ -203,6 +205,29 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
     ],
     ("GET", "/api/v1/reference/items"): [api_list("/api/v1/reference/items")],
     ("GET", "/api/v1/plans"): [api_list("/api/v1/plans")],
+    # quality control: control runs, holds, history per kit lot (kit lots are shared), blind samples, verification
+    ("POST", "/api/v1/qc/controls"): [
+        api_write("/api/v1/qc/controls", "serial", {**OPC_CONTROL, "instrument_serial": "{t}"}),
+        Probe("own", "POST", "/api/v1/qc/controls", json=OPC_CONTROL, may_add=QC_TABLES),
+    ],
+    ("GET", "/api/v1/qc/controls"): [api_list("/api/v1/qc/controls"), api_list("/api/v1/qc/controls?item=OPC")],
+    ("GET", "/api/v1/qc/status"): [api_list("/api/v1/qc/status?item=OPC"), api_list("/api/v1/qc/status?item=CLB")],
+    ("GET", "/api/v1/qc/lots/{lot_id}/controls"): [api_list("/api/v1/qc/lots/1/controls")],
+    ("GET", "/api/v1/qc/lots/{lot_id}/chart.svg"): [api_list("/api/v1/qc/lots/1/chart.svg")],
+    ("POST", "/api/v1/qc/blind"): [
+        api_write(
+            "/api/v1/qc/blind", "label", {"sample_label_id": "{t}", "item_code": "OPC", "true_outcome": "positive"}
+        ),
+        Probe(
+            "own",
+            "POST",
+            "/api/v1/qc/blind",
+            json={"sample_label_id": "{v_label}", "item_code": "OPC", "true_outcome": "negative"},
+            may_add=frozenset({"qc_blind_sample", "audit_event"}),
+        ),
+    ],
+    ("GET", "/api/v1/qc/blind"): [api_list("/api/v1/qc/blind")],
+    ("GET", "/api/v1/qc/verification"): [api_list("/api/v1/qc/verification")],
     ("GET", "/api/v1/day-sheet"): [api_list("/api/v1/day-sheet")],
     ("GET", "/api/v1/progress"): [api_list("/api/v1/progress?month=2026-12")],
     ("POST", "/api/v1/tasks/urgent"): [
@@ -223,12 +248,24 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
     ("GET", "/openapi.json"): [api_list("/openapi.json")],
     ("GET", "/docs"): [api_list("/docs")],
     ("MOUNT", "/static"): [api_list("/static/site.css")],
+    ("MOUNT", "/static/swagger"): [api_list("/static/swagger/swagger-ui.css")],
+    ("GET", "/favicon.ico"): [api_list("/favicon.ico")],
     # the pages
     ("GET", "/"): [page_list("/")],
     ("GET", "/trace"): [page_list("/trace")],
     ("POST", "/trace/photo"): [Probe("public", "POST", "/trace/photo", files={"photo": NOT_AN_IMAGE}, page=True)],
     ("GET", "/trace/{code:path}"): [Probe("public", "GET", "/trace/{t}", "label", page=True)],
     ("GET", "/s/{label_id}"): [Probe("public", "GET", "{t}", "signed", page=True)],
+    ("POST", "/trace/lead"): [
+        Probe(
+            "own",
+            "POST",
+            "/trace/lead",
+            form={"code": "{v_label}", "what_happened": "本区消费者反映：菜叶发黄", "where_bought": "本区市场"},
+            page=True,
+            may_add=frozenset({"consumer_lead", "audit_event"}),
+        )
+    ],
     ("GET", "/warnings"): [page_list("/warnings")],
     ("GET", "/warnings.atom"): [page_list("/warnings.atom")],
     ("GET", "/login"): [page_list("/login")],
@@ -238,18 +275,22 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
     ("POST", "/logout"): [Probe("auth", "POST", "/logout", form={}, page=True)],
     ("GET", "/review"): [page_list("/review")],
     ("POST", "/review/results/{result_id}/{action}"): [
-        page_write(f"/review/results/{{t}}/{a}", "result", {"reason": "checked it"})
+        page_write(f"/review/results/{{t}}/{a}", "result", {"reason": "checked it", "confirm": "true"})
         for a in ("approve", "reject", "publish")
+    ],
+    ("POST", "/review/batch/{action}"): [
+        page_write(f"/review/batch/{a}", "result", {"ids": "{t}", "ack": "{t}", "confirm": "true"})
+        for a in ("approve", "publish")
     ],
     ("POST", "/review/corrections/{label_id}/{version}/{action}"): [
         page_write(f"/review/corrections/{{t}}/2/{a}", "corrected", {"reason": "checked it"})
         for a in ("approve", "reject")
     ],
     ("POST", "/review/warnings"): [
-        Probe("own", "POST", "/review/warnings", form=WARNING, page=True, may_add=WARNING_TABLES)
+        Probe("own", "POST", "/review/warnings", form={**WARNING, "confirm": "true"}, page=True, may_add=WARNING_TABLES)
     ],
     ("POST", "/review/warnings/{warning_id}/withdraw"): [
-        page_write("/review/warnings/{t}/withdraw", "warning", {"reason": "no longer applies"})
+        page_write("/review/warnings/{t}/withdraw", "warning", {"reason": "no longer applies", "confirm": "true"})
     ],
     ("GET", "/station"): [
         page_list("/station"),
@@ -257,6 +298,11 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
         page_list("/station?point={o_point}"),
     ],
     ("GET", "/station/results.csv"): [page_list("/station/results.csv")],
+    ("GET", "/station/leads"): [page_list("/station/leads")],
+    ("POST", "/station/leads/{lead_id}/handled"): [
+        page_write("/station/leads/{t}/handled", "lead", {"note": "已核实"})
+    ],
+    ("GET", "/station/leads/{lead_id}/photo"): [page_get("/station/leads/{t}/photo", "lead")],
     ("POST", "/station/cases/{case_id}/{step}"): [
         page_write(
             "/station/cases/{t}/notice",
@@ -289,7 +335,7 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
             may_add=frozenset({"notification_mark", "audit_event"}),
         )
     ],
-    ("GET", "/vehicle"): [page_list("/vehicle")],
+    ("GET", "/vehicle"): [page_list("/vehicle"), page_get("/vehicle?correct={t}", "label")],
     ("POST", "/vehicle/samples"): [page_write("/vehicle/samples", "point", {**SAMPLE, "point_code": "{t}"})],
     ("GET", "/vehicle/label/{label_id}.{fmt}"): [
         page_get(f"/vehicle/label/{{t}}.{fmt}", "label") for fmt in ("png", "svg", "pdf", "zpl")
@@ -298,6 +344,15 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
     ("POST", "/vehicle/tasks/{task_id}/arrived"): [page_write("/vehicle/tasks/{t}/arrived", "task")],
     ("POST", "/vehicle/held/{held_id}/assign"): [
         page_write("/vehicle/held/{t}/assign", "held", {"label_id": "{v_label}"})
+    ],
+    ("POST", "/vehicle/held/{held_id}/discard"): [
+        page_write("/vehicle/held/{t}/discard", "held", {"reason": "blank run of the strip"})
+    ],
+    ("GET", "/vehicle/held"): [page_list("/vehicle/held")],
+    ("POST", "/vehicle/samples/{label_id}/correction"): [
+        page_write(
+            "/vehicle/samples/{t}/correction", "label", {**SAMPLE, "product_name": "改名", "reason": "typing error"}
+        )
     ],
     ("GET", "/vehicle/events"): [page_list("/vehicle/events?seconds=1")],
     ("GET", "/admin"): [page_list("/admin")],
@@ -456,6 +511,7 @@ class Run:
             "signed": (links.sample_path(o.secret_label), links.sample_path(missing_label)),
             "user": (o.account, "nobody-here"),
             "station": (o.only_station, "ZZ99"),
+            "lead": (str(o.lead), str(MISSING_ID)),
         }[target]
 
     def _fill(self, value: Any, t: str) -> Any:

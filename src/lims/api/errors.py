@@ -40,10 +40,12 @@ class Refusal:
     params: dict[str, Any] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    # the parameters as raised (terms, messages), rendered in the reader's language; `params` is what JSON carries
+    raised: dict[str, Any] | None = None
 
     def text(self, lang: str) -> str:
         """The reason in `lang`."""
-        return i18n.render(self.message, lang, self.params)
+        return i18n.render(self.message, lang, self.params if self.raised is None else self.raised)
 
 
 def _json_safe(value: Any) -> Any:
@@ -77,7 +79,9 @@ def classify(exc: Exception) -> Refusal:
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else {}
         if exc.retry_after is not None:
             headers["Retry-After"] = str(exc.retry_after)
-        return Refusal(exc.status_code, exc.code, exc.message, exc.json_params(), headers, dict(exc.details))
+        return Refusal(
+            exc.status_code, exc.code, exc.message, exc.json_params(), headers, dict(exc.details), dict(exc.params)
+        )
     if isinstance(exc, RequestValidationError | ValidationError):
         errors = _json_safe(jsonable_encoder(exc.errors()))
         return Refusal(

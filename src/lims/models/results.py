@@ -110,6 +110,10 @@ class ResultPublic(SQLModel):
     repeat_runs: int = 0
     repeat_state: str = ""
     repeat_of_id: int | None = None
+    qc_hold: str | None = Field(
+        default=None, description="control_failed | control_missing: its kit lot's controls of its day hold it"
+    )
+    qc_hold_kinds: list[str] = Field(default_factory=list, description="the kinds of control that hold it")
 
 
 class Review(SQLModel, table=True):

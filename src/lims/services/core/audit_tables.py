@@ -17,13 +17,17 @@ from typing import Any
 from sqlmodel import Session, SQLModel, select
 
 from lims.models import (
+    BlindSample,
     CalibrationRecord,
     CaseFile,
+    ConsumerLead,
+    ControlRun,
     District,
     FoodCategory,
     HeldReading,
     Instrument,
     KitLot,
+    KitStock,
     Limit,
     MaintenanceRecord,
     NotificationMark,
@@ -38,6 +42,8 @@ from lims.models import (
     SampleVersion,
     SamplingPoint,
     Station,
+    StockAlert,
+    StockMovement,
     TestItem,
     TestResult,
     TrademarkRecord,
@@ -75,6 +81,12 @@ AUDITED_MODELS: list[type[SQLModel]] = [
     Review,
     SampleVersion,
     NotificationMark,
+    ConsumerLead,
+    KitStock,
+    StockMovement,
+    StockAlert,
+    ControlRun,
+    BlindSample,
 ]
 
 # Every other table, with the reason it carries no state of its own to audit.
@@ -83,8 +95,8 @@ NOT_AUDITED: dict[str, str] = {
     "audit_chain": "the heads of the chains, checked against the events they name",
     "user_session": "short-lived sign-in sessions, deleted when they expire; signing in and revoking are not "
     "part of the record, and the account changes that revoke them are audited on the user",
-    "file_content": "the bytes of case files by SHA-256: each audited case_file row names the digest, and a "
-    "download is refused unless the bytes still hash to it",
+    "file_content": "the bytes of case files and of consumers' report photos by SHA-256: each audited case_file "
+    "and consumer_lead row names the digest, and a download is refused unless the bytes still hash to it",
     "label_counter": "numbering state of label ids: a wrong counter can only leave a gap or be refused as a "
     "duplicate label, never change a record",
 }

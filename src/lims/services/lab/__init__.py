@@ -1,1 +1,1 @@
-"""The lab's instruments, their calibration and the files of readings they export."""
+"""Lab management: kit-lot stock, quality control, instruments and their calibration, method verification."""

@@ -20,6 +20,7 @@ from lims.services.access.accounts import GATEWAY_USER
 from lims.services.core import audit
 from lims.services.core.audit import SYSTEM, Actor
 from lims.services.core.errors import Invalid, ServiceError
+from lims.services.lab import stock
 from lims.services.reference import reference_data
 from lims.services.results import judging, records
 from lims.services.samples import sampling
@@ -248,7 +249,7 @@ def _store_new(session: Session, reading: Reading, shared: _Shared) -> Stored:
         )
     try:  # submit validates everything before it writes, so a refusal leaves nothing behind
         result = submit_reading(session, actor, reading, sample.label_id, instrument.serial)
-    except Invalid as exc:
+    except (Invalid, stock.LotExhausted) as exc:  # a lot that may not be used holds the reading with the reason
         return _hold(session, actor, reading, exc)
     except ValidationError as exc:
         return _hold(

@@ -82,10 +82,17 @@ def context(item: TestItem, limit: Limit, kit: KitLot | None, sample: Sample | N
 
 
 def judge(
-    item: TestItem, raw: Mapping[str, Any], limit: Limit, kit: KitLot | None, sample: Sample | None = None
+    item: TestItem,
+    raw: Mapping[str, Any],
+    limit: Limit,
+    kit: KitLot | None,
+    sample: Sample | None = None,
+    *,
+    matrix: str | None = None,
 ) -> Judgement:
     """Judge raw figures for `item` against `limit` (and the kit lot's figures for the sample's matrix where
-    the family uses one); the reported value is rounded by the item's method (GB/T 8170)."""
+    the family uses one); the reported value is rounded by the item's method (GB/T 8170). A control run has no
+    sample: `matrix` names the food category it is read for."""
     family = module(item.family)
     try:
         values = read_raw(family.Raw, raw, item.family)
@@ -104,7 +111,10 @@ def judge(
             wanted=exc.wanted,
         ) from None
     try:
-        judgement: Judgement = family.judge_raw(values, context(item, limit, kit, sample))
+        judged_in = context(item, limit, kit, sample)
+        if matrix is not None:
+            judged_in = replace(judged_in, category_code=matrix)
+        judgement: Judgement = family.judge_raw(values, judged_in)
     except NeedsKitLot:
         raise Invalid(
             "judging.item_needs_kit_lot", _N("item {item_code} needs a kit lot with a cut-off"), item_code=item.code

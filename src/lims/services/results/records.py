@@ -19,7 +19,7 @@ from lims.services.access.auth import require_role
 from lims.services.core import atomic, audit, clock, dates, visibility
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Conflict, Invalid, NotFound
-from lims.services.lab import instruments
+from lims.services.lab import instruments, qc, stock
 from lims.services.reference import reference_data
 from lims.services.results import judging, workflow
 from lims.services.samples import sampling
@@ -242,13 +242,21 @@ def submit(
         supersedes_id=retest_of.id if retest_of else None,
         correction_reason="retest after rejection" if retest_of else "",
     )
+    # Everything is checked: take the test's units of a stock-tracked lot (refused when it may not be used), in
+    # this transaction, and book them with the stored result's id.
+    taken = stock.consume(session, actor, kit, item, sample.district_id, day) if kit is not None else None
     if awaiting:
         assert previous is not None
-        return _attach_repeat(session, actor, previous, result, item)
+        primary = _attach_repeat(session, actor, previous, result, item)
+        if taken is not None:
+            stock.record_use(session, actor, taken, result)
+        return primary
     session.add(result)
     session.flush()
     _ask_repeats(session, result, item)
     audit.record(session, actor, result, "submit", None)
+    if taken is not None:
+        stock.record_use(session, actor, taken, result)
     return result
 
 
@@ -421,6 +429,8 @@ def public_views(session: Session, results: list[TestResult]) -> list[ResultPubl
     items = {i.id: i for i in session.exec(select(TestItem))}
     points = {p.id: p for p in session.exec(select(SamplingPoint))}
     instruments = {i.id: i for i in session.exec(select(Instrument))}
+    waiting = [r for r in results if r.status in (ResultStatus.TESTED, ResultStatus.APPROVED)]
+    held = qc.holds(session, waiting)
     views = []
     for r in results:
         sample = samples[r.sample_id]
@@ -455,6 +465,8 @@ def public_views(session: Session, results: list[TestResult]) -> list[ResultPubl
                 repeat_runs=r.repeat_runs,
                 repeat_state=r.repeat_state,
                 repeat_of_id=r.repeat_of_id,
+                qc_hold=held[int(r.id or 0)].code if int(r.id or 0) in held else None,
+                qc_hold_kinds=list(held[int(r.id or 0)].kinds) if int(r.id or 0) in held else [],
             )
         )
     return views

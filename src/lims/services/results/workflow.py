@@ -15,6 +15,7 @@ from lims.services.cases import procedure
 from lims.services.core import atomic, audit, clock
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Conflict, Forbidden, Invalid
+from lims.services.lab import qc
 from lims.services.samples import sampling
 
 
@@ -73,6 +74,8 @@ TRANSITIONS: dict[str, Transition] = {
 NEEDS_REASON = {"reject": _N("a rejection needs a reason"), "supersede": _N("a correction needs a reason")}
 # Transitions a reviewer signs; `supersede` happens through a correction.
 REVIEW_ACTIONS: tuple[str, ...] = tuple(ReviewAction)
+# Moves a quality-control hold refuses (rejecting a held result, with a reason, stays open: it invalidates it).
+QC_GUARDED = frozenset({"approve", "publish"})
 
 
 def signed_hash(state: dict[str, object]) -> str:
@@ -121,6 +124,8 @@ def transition(
             done=result.reason_params.get("done", 0),
             required=result.repeats_required,
         )
+    if action in QC_GUARDED:
+        qc.require_released(session, result, action)  # a failed or missing control of its lot and day holds it
     if action == "approve" and result.flags and not acknowledge_flags:
         raise Conflict(
             "workflow.result_carries_flags_acknowledge",
@@ -155,6 +160,8 @@ def transition(
         )
         session.add(review)
         audit.record(session, actor, review, "sign", None)
+    if action in {"approve", "reject"}:
+        qc.score_blind(session, actor, result)  # a proficiency sample's result is scored when it is reviewed
     if action == "approve" and result.judgement == JudgementOutcome.POSITIVE:
         procedure.open_case(session, actor, result)
     return result
