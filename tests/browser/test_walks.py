@@ -46,10 +46,6 @@ PAGES: dict[str, tuple[str | None, str]] = {
 }
 # (page, check) pairs that fail today on pages of other parts of the work; remove a pair once its page is fixed.
 KNOWN: dict[tuple[str, str], str] = {
-    ("product", "language"): "trace page: product name (h1), brand (dd, and quoted in the authenticity finding) not "
-    "marked as data; the method line mixes languages ('national method' on the Chinese page, the Chinese method "
-    "name on the English one)",
-    ("sample", "language"): "trace page (signed sample link): the same product name, brand and method line",
     ("vehicle", "axe"): "vehicle page: the scrolling .table-wrap has no keyboard access (scrollable-region-focusable; "
     "tabindex=0 and a label, or the phone card layout)",
     ("review", "language"): "review page: the product name in each result's heading is not marked as data",

@@ -390,3 +390,11 @@ def test_photo_forms_shrink_photos_in_the_browser_and_still_work_without_scripts
     script = client.get("/static/upload.js").text
     assert "MAX_SIDE = 1600" in script and "QUALITY = 0.85" in script and "upload.onprogress" in script
     assert "<script>" not in page  # no inline scripts (CSP)
+
+
+def test_names_quoted_in_a_finding_are_marked_as_data() -> None:
+    from lims.web.pages import marked
+
+    shown = str(marked('No registration found for the package mark "x农场<b>".', ["x农场<b>"]))
+    assert shown == 'No registration found for the package mark &#34;<span translate="no">x农场&lt;b&gt;</span>&#34;.'
+    assert str(marked("plain <text>", [])) == "plain &lt;text&gt;"

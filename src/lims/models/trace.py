@@ -108,6 +108,8 @@ class Finding(SQLModel):
     severity: str
     message_zh: str
     message_en: str
+    # The names quoted in the message (a mark, an owner, a product): data, the same in either language.
+    data: list[str] = []
 
 
 class TraceRecord(SQLModel):
