@@ -22,6 +22,7 @@ class TracedResult(SQLModel):
     """One published quick-test result in plain terms."""
 
     sample_label_id: str
+    product_name: str = ""  # as the sample was registered
     item_code: str
     item_name_zh: str
     item_name_en: str

@@ -96,6 +96,7 @@ def _trace_page(request: Request, status_code: int = 200, **context: Any) -> HTM
 
 POSITIVES = _N("{count} suspected positive(s) ({found})")
 POSITIVE_ITEM = _N("{item}, {date}")
+POSITIVE_ITEM_STATE = _N("{item}, {date}: {state}")
 POSITIVES_JOIN = _N("; ")
 
 
@@ -103,11 +104,12 @@ def positives_phrase(verdict: trace.Verdict, lang: str) -> str:
     """ "1 suspected positive (Aflatoxin B1, 12-02)" in `lang`: the verdict's positives, newest first, three at most."""
     found = [
         render_i18n(
-            POSITIVE_ITEM,
+            POSITIVE_ITEM_STATE if r.case_state else POSITIVE_ITEM,
             lang,
             {
                 "item": r.item_name_zh if lang == "zh" else r.item_name_en or r.item_name_zh,
                 "date": local_time(r.tested_at, "%m-%d"),
+                "state": r.case_state_zh if lang == "zh" else r.case_state_en,
             },
         )
         for r in verdict.positives[:3]

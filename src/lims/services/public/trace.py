@@ -115,6 +115,7 @@ def _as_result(r: Any, case: CaseState | None) -> TracedResult:
     limit, limit_unit = detection_limit(r.raw, r.method, r.item_unit)
     return TracedResult(
         sample_label_id=r.label_id,
+        product_name=r.product_name,
         item_code=r.code,
         item_name_zh=r.name_zh,
         item_name_en=r.name_en,
