@@ -46,9 +46,6 @@ PAGES: dict[str, tuple[str | None, str]] = {
 }
 # (page, check) pairs that fail today on pages of other parts of the work; remove a pair once its page is fixed.
 KNOWN: dict[tuple[str, str], str] = {
-    ("vehicle", "axe"): "vehicle page: the scrolling .table-wrap has no keyboard access (scrollable-region-focusable; "
-    "tabindex=0 and a label, or the phone card layout)",
-    ("review", "language"): "review page: the product name in each result's heading is not marked as data",
     ("station", "language"): "station page: the product name in a notification line is not marked as data",
 }
 
