@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from lims.models import ConsumerLead, FileContent
 from tests.browser.audit import audit, watch
-from tests.browser.conftest import LAPTOP, PHONE, screenshot, sign_in
+from tests.browser.conftest import LAPTOP, PHONE, SCREENSHOTS, screenshot, sign_in
 from tests.core.helpers import act, register, submit
 from tests.web.test_consumer import barcode_photo
 
@@ -172,3 +172,37 @@ def test_the_photo_form_still_works_without_scripts(
         assert "近30天抽检4次" in page.inner_text("#verdict")
     finally:
         context.close()
+
+
+def test_consumer_pages_stay_light(
+    new_page: Any, client: TestClient, headers: dict[str, dict[str, str]], tmp_path: Any
+) -> None:
+    """Every consumer page under 40 KB transferred (document, styles and scripts); load times cold and warm are
+    written to artifacts/screenshots/consumer-page-weights.txt."""
+    pending = _world(client, headers)
+    lines = []
+    for name, url in (
+        ("home", "/"),
+        ("scan", "/trace"),
+        ("product", f"/trace/{GTIN13}"),
+        ("untested", f"/trace/{UNTESTED}"),
+        ("pending", f"/trace/{pending}"),
+    ):
+        page = new_page(PHONE)
+        sizes: dict[str, int] = {}
+
+        def count(response: Any, sizes: dict[str, int] = sizes) -> None:
+            if response.request.resource_type in ("document", "stylesheet", "script"):
+                sizes[response.url] = len(response.body())
+
+        page.on("response", count)
+        page.goto(url, wait_until="load")
+        cold = page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd")
+        total = sum(sizes.values())
+        page.reload(wait_until="load")
+        warm = page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd")
+        lines.append(f"{name:9} {total / 1024:5.1f} KB  cold {cold:6.0f} ms  warm {warm:6.0f} ms")
+        assert total < 40 * 1024, f"{name}: {total} bytes"
+    out = SCREENSHOTS / "consumer-page-weights.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -48,11 +48,8 @@ PAGES: dict[str, tuple[str | None, str]] = {
     "leads": ("station", "/station/leads"),
     "admin": ("admin", "/admin"),
 }
-# (page, check) pairs that fail today on pages of other parts of the work; remove a pair once its page is fixed.
-KNOWN: dict[tuple[str, str], str] = {
-    ("sample", "language"): "signed sample link, English: the brand quoted in the authenticity finding "
-    "('No registration found for the package mark \"x农场\"') is not marked as data",
-}
+# (page, check) pairs known to fail, each with its reason; a pair that starts passing fails the walk until removed.
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 @pytest.fixture(scope="module")

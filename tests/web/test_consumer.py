@@ -261,7 +261,8 @@ def test_verdict_card_says_in_one_line_what_was_found_positives_and_warnings_fir
     _warn(client, headers, "猪肉克伦特罗警示", gtin=GTIN13)
     page = client.get(f"/trace/{GTIN13}").text
     verdict = page.index('id="verdict"')
-    assert "近30天抽检4次" in page and "1次疑似阳性（克伦特罗，" in page
+    assert '<h1><span translate="no">猪里脊</span>' in page  # the product as sampled, when the register has none
+    assert "近30天抽检4次" in page and "1次疑似阳性（克伦特罗，" in page and "，初筛阳性）" in page
     assert verdict < page.index("猪肉克伦特罗警示") < page.index('id="results"') < page.index('id="authenticity"')
     assert page.index("克伦特罗") < page.index('id="results"')  # the positive, with its case state, in the card
     assert 'data-case-state="screening_positive"' in page[verdict : page.index('id="results"')]
@@ -390,3 +391,11 @@ def test_photo_forms_shrink_photos_in_the_browser_and_still_work_without_scripts
     script = client.get("/static/upload.js").text
     assert "MAX_SIDE = 1600" in script and "QUALITY = 0.85" in script and "upload.onprogress" in script
     assert "<script>" not in page  # no inline scripts (CSP)
+
+
+def test_names_quoted_in_a_finding_are_marked_as_data() -> None:
+    from lims.web.pages import marked
+
+    shown = str(marked('No registration found for the package mark "x农场<b>".', ["x农场<b>"]))
+    assert shown == 'No registration found for the package mark &#34;<span translate="no">x农场&lt;b&gt;</span>&#34;.'
+    assert str(marked("plain <text>", [])) == "plain &lt;text&gt;"

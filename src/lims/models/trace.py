@@ -22,6 +22,7 @@ class TracedResult(SQLModel):
     """One published quick-test result in plain terms."""
 
     sample_label_id: str
+    product_name: str = ""  # as the sample was registered
     item_code: str
     item_name_zh: str
     item_name_en: str
@@ -108,6 +109,8 @@ class Finding(SQLModel):
     severity: str
     message_zh: str
     message_en: str
+    # The names quoted in the message (a mark, an owner, a product): data, the same in either language.
+    data: list[str] = []
 
 
 class TraceRecord(SQLModel):

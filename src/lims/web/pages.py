@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from markupsafe import Markup, escape
 
 from barcodes import gs1
 from lims.api.deps import ClientAddress, SessionDep
@@ -84,6 +86,7 @@ def _trace_page(request: Request, status_code: int = 200, **context: Any) -> HTM
         issuer=_issuer(record),
         shown_value=trace.shown_value,
         positives_phrase=lambda v: positives_phrase(v, language(request)),
+        marked=marked,
         hotline=leads.HOTLINE,
         hotline_url=leads.HOTLINE_URL,
         lead_limits=LEAD_BOUNDS,
@@ -93,6 +96,7 @@ def _trace_page(request: Request, status_code: int = 200, **context: Any) -> HTM
 
 POSITIVES = _N("{count} suspected positive(s) ({found})")
 POSITIVE_ITEM = _N("{item}, {date}")
+POSITIVE_ITEM_STATE = _N("{item}, {date}: {state}")
 POSITIVES_JOIN = _N("; ")
 
 
@@ -100,11 +104,12 @@ def positives_phrase(verdict: trace.Verdict, lang: str) -> str:
     """ "1 suspected positive (Aflatoxin B1, 12-02)" in `lang`: the verdict's positives, newest first, three at most."""
     found = [
         render_i18n(
-            POSITIVE_ITEM,
+            POSITIVE_ITEM_STATE if r.case_state else POSITIVE_ITEM,
             lang,
             {
                 "item": r.item_name_zh if lang == "zh" else r.item_name_en or r.item_name_zh,
                 "date": local_time(r.tested_at, "%m-%d"),
+                "state": r.case_state_zh if lang == "zh" else r.case_state_en,
             },
         )
         for r in verdict.positives[:3]
@@ -113,6 +118,22 @@ def positives_phrase(verdict: trace.Verdict, lang: str) -> str:
     return render_i18n(
         POSITIVES, lang, {"count": len(verdict.positives), "found": gettext(POSITIVES_JOIN, lang).join(found) + more}
     )
+
+
+def marked(text: str, data: list[str] | None) -> Markup:
+    """`text` escaped, with each of the `data` strings in it marked as data (``translate="no"``): a mark or a
+    company quoted in a finding is the same in either language."""
+    names = sorted({d for d in data or [] if d}, key=len, reverse=True)
+    if not names:
+        return escape(text)
+    pattern = re.compile("|".join(re.escape(n) for n in names))
+    out, at = [], 0
+    for match in pattern.finditer(text):
+        out.append(escape(text[at : match.start()]))
+        out.append(Markup('<span translate="no">{}</span>').format(match.group(0)))
+        at = match.end()
+    out.append(escape(text[at:]))
+    return Markup("").join(out)
 
 
 LEAD_BOUNDS = {

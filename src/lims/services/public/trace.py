@@ -44,6 +44,8 @@ MEANING: dict[str, str] = {
     "invalid": _N("Invalid: the test did not work and is repeated"),
 }
 MAX_CODE_LENGTH = 512
+# Parameters of authenticity findings that are names from the registers (data), never interface text.
+DATA_PARAMS = frozenset({"mark", "similar", "owner", "brand", "name", "company", "brand_owner", "claimed"})
 T = TypeVar("T")
 
 
@@ -113,6 +115,7 @@ def _as_result(r: Any, case: CaseState | None) -> TracedResult:
     limit, limit_unit = detection_limit(r.raw, r.method, r.item_unit)
     return TracedResult(
         sample_label_id=r.label_id,
+        product_name=r.product_name,
         item_code=r.code,
         item_name_zh=r.name_zh,
         item_name_en=r.name_en,
@@ -292,6 +295,7 @@ def _authenticity(
                 severity=f.severity,
                 message_zh=render_message(f.message, "zh"),
                 message_en=render_message(f.message, "en"),
+                data=[str(v) for k, v in f.message.params.items() if k in DATA_PARAMS and isinstance(v, str) and v],
             )
             for f in findings
         ],
