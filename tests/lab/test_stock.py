@@ -392,3 +392,15 @@ def test_a_control_run_takes_its_card_as_qc_even_before_acceptance(
         year, month = clock.this_month(clock.zone_of(session, admin.district_id))
         row = next(r for r in stock.reconcile(session, admin, f"{year:04d}-{month:02d}").lots if r.kit_lot_id == lot_id)
         assert row.qc == 1 and row.difference == {"qc": 1} and row.units_by_tests == 0
+
+
+def test_a_card_without_its_lot_is_refused_where_the_items_lots_are_kept_in_stock(
+    client: TestClient, headers: dict, engine: Engine
+) -> None:
+    label = register(client, headers["tester"], category_code="PORK", product_name="猪肉")["label_id"]
+    body = {"sample_label_id": label, "item_code": "CLB", "raw": NEGATIVE_CARD}
+    untracked = client.post("/api/v1/results", json=body, headers=headers["tester"])
+    assert untracked.status_code == 201 and untracked.json()["reason_code"] == "no_kit_lot"  # judged invalid
+    _stocked(engine, 5)
+    refused = client.post("/api/v1/results", json=body, headers=headers["tester"])
+    assert refused.status_code == 422 and refused.json()["code"] == "stock.lot_needed"

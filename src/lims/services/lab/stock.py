@@ -412,6 +412,22 @@ def consume(session: Session, actor: Actor, lot: KitLot, item: TestItem, distric
     return Taken(stock, lot, units)
 
 
+def require_lot(session: Session, item: TestItem, district_id: int) -> None:
+    """Refuse a result of `item` without a kit lot when the district keeps stock of the item's lots: its card
+    came out of one of them, and a card nobody books is a card the reconciliation cannot account for."""
+    tracked = session.exec(
+        select(KitStock.id)
+        .join(KitLot, col(KitLot.id) == col(KitStock.kit_lot_id))
+        .where(KitStock.district_id == district_id, KitLot.item_id == item.id)
+    ).first()
+    if tracked is not None:
+        raise LotRefused(
+            "stock.lot_needed",
+            _N("item {item_code} is tested with kit lots kept in stock: name the kit lot the card came from"),
+            item_code=item.code,
+        )
+
+
 def record_use(session: Session, actor: Actor, taken: Taken, result: TestResult) -> StockMovement:
     """Book the units `consume` took as used by the stored `result` (one ledger row per result)."""
     movement = _move(
