@@ -619,6 +619,19 @@ def raise_alerts(session: Session, stock: KitStock, lot: KitLot) -> list[StockAl
         return []
     if stock.acceptance == Acceptance.REJECTED:
         return []
+    # The cheap checks first: this runs after every result taken from the lot.
+    today = _today(session, stock.district_id)
+    near = (usable_until(lot, stock) - today).days <= NEAR_EXPIRY_DAYS
+    low = stock.min_units is not None and stock.remaining < stock.min_units
+    if not low and AlertCondition.LOW.value not in raised:
+        per_day = (
+            _used_recently(session, [int(stock.id or 0)], stock.district_id).get(int(stock.id or 0), 0) / RATE_DAYS
+        )
+        low = per_day > 0 and stock.remaining < per_day * LOW_DAYS
+    if not (low and AlertCondition.LOW.value not in raised) and not (
+        near and AlertCondition.NEAR_EXPIRY.value not in raised
+    ):
+        return []
     levels = _levels(session, stock.district_id, stock)
     if not levels:
         return []
