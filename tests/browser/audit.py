@@ -33,7 +33,9 @@ both take ``checks=`` to run only some of them. The checks (their names are the 
     Horizontal scroll: ``document.documentElement.scrollWidth > innerWidth``.
 ``script``
     Console errors, uncaught page errors, failed requests and sub-resources answered with 4xx/5xx since the page
-    was watched or last audited. The document itself may be an error page (its own status is not a problem), and
+    was watched or last audited. ``watch(page)`` before the first navigation sees everything; a page nobody
+    watched is judged on what Playwright keeps of it (its last console messages, page errors and requests).
+    The document itself may be an error page (its own status is not a problem), and
     a request aborted by leaving the page (``net::ERR_ABORTED``, e.g. a live event stream) is not a failure.
 ``lang``
     ``<html lang>`` names the language the page is audited in.
@@ -245,7 +247,7 @@ def watch(page: Any) -> Any:
             seen.errors.append(f"{response.status} for {response.request.resource_type} {response.url}")
 
     def on_failed(request: Any) -> None:
-        if request.resource_type != "document" and request.failure != "net::ERR_ABORTED":
+        if request.resource_type != "document" and request.failure != _ABORTED:
             seen.errors.append(f"request failed: {request.url} ({request.failure})")
 
     page.on("console", on_console)
@@ -277,6 +279,39 @@ def axe_violations(page: Any) -> list[str]:
     return lines
 
 
+_ABORTED = "net::ERR_ABORTED"
+_REPORTED: dict[int, set[int]] = {}
+
+
+def _recent_errors(page: Any) -> list[str]:
+    """For a page nobody watched: what Playwright kept of it (its last console messages, page errors and
+    requests), each reported once. Less complete than `watch` (Playwright keeps only the last 100-200)."""
+    errors = []
+    for message in page.console_messages():
+        location = message.location or {}
+        if message.type != "error":
+            continue
+        if message.text.startswith("Failed to load resource") and location.get("url") == page.url:
+            continue
+        errors.append(f"console: {message.text} ({location.get('url', '')})")
+    errors += [f"page error: {error}" for error in page.page_errors()]
+    page.clear_console_messages()
+    page.clear_page_errors()
+    reported = _REPORTED.setdefault(id(page), set())
+    for request in page.requests():
+        if id(request) in reported or request.resource_type == "document":
+            continue
+        reported.add(id(request))
+        failure = request.failure
+        if failure and failure != _ABORTED:
+            errors.append(f"request failed: {request.url} ({failure})")
+            continue
+        response = request.response() if not failure else None
+        if response is not None and response.status >= 400:
+            errors.append(f"{response.status} for {request.resource_type} {request.url}")
+    return errors
+
+
 def problems(page: Any, lang: str, checks: tuple[str, ...] = CHECKS) -> dict[str, list[str]]:
     """Every problem on `page` audited in `lang` ("zh" or "en"), per check; empty lists where it is clean."""
     if lang not in ("zh", "en"):
@@ -304,10 +339,7 @@ def problems(page: Any, lang: str, checks: tuple[str, ...] = CHECKS) -> dict[str
         found["lang"] = [] if declared.lower().startswith(lang) else [f"<html lang={declared!r}> on a {lang} page"]
     if "script" in checks:
         seen = _WATCHES.get(id(page))
-        if seen is None or seen.page is not page:
-            found["script"] = ["the page was not watched: call watch(page) before its first goto"]
-        else:
-            found["script"] = seen.take()
+        found["script"] = seen.take() if seen is not None and seen.page is page else _recent_errors(page)
     return found
 
 

@@ -4,6 +4,7 @@ countdown, the history, the hotspot scale and the map."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -11,16 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from tests.browser.conftest import LAPTOP, PHONE, screenshot, sign_in
+from tests.browser.audit import audit, watch
+from tests.browser.conftest import LAPTOP, PHONE, SCREENSHOTS, screenshot, sign_in
 from tests.core.helpers import NEGATIVE_OPC, POSITIVE_OPC, act, register, submit
 from tests.web.test_review import _flagged
 
 pytestmark = pytest.mark.browser
-
-try:  # the shared page audit, once it is there
-    from tests.browser.audit import audit as shared_audit
-except ImportError:  # pragma: no cover - until then, the size and scroll checks below
-    shared_audit = None
 
 # Every visible field and button of the page's own part (the header and footer are everyone's) at least 44 px
 # tall (a checkbox through its label), every link at least 24 x 24.
@@ -48,16 +45,41 @@ TARGETS_JS = r"""
 """
 
 
+# Bytes the browser received for the document and its files, and the time to the load event, as it measures them.
+WEIGHT_JS = r"""
+() => {
+  const nav = performance.getEntriesByType("navigation")[0];
+  const files = performance.getEntriesByType("resource");
+  const body = (e) => e.transferSize || e.encodedBodySize || 0;
+  return {
+    document: nav.encodedBodySize,
+    transferred: body(nav) + files.reduce((n, e) => n + body(e), 0),
+    load_ms: Math.round(nav.loadEventEnd - nav.startTime),
+  };
+}
+"""
+
+
+def weigh(page: Any, path: str) -> dict[str, Any]:
+    """The page's weight and load time, cold (a fresh context) and warm (loaded again)."""
+    page.goto(path)
+    cold = page.evaluate(WEIGHT_JS)
+    page.reload()
+    warm = page.evaluate(WEIGHT_JS)
+    assert cold["document"] < 40 * 1024, f"{path}: {cold}"
+    return {"path": path, "cold": cold, "warm": warm}
+
+
 def check(page: Any, lang: str) -> None:
-    """The page at both widths: no small targets, no horizontal scroll (and the shared audit when it exists)."""
+    """The page at both widths: the shared page audit (language, targets, axe-core, scroll, script errors), and
+    the targets of the page's own part once more with what they measure."""
     for viewport in (PHONE, LAPTOP):
         page.set_viewport_size(viewport)
         page.wait_for_timeout(50)
         small = page.evaluate(TARGETS_JS)
         assert small == [], f"{page.url} at {viewport['width']} px: {small}"
         assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
-        if shared_audit is not None:
-            shared_audit(page, lang)
+        audit(page, lang)
     page.set_viewport_size(PHONE)
 
 
@@ -72,7 +94,7 @@ def test_reviewer_batch_and_station_board(
     positive_sample = register(client, headers["tester"], product_name="油麦菜", vendor="x蔬菜经营部", stall="B-7")
     positive = submit(client, headers["tester"], positive_sample["label_id"], POSITIVE_OPC)["id"]
 
-    reviewer = new_page()
+    reviewer = watch(new_page())
     sign_in(reviewer, "reviewer")
     reviewer.goto("/review?flags=")
     check(reviewer, "zh")
@@ -114,7 +136,7 @@ def test_reviewer_batch_and_station_board(
     reviewer.goto("/review?lang=zh")
     assert act(client, headers["reviewer"], flagged, "publish").status_code == 200
 
-    station = new_page()
+    station = watch(new_page())
     sign_in(station, "station")
     station.goto("/station")
     card = station.locator("[data-case]").first
@@ -136,3 +158,13 @@ def test_reviewer_batch_and_station_board(
     assert re.fullmatch(r"(29|30) min left", station.locator(".countdown").first.inner_text())
     check(station, "en")
     screenshot(station, "station-board-en")
+
+    weights = [weigh(new_page(), "/login")]
+    fresh = new_page()
+    sign_in(fresh, "reviewer")
+    weights.append(weigh(fresh, "/review"))
+    fresh = new_page()
+    sign_in(fresh, "station")
+    weights.append(weigh(fresh, "/station"))
+    SCREENSHOTS.parent.mkdir(parents=True, exist_ok=True)
+    (SCREENSHOTS.parent / "weights-review-station.json").write_text(json.dumps(weights, indent=1))

@@ -271,3 +271,21 @@ def test_the_queue_is_paged(app: Any, client: TestClient, headers: dict[str, dic
     last = reviewer.get("/review?page=3").text
     assert last.count('class="card result-card') == 1 and f'id="result-{ids[-1]}"' in last
     assert reviewer.get("/review?page=0").status_code == 422
+
+
+def test_a_full_page_of_both_lists_stays_light(
+    app: Any, client: TestClient, headers: dict[str, dict[str, str]], engine: Engine
+) -> None:
+    page_size = reviewing.QUEUE_PAGE
+    ids = _pending(client, headers, 2 * page_size - 2)
+    ids += [_flagged(client, headers, engine)["id"] for _ in range(2)]
+    for result_id in ids[:page_size]:
+        assert act(client, headers["reviewer"], result_id, "approve").status_code == 200
+    reviewer = sign_in(app, "reviewer")
+    for lang in ("zh", "en"):
+        page = reviewer.get(f"/review?lang={lang}")
+        assert (
+            page.text.count('class="card result-card') == page_size
+            and page.text.count('class="card row-card') == page_size
+        )
+        assert len(page.content) < 40 * 1024, len(page.content)  # every page under 40 KB

@@ -67,6 +67,15 @@ class QueueRow:
     flags: list[Flag]
     mine: bool
 
+    @property
+    def evidence(self) -> dict[str, Any]:
+        """The raw data as sent, then what the judgement computed from it (each figure once, empty ones left out)."""
+        raw = {k: v for k, v in self.result.raw.items() if k != "details"}
+        details = self.result.raw.get("details")
+        if isinstance(details, dict):
+            raw.update({k: v for k, v in details.items() if k not in raw and v not in (None, "")})
+        return raw
+
 
 @dataclass(frozen=True)
 class Listing:

@@ -76,14 +76,16 @@ def _page(request: Request, session: Session, actor: Actor, status: int = 200, *
     registered = registered if samples_label_ok(registered) else ""
     tasks = plan_tasks(session, actor, day)
     form = context.pop("form", None)
-    if form is None:  # a task chosen from the day sheet, or the point and task of the last registration
+    if form is None:  # a task chosen from the day sheet, or the point (and task) where the tester last sampled
         chosen = request.query_params.get("task", "")
         task = next((x for x in tasks if f"T{x.id}" == chosen), None)
-        last = next((v for v in views if v.label_id == registered), None)
+        just = next((v for v in views if v.label_id == registered), None)
         if task is not None:
             form = {"task_ref": chosen, "point_code": task.point_code, "category_code": next(iter(task.batches), "")}
-        elif last is not None:  # never the last food category: each sample's category is chosen for it
-            form = {"point_code": last.point_code, "task_ref": last.task_ref}
+        elif just is not None:  # never the last food category: each sample's category is chosen for it
+            form = {"point_code": just.point_code, "task_ref": just.task_ref}
+        elif views:
+            form = {"point_code": views[0].point_code}
         else:
             form = {}
     correcting = context.pop("correcting", None)
@@ -101,7 +103,7 @@ def _page(request: Request, session: Session, actor: Actor, status: int = 200, *
         status_code=status,
         day=day,
         tasks=tasks,
-        item_names={i.code: (i.name_zh, i.name_en) for i in reference_data.items(session)},
+        item_names=_item_names(session),
         category_names={c.code: (c.name_zh, c.name_en) for c in reference_data.categories(session)},
         samples=views,
         per_point=per_point,
@@ -118,6 +120,10 @@ def _page(request: Request, session: Session, actor: Actor, status: int = 200, *
         correction_form=correction_form or {},
         **context,
     )
+
+
+def _item_names(session: Session) -> dict[str, tuple[str, str]]:
+    return {i.code: (i.name_zh, i.name_en) for i in reference_data.items(session)}
 
 
 def _correctable(session: Session, actor: Actor, label_id: str) -> SamplePublic | None:
@@ -358,7 +364,13 @@ def discard_held(
 def held_list(request: Request, session: SessionDep, actor: Tester) -> HTMLResponse:
     """The held readings as a fragment of the console, fetched by the page when the live stream says they changed."""
     held = holding.pending_views(session, actor)
-    return render(request, "_vehicle_held.html", held=held, held_positives=sum(1 for h in held if h.suspected_positive))
+    return render(
+        request,
+        "_vehicle_held.html",
+        held=held,
+        held_positives=sum(1 for h in held if h.suspected_positive),
+        item_names=_item_names(session),
+    )
 
 
 def _event(view: ResultPublic, lang: str, zone: ZoneInfo) -> str:
