@@ -392,3 +392,49 @@ def test_a_control_run_takes_its_card_as_qc_even_before_acceptance(
         year, month = clock.this_month(clock.zone_of(session, admin.district_id))
         row = next(r for r in stock.reconcile(session, admin, f"{year:04d}-{month:02d}").lots if r.kit_lot_id == lot_id)
         assert row.qc == 1 and row.difference == {"qc": 1} and row.units_by_tests == 0
+
+
+def test_a_card_without_its_lot_is_refused_where_the_items_lots_are_kept_in_stock(
+    client: TestClient, headers: dict, engine: Engine
+) -> None:
+    label = register(client, headers["tester"], category_code="PORK", product_name="猪肉")["label_id"]
+    body = {"sample_label_id": label, "item_code": "CLB", "raw": NEGATIVE_CARD}
+    untracked = client.post("/api/v1/results", json=body, headers=headers["tester"])
+    assert untracked.status_code == 201 and untracked.json()["reason_code"] == "no_kit_lot"  # judged invalid
+    _stocked(engine, 5)
+    refused = client.post("/api/v1/results", json=body, headers=headers["tester"])
+    assert refused.status_code == 422 and refused.json()["code"] == "stock.lot_needed"
+
+
+def test_lims_stock_commands_receive_accept_write_off_and_reconcile(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from lims.cli import main
+
+    monkeypatch.setattr("lims.cli.common.get_engine", lambda: engine)
+    monkeypatch.setattr("lims.cli.common.schema.bring_up_to_date", lambda *_a, **_k: None)
+    with Session(engine) as session:
+        lot_id = str(_lot(session).id)
+        year, month = clock.this_month(clock.zone_of(session, _actor(session, "admin").district_id))
+    runner = CliRunner()
+    listed = runner.invoke(main.app, ["stock", "lots", "--json"])
+    assert listed.exit_code == 0 and "CLB-2611A" in listed.output
+    done = runner.invoke(main.app, ["stock", "receive", lot_id, "--quantity", "12", "--min-units", "2", "--json"])
+    assert done.exit_code == 0 and json.loads(done.output)["acceptance"] == "pending", done.output
+    assert runner.invoke(main.app, ["stock", "accept", lot_id, "--note", "controls read"]).exit_code == 0
+    off = runner.invoke(main.app, ["stock", "write-off", lot_id, "--reason", "spoiled", "--quantity", "2"])
+    assert off.exit_code == 0 and "10 of 12 left" in off.output
+    bad = runner.invoke(main.app, ["stock", "write-off", lot_id, "--reason", "lost", "--quantity", "1"])
+    assert bad.exit_code == 1 and "unknown reason" in bad.output
+    levels = json.loads(runner.invoke(main.app, ["stock", "levels", "--json"]).output)
+    assert [(x["lot"], x["remaining"]) for x in levels] == [("CLB-2611A", 10)]
+    report = runner.invoke(main.app, ["stock", "reconcile", f"{year:04d}-{month:02d}", "--json"])
+    assert report.exit_code == 0 and json.loads(report.output)["balanced"]
+    row = json.loads(report.output)["lots"][0]
+    assert (row["received"], row["spoiled"], row["closing"], row["difference"]) == (12, 2, 10, {"spoiled": 2})
+    assert runner.invoke(main.app, ["stock", "reconcile", "2026-13"]).exit_code == 1
+    assert runner.invoke(main.app, ["stock", "alerts", "--json"]).exit_code == 0

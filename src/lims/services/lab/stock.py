@@ -412,6 +412,22 @@ def consume(session: Session, actor: Actor, lot: KitLot, item: TestItem, distric
     return Taken(stock, lot, units)
 
 
+def require_lot(session: Session, item: TestItem, district_id: int) -> None:
+    """Refuse a result of `item` without a kit lot when the district keeps stock of the item's lots: its card
+    came out of one of them, and a card nobody books is a card the reconciliation cannot account for."""
+    tracked = session.exec(
+        select(KitStock.id)
+        .join(KitLot, col(KitLot.id) == col(KitStock.kit_lot_id))
+        .where(KitStock.district_id == district_id, KitLot.item_id == item.id)
+    ).first()
+    if tracked is not None:
+        raise LotRefused(
+            "stock.lot_needed",
+            _N("item {item_code} is tested with kit lots kept in stock: name the kit lot the card came from"),
+            item_code=item.code,
+        )
+
+
 def record_use(session: Session, actor: Actor, taken: Taken, result: TestResult) -> StockMovement:
     """Book the units `consume` took as used by the stored `result` (one ledger row per result)."""
     movement = _move(
@@ -602,6 +618,19 @@ def raise_alerts(session: Session, stock: KitStock, lot: KitLot) -> list[StockAl
     if {AlertCondition.LOW.value, AlertCondition.NEAR_EXPIRY.value} <= raised:
         return []
     if stock.acceptance == Acceptance.REJECTED:
+        return []
+    # The cheap checks first: this runs after every result taken from the lot.
+    today = _today(session, stock.district_id)
+    near = (usable_until(lot, stock) - today).days <= NEAR_EXPIRY_DAYS
+    low = stock.min_units is not None and stock.remaining < stock.min_units
+    if not low and AlertCondition.LOW.value not in raised:
+        per_day = (
+            _used_recently(session, [int(stock.id or 0)], stock.district_id).get(int(stock.id or 0), 0) / RATE_DAYS
+        )
+        low = per_day > 0 and stock.remaining < per_day * LOW_DAYS
+    if not (low and AlertCondition.LOW.value not in raised) and not (
+        near and AlertCondition.NEAR_EXPIRY.value not in raised
+    ):
         return []
     levels = _levels(session, stock.district_id, stock)
     if not levels:

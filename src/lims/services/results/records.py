@@ -244,6 +244,8 @@ def submit(
     )
     # Everything is checked: take the test's units of a stock-tracked lot (refused when it may not be used), in
     # this transaction, and book them with the stored result's id.
+    if kit is None and judging.uses_kit_lot(item.family):
+        stock.require_lot(session, item, sample.district_id)
     taken = stock.consume(session, actor, kit, item, sample.district_id, day) if kit is not None else None
     if awaiting:
         assert previous is not None
