@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.resources import files
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from markupsafe import escape
 from sqlalchemy import text
@@ -25,10 +26,14 @@ from lims.services.core import audit_checkpoints, audit_keys
 from lims.settings import get_settings
 from lims.web import pages
 from lims.web.bodies import BodyLimit
-from lims.web.headers import SWAGGER_CDN, SecurityHeaders
+from lims.web.headers import SecurityHeaders
 
 STATIC = Path(pages.__file__).parent / "static"
-SWAGGER_UI = f"{SWAGGER_CDN}/npm/swagger-ui-dist@5"
+FAVICON = STATIC / "favicon.svg"
+# Swagger UI 5 (it reads the OpenAPI 3.1 FastAPI writes), from the files the fastapi-offline package ships, served
+# from this site. Only its static files are used, not its app class.
+SWAGGER_UI = "/static/swagger"
+SWAGGER_FILES = files("fastapi_offline") / "static"
 
 
 class LimsApp(FastAPI):
@@ -44,17 +49,19 @@ class LimsApp(FastAPI):
 
 
 def _docs_page(title: str) -> str:
-    """The Swagger UI page without inline script (its start-up is /static/docs.js)."""
+    """The Swagger UI page, from this site only, without inline script (its start-up is /static/docs.js)."""
     return f"""<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(title)} · API</title>
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="{SWAGGER_UI}/swagger-ui.css">
+<link rel="stylesheet" href="/static/docs.css">
 </head>
 <body>
-<div id="swagger-ui" data-openapi="/openapi.json"></div>
+<main id="swagger-ui" data-openapi="/openapi.json"><noscript>{escape(title)}: /openapi.json</noscript></main>
 <script src="{SWAGGER_UI}/swagger-ui-bundle.js"></script>
 <script src="/static/docs.js"></script>
 </body>
@@ -104,9 +111,15 @@ def create_app(engine: Engine | None = None) -> FastAPI:
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
-        """Interactive API documentation (Swagger UI; the one page allowed to load scripts from its CDN)."""
+        """Interactive API documentation (Swagger UI, served from this site: it works offline)."""
         return HTMLResponse(docs)
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        """The site's icon, for browsers that ask for it without reading a page's <link rel=icon>."""
+        return FileResponse(FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
+
+    app.mount(SWAGGER_UI, StaticFiles(directory=str(SWAGGER_FILES)), name="swagger")
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.include_router(pages.router)
     return app

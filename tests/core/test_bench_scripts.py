@@ -32,3 +32,12 @@ def test_audit_verify_bench_builds_an_intact_trail(tmp_path: Path) -> None:
 def test_registrations_bench_registers_every_sample(tmp_path: Path) -> None:
     out = _run(tmp_path, str(BENCH / "registrations.py"), "--counts", "8", "--pg-url", "")
     assert "8 of 8 concurrent registrations succeeded" in out
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_pages_bench_weighs_and_times_every_page(tmp_path: Path) -> None:
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("Chromium is not installed at /usr/bin/chromium")
+    out = _run(tmp_path, str(BENCH / "pages.py"), "--repeat", "1", "--samples", "2")
+    assert "baseline site.css" in out and "vehicle" in out and "ratio" in out

@@ -19,6 +19,8 @@ from instrument_drivers.reading import Reading
 from lims.models import District, SamplingPoint, Station, User
 from lims.services.access import auth
 from lims.services.core.audit import SYSTEM
+from lims.services.public import leads
+from lims.services.public.leads import LeadForm, LeadLimiter
 from lims.services.reference import reference_data
 from lims.services.results import ingest
 from lims.services.samples.label_ids import make_label_id
@@ -82,6 +84,7 @@ class Side:
     task: int = 0
     held: int = 0
     held_label: str = ""
+    lead: int = 0  # a consumer's report about the unpublished sample, in this district's queue
     secret_point: str = ""  # where the unpublished work landed
 
     @property
@@ -298,6 +301,10 @@ def create_unpublished_work(world: World) -> None:
             session.commit()
         assert stored.held_id is not None, stored
         side.held = int(stored.held_id)
+        with Session(world.engine) as session:
+            report = LeadForm(side.secret_label, side.complaint, where_bought=side.product, contact=side.brand)
+            side.lead = int(leads.submit(session, LeadLimiter(), "192.0.2.1", report).id or 0)
+            session.commit()
 
 
 def _ok_list(response: Any) -> list[dict[str, Any]]:

@@ -60,7 +60,7 @@ class Probe:
     method: str
     url: str
     target: str | None = None  # label, corrected, result, case, task, warning, held, point, serial, taskref, signed,
-    # user, station
+    # user, station, lead
     json: Any = None
     form: dict[str, str] | None = None
     files: dict[str, Any] | None = None
@@ -234,12 +234,24 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
     ("GET", "/openapi.json"): [api_list("/openapi.json")],
     ("GET", "/docs"): [api_list("/docs")],
     ("MOUNT", "/static"): [api_list("/static/site.css")],
+    ("MOUNT", "/static/swagger"): [api_list("/static/swagger/swagger-ui.css")],
+    ("GET", "/favicon.ico"): [api_list("/favicon.ico")],
     # the pages
     ("GET", "/"): [page_list("/")],
     ("GET", "/trace"): [page_list("/trace")],
     ("POST", "/trace/photo"): [Probe("public", "POST", "/trace/photo", files={"photo": NOT_AN_IMAGE}, page=True)],
     ("GET", "/trace/{code:path}"): [Probe("public", "GET", "/trace/{t}", "label", page=True)],
     ("GET", "/s/{label_id}"): [Probe("public", "GET", "{t}", "signed", page=True)],
+    ("POST", "/trace/lead"): [
+        Probe(
+            "own",
+            "POST",
+            "/trace/lead",
+            form={"code": "{v_label}", "what_happened": "本区消费者反映：菜叶发黄", "where_bought": "本区市场"},
+            page=True,
+            may_add=frozenset({"consumer_lead", "audit_event"}),
+        )
+    ],
     ("GET", "/warnings"): [page_list("/warnings")],
     ("GET", "/warnings.atom"): [page_list("/warnings.atom")],
     ("GET", "/login"): [page_list("/login")],
@@ -249,18 +261,22 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
     ("POST", "/logout"): [Probe("auth", "POST", "/logout", form={}, page=True)],
     ("GET", "/review"): [page_list("/review")],
     ("POST", "/review/results/{result_id}/{action}"): [
-        page_write(f"/review/results/{{t}}/{a}", "result", {"reason": "checked it"})
+        page_write(f"/review/results/{{t}}/{a}", "result", {"reason": "checked it", "confirm": "true"})
         for a in ("approve", "reject", "publish")
+    ],
+    ("POST", "/review/batch/{action}"): [
+        page_write(f"/review/batch/{a}", "result", {"ids": "{t}", "ack": "{t}", "confirm": "true"})
+        for a in ("approve", "publish")
     ],
     ("POST", "/review/corrections/{label_id}/{version}/{action}"): [
         page_write(f"/review/corrections/{{t}}/2/{a}", "corrected", {"reason": "checked it"})
         for a in ("approve", "reject")
     ],
     ("POST", "/review/warnings"): [
-        Probe("own", "POST", "/review/warnings", form=WARNING, page=True, may_add=WARNING_TABLES)
+        Probe("own", "POST", "/review/warnings", form={**WARNING, "confirm": "true"}, page=True, may_add=WARNING_TABLES)
     ],
     ("POST", "/review/warnings/{warning_id}/withdraw"): [
-        page_write("/review/warnings/{t}/withdraw", "warning", {"reason": "no longer applies"})
+        page_write("/review/warnings/{t}/withdraw", "warning", {"reason": "no longer applies", "confirm": "true"})
     ],
     ("GET", "/station"): [
         page_list("/station"),
@@ -268,6 +284,11 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
         page_list("/station?point={o_point}"),
     ],
     ("GET", "/station/results.csv"): [page_list("/station/results.csv")],
+    ("GET", "/station/leads"): [page_list("/station/leads")],
+    ("POST", "/station/leads/{lead_id}/handled"): [
+        page_write("/station/leads/{t}/handled", "lead", {"note": "已核实"})
+    ],
+    ("GET", "/station/leads/{lead_id}/photo"): [page_get("/station/leads/{t}/photo", "lead")],
     ("POST", "/station/cases/{case_id}/{step}"): [
         page_write(
             "/station/cases/{t}/notice",
@@ -300,7 +321,7 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
             may_add=frozenset({"notification_mark", "audit_event"}),
         )
     ],
-    ("GET", "/vehicle"): [page_list("/vehicle")],
+    ("GET", "/vehicle"): [page_list("/vehicle"), page_get("/vehicle?correct={t}", "label")],
     ("POST", "/vehicle/samples"): [page_write("/vehicle/samples", "point", {**SAMPLE, "point_code": "{t}"})],
     ("GET", "/vehicle/label/{label_id}.{fmt}"): [
         page_get(f"/vehicle/label/{{t}}.{fmt}", "label") for fmt in ("png", "svg", "pdf", "zpl")
@@ -309,6 +330,15 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
     ("POST", "/vehicle/tasks/{task_id}/arrived"): [page_write("/vehicle/tasks/{t}/arrived", "task")],
     ("POST", "/vehicle/held/{held_id}/assign"): [
         page_write("/vehicle/held/{t}/assign", "held", {"label_id": "{v_label}"})
+    ],
+    ("POST", "/vehicle/held/{held_id}/discard"): [
+        page_write("/vehicle/held/{t}/discard", "held", {"reason": "blank run of the strip"})
+    ],
+    ("GET", "/vehicle/held"): [page_list("/vehicle/held")],
+    ("POST", "/vehicle/samples/{label_id}/correction"): [
+        page_write(
+            "/vehicle/samples/{t}/correction", "label", {**SAMPLE, "product_name": "改名", "reason": "typing error"}
+        )
     ],
     ("GET", "/vehicle/events"): [page_list("/vehicle/events?seconds=1")],
     ("GET", "/{path:path}"): [page_list("/no-such-page"), page_list("/api/v1/no-such-thing")],
@@ -393,6 +423,7 @@ class Run:
             "signed": (links.sample_path(o.secret_label), links.sample_path(missing_label)),
             "user": (o.account, "nobody-here"),
             "station": (o.only_station, "ZZ99"),
+            "lead": (str(o.lead), str(MISSING_ID)),
         }[target]
 
     def _fill(self, value: Any, t: str) -> Any:

@@ -111,12 +111,13 @@ def test_hsts_behind_a_trusted_proxy_that_says_https(tmp_path: Path) -> None:
     assert "strict-transport-security" not in claimed.headers
 
 
-def test_the_api_docs_page_alone_may_load_the_swagger_cdn(client: TestClient) -> None:
+def test_the_api_docs_page_loads_only_from_this_site(client: TestClient) -> None:
     docs = client.get("/docs")
     assert docs.status_code == 200
     assert_hardened(docs, DOCS_POLICY)
-    script_src = _directives(docs.headers["content-security-policy"])["script-src"]
-    assert script_src == ["'self'", "https://cdn.jsdelivr.net"]
+    directives = _directives(docs.headers["content-security-policy"])
+    assert directives["script-src"] == ["'self'"] and directives["style-src"] == ["'self'"]
+    assert not [v for values in directives.values() for v in values if v.startswith(("http:", "https:"))]
     assert "<script>" not in docs.text and 'src="/static/docs.js"' in docs.text
     assert client.get("/static/docs.js").status_code == 200
     assert client.get("/redoc").status_code == 404  # Redoc would need inline script: not served

@@ -15,7 +15,8 @@ A = "{http://www.w3.org/2005/Atom}"
 
 def _publish(app: Any, title: str, body: str = "正文内容", **extra: str) -> None:
     reviewer = sign_in(app, "reviewer")
-    response = post_form(reviewer, "/review", "/review/warnings", {"title_zh": title, "body_zh": body, **extra})
+    form = {"title_zh": title, "body_zh": body, "confirm": "true", **extra}
+    response = post_form(reviewer, "/review", "/review/warnings", form)
     assert response.status_code == 303, response.text
 
 
@@ -60,13 +61,15 @@ def test_reviewer_withdraws_a_warning_with_a_reason(app: Any, client: TestClient
     assert 'id="warnings-in-force"' in page.text and "豆芽暂停食用警示" in page.text
     action = page.text.split('action="/review/warnings/', 1)[1].split('"', 1)[0]
     url = f"/review/warnings/{action}"
-    no_reason = post_form(reviewer, "/review", url, {"reason": " "})
+    no_reason = post_form(reviewer, "/review", url, {"reason": " ", "confirm": "true"})
     assert no_reason.status_code == 422 and "撤回须填写原因" in no_reason.text  # the page is Chinese first
-    done = post_form(reviewer, "/review", url, {"reason": "复检合格"})
+    unconfirmed = post_form(reviewer, "/review", url, {"reason": "复检合格"})
+    assert unconfirmed.status_code == 422 and "豆芽暂停食用警示" in client.get("/warnings").text
+    done = post_form(reviewer, "/review", url, {"reason": "复检合格", "confirm": "true"})
     assert done.status_code == 303 and "done=withdrawn" in done.headers["location"]
     assert "消费警示已撤回" in reviewer.get(done.headers["location"]).text
     assert "豆芽暂停食用警示" not in client.get("/warnings").text
     assert ET.fromstring(client.get("/warnings.atom").content).findall(f"{A}entry") == []
-    again = post_form(reviewer, "/review", url, {"reason": "复检合格"})
+    again = post_form(reviewer, "/review", url, {"reason": "复检合格", "confirm": "true"})
     warning_id = action.split("/", 1)[0]
     assert again.status_code == 409 and f"消费警示 {warning_id} 已撤回" in again.text  # the page is Chinese first

@@ -15,6 +15,7 @@ from lims.i18n import _N
 from lims.services.cases.files import MAX_PHOTO_BYTES, MAX_PHOTOS, MAX_REPORT_BYTES, Upload
 from lims.services.core.errors import Invalid, TooLarge
 from lims.services.public.scanning import API_PHOTO_BYTES, PAGE_PHOTO_BYTES
+from lims.services.results.reviewing import MAX_BATCH
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -56,10 +57,18 @@ CASE_PHOTOS = Limits(
     max_fields=24,
     max_part_size=16 * KIB,
 )
+# A consumer's report: a few short fields and at most one photo, held to a disposal photo's bound by the service.
+LEAD_FORM = Limits(body_bytes=2 * MAX_PHOTO_BYTES + FORM_OVERHEAD, max_files=1, max_fields=12, max_part_size=16 * KIB)
+
+# A reviewer's batch: each selected result's id and, for a flagged one, its own acknowledgement.
+REVIEW_BATCH = Limits(body_bytes=64 * KIB, max_files=0, max_fields=2 * MAX_BATCH + 16, max_part_size=1 * KIB)
 
 ROUTES: dict[tuple[str, str], Limits] = {
     ("POST", "/api/v1/scan"): API_PHOTO,
     ("POST", "/trace/photo"): PAGE_PHOTO,
+    ("POST", "/review/batch/approve"): REVIEW_BATCH,
+    ("POST", "/review/batch/publish"): REVIEW_BATCH,
+    ("POST", "/trace/lead"): LEAD_FORM,
 }
 # Routes with an id in their path.
 PATTERNS: list[tuple[str, re.Pattern[str], Limits]] = [

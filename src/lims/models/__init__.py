@@ -2,6 +2,8 @@
 
 from lims.models.audit import AuditChain, AuditEvent
 from lims.models.cases import CaseFile, FileContent, PositiveCase, PublicWarning
+from lims.models.instruments import CalibrationRecord, MaintenanceRecord, ReadingImport
+from lims.models.leads import ConsumerLead
 from lims.models.notifications import NotificationMark
 from lims.models.plans import PlanTask, PlanVersion
 from lims.models.qc import BlindSample, ControlRun
@@ -18,13 +20,16 @@ from lims.models.reference import (
 from lims.models.registry import Product, TrademarkRecord
 from lims.models.results import HeldReading, Review, TestResult
 from lims.models.samples import LabelCounter, Sample, SampleVersion
+from lims.models.stock import KitStock, StockAlert, StockMovement
 from lims.models.users import User, UserSession
 
 __all__ = [
     "AuditChain",
     "AuditEvent",
     "BlindSample",
+    "CalibrationRecord",
     "CaseFile",
+    "ConsumerLead",
     "ControlRun",
     "District",
     "FileContent",
@@ -32,19 +37,24 @@ __all__ = [
     "HeldReading",
     "Instrument",
     "KitLot",
+    "KitStock",
     "LabelCounter",
     "Limit",
+    "MaintenanceRecord",
     "NotificationMark",
     "PlanTask",
     "PlanVersion",
     "PositiveCase",
     "Product",
     "PublicWarning",
+    "ReadingImport",
     "Review",
     "Sample",
     "SampleVersion",
     "SamplingPoint",
     "Station",
+    "StockAlert",
+    "StockMovement",
     "TestItem",
     "TestResult",
     "TrademarkRecord",

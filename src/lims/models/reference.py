@@ -140,6 +140,10 @@ class TestItemBase(SQLModel):
         sa_column_kwargs={"server_default": sa.false()},
         description="No longer in the reference files: kept for the results that name it, offered for no new test",
     )
+    # What one test uses up of a kit lot (one card, one strip, one cuvette set), with where that is said.
+    stock_unit: str = Field(default="", max_length=24, sa_column_kwargs={"server_default": ""})
+    units_per_test: int = Field(default=1, ge=1, sa_column_kwargs={"server_default": "1"})
+    stock_source: str = Field(default="", max_length=300, sa_column_kwargs={"server_default": ""})
 
 
 class TestItem(TestItemBase, table=True):
@@ -184,6 +188,9 @@ class KitLotBase(SQLModel):
     min_c_intensity: float | None = None
     detection_limit: float | None = None
     detection_limit_unit: str = Field(default="", max_length=16)
+    # From the kit's leaflet: how the lot is kept and how long it keeps once opened (None: until expiry).
+    storage_condition: str = Field(default="", max_length=80, sa_column_kwargs={"server_default": ""})
+    shelf_life_after_opening_days: int | None = None
 
 
 class KitLot(KitLotBase, table=True):
@@ -204,6 +211,12 @@ class InstrumentBase(SQLModel):
     family: str
     model: str = ""
     connection_url: str = ""
+    location: str = Field(
+        default="",
+        max_length=100,
+        sa_column_kwargs={"server_default": ""},
+        description="Where the instrument stands: the lab, the detection vehicle, a station",
+    )
     calibration_due: date
 
 

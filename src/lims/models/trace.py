@@ -120,6 +120,9 @@ class TraceRecord(SQLModel):
     sample: TracedSample | None = None
     product: TracedProduct | None = None
     trademarks: list[TracedMark] = []
+    # Registered marks that read or look like the package's mark but are not the product's own (康帅傅 on a
+    # 康师傅 noodle): a warning to the reader, never listed as the product's trademark.
+    look_alikes: list[TracedMark] = []
     findings: list[Finding] = []
     results: list[TracedResult]
     warnings: list[TracedWarning]

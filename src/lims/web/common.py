@@ -129,6 +129,8 @@ class PageRoute(BoundedFormRoute):
                 return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
             except HTTPException:
                 raise
+            except CsrfFailed:
+                return form_expired_page(request)
             except (ServiceError, RequestValidationError, ValidationError, DataError, IntegrityError) as exc:
                 return refusal_page(request, exc)
             except Exception as exc:  # a fault of ours (or a busy database): log it, show a page, never a stack trace
@@ -137,6 +139,35 @@ class PageRoute(BoundedFormRoute):
                 return refusal_page(request, exc)
 
         return page_handler
+
+
+def form_url(request: Request) -> str:
+    """The page a refused form was sent from (its Referer on this site), else the address it was sent to."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc == request.url.netloc and referer.path.startswith("/"):
+        path = _on_site(unquote(referer.path))
+        return f"{path}?{referer.query}" if referer.query else path
+    return page_path(request) if request.url.path == "/login" else "/"
+
+
+def form_expired_page(request: Request) -> HTMLResponse:
+    """403 for a form whose token is missing, stale or from another browser: "the form expired", with a way back.
+
+    The usual cause is harmless (a page left open past a sign-out or a restart, a second tab), so the page
+    says so instead of "not allowed", and links back to the form, which comes with a fresh token."""
+    lang = language(request)
+    return render(
+        request,
+        "error.html",
+        status_code=403,
+        headline=web_i18n.gettext(_N("The form expired; please try again"), lang),
+        hint=web_i18n.gettext(
+            _N("Go back to the form: it opens with a new token. Anything typed in it may need entering again."),
+            lang,
+        ),
+        reason="",
+        retry_url=form_url(request),
+    )
 
 
 def said(request: Request, exc: ServiceError) -> str:

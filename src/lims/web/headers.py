@@ -6,9 +6,10 @@ arrived over https: the request's own scheme (which uvicorn sets from ``X-Forwar
 proxies in ``FORWARDED_ALLOW_IPS``, 127.0.0.1 by default), or ``X-Forwarded-Proto: https`` from a
 proxy in ``LIMS_TRUSTED_PROXIES``.
 
-The Swagger UI at ``/docs`` loads its bundle from a CDN; that one page gets ``DOCS_POLICY``, which adds
-the CDN and nothing inline (its start-up script is ``/static/docs.js``). A response that sets its own
-header keeps it.
+The Swagger UI at ``/docs`` is served from this site too (Swagger UI 5 from the fastapi-offline package's
+files, under ``/static/swagger``); that one page gets ``DOCS_POLICY``, which adds only ``data:`` images and fonts (its
+icons) and nothing inline (its start-up script is ``/static/docs.js``). A response that sets its own header
+keeps it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from lims.services.access.throttle import is_trusted_proxy
 
 Networks = list[ipaddress.IPv4Network | ipaddress.IPv6Network]
 
-SWAGGER_CDN = "https://cdn.jsdelivr.net"
 POLICY = "; ".join(
     (
         "default-src 'none'",
@@ -43,9 +43,9 @@ POLICY = "; ".join(
 DOCS_POLICY = "; ".join(
     (
         "default-src 'none'",
-        f"script-src 'self' {SWAGGER_CDN}",
-        f"style-src 'self' {SWAGGER_CDN}",
-        "img-src 'self' data: https://fastapi.tiangolo.com",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
         "connect-src 'self'",
         "font-src 'self' data:",
         "form-action 'self'",

@@ -5,24 +5,29 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
-from fastapi import File, Request, UploadFile
+from fastapi import File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from barcodes import gs1
-from lims.api.deps import SessionDep
+from lims.api.deps import ClientAddress, SessionDep
+from lims.api.limits import read_bounded
 from lims.i18n import _N, render_message
+from lims.i18n import render as render_i18n
+from lims.models.leads import MAX_CONTACT, MAX_WHAT, MAX_WHERE
 from lims.services.cases import warnings
-from lims.services.core.errors import Busy, ServiceError, TooLarge
-from lims.services.public import scanning, trace
+from lims.services.cases.files import MAX_PHOTO_BYTES
+from lims.services.core.errors import Busy, NotFound, ServiceError, TooLarge
+from lims.services.public import leads, scanning, trace
 from lims.services.samples import links
 from lims.services.samples.label_ids import looks_like_label_id
+from lims.settings import get_settings
 from lims.web import feeds, notice, review, signin, station, vehicle
-from lims.web.common import HEADLINES, Viewer, error_page, page_router, render, said
+from lims.web import leads as leads_pages
+from lims.web.common import HEADLINES, CsrfChecked, Viewer, error_page, local_time, page_router, render, said
 from lims.web.i18n import gettext, language
 
 router = page_router()
 PHOTO_TOO_LARGE = _N("The photo is too large (15 MB and 50 megapixels at most)")
-NOT_YET_PUBLISHED = _N("This sample's results are not published yet; check again later")
 BAD_PHOTO_HINT = _N(
     "Retake it with the barcode filling the frame, even light and "
     "no glare or blur, or type the digits under the barcode."
@@ -69,7 +74,53 @@ def _issuer(record: Any) -> Any:
 def _trace_page(request: Request, status_code: int = 200, **context: Any) -> HTMLResponse:
     record = context.get("record")
     context.setdefault("code", "")
-    return render(request, "trace.html", status_code=status_code, issuer=_issuer(record), **context)
+    if record is not None:
+        context.setdefault("verdict", trace.verdict(record))
+        context.setdefault("lead_code", record.sample.label_id if record.sample else record.gtin or "")
+    return render(
+        request,
+        "trace.html",
+        status_code=status_code,
+        issuer=_issuer(record),
+        shown_value=trace.shown_value,
+        positives_phrase=lambda v: positives_phrase(v, language(request)),
+        hotline=leads.HOTLINE,
+        hotline_url=leads.HOTLINE_URL,
+        lead_limits=LEAD_BOUNDS,
+        **context,
+    )
+
+
+POSITIVES = _N("{count} suspected positive(s) ({found})")
+POSITIVE_ITEM = _N("{item}, {date}")
+POSITIVES_JOIN = _N("; ")
+
+
+def positives_phrase(verdict: trace.Verdict, lang: str) -> str:
+    """ "1 suspected positive (Aflatoxin B1, 12-02)" in `lang`: the verdict's positives, newest first, three at most."""
+    found = [
+        render_i18n(
+            POSITIVE_ITEM,
+            lang,
+            {
+                "item": r.item_name_zh if lang == "zh" else r.item_name_en or r.item_name_zh,
+                "date": local_time(r.tested_at, "%m-%d"),
+            },
+        )
+        for r in verdict.positives[:3]
+    ]
+    more = " …" if len(verdict.positives) > 3 else ""
+    return render_i18n(
+        POSITIVES, lang, {"count": len(verdict.positives), "found": gettext(POSITIVES_JOIN, lang).join(found) + more}
+    )
+
+
+LEAD_BOUNDS = {
+    "what": MAX_WHAT,
+    "where": MAX_WHERE,
+    "contact": MAX_CONTACT,
+    "photo_mb": MAX_PHOTO_BYTES // (1024 * 1024),
+}
 
 
 @router.get("/trace", response_class=HTMLResponse)
@@ -126,9 +177,92 @@ def trace_page(request: Request, session: SessionDep, me: Viewer, code: str) -> 
     """The consumer's page for a code: product or sample, published results, warnings."""
     try:
         record = trace.trace(session, code)
+    except NotFound as exc:
+        return _neutral_page(request, session, exc, code)
     except ServiceError as exc:
         return _trace_error(request, exc, code)
-    return _trace_page(request, record=record, code=code)
+    return _trace_page(request, record=record, code=code, sent=request.query_params.get("sent") == "1")
+
+
+def _neutral_context(session: SessionDep, exc: NotFound, code: str) -> dict[str, Any]:
+    """A code that is right but has nothing published: a product nobody has tested here yet, or a sample whose
+    results are not published yet (being tested or reviewed). A plain page, not an error: the code is fine."""
+    details = exc.details or {}
+    gtin = details.get("gtin")
+    if isinstance(gtin, str):
+        facts = trace.code_facts(session, gtin)
+        return {
+            "record": None,
+            "code": code,
+            "untested": facts,
+            "error_findings": details.get("findings") or [],
+            "lead_code": gtin,
+        }
+    label = str(exc.params.get("label_id") or code).upper()
+    return {"record": None, "code": label, "pending": label, "lead_code": label}
+
+
+def _neutral_page(request: Request, session: SessionDep, exc: NotFound, code: str, **extra: Any) -> HTMLResponse:
+    sent = request.query_params.get("sent") == "1"
+    return _trace_page(request, **{**_neutral_context(session, exc, code), "sent": sent, **extra})
+
+
+@router.post("/trace/lead", response_class=HTMLResponse, dependencies=[CsrfChecked])
+async def send_lead(
+    request: Request,
+    session: SessionDep,
+    me: Viewer,
+    address: ClientAddress,
+    code: Annotated[str, Form(max_length=trace.MAX_CODE_LENGTH)],
+    what_happened: Annotated[str, Form(max_length=4 * MAX_WHAT)] = "",
+    where_bought: Annotated[str, Form(max_length=4 * MAX_WHERE)] = "",
+    contact: Annotated[str, Form(max_length=4 * MAX_CONTACT)] = "",
+    kind: Annotated[str, Form(max_length=16)] = "report",
+    photo: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """A consumer's report or complaint about the product or sample of the page, queued for the district's station."""
+    form = leads.LeadForm(code, what_happened, where_bought, contact, kind)
+    upload = await read_bounded(photo, MAX_PHOTO_BYTES) if photo is not None and photo.filename else None
+    try:
+        leads.submit(session, lead_limiter(request), address, form, upload)
+    except ServiceError as exc:
+        session.rollback()
+        return _lead_refused(request, session, exc, form)
+    session.commit()
+    return RedirectResponse(f"{code_target(code)}?sent=1#report", status_code=303)
+
+
+def lead_limiter(request: Request) -> leads.LeadLimiter:
+    """The app's limiter of consumer reports (made from the settings on first use)."""
+    found = getattr(request.app.state, "lead_limiter", None)
+    if found is None:
+        found = request.app.state.lead_limiter = leads.LeadLimiter.from_settings(get_settings())
+    return found
+
+
+def _lead_refused(request: Request, session: SessionDep, exc: ServiceError, form: leads.LeadForm) -> HTMLResponse:
+    """The page the form was on, with the reason next to the form and what was typed kept."""
+    typed = {
+        "what": form.what_happened[:MAX_WHAT],
+        "where": form.where_bought[:MAX_WHERE],
+        "contact": form.contact[:MAX_CONTACT],
+        "kind": form.kind,
+    }
+    extra = {"lead_error": said(request, exc), "typed": typed}
+    try:
+        record = trace.trace(session, form.code)
+    except NotFound as missing:
+        page = _trace_page(request, exc.status_code, **{**_neutral_context(session, missing, form.code), **extra})
+    except ServiceError:  # not a code a report can be about: the reason where the page shows errors
+        headline = gettext(HEADLINES[exc.status_code if exc.status_code in HEADLINES else 422], language(request))
+        page = _trace_page(
+            request, exc.status_code, record=None, code=form.code[:64], headline=headline, error=extra["lead_error"]
+        )
+    else:
+        page = _trace_page(request, exc.status_code, record=record, code=form.code, **extra)
+    if exc.retry_after:
+        page.headers["Retry-After"] = str(exc.retry_after)
+    return page
 
 
 def _trace_error(request: Request, exc: ServiceError, code: str = "", headline: str = "") -> HTMLResponse:
@@ -157,9 +291,13 @@ def signed_sample(request: Request, session: SessionDep, me: Viewer, label_id: s
         return _trace_page(request, exc.status_code, record=None, headline=headline, error=said(request, exc))
     try:
         record = trace.trace_sample(session, label_id.upper())
+    except NotFound as exc:  # the signed label proves the sample exists: it is being tested or reviewed
+        return _neutral_page(request, session, exc, label_id, verified=True)
     except ServiceError as exc:
-        return _trace_error(request, exc, headline=gettext(NOT_YET_PUBLISHED, lang) if exc.status_code == 404 else "")
-    return _trace_page(request, record=record, code=label_id.upper(), verified=True)
+        return _trace_error(request, exc)
+    return _trace_page(
+        request, record=record, code=label_id.upper(), verified=True, sent=request.query_params.get("sent") == "1"
+    )
 
 
 router.include_router(feeds.router)
@@ -168,6 +306,7 @@ router.include_router(review.router)
 router.include_router(station.router)
 router.include_router(vehicle.router)
 router.include_router(notice.router)
+router.include_router(leads_pages.router)
 
 
 @router.get("/{path:path}", response_class=HTMLResponse)
@@ -175,4 +314,5 @@ def not_found(request: Request, me: Viewer, path: str) -> Response:
     """Any other address: a page that says so (API addresses keep their JSON answer)."""
     if path.startswith("api/"):
         return JSONResponse({"detail": "Not Found"}, status_code=404)
-    return error_page(request, 404, f"there is no page at /{path}")
+    reason = render_i18n(_N("there is no page at {path}"), language(request), {"path": f"/{path}"})
+    return error_page(request, 404, reason)

@@ -2,30 +2,51 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated, Any
+import re
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
-from fastapi import Depends, File, Form, Request, UploadFile
+from fastapi import Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 from sqlmodel import Session
 
 from lims.api.deps import LabelId, RowId, SessionDep
 from lims.api.limits import read_bounded
+from lims.i18n import _N
+from lims.models.bounds import MAX_ROW_ID
 from lims.models.cases import LabVerdict, WarningBase
 from lims.models.common import Decision, ResultStatus, ReviewAction, Role
 from lims.models.results import ResultPublic
+from lims.services.access import districts
 from lims.services.cases import files, procedure, warnings
 from lims.services.core.audit import Actor
-from lims.services.core.errors import ServiceError
+from lims.services.core.errors import Invalid, ServiceError
 from lims.services.reference import reference_data
 from lims.services.results import records, reviewing
 from lims.services.samples import sampling
 from lims.web.common import CsrfChecked, page_router, redirect, render, role_page, said, validation_reason
 
+RowIdValue = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 router = page_router()
 Reviewer = Annotated[Actor, Depends(role_page(Role.REVIEWER))]
-DONE = {"approve", "reject", "publish", "warning", "withdrawn", "correction_approved", "correction_rejected", "case"}
+DONE = {
+    "approve",
+    "reject",
+    "publish",
+    "warning",
+    "withdrawn",
+    "correction_approved",
+    "correction_rejected",
+    "case",
+    "batch_approve",
+    "batch_publish",
+}
+# Where the page may scroll back to after an action: a row of a list, or a list's heading.
+ANCHOR = re.compile(r"^(result-[0-9]{1,12}|queue|approved|cases|corrections|warnings-in-force|warning-form)$")
+SKIPPED = re.compile(r"([0-9]{1,12})\.([a-z_]{1,16})")
+MAX_PAGES = 1000
 
 
 @dataclass(frozen=True)
@@ -46,30 +67,139 @@ class QueueRow:
     flags: list[Flag]
     mine: bool
 
+    @property
+    def evidence(self) -> dict[str, Any]:
+        """The raw data as sent, then what the judgement computed from it (each figure once, empty ones left out)."""
+        raw = {k: v for k, v in self.result.raw.items() if k != "details"}
+        details = self.result.raw.get("details")
+        if isinstance(details, dict):
+            raw.update({k: v for k, v in details.items() if k not in raw and v not in (None, "")})
+        return raw
 
-def _rows(session: Session, actor: Actor, status: ResultStatus) -> list[QueueRow]:
-    found = records.search(session, actor, status=status, limit=200)
+
+@dataclass(frozen=True)
+class Listing:
+    """One page of a list: its rows, how many match in all, which page this is and how many there are."""
+
+    rows: list[QueueRow]
+    total: int
+    page: int
+
+    @property
+    def pages(self) -> int:
+        """How many pages the matching results fill."""
+        return max(1, -(-self.total // reviewing.QUEUE_PAGE))
+
+    @property
+    def first(self) -> int:
+        """The position of the first row shown (1-based), 0 when none."""
+        return (self.page - 1) * reviewing.QUEUE_PAGE + 1 if self.rows else 0
+
+
+@dataclass(frozen=True)
+class View:
+    """The queue's filters and pages as given in the query string; kept across every action."""
+
+    f: reviewing.QueueFilter = field(default_factory=reviewing.QueueFilter)
+    page: int = 1
+    apage: int = 1
+
+    def query(self, **changes: Any) -> str:
+        """The filters and pages as a query string, with `changes` applied (empty values left out)."""
+        values: dict[str, Any] = {
+            "item": self.f.item,
+            "point": self.f.point,
+            "judgement": self.f.judgement,
+            "flags": self.f.flags,
+            "page": self.page if self.page > 1 else "",
+            "apage": self.apage if self.apage > 1 else "",
+        }
+        values.update(changes)
+        return urlencode({k: v for k, v in values.items() if v not in ("", None)})
+
+    def back(self, anchor: str, **changes: Any) -> str:
+        """The queue again, with these filters, scrolled to `anchor` (a row or a list)."""
+        query = self.query(**changes)
+        return f"/review?{query}#{anchor if ANCHOR.match(anchor) else 'queue'}"
+
+
+def view(
+    item: Annotated[str, Query(max_length=16)] = "",
+    point: Annotated[str, Query(max_length=16)] = "",
+    judgement: Annotated[str, Query(max_length=16)] = "",
+    flags: Annotated[str, Query(max_length=32)] = "",
+    page: Annotated[int, Query(ge=1, le=MAX_PAGES)] = 1,
+    apage: Annotated[int, Query(ge=1, le=MAX_PAGES)] = 1,
+) -> View:
+    """Read the queue's filters and pages from the query string."""
+    return View(reviewing.QueueFilter(item.strip(), point.strip(), judgement.strip(), flags.strip()), page, apage)
+
+
+ViewDep = Annotated[View, Depends(view)]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a batch did, as the page says it after the redirect."""
+
+    action: str
+    done: int
+    skipped: list[tuple[int, str]]
+
+
+def _summary(request: Request) -> Summary | None:
+    done = request.query_params.get("done", "")
+    if done not in ("batch_approve", "batch_publish"):
+        return None
+    count = request.query_params.get("n", "0")
+    skipped = [
+        (int(m.group(1)), m.group(2))
+        for m in SKIPPED.finditer(request.query_params.get("skip", "")[:4000])
+        if m.group(2) in reviewing.SKIP_TEXT
+    ][: reviewing.MAX_BATCH]
+    return Summary(done.removeprefix("batch_"), min(int(count), reviewing.MAX_BATCH) if count.isdigit() else 0, skipped)
+
+
+def _rows(session: Session, actor: Actor, status: ResultStatus, v: View, page: int) -> Listing:
+    found, total = reviewing.queue(
+        session, actor, status, v.f, limit=reviewing.QUEUE_PAGE, offset=(page - 1) * reviewing.QUEUE_PAGE
+    )
     testers = {r.id: r.tester_id for r in found}
     products: dict[str, tuple[str, str]] = {}
     rows = []
-    for view in records.public_views(session, found):
-        if view.sample_label_id not in products:
-            sample = sampling.get_for(session, actor, view.sample_label_id)
-            products[view.sample_label_id] = (sample.product_name, sample.category_code)
-        product, category = products[view.sample_label_id]
-        flags = [Flag(f, records.FLAG_TEXT.get(f, f)) for f in view.flags]
-        rows.append(QueueRow(view, product, category, flags, testers[view.id] == actor.user_id))
-    return rows
+    for result in records.public_views(session, found):
+        if result.sample_label_id not in products:
+            sample = sampling.get_for(session, actor, result.sample_label_id)
+            products[result.sample_label_id] = (sample.product_name, sample.category_code)
+        product, category = products[result.sample_label_id]
+        flags = [Flag(f, records.FLAG_TEXT.get(f, f)) for f in result.flags]
+        rows.append(QueueRow(result, product, category, flags, testers[result.id] == actor.user_id))
+    return Listing(rows, total, page)
 
 
-def _page(request: Request, session: Session, actor: Actor, status_code: int = 200, **context: Any) -> HTMLResponse:
+def _page(
+    request: Request, session: Session, actor: Actor, status_code: int = 200, v: View | None = None, **context: Any
+) -> HTMLResponse:
+    v = v or View()
     done = request.query_params.get("done")
+    try:
+        pending = _rows(session, actor, ResultStatus.TESTED, v, v.page)
+        approved = _rows(session, actor, ResultStatus.APPROVED, v, v.apage)
+    except ServiceError as exc:  # a bad filter: the page without results, and why
+        pending = approved = Listing([], 0, 1)
+        context.setdefault("filter_error", said(request, exc))
+        status_code = exc.status_code if status_code == 200 else status_code
     return render(
         request,
         "review.html",
         status_code=status_code,
-        pending=_rows(session, actor, ResultStatus.TESTED),
-        approved=_rows(session, actor, ResultStatus.APPROVED),
+        v=v,
+        pending=pending,
+        approved=approved,
+        summary=_summary(request),
+        skip_text=reviewing.SKIP_TEXT,
+        flag_filters=records.FLAG_TEXT,
+        points=districts.points(session, actor.district_id),
         corrections=sampling.pending_corrections(session, actor),
         items=reference_data.items(session),
         categories=reference_data.categories(session),
@@ -81,10 +211,18 @@ def _page(request: Request, session: Session, actor: Actor, status_code: int = 2
     )
 
 
+def _unconfirmed() -> Invalid:
+    return Invalid(
+        "review.confirm_required",
+        _N("tick “I confirm” first: this is public and cannot be undone from here; nothing was changed"),
+    )
+
+
 @router.get("/review", response_class=HTMLResponse)
-def queue(request: Request, session: SessionDep, actor: Reviewer) -> HTMLResponse:
-    """Pending results with their raw data and flags, approved results to publish, warnings to publish or withdraw."""
-    return _page(request, session, actor)
+def queue(request: Request, session: SessionDep, actor: Reviewer, v: ViewDep) -> HTMLResponse:
+    """Pending results with their raw data and flags, approved results to publish, warnings to publish or withdraw;
+    filtered by item, point, judgement and flags, a page of each list at a time."""
+    return _page(request, session, actor, v=v)
 
 
 @router.post("/review/results/{result_id}/{action}", response_class=HTMLResponse, dependencies=[CsrfChecked])
@@ -94,17 +232,48 @@ def decide(
     actor: Reviewer,
     result_id: RowId,
     action: ReviewAction,
+    v: ViewDep,
     reason: Annotated[str, Form(max_length=500)] = "",
     acknowledge_flags: Annotated[bool, Form()] = False,
+    confirm: Annotated[bool, Form()] = False,
+    at: Annotated[str, Form(max_length=32)] = "",
 ) -> Response:
-    """Approve, reject (with a reason) or publish one result; four-eyes and flag rules are the service's."""
+    """Approve, reject (with a reason) or publish (confirmed) one result; four-eyes and flag rules are the
+    service's. Back to the queue with its filters, at the row after this one."""
     try:
+        if action == ReviewAction.PUBLISH and not confirm:
+            raise _unconfirmed()
         reviewing.act(session, actor, result_id, action, reason=reason, acknowledge_flags=acknowledge_flags)
         session.commit()
     except ServiceError as exc:
         session.rollback()
-        return _page(request, session, actor, exc.status_code, error=said(request, exc), error_result=result_id)
-    return redirect(f"/review?done={action}#queue")
+        return _page(request, session, actor, exc.status_code, v, error=said(request, exc), error_result=result_id)
+    return redirect(v.back(at or ("approved" if action == ReviewAction.PUBLISH else "queue"), done=action.value))
+
+
+@router.post("/review/batch/{action}", response_class=HTMLResponse, dependencies=[CsrfChecked])
+def decide_batch(
+    request: Request,
+    session: SessionDep,
+    actor: Reviewer,
+    action: Literal["approve", "publish"],
+    v: ViewDep,
+    ids: Annotated[list[RowIdValue], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
+    ack: Annotated[list[RowIdValue], Form()] = [],  # noqa: B006
+    confirm: Annotated[bool, Form()] = False,
+) -> Response:
+    """Approve or publish the selected results, each on its own: a flagged one only with its own
+    acknowledgement, one someone else changed first is reported; one message says what was done."""
+    anchor = "queue" if action == "approve" else "approved"
+    try:
+        if action == "publish" and not confirm:
+            raise _unconfirmed()
+        outcome = reviewing.act_many(session, actor, action, ids, frozenset(ack))
+    except ServiceError as exc:
+        session.rollback()
+        return _page(request, session, actor, exc.status_code, v, batch_error=said(request, exc), batch=action)
+    skipped = ",".join(f"{s.result_id}.{s.kind}" for s in outcome.skipped)
+    return redirect(v.back(anchor, done=f"batch_{action}", n=len(outcome.done), skip=skipped))
 
 
 @router.post(
@@ -117,6 +286,7 @@ def decide_correction(
     label_id: LabelId,
     version: RowId,
     action: Decision,
+    v: ViewDep,
     reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     """Approve or reject (with a reason) a correction of a published sample; four-eyes is the service's."""
@@ -126,10 +296,10 @@ def decide_correction(
     except ServiceError as exc:
         session.rollback()
         return _page(
-            request, session, actor, exc.status_code, correction_error=said(request, exc), error_label=label_id
+            request, session, actor, exc.status_code, v, correction_error=said(request, exc), error_label=label_id
         )
     done = {"approve": "correction_approved", "reject": "correction_rejected"}[action]
-    return redirect(f"/review?done={done}#corrections")
+    return redirect(v.back("corrections", done=done))
 
 
 @router.post("/review/warnings", response_class=HTMLResponse, dependencies=[CsrfChecked])
@@ -137,6 +307,7 @@ def publish_warning(
     request: Request,
     session: SessionDep,
     actor: Reviewer,
+    v: ViewDep,
     title_zh: Annotated[str, Form(max_length=200)] = "",
     title_en: Annotated[str, Form(max_length=200)] = "",
     body_zh: Annotated[str, Form(max_length=4000)] = "",
@@ -145,8 +316,9 @@ def publish_warning(
     category_code: Annotated[str, Form(max_length=32)] = "",
     gtin: Annotated[str, Form(max_length=14)] = "",
     valid_until: Annotated[str, Form(max_length=10)] = "",
+    confirm: Annotated[bool, Form()] = False,
 ) -> Response:
-    """Publish a consumption-safety warning now."""
+    """Publish a consumption-safety warning now (confirmed: the public sees it at once)."""
     form = {
         "title_zh": title_zh,
         "title_en": title_en,
@@ -158,6 +330,8 @@ def publish_warning(
         "valid_until": valid_until,
     }
     try:
+        if not confirm:
+            raise _unconfirmed()
         data = WarningBase.model_validate(
             {
                 **{k: v.strip() for k, v in form.items() if k != "valid_until"},
@@ -171,10 +345,10 @@ def publish_warning(
         session.commit()
     except ServiceError as exc:
         session.rollback()
-        return _page(request, session, actor, exc.status_code, warning_error=said(request, exc), form=form)
+        return _page(request, session, actor, exc.status_code, v, warning_error=said(request, exc), form=form)
     except ValidationError as exc:  # a field too short or too long
-        return _page(request, session, actor, 422, warning_error=validation_reason(exc), form=form)
-    return redirect("/review?done=warning#warning-form")
+        return _page(request, session, actor, 422, v, warning_error=validation_reason(exc), form=form)
+    return redirect(v.back("warning-form", done="warning"))
 
 
 @router.post("/review/warnings/{warning_id}/withdraw", response_class=HTMLResponse, dependencies=[CsrfChecked])
@@ -183,10 +357,14 @@ def withdraw_warning(
     session: SessionDep,
     actor: Reviewer,
     warning_id: RowId,
+    v: ViewDep,
     reason: Annotated[str, Form(max_length=500)] = "",
+    confirm: Annotated[bool, Form()] = False,
 ) -> Response:
-    """Withdraw a warning in force, with the reason."""
+    """Withdraw a warning in force, with the reason (confirmed: the public no longer sees it)."""
     try:
+        if not confirm:
+            raise _unconfirmed()
         warnings.withdraw(session, actor, warning_id, reason)
         session.commit()
     except ServiceError as exc:
@@ -196,10 +374,11 @@ def withdraw_warning(
             session,
             actor,
             exc.status_code,
+            v,
             withdraw_error=said(request, exc),
             error_warning=warning_id,
         )
-    return redirect("/review?done=withdrawn#warnings-in-force")
+    return redirect(v.back("warnings-in-force", done="withdrawn"))
 
 
 @router.post("/review/cases/{case_id}/verdict", response_class=HTMLResponse, dependencies=[CsrfChecked])
@@ -208,6 +387,7 @@ async def record_verdict(
     session: SessionDep,
     actor: Reviewer,
     case_id: RowId,
+    v: ViewDep,
     report: Annotated[UploadFile, File()],
     lab: Annotated[str, Form(max_length=200)] = "",
     cma: Annotated[str, Form(max_length=12)] = "",
@@ -239,8 +419,8 @@ async def record_verdict(
         session.commit()
     except ServiceError as exc:
         session.rollback()
-        return _page(request, session, actor, exc.status_code, case_error=said(request, exc), error_case=case_id)
+        return _page(request, session, actor, exc.status_code, v, case_error=said(request, exc), error_case=case_id)
     except ValidationError as exc:
         session.rollback()
-        return _page(request, session, actor, 422, case_error=validation_reason(exc), error_case=case_id)
-    return redirect("/review?done=case#cases")
+        return _page(request, session, actor, 422, v, case_error=validation_reason(exc), error_case=case_id)
+    return redirect(v.back("cases", done="case"))

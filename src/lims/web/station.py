@@ -12,23 +12,25 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from lims import i18n
 from lims.api.deps import RowId, SessionDep
 from lims.api.limits import read_bounded
 from lims.i18n import _N
-from lims.models.cases import CasePublic, Disposal, NoticeReceipt, RetestRequest, SaleSuspension, SealNumber
+from lims.models.cases import Disposal, NoticeReceipt, RetestRequest, SaleSuspension, SealNumber
 from lims.models.common import CaseStep, Role
 from lims.models.results import ResultPublic
 from lims.services.access import districts
-from lims.services.cases import files, notifications, procedure
+from lims.services.cases import board, files, notifications, procedure
 from lims.services.core import clock, dates
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Invalid, ServiceError
 from lims.services.public import hotspots, states
 from lims.services.reference import reference_data
 from lims.services.results import records
-from lims.web.charts import rate_chart
+from lims.web import pointmap
+from lims.web.charts import percent, rate_chart, scale_end
 from lims.web.common import CsrfChecked, page_router, redirect, render, role_page, said, validation_reason
-from lims.web.i18n import label, language
+from lims.web.i18n import gettext, label, language
 
 router = page_router()
 StationUser = Annotated[Actor, Depends(role_page(Role.STATION))]
@@ -88,6 +90,35 @@ def filters(
 
 FiltersDep = Annotated[Filters, Depends(filters)]
 
+# What runs out at a case's next deadline (board.DEADLINES; the clocks are procedure.CaseClocks').
+DEADLINE_TEXT = {
+    "sale_suspension": _N("Sale to be suspended by"),
+    "retest_window": _N("Retest request window closes"),
+    "referral": _N("Laboratory verdict due"),
+    "disposal": _N("Disposal due"),
+}
+# How the countdown reads; station.js uses the same texts to update it every half minute.
+CLOCK_FORMATS = {
+    "left": _N("{time} left"),
+    "over": _N("overdue by {time}"),
+    "days": _N("{days} d {hours} h"),
+    "hours": _N("{hours} h {minutes} min"),
+    "minutes": _N("{minutes} min"),
+}
+
+
+def countdown(seconds: int, lang: str) -> str:
+    """Time to a deadline as people read it: "2 h 15 min left", "overdue by 35 min" (rounded down to minutes)."""
+    span = abs(seconds) // 60
+    days, hours, minutes = span // 1440, span % 1440 // 60, span % 60
+    if days:
+        time = i18n.render(CLOCK_FORMATS["days"], lang, {"days": days, "hours": hours})
+    elif hours:
+        time = i18n.render(CLOCK_FORMATS["hours"], lang, {"hours": hours, "minutes": minutes})
+    else:
+        time = i18n.render(CLOCK_FORMATS["minutes"], lang, {"minutes": minutes})
+    return i18n.render(CLOCK_FORMATS["left" if seconds >= 0 else "over"], lang, {"time": time})
+
 
 def _results(session: Session, actor: Actor, f: Filters, limit: int) -> list[ResultPublic]:
     found = records.search(
@@ -123,10 +154,10 @@ def _page(request: Request, session: Session, actor: Actor, f: Filters, status: 
         for d in hotspots.DIMENSIONS
         if spots.by.get(d) is not None
     }
-    open_cases: list[CasePublic] = [
-        procedure.public(session, c) for c in procedure.list_for(session, actor, open_only=True)
-    ]
+    open_cases = board.open_cards(session, actor)
+    now = clock.now()
     unread = notifications.unread(session, actor)
+    spots_map = hotspots.point_map(session, actor)
     case_states = states.case_states(session, [r.id for r in shared if r.judgement == "positive"])
     return render(
         request,
@@ -138,6 +169,17 @@ def _page(request: Request, session: Session, actor: Actor, f: Filters, status: 
         spots=spots,
         charts=charts,
         cases=open_cases,
+        closed=board.history(session, actor),
+        closed_limit=board.HISTORY,
+        now=now,
+        left=lambda d: countdown(d.seconds_left(now), lang),
+        deadline_text=DEADLINE_TEXT,
+        clock_formats={k: gettext(v, lang) for k, v in CLOCK_FORMATS.items()},
+        point_map=pointmap.point_map(spots_map, lang, gettext(_N("Sampling points by recent results"), lang)),
+        map_points=spots_map,
+        map_status=pointmap.status_of,
+        map_days=hotspots.MAP_DAYS,
+        scale_ends={d: percent(scale_end(spots.by[d][:12])) for d in charts},
         notices=unread,
         points=districts.points(session, actor.district_id),
         items=reference_data.items(session),

@@ -1,4 +1,5 @@
-"""The detection vehicle's console: today's tasks, sample registration and labels, live results, held readings."""
+"""The detection vehicle's console: today's tasks, sample registration, correction and labels, live results, and
+held readings (assigned to a sample or discarded with a reason), kept live over server-sent events."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from lims.i18n import localized
 from lims.models.common import Role
 from lims.models.plans import TaskPublic
 from lims.models.results import ResultPublic
-from lims.models.samples import SampleCreate, SamplePublic
+from lims.models.samples import SampleCorrection, SampleCreate, SampleData, SamplePublic
 from lims.services.access import districts
 from lims.services.core import clock
 from lims.services.core.audit import Actor
@@ -59,6 +60,9 @@ def plan_tasks(session: Session, actor: Actor, day: date) -> list[TaskPublic]:
     return plans.day_sheet(session, actor, day)
 
 
+SAMPLE_FIELDS = ("product_name", "category_code", "gtin", "brand", "batch", "vendor", "stall")
+
+
 def _page(request: Request, session: Session, actor: Actor, status: int = 200, **context: Any) -> HTMLResponse:
     day = plans.today(session, actor)  # the district's local date, as label ids and sample lists count days
     todays = sampling.list_for(session, actor, day=day.isoformat(), limit=500)
@@ -72,36 +76,62 @@ def _page(request: Request, session: Session, actor: Actor, status: int = 200, *
     registered = registered if samples_label_ok(registered) else ""
     tasks = plan_tasks(session, actor, day)
     form = context.pop("form", None)
-    if form is None:  # a task chosen from the day sheet, or the point and category of the last registration
+    if form is None:  # a task chosen from the day sheet, or the point (and task) where the tester last sampled
         chosen = request.query_params.get("task", "")
         task = next((x for x in tasks if f"T{x.id}" == chosen), None)
-        last = next((v for v in views if v.label_id == registered), None)
+        just = next((v for v in views if v.label_id == registered), None)
         if task is not None:
             form = {"task_ref": chosen, "point_code": task.point_code, "category_code": next(iter(task.batches), "")}
-        elif last is not None:
-            form = {"point_code": last.point_code, "category_code": last.category_code, "task_ref": last.task_ref}
+        elif just is not None:  # never the last food category: each sample's category is chosen for it
+            form = {"point_code": just.point_code, "task_ref": just.task_ref}
+        elif views:
+            form = {"point_code": views[0].point_code}
         else:
             form = {}
+    correcting = context.pop("correcting", None)
+    if correcting is None:
+        wanted = request.query_params.get("correct", "").strip().upper()
+        if samples_label_ok(wanted):
+            correcting = _correctable(session, actor, wanted)
+    correction_form = context.pop("correction_form", None)
+    if correcting is not None and correction_form is None:
+        correction_form = {name: getattr(correcting, name) or "" for name in SAMPLE_FIELDS}
+    held = holding.pending_views(session, actor)
     return render(
         request,
         "vehicle.html",
         status_code=status,
         day=day,
         tasks=tasks,
-        item_names={i.code: (i.name_zh, i.name_en) for i in reference_data.items(session)},
+        item_names=_item_names(session),
         category_names={c.code: (c.name_zh, c.name_en) for c in reference_data.categories(session)},
         samples=views,
         per_point=per_point,
         live=live,
         after=max((r.id for r in live), default=0),
         positives=sum(1 for r in live if r.judgement == "positive"),
-        held=holding.pending(session, actor),
+        held=held,
+        held_positives=sum(1 for h in held if h.suspected_positive),
         points=districts.points(session, actor.district_id),
         categories=reference_data.categories(session),
         registered=registered,
         form=form,
+        correcting=correcting,
+        correction_form=correction_form or {},
         **context,
     )
+
+
+def _item_names(session: Session) -> dict[str, tuple[str, str]]:
+    return {i.code: (i.name_zh, i.name_en) for i in reference_data.items(session)}
+
+
+def _correctable(session: Session, actor: Actor, label_id: str) -> SamplePublic | None:
+    """The district's sample `label_id` as the correction form shows it (None when there is no such sample)."""
+    try:
+        return sampling.public(session, sampling.get_for(session, actor, label_id))
+    except ServiceError:
+        return None
 
 
 def samples_label_ok(label: str) -> bool:
@@ -126,9 +156,14 @@ def register(
     gtin: Annotated[str, Form(max_length=64)] = "",
     brand: Annotated[str, Form(max_length=100)] = "",
     batch: Annotated[str, Form(max_length=64)] = "",
+    vendor: Annotated[str, Form(max_length=200)] = "",
+    stall: Annotated[str, Form(max_length=64)] = "",
     task_ref: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    """Register a sample and come back with its label id and a link to print the label."""
+    """Register a sample and come back with its label id and a link to print the label.
+
+    A refused form comes back with the reason next to it and everything typed kept (the form's
+    address ends in #register, so the browser shows the form, not the top of the page)."""
     form = {
         "point_code": point_code,
         "product_name": product_name,
@@ -136,6 +171,8 @@ def register(
         "gtin": gtin,
         "brand": brand,
         "batch": batch,
+        "vendor": vendor,
+        "stall": stall,
         "task_ref": task_ref,
     }
     try:
@@ -154,6 +191,71 @@ def register(
     except ValidationError as exc:
         return _page(request, session, actor, 422, register_error=validation_reason(exc), form=form)
     return redirect(f"/vehicle?registered={sample.label_id}#registered")
+
+
+@router.post("/vehicle/samples/{label_id}/correction", response_class=HTMLResponse, dependencies=[CsrfChecked])
+def correct(
+    request: Request,
+    session: SessionDep,
+    actor: Tester,
+    label_id: LabelId,
+    product_name: Annotated[str, Form(max_length=200)] = "",
+    category_code: Annotated[str, Form(max_length=32)] = "",
+    gtin: Annotated[str, Form(max_length=64)] = "",
+    brand: Annotated[str, Form(max_length=100)] = "",
+    batch: Annotated[str, Form(max_length=64)] = "",
+    vendor: Annotated[str, Form(max_length=200)] = "",
+    stall: Annotated[str, Form(max_length=64)] = "",
+    reason: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """Correct a registered sample as a new version with a reason (awaiting review once a result is published)."""
+    typed = {
+        "product_name": product_name,
+        "category_code": category_code,
+        "gtin": gtin,
+        "brand": brand,
+        "batch": batch,
+        "vendor": vendor,
+        "stall": stall,
+    }
+    sample = sampling.get_for(session, actor, label_id)
+    shown = sampling.public(session, sample)
+    kept = SampleData.model_validate(sample, from_attributes=True).model_dump()  # the fields the form does not show
+    try:
+        data = SampleCorrection.model_validate(
+            {
+                **kept,
+                **{k: v.strip() for k, v in typed.items()},
+                "gtin": _gtin_digits(gtin) or None,
+                "reason": " ".join(reason.split()),
+            }
+        )
+        corrected = sampling.correct(session, actor, sample.label_id, data)
+        session.commit()
+    except ServiceError as exc:
+        session.rollback()
+        error = said(request, exc)
+        return _page(
+            request,
+            session,
+            actor,
+            exc.status_code,
+            correct_error=error,
+            correcting=shown,
+            correction_form={**typed, "reason": reason},
+        )
+    except ValidationError as exc:
+        return _page(
+            request,
+            session,
+            actor,
+            422,
+            correct_error=validation_reason(exc),
+            correcting=shown,
+            correction_form={**typed, "reason": reason},
+        )
+    waits = "1" if corrected.pending_version is not None else ""
+    return redirect(f"/vehicle?corrected={corrected.label_id}&review={waits}#samples")
 
 
 def _gtin_digits(text: str) -> str:
@@ -232,6 +334,45 @@ def assign_held(
     return redirect("/vehicle?assigned=1#held")
 
 
+@router.post("/vehicle/held/{held_id}/discard", response_class=HTMLResponse, dependencies=[CsrfChecked])
+def discard_held(
+    request: Request,
+    session: SessionDep,
+    actor: Tester,
+    held_id: RowId,
+    reason: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """Discard a held reading with a reason (audited); the reading stays stored but leaves the queue."""
+    try:
+        holding.discard(session, actor, held_id, reason)
+        session.commit()
+    except ServiceError as exc:
+        session.rollback()
+        return _page(
+            request,
+            session,
+            actor,
+            exc.status_code,
+            held_error=said(request, exc),
+            error_held=held_id,
+            discard_reason=reason,
+        )
+    return redirect("/vehicle?discarded=1#held")
+
+
+@router.get("/vehicle/held", response_class=HTMLResponse)
+def held_list(request: Request, session: SessionDep, actor: Tester) -> HTMLResponse:
+    """The held readings as a fragment of the console, fetched by the page when the live stream says they changed."""
+    held = holding.pending_views(session, actor)
+    return render(
+        request,
+        "_vehicle_held.html",
+        held=held,
+        held_positives=sum(1 for h in held if h.suspected_positive),
+        item_names=_item_names(session),
+    )
+
+
 def _event(view: ResultPublic, lang: str, zone: ZoneInfo) -> str:
     data = {
         "id": view.id,
@@ -258,30 +399,42 @@ async def events(
     after: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     seconds: Annotated[int, Query(ge=1, le=120)] = DEFAULT_STREAM_SECONDS,
 ) -> StreamingResponse:
-    """Server-sent events: each new result of the district today, for `seconds`; the browser then reconnects."""
+    """Server-sent events for `seconds` (the browser then reconnects): each new result of the district today, and
+    the held readings' ids and counts whenever they change."""
     last_header = request.headers.get("last-event-id", "")
     last = int(last_header) if last_header.isdigit() else after
     lang = language(request)
     engine = _engine(request)
     zone = viewer_zone(request)
 
-    def fetch(since: int) -> list[ResultPublic]:
+    def fetch(since: int) -> tuple[list[ResultPublic], dict[str, Any]]:
         with Session(engine, expire_on_commit=False) as session:
             today = clock.local_today(zone)
             found = records.search(session, actor, date_from=today.isoformat(), limit=500)
             fresh = [r for r in found if (r.id or 0) > since]
-            return sorted(records.public_views(session, fresh), key=lambda v: v.id)
+            held = holding.pending_views(session, actor)
+            queue = {
+                "ids": [int(h.held.id or 0) for h in held],
+                "count": len(held),
+                "positives": sum(1 for h in held if h.suspected_positive),
+            }
+            return sorted(records.public_views(session, fresh), key=lambda v: v.id), queue
 
     async def stream() -> AsyncIterator[str]:
         nonlocal last
         yield "retry: 1000\n\n"
         deadline = time.monotonic() + seconds
+        queue_sent: dict[str, Any] | None = None
         while time.monotonic() < deadline:
             if await request.is_disconnected():
                 return
-            for view in await run_in_threadpool(fetch, last):
+            views, queue = await run_in_threadpool(fetch, last)
+            for view in views:
                 last = max(last, view.id)
                 yield _event(view, lang, zone)
+            if queue != queue_sent:  # the held readings changed (and once at the start): the page fetches them
+                queue_sent = queue
+                yield f"event: held\ndata: {json.dumps(queue)}\n\n"
             await asyncio.sleep(POLL_SECONDS)
         yield ": stream ends; the browser reconnects with Last-Event-ID\n\n"
 

@@ -92,7 +92,7 @@ def open_case(session: Session, actor: Actor, result: TestResult) -> PositiveCas
     return case
 
 
-def _disposal_from(case: PositiveCase) -> datetime | None:
+def disposal_from(case: PositiveCase) -> datetime | None:
     """When the goods became due for disposal, if they have."""
     if case.referral_outcome == "confirmed":
         return case.referral_outcome_at
@@ -152,7 +152,7 @@ def overdue(case: PositiveCase, now: datetime) -> bool:
     if current == "referral":
         return case.referral_due is not None and now > case.referral_due
     if current == "disposal":
-        since = _disposal_from(case)
+        since = disposal_from(case)
         return since is not None and now > since + CLOCKS.disposal_within
     return False
 

@@ -1,1 +1,1 @@
-"""Lab management: kit-lot stock, quality control of kit lots and batches, method verification."""
+"""Lab management: kit-lot stock, quality control, instruments and their calibration, method verification."""

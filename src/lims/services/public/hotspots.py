@@ -140,3 +140,67 @@ def aggregate(rows: Iterable[Mapping[Any, Any]]) -> Hotspots:
         positive=positive,
         by={d: _rates(counts[d], labels[d], chronological=d == "month") for d in DIMENSIONS},
     )
+
+
+# The map colours each point by its reviewed results of the last days (the district's local days, today included).
+MAP_DAYS = 30
+
+
+@dataclass(frozen=True)
+class PointStatus:
+    """A sampling point of the district with its coordinates and its recent valid tests and positives."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    latitude: float | None
+    longitude: float | None
+    tested: int
+    positive: int
+
+    @property
+    def rate(self) -> float:
+        """Positives per valid test, 0 when nothing was tested."""
+        return self.positive / self.tested if self.tested else 0.0
+
+
+def point_map(session: Session, actor: Actor, days: int = MAP_DAYS) -> list[PointStatus]:
+    """The actor's district's points with their results of the last `days` local days: published ones for station
+    users, reviewed ones for the lab; repeat runs count within their result."""
+    require_role(actor, Role.STATION, Role.REVIEWER, Role.ADMIN, Role.TESTER)
+    start, end = clock.last_days(max(1, min(days, 366)), clock.zone_of(session, actor.district_id))
+    statement: Any = (
+        select(col(SamplingPoint.id), col(TestResult.judgement), func.count().label("n"))
+        .join(Sample, col(Sample.point_id) == col(SamplingPoint.id))
+        .join(TestResult, col(TestResult.sample_id) == col(Sample.id))
+        .where(
+            col(SamplingPoint.district_id) == actor.district_id,
+            col(TestResult.repeat_of_id).is_(None),
+            col(TestResult.judgement).in_([JudgementOutcome.NEGATIVE.value, JudgementOutcome.POSITIVE.value]),
+            col(TestResult.tested_at) >= start,
+            col(TestResult.tested_at) < end,
+            visibility.public_only() if actor.role == Role.STATION else visibility.reviewed_only(),
+        )
+        .group_by(col(SamplingPoint.id), col(TestResult.judgement))
+    )
+    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for point_id, judgement, n in session.execute(statement).all():
+        counts[point_id][0] += int(n)
+        if judgement == JudgementOutcome.POSITIVE.value:
+            counts[point_id][1] += int(n)
+    points = session.scalars(
+        select(SamplingPoint)
+        .where(col(SamplingPoint.district_id) == actor.district_id)
+        .order_by(col(SamplingPoint.code))
+    ).all()
+    return [
+        PointStatus(
+            p.code,
+            p.name,
+            p.name_en or p.name,
+            p.latitude,
+            p.longitude,
+            *counts.get(int(p.id or 0), [0, 0]),
+        )
+        for p in points
+    ]

@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple, TypeVar, cast
 
 from sqlalchemy import and_, bindparam, func, select
@@ -15,6 +16,7 @@ from barcodes.authenticate import authenticate
 from barcodes.gs1 import CodeError, ParsedCode, parse_code
 from lims.i18n import _N, render, render_message
 from lims.judgement.detection import detection_limit
+from lims.judgement.units import CONTENT_UNITS_MG_PER_KG, normalise_unit
 from lims.models import AuditChain, FoodCategory, Limit, PublicWarning, Sample, SamplingPoint, TestItem, TestResult
 from lims.models.common import CaseState
 from lims.models.trace import (
@@ -222,17 +224,44 @@ def trace_sample(session: Session, label_id: str, memo: HeadMemo | None = None) 
             ("authenticity", row.gtin, row.brand),
             lambda: _authenticity(session, parse_code(row.gtin), row.brand or None),
         )
+    own, look_alikes = split_marks(marks, product, row.brand or None)
     return TraceRecord(
         code=label_id,
         kind="sample",
         gtin=row.gtin,
         sample=traced,
         product=product,
-        trademarks=marks,
+        trademarks=own,
+        look_alikes=look_alikes,
         findings=findings,
         results=results,
         warnings=_relevant_warnings(session, memo, row.gtin, {r.item_code for r in results}),
     )
+
+
+def _traced_mark(m: Any) -> TracedMark:
+    return TracedMark(
+        registration_no=m.registration_no, mark=m.mark, owner=m.owner, status=m.status, valid_to=m.valid_to
+    )
+
+
+def own_marks(marks: list[TracedMark], owners: list[str], mark_text: str | None) -> list[TracedMark]:
+    """The product's own marks: those its brand owner or maker holds, or (with no registered product) the
+    package's mark itself. Everything else the registry matched only resembles the mark."""
+    held = {o for o in owners if o}
+    if held:
+        return [m for m in marks if m.owner in held]
+    return [m for m in marks if mark_text and m.mark == mark_text.strip()]
+
+
+def split_marks(
+    marks: list[TracedMark], product: TracedProduct | None, mark_text: str | None
+) -> tuple[list[TracedMark], list[TracedMark]]:
+    """(own marks, look-alikes): a look-alike is never shown as the product's trademark."""
+    owners = [product.brand_owner, product.company] if product else []
+    own = own_marks(marks, owners, mark_text)
+    numbers = {m.registration_no for m in own}
+    return own, [m for m in marks if m.registration_no not in numbers]
 
 
 def _authenticity(
@@ -256,12 +285,7 @@ def _authenticity(
     traced = TracedProduct.model_validate({**product.to_dict(), "gtin": product.gtin14}) if product else None
     return (
         traced,
-        [
-            TracedMark(
-                registration_no=m.registration_no, mark=m.mark, owner=m.owner, status=m.status, valid_to=m.valid_to
-            )
-            for m in marks
-        ],
+        [_traced_mark(m) for m in marks],
         [
             Finding(
                 code=f.code,
@@ -291,13 +315,15 @@ def trace_gs1(session: Session, parsed: ParsedCode, memo: HeadMemo | None = None
             details={"gtin": gtin14, "findings": [f.model_dump() for f in findings]},
             gtin14=gtin14,
         )
+    own, look_alikes = split_marks(marks, product, None)
     return TraceRecord(
         code=parsed.text,
         kind=parsed.kind.value,
         gtin=gtin14,
         lot=parsed.lot,
         product=product,
-        trademarks=marks,
+        trademarks=own,
+        look_alikes=look_alikes,
         findings=findings,
         results=results,
         warnings=active,
@@ -410,3 +436,168 @@ def trace_json(session: Session, code: str) -> tuple[int, bytes]:
         hit = _Answer(version, now + CACHE_SECONDS, status, body)
         _cache.put(key, hit, protectable=status == 200)
     return hit.status, _with_echo(hit.body, echo) if hit.status == 200 else hit.body
+
+
+# --- what the consumer's page shows at a glance --------------------------------------------------------
+# A quick test's raw figure is often not a content: a gold card's T/C ratio and the enzyme method's inhibition
+# percentage only decide the judgement against the kit's cut-off. Comparing such a figure with a limit in µg/kg
+# (0.559 < 20) reads as "fine" whatever the judgement is, so the page shows a value only when it is a content,
+# in the unit of its limit.
+# Contents use the judgement's own unit table (lims.judgement.units), so one unit means one thing everywhere.
+VERDICT_DAYS = 30
+
+
+class ShownValue(NamedTuple):
+    """A result's value as the consumer sees it: a content in the unit of its limit."""
+
+    value: str
+    unit: str
+
+
+def shown_value(r: TracedResult) -> ShownValue | None:
+    """The value in the unit of its limit; None when the raw figure is a ratio or a percentage (T/C, inhibition)
+    or otherwise not a content, so that the judgement alone is shown."""
+    unit = normalise_unit(r.unit)
+    if r.value is None or unit not in CONTENT_UNITS_MG_PER_KG:
+        return None
+    limit_unit = normalise_unit(r.limit_unit)
+    target = limit_unit if limit_unit in CONTENT_UNITS_MG_PER_KG else unit
+    if target == unit:
+        return ShownValue(r.reported_value or f"{r.value:.4g}", r.unit)
+    factor = CONTENT_UNITS_MG_PER_KG[unit] / CONTENT_UNITS_MG_PER_KG[target]
+    return ShownValue(f"{r.value * factor:.4g}", r.limit_unit)
+
+
+class ItemGroup(NamedTuple):
+    """The results of one test item that found nothing (negatives, and invalid runs that are repeated)."""
+
+    item_code: str
+    item_name_zh: str
+    item_name_en: str
+    tests: int
+    latest: datetime
+    results: list[TracedResult]
+
+
+class Verdict(NamedTuple):
+    """What was tested here recently and what was found, for the card at the top of the page."""
+
+    days: int
+    recent: int  # results tested in the last `days` local days
+    total: int
+    positives: list[TracedResult]  # every published suspected positive, newest first
+    recent_positives: list[TracedResult]
+    groups: list[ItemGroup]  # everything else, by item, the item tested most recently first
+    latest: datetime | None
+
+
+def verdict(record: TraceRecord, today: date | None = None, days: int = VERDICT_DAYS) -> Verdict:
+    """The verdict card of a trace record: counts over the last `days` district days, positives first."""
+    day = today or clock.local_today()
+    first = day - timedelta(days=days - 1)
+    recent = [r for r in record.results if clock.local_date(r.tested_at) >= first]
+    positives = [r for r in record.results if r.judgement == "positive"]
+    groups: dict[str, list[TracedResult]] = {}
+    for r in record.results:
+        if r.judgement != "positive":
+            groups.setdefault(r.item_code, []).append(r)
+    ordered = sorted(groups.values(), key=lambda rs: max(x.tested_at for x in rs), reverse=True)
+    return Verdict(
+        days=days,
+        recent=len(recent),
+        total=len(record.results),
+        positives=positives,
+        recent_positives=[r for r in positives if r in recent],
+        groups=[
+            ItemGroup(
+                rs[0].item_code, rs[0].item_name_zh, rs[0].item_name_en, len(rs), max(x.tested_at for x in rs), rs
+            )
+            for rs in ordered
+        ],
+        latest=max((r.tested_at for r in record.results), default=None),
+    )
+
+
+class CodeForm(NamedTuple):
+    """One form of a GTIN as printed (UPC-A, EAN-13, GTIN-14 …)."""
+
+    name: str
+    digits: str
+
+
+class RelatedCode(NamedTuple):
+    """Another GS1 number of the same item (its packaging level) under which results are published."""
+
+    gtin14: str
+    shown: str
+    results: int
+
+
+class CodeFacts(NamedTuple):
+    """What a valid GTIN tells by itself, and where results of the same item may be filed."""
+
+    gtin14: str
+    forms: list[CodeForm]
+    issuer_zh: str
+    issuer_en: str
+    prefix: str
+    restricted: bool
+    publication: bool
+    related: list[RelatedCode]
+
+
+def code_forms(gtin14: str) -> list[CodeForm]:
+    """Every printed form of one GTIN: GTIN-8 in its own form, else UPC-A (a leading 00), EAN-13 and GTIN-14."""
+    forms: list[CodeForm] = []
+    if gtin14.startswith("000000"):
+        forms.append(CodeForm("GTIN-8 (EAN-8)", gtin14[6:]))
+    else:
+        if gtin14.startswith("00"):
+            forms.append(CodeForm("GTIN-12 (UPC-A)", gtin14[2:]))
+        if gtin14.startswith("0"):
+            forms.append(CodeForm("GTIN-13 (EAN-13)", gtin14[1:]))
+    forms.append(CodeForm("GTIN-14", gtin14))
+    return forms
+
+
+def _with_check(payload13: str) -> str:
+    from barcodes.gs1 import check_digit
+
+    return payload13 + str(check_digit(payload13))
+
+
+def packaging_levels(gtin14: str) -> list[str]:
+    """The GTIN-14s of the same item at other packaging levels (indicator 0 is the item, 1–8 its cases)."""
+    base = gtin14[1:13]
+    return [_with_check(str(indicator) + base) for indicator in range(9) if str(indicator) != gtin14[0]]
+
+
+RESULT_COUNTS = (
+    select(col(Sample.gtin), func.count())
+    .join(TestResult, col(TestResult.sample_id) == col(Sample.id))
+    .where(col(Sample.gtin).in_(bindparam("gtins", expanding=True)), visibility.public_only())
+    .group_by(col(Sample.gtin))
+)
+
+
+def code_facts(session: Session, gtin14: str) -> CodeFacts:
+    """What a GTIN the registry does not know tells by itself: its forms, issuing GS1 organisation (or a
+    restricted, in-store number), and results published under the same item's other packaging levels."""
+    from barcodes.gs1 import issuer_of
+
+    issuer = issuer_of(gtin14)
+    related: list[RelatedCode] = []
+    if not gtin14.startswith("000000") and not (issuer is not None and issuer.restricted):
+        rows = session.connection().execute(RESULT_COUNTS, {"gtins": packaging_levels(gtin14)}).all()
+        counts = {str(g): int(n) for g, n in rows if g}
+        related = [RelatedCode(g, g[1:] if g.startswith("0") else g, n) for g, n in sorted(counts.items()) if n]
+    return CodeFacts(
+        gtin14=gtin14,
+        forms=code_forms(gtin14),
+        issuer_zh=issuer.organisation_zh if issuer else "",
+        issuer_en=issuer.organisation if issuer else "",
+        prefix=issuer.prefix if issuer else gtin14[1:4],
+        restricted=bool(issuer and issuer.restricted),
+        publication=bool(issuer and issuer.kind in ("isbn", "issn")),
+        related=related,
+    )

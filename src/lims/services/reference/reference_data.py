@@ -404,6 +404,7 @@ def _load_items(session: Session, actor: Actor, docs: dict[str, Any], report: Lo
                 "unit": it["unit"],
                 "banned": bool(it.get("banned", False)),
                 "method": _method(it.get("method", {}), f"item {it['code']}"),
+                **_stock_use(it.get("stock"), f"item {it['code']}"),
                 "retired": False,
             },
         )
@@ -434,6 +435,10 @@ def _load_items(session: Session, actor: Actor, docs: dict[str, Any], report: Lo
                 "min_c_intensity": _kit_figure(k, "min_c_intensity", k["lot"]),
                 "detection_limit": _kit_figure(k, "detection_limit", k["lot"]),
                 "detection_limit_unit": str(k.get("detection_limit_unit", "")),
+                "storage_condition": str(k.get("storage_condition", ""))[:80],
+                "shelf_life_after_opening_days": _whole(
+                    k.get("shelf_life_after_opening_days"), f"kit lot {k['lot']}", "shelf_life_after_opening_days"
+                ),
                 "matrices": _kit_matrices(k, categories),
             },
         )
@@ -486,6 +491,35 @@ def _retire(
             ).first()
             if found is not None:
                 _upsert(session, actor, report, Limit, {"id": found.id}, {"retired": True})
+
+
+def _whole(value: Any, where: str, key: str, least: int = 1) -> int | None:
+    """A whole number of at least `least`, or None when absent; Invalid naming `where` and `key` otherwise."""
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not least <= value <= 100_000:
+        raise Invalid(
+            "reference_data.whole_number",
+            _N("{where}: {key} must be a whole number from {least} to 100000, got {value!r}"),
+            where=where,
+            key=key,
+            least=least,
+            value=value,
+        )
+    return value
+
+
+def _stock_use(stock: Any, where: str) -> dict[str, Any]:
+    """What one test of an item uses up of a kit lot (`stock: {unit, units_per_test, source}`)."""
+    if stock is None:
+        return {"stock_unit": "", "units_per_test": 1, "stock_source": ""}
+    if not isinstance(stock, dict):
+        raise Invalid("reference_data.stock_mapping", _N("{where}: stock must be a mapping"), where=where)
+    return {
+        "stock_unit": str(stock.get("unit", ""))[:24],
+        "units_per_test": _whole(stock.get("units_per_test", 1), where, "stock.units_per_test") or 1,
+        "stock_source": str(stock.get("source", ""))[:300],
+    }
 
 
 KIT_MATRIX_KEYS = ("cutoff_tc", "min_c_intensity", "detection_limit", "detection_limit_unit")

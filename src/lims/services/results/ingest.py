@@ -21,7 +21,7 @@ from lims.services.access.accounts import GATEWAY_USER
 from lims.services.core import audit
 from lims.services.core.audit import SYSTEM, Actor
 from lims.services.core.errors import Invalid, ServiceError
-from lims.services.lab import qc
+from lims.services.lab import qc, stock
 from lims.services.reference import reference_data
 from lims.services.results import judging, records
 from lims.services.samples import sampling
@@ -186,6 +186,16 @@ def store(session: Session, reading: Reading) -> Stored:
     return _store_each(session, [reading])[0]
 
 
+def store_readings(session: Session, readings: list[Reading]) -> list[Stored]:
+    """`store` for each of `readings` in the caller's transaction (an imported file's records)."""
+    return _store_each(session, readings)
+
+
+def stored_keys(session: Session, readings: list[Reading]) -> set[tuple[str, int]]:
+    """The keys of those of `readings` that are stored already (as results or held readings)."""
+    return set(_existing(session, readings))
+
+
 def store_record(engine: Engine, readings: list[Reading], *, new_limit: int | None = None) -> list[Stored]:
     """Store the readings of one instrument record in one transaction, committed when this returns.
 
@@ -255,7 +265,7 @@ def _store_new(session: Session, reading: Reading, shared: _Shared) -> Stored:
         )
     try:  # submit validates everything before it writes, so a refusal leaves nothing behind
         result = submit_reading(session, actor, reading, sample.label_id, instrument.serial)
-    except Invalid as exc:
+    except (Invalid, stock.LotExhausted) as exc:  # a lot that may not be used holds the reading with the reason
         return _hold(session, actor, reading, exc)
     except ValidationError as exc:
         return _hold(

@@ -19,7 +19,7 @@ from lims.services.access.auth import require_role
 from lims.services.core import atomic, audit, clock, dates, visibility
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Conflict, Invalid, NotFound
-from lims.services.lab import qc
+from lims.services.lab import instruments, qc, stock
 from lims.services.reference import reference_data
 from lims.services.results import judging, workflow
 from lims.services.samples import sampling
@@ -134,8 +134,11 @@ def _flags(item: TestItem, sample: Sample, instrument_judgement: str | None, out
     return flags
 
 
-def _valid_run(judgement: Judgement, instrument: Instrument | None, kit: KitLot | None, on: date) -> Judgement:
-    """`judgement`, or invalid when the kit lot had expired or the instrument was past calibration on day `on`.
+def _valid_run(
+    session: Session, judgement: Judgement, instrument: Instrument | None, kit: KitLot | None, on: date
+) -> Judgement:
+    """`judgement`, or invalid when the kit lot had expired or the instrument was past calibration on day `on`
+    (the due date that held that day, from its calibration records: `instruments.due_on`).
 
     Neither is a flag a reviewer may wave through: a figure read with an expired reagent or an uncalibrated
     instrument is no figure (the kit's leaflet and the instrument's calibration are what the method rests on)."""
@@ -145,11 +148,12 @@ def _valid_run(judgement: Judgement, instrument: Instrument | None, kit: KitLot 
             "kit_lot_expired",
             {"lot": kit.lot, "expires_on": kit.expires_on.isoformat(), "tested_on": on.isoformat()},
         )
-    if instrument is not None and instrument.calibration_due < on:
+    due = instruments.due_on(session, instrument, on) if instrument is not None else None
+    if instrument is not None and due is not None and due < on:
         return judging.invalidated(
             judgement,
             "calibration_overdue",
-            {"serial": instrument.serial, "due": instrument.calibration_due.isoformat(), "tested_on": on.isoformat()},
+            {"serial": instrument.serial, "due": due.isoformat(), "tested_on": on.isoformat()},
         )
     return judgement
 
@@ -202,7 +206,7 @@ def submit(
     if tested_at < sample.collected_at - timedelta(minutes=5):
         raise Invalid("records.tested_before_sample_was", _N("tested_at is before the sample was collected"))
     day = _local_day(session, sample, tested_at)
-    judgement = _valid_run(judging.judge(item, data.raw, limit, kit, sample), instrument, kit, day)
+    judgement = _valid_run(session, judging.judge(item, data.raw, limit, kit, sample), instrument, kit, day)
     previous = session.exec(
         select(TestResult)
         .where(TestResult.sample_id == sample.id, TestResult.item_id == item.id, col(TestResult.repeat_of_id).is_(None))
@@ -238,13 +242,21 @@ def submit(
         supersedes_id=retest_of.id if retest_of else None,
         correction_reason="retest after rejection" if retest_of else "",
     )
+    # Everything is checked: take the test's units of a stock-tracked lot (refused when it may not be used), in
+    # this transaction, and book them with the stored result's id.
+    taken = stock.consume(session, actor, kit, item, sample.district_id, day) if kit is not None else None
     if awaiting:
         assert previous is not None
-        return _attach_repeat(session, actor, previous, result, item)
+        primary = _attach_repeat(session, actor, previous, result, item)
+        if taken is not None:
+            stock.record_use(session, actor, taken, result)
+        return primary
     session.add(result)
     session.flush()
     _ask_repeats(session, result, item)
     audit.record(session, actor, result, "submit", None)
+    if taken is not None:
+        stock.record_use(session, actor, taken, result)
     return result
 
 
@@ -380,7 +392,7 @@ def correct(session: Session, actor: Actor, result_id: int, correction: ResultCo
     instrument = session.get(Instrument, old.instrument_id) if old.instrument_id else None
     day = _local_day(session, sample, old.tested_at)
     judgement = _valid_run(
-        judging.judge(item, correction.raw, _limit(session, item, sample), kit, sample), instrument, kit, day
+        session, judging.judge(item, correction.raw, _limit(session, item, sample), kit, sample), instrument, kit, day
     )
     workflow.transition(session, actor, old, "supersede", reason=correction.reason)
     new = TestResult(

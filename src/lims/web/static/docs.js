@@ -1,4 +1,5 @@
-// Starts the Swagger UI on /docs (kept out of the page so the page needs no inline script).
+// Starts the Swagger UI on /docs (kept out of the page so the page needs no inline script; the bundle is
+// served from this site, /static/swagger, so the page works offline).
 (function () {
   "use strict";
   var box = document.getElementById("swagger-ui");
@@ -10,6 +11,6 @@
     deepLinking: true,
     showExtensions: true,
     showCommonExtensions: true,
-    presets: [window.SwaggerUIBundle.presets.apis, window.SwaggerUIBundle.SwaggerUIStandalonePreset]
+    presets: [window.SwaggerUIBundle.presets.apis]
   });
 })();
