@@ -49,7 +49,7 @@ from lims.services.access.auth import require_role
 from lims.services.core import audit, clock
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Conflict, Invalid, NotFound
-from lims.services.lab import westgard
+from lims.services.lab import stock, westgard
 from lims.services.reference import reference_data
 from lims.services.samples import sampling
 
@@ -544,6 +544,11 @@ def record(
     if tested_at > clock.now() + timedelta(minutes=5):
         raise Invalid("records.tested_future", _N("tested_at is in the future"))
     verdict = _verdict(session, item, rule, data, kit)
+    if kit is not None and stock.holding_of(session, int(actor.district_id or 0), int(kit.id or 0)) is not None:
+        # a control card (or cuvette set) comes out of the lot's stock, named as QC in its reconciliation; taken
+        # before the run is stored, so that a lot without units left refuses the control and nothing is written
+        note = f"{data.kind} control"
+        stock.write_off(session, actor, int(kit.id or 0), "qc", max(1, item.units_per_test), note)
     run = ControlRun(
         district_id=int(actor.district_id or 0),
         item_id=int(item.id or 0),
