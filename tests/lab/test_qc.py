@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from lims.models import KitLot
+from lims.models.qc import ControlRun as ControlRunModel
 from lims.services.lab import verification
 from tests.core.helpers import act, register
 
@@ -414,3 +415,32 @@ def test_quality_control_routes_enforce_roles(client: TestClient, headers: Heade
             assert response.status_code in (200, 201), f"{role} {method} {url}: {response.text}"
         else:
             assert response.status_code == (401 if role == "anonymous" else 403), f"{role} {method} {url}"
+
+
+def test_a_control_on_a_stock_tracked_lot_takes_its_card_as_qc(
+    client: TestClient, headers: Headers, engine: Engine
+) -> None:
+    from lims.models import KitStock, StockMovement, User
+    from lims.services.access import auth
+    from lims.services.lab import stock
+
+    with Session(engine) as session:
+        admin = auth.actor_for(session.exec(select(User).where(User.username == "admin")).one())
+        lot_id = int(session.exec(select(KitLot).where(KitLot.lot == CLB_LOT)).one().id or 0)
+        stock.receive(session, admin, lot_id, 2, note="delivery 1")
+        stock.accept(session, admin, lot_id, True, "control cards read as expected")
+        session.commit()
+    control(client, headers, "negative", GOLD_NEGATIVE)
+    with Session(engine) as session:
+        held = session.exec(select(KitStock).where(KitStock.kit_lot_id == lot_id)).one()
+        moved = session.exec(select(StockMovement).where(StockMovement.kit_stock_id == held.id)).all()
+    assert held.remaining == 1 and [m.kind for m in moved][-1] == "qc"
+    control(client, headers, "positive", GOLD_POSITIVE)
+    refused = client.post(
+        "/api/v1/qc/controls",
+        json={"item_code": "CLB", "kit_lot": CLB_LOT, "kind": "positive", "raw": GOLD_POSITIVE},
+        headers=headers["tester"],
+    )
+    assert refused.status_code in (409, 422) and CLB_LOT in refused.json()["detail"]
+    with Session(engine) as session:
+        assert len(session.exec(select(ControlRunModel)).all()) == 2  # the refused control stored nothing

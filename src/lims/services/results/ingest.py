@@ -291,7 +291,7 @@ def _store_control(session: Session, actor: Actor, reading: Reading, kind: str, 
             sequence=reading.sequence,
             tested_at=when if when and when.tzinfo else None,
         )
-    except Invalid as exc:
+    except (Invalid, stock.LotExhausted) as exc:  # checked before anything is written: the reading is held
         return _hold(session, actor, reading, exc)
     except ValidationError as exc:
         return _hold(

@@ -33,6 +33,7 @@ SKIP_TEXT: dict[str, str] = {
     "conflict": _N("someone else changed it first, or it is no longer in this state"),
     "four_eyes": _N("you tested it; someone else reviews it"),
     "repeat": _N("its positive must be repeated first"),
+    "qc_hold": _N("the quality control of its kit lot that day holds it"),
     "missing": _N("not found"),
     "refused": _N("refused"),
 }
@@ -74,6 +75,8 @@ def _skip_kind(exc: ServiceError) -> str:
         return "repeat"
     if exc.code == "workflow.four_eyes_rule_tester":
         return "four_eyes"
+    if exc.code in {"qc.control_failed", "qc.control_missing"}:
+        return "qc_hold"
     if isinstance(exc, NotFound):
         return "missing"
     if isinstance(exc, Conflict):
