@@ -28,6 +28,7 @@ from lims.services.core.audit import Actor
 from lims.services.core.errors import Invalid, NotFound, ServiceError
 from lims.services.lab import file_import, instruments
 from lims.services.reference import editing
+from lims.services.results import imports
 from lims.services.samples import plans
 from lims.web.common import CsrfChecked, page_router, redirect, render, role_page
 from lims.web.i18n import language
@@ -414,7 +415,7 @@ def _instrument_page(
         maintenance=instruments.maintenance(session, row),
         days=instruments.readings_per_day(session, row),
         held=instruments.held(session, row),
-        imports=file_import.imports(session, row),
+        imports=imports.imports(session, row),
         mappings=[m for m in file_import.mappings() if m.family == row.family],
         default_mapping=default_mapping,
         changes=_changes(session, actor, row),
@@ -536,10 +537,10 @@ async def import_readings(
             if file is None:
                 raise Invalid("file_import.empty", _N("the file is empty"), details={"field": "file"})
             upload = await read_bounded(file, file_import.MAX_FILE_BYTES)
-            report = file_import.preview(session, actor, serial, Upload(upload.data, upload.name), mapping or None)
+            report = imports.preview(session, actor, serial, Upload(upload.data, upload.name), mapping or None)
         else:
             upload = Upload(file_import.kept(session, sha256), file_name)
-            report = file_import.import_file(session, actor, serial, upload, mapping or None)
+            report = imports.import_file(session, actor, serial, upload, mapping or None)
         session.commit()
     except ServiceError as exc:
         session.rollback()
