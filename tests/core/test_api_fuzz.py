@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
@@ -14,6 +15,7 @@ CALLERS = ("anonymous", "tester", "reviewer", "station", "admin")
 EXAMPLES_PER_OPERATION = 15
 
 
+@pytest.mark.timeout(600)  # 15 examples × 5 callers for each of 50-odd operations: minutes on a busy machine
 def test_no_server_errors(app: Any, client: Any, headers: dict) -> None:
     published_result(client, headers)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)

@@ -3,6 +3,7 @@ samples, method verification, the Levey-Jennings chart."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -218,6 +219,8 @@ def test_blind_samples_are_scored_on_review_and_only_administrators_see_the_trut
         seen += client.get(f"/api/v1/samples/{sample['label_id']}", headers=h[role]).text
         assert "true_outcome" not in seen and "blind" not in seen.lower()
     assert act(client, h["reviewer"], submitted["id"], "approve").status_code == 200
+    not_public = act(client, h["reviewer"], submitted["id"], "publish")
+    assert not_public.status_code == 409 and not_public.json()["code"] == "qc.blind_not_published"
     listed = client.get("/api/v1/qc/blind", headers=h["admin"]).json()
     assert listed[0]["score"] == "disagree" and listed[0]["result_judgement"] == "negative"
     figures = client.get("/api/v1/qc/verification", params={"item": "CLB"}, headers=h["admin"]).json()
@@ -257,3 +260,157 @@ def test_wilson_interval_matches_the_textbook() -> None:
     assert verification.wilson(0, 0) is None
     low, high = verification.wilson(0, 10) or (1, 1)
     assert low == 0.0 and high == pytest.approx(0.2775, abs=5e-4)
+
+
+@pytest.fixture
+def cli(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Run `lims …` in-process against the test database; returns (exit code, stdout, stderr)."""
+    from typer.testing import CliRunner
+
+    from lims.cli.main import app as lims
+    from lims.settings import get_settings
+
+    monkeypatch.setenv("LIMS_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("LIMS_LANG", "en")
+    get_settings.cache_clear()
+    runner = CliRunner()
+
+    def run(*args: str) -> tuple[int, str, str]:
+        result = runner.invoke(lims, list(args))
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return result.exit_code, result.stdout, result.stderr
+
+    return run
+
+
+def test_the_cli_records_controls_and_reports_status_history_chart_and_verification(
+    cli: Any, tmp_path: Any, client: TestClient, headers: Headers
+) -> None:
+    held = gold_result(client, headers)
+    code, out, _ = cli("qc", "record", "CLB", "negative", "--lot", CLB_LOT, "--raw", "t=1.0", "--raw", "c=1.0",
+                       "--tester", "tester")  # fmt: skip
+    assert code == 0 and out.startswith("PASS"), out
+    code, out, _ = cli("qc", "record", "CLB", "positive", "--lot", CLB_LOT, "--raw", "t=1.0", "--raw", "c=1.0")
+    assert code == 2 and out.startswith("FAIL") and "positive control" in out, out
+    code, out, _ = cli("qc", "status", "CLB", "--lot", CLB_LOT)
+    status = json.loads(out)
+    assert code == 0 and status["hold"] == "control_failed" and status["held_results"] == 1
+    assert result(client, headers, held["id"])["qc_hold"] == "control_failed"
+    code, out, _ = cli("qc", "history", "--lot", CLB_LOT, "--json")
+    assert code == 0 and [json.loads(line)["kind"] for line in out.splitlines()] == ["positive", "negative"]
+    chart = tmp_path / "lj.svg"
+    assert cli("qc", "chart", CLB_LOT, "--out", str(chart))[0] == 0 and chart.read_text().startswith("<svg")
+    assert cli("qc", "verify")[0] == 0
+    assert cli("qc", "blind", "list")[0] == 0
+    code, _, err = cli("qc", "record", "CLB", "positive", "--raw", "t=oops")
+    assert code == 1 and "NAME=NUMBER" in err
+    code, _, err = cli("qc", "record", "CLB", "positive", "--raw", "t=1", "--raw", "c=1")
+    assert code == 1 and "kit lot" in err
+    code, _, err = cli("qc", "history", "--lot", "NO-SUCH-LOT")
+    assert code == 1 and "NO-SUCH-LOT" in err
+
+
+def test_the_demo_records_the_days_controls_one_failing_then_repeated(engine: Engine) -> None:
+    import datetime as dt
+
+    import time_machine
+
+    from lims.models.qc import ControlRun
+    from lims.services.demo import builder
+
+    with time_machine.travel(dt.datetime(2026, 12, 2, 5, 0, tzinfo=dt.UTC), tick=True):  # 13:00 in the district
+        summary = builder.run_demo(engine, samples_per_day=6)
+    assert summary.controls > 10 and summary.qc_failed == 1 and summary.held_results >= 1
+    assert summary.published == summary.results - summary.rejected
+    with Session(engine) as session:
+        runs = session.exec(select(ControlRun).order_by(ControlRun.tested_at)).all()  # type: ignore[arg-type]
+    failed = [r for r in runs if not r.passed]
+    assert len(failed) == 1 and failed[0].kind == "positive"
+    repeated = [r for r in runs if r.kind == "positive" and r.kit_lot_id == failed[0].kit_lot_id and r.passed]
+    assert repeated and repeated[-1].tested_at > failed[0].tested_at
+
+
+def test_the_review_page_shows_the_hold_and_refuses_approval_in_the_readers_language(
+    app: Any, client: TestClient, headers: Headers
+) -> None:
+    from tests.web.helpers import post_form, sign_in
+
+    held = gold_result(client, headers)
+    control(client, headers, "negative", GOLD_NEGATIVE)
+    control(client, headers, "positive", GOLD_NEGATIVE)
+    browser = sign_in(app, "reviewer")
+    page = browser.get("/review?lang=zh")
+    assert page.status_code == 200
+    assert "因质控暂停审核" in page.text and "阳性质控" in page.text
+    refused = post_form(browser, "/review", f"/review/results/{held['id']}/approve")
+    assert refused.status_code == 409 and "质控" in refused.text
+    assert result(client, headers, held["id"])["status"] == "tested"
+
+
+def test_an_instrument_reading_marked_as_a_control_is_stored_once_as_a_control_run(
+    engine: Engine, client: TestClient, headers: Headers
+) -> None:
+    from instrument_drivers.reading import Reading
+    from lims.services.results import ingest
+
+    held = gold_result(client, headers)
+    control(client, headers, "negative", GOLD_NEGATIVE)
+    reading = Reading(
+        instrument_serial="GR-CR-0001",
+        family="gold",
+        sequence=9001,
+        item_code="CLB",
+        sample_label_id="QC-POS",
+        raw={**GOLD_NEGATIVE, "kit_lot": CLB_LOT},  # the positive card reads negative: the control fails
+        judgement="negative",
+    )
+    with Session(engine) as session:
+        stored = ingest.store(session, reading)
+        session.commit()
+        again = ingest.store(session, reading)
+    assert stored.control_id is not None and stored.result_id is None and stored.held_id is None
+    assert again.duplicate and again.control_id == stored.control_id
+    assert stored.as_json()["control_id"] == stored.control_id
+    assert result(client, headers, held["id"])["qc_hold"] == "control_failed"
+    history = client.get("/api/v1/qc/controls", params={"item": "CLB"}, headers=headers["reviewer"]).json()
+    assert history[0]["instrument_serial"] == "GR-CR-0001" and history[0]["passed"] is False
+    bad = Reading("GR-CR-0001", "gold", 9002, "CLB", sample_label_id="QC-POS", raw=GOLD_NEGATIVE)  # no kit lot
+    with Session(engine) as session:
+        refused = ingest.store(session, bad)
+        session.commit()
+    assert refused.held_id is not None and "kit lot" in refused.hold_reason
+
+
+# Who may do what on the quality-control routes (written out by hand so that a change has to be deliberate).
+QC_ROLES = {
+    ("POST", "/api/v1/qc/controls"): {"tester"},
+    ("GET", "/api/v1/qc/controls"): {"tester", "reviewer", "admin"},
+    ("GET", "/api/v1/qc/status?item=CLB"): {"tester", "reviewer", "admin"},
+    ("GET", "/api/v1/qc/lots/1/controls"): {"tester", "reviewer", "admin"},
+    ("GET", "/api/v1/qc/lots/1/chart.svg"): {"tester", "reviewer", "admin"},
+    ("POST", "/api/v1/qc/blind"): {"admin"},
+    ("GET", "/api/v1/qc/blind"): {"admin"},
+    ("GET", "/api/v1/qc/verification"): {"reviewer", "admin"},
+}
+
+
+@pytest.mark.parametrize("route", list(QC_ROLES), ids=lambda r: f"{r[0]} {r[1]}")
+def test_quality_control_routes_enforce_roles(client: TestClient, headers: Headers, route: tuple[str, str]) -> None:
+    method, url = route
+    sample = register(client, headers["tester"]) if url == "/api/v1/qc/blind" and method == "POST" else None
+    bodies = {
+        "/api/v1/qc/controls": {"item_code": "OPC", "kind": "blank", "raw": {"control_dA": 0.6}},
+        "/api/v1/qc/blind": {
+            "sample_label_id": sample["label_id"] if sample else "",
+            "item_code": "OPC",
+            "true_outcome": "negative",
+        },
+    }
+    for role in ("anonymous", "tester", "reviewer", "station", "admin"):
+        auth = {} if role == "anonymous" else headers[role]
+        response = client.request(method, url, json=bodies.get(url) if method == "POST" else None, headers=auth)
+        if role in QC_ROLES[route]:
+            assert response.status_code in (200, 201), f"{role} {method} {url}: {response.text}"
+        else:
+            assert response.status_code == (401 if role == "anonymous" else 403), f"{role} {method} {url}"

@@ -244,6 +244,29 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
     ("POST", "/api/v1/users/{username}/password"): [
         api_write("/api/v1/users/{t}/password", "user", {"password": ACCOUNT["password"]})
     ],
+    ("GET", "/api/v1/stock"): [api_list("/api/v1/stock")],
+    ("GET", "/api/v1/stock/alerts"): [api_list("/api/v1/stock/alerts?unread_only=false")],
+    ("POST", "/api/v1/stock/alerts/read"): [
+        Probe("own", "POST", "/api/v1/stock/alerts/read", may_add=frozenset({"notification_mark", "audit_event"}))
+    ],
+    ("GET", "/api/v1/stock/reconciliation"): [api_list("/api/v1/stock/reconciliation?month=2026-12")],
+    ("GET", "/api/v1/kit-lots"): [api_list("/api/v1/kit-lots")],
+    ("POST", "/api/v1/kit-lots/{kit_lot_id}/receive"): [
+        Probe(
+            "own",
+            "POST",
+            "/api/v1/kit-lots/{v_free_lot}/receive",
+            json={"quantity": 5},
+            may_add=frozenset({"kit_stock", "stock_movement", "stock_alert", "audit_event"}),
+        )
+    ],
+    ("POST", "/api/v1/kit-lots/{kit_lot_id}/accept"): [
+        api_write("/api/v1/kit-lots/{t}/accept", "kitlot", {"accepted": False, "note": "control line missing"})
+    ],
+    ("POST", "/api/v1/kit-lots/{kit_lot_id}/open"): [api_write("/api/v1/kit-lots/{t}/open", "kitlot", {})],
+    ("POST", "/api/v1/kit-lots/{kit_lot_id}/write-off"): [
+        api_write("/api/v1/kit-lots/{t}/write-off", "kitlot", {"reason": "broken", "quantity": 1})
+    ],
     ("GET", "/healthz"): [api_list("/healthz")],
     ("GET", "/openapi.json"): [api_list("/openapi.json")],
     ("GET", "/docs"): [api_list("/docs")],
@@ -511,6 +534,7 @@ class Run:
             "signed": (links.sample_path(o.secret_label), links.sample_path(missing_label)),
             "user": (o.account, "nobody-here"),
             "station": (o.only_station, "ZZ99"),
+            "kitlot": (str(o.kit_lot), str(MISSING_ID)),
             "lead": (str(o.lead), str(MISSING_ID)),
         }[target]
 
@@ -520,6 +544,7 @@ class Run:
                 "t": t,
                 "v_point": self.viewer.only_point,
                 "v_label": self.viewer.published_label,
+                "v_free_lot": str(self.viewer.free_kit_lot),
                 "o_point": self.other.only_point,
                 "o_code": self.other.code,
                 "o_tester": self.other.users["tester"],

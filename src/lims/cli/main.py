@@ -37,7 +37,9 @@ COMMAND_MODULES = (
     "lims.cli.barcode_commands",
     "lims.cli.instrument_commands",
     "lims.cli.plan_commands",
+    "lims.cli.qc_commands",
     "lims.cli.simulator_commands",
+    "lims.cli.stock_commands",
     "lims.cli.registry_commands",
     "lims.cli.user_commands",
 )
@@ -146,6 +148,10 @@ def demo_command(
         console.print(
             f"  {summary.samples} samples, {summary.results} results, {summary.positives} suspected "
             f"positives, {summary.published} published, {summary.rejected} rejected for retest"
+        )
+        console.print(
+            f"  quality control: {summary.controls} control runs, {summary.qc_failed} failed, "
+            f"{summary.held_results} results held until the controls were repeated"
         )
         console.print(
             "  users: " + ", ".join(f"{u} / {p} ({summary.accounts.get(u, '')})" for u, p in summary.users.items())

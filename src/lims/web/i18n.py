@@ -11,6 +11,7 @@ from markupsafe import Markup, escape
 
 from lims import i18n
 from lims.i18n import _N, _NC, terms
+from lims.services.lab import qc
 
 LANGUAGES = i18n.LANGUAGES
 
@@ -135,6 +136,12 @@ def _held_reason(context: Context, reading: dict[str, Any]) -> str:
 
 
 @pass_context
+def _qc_hold_reason(context: Context, code: str, kinds: list[str]) -> str:
+    reason_code, params = qc.hold_reason(code, kinds)
+    return i18n.judgement_reason(reason_code, params, _lang(context))
+
+
+@pass_context
 def _case_state_name(context: Context, state: str) -> str:
     return terms.case_state_name(state, _lang(context))
 
@@ -154,5 +161,6 @@ def setup(env: Environment) -> None:
     env.globals["localized"] = _localized
     env.globals["judgement_reason"] = _judgement_reason
     env.globals["held_reason"] = _held_reason
+    env.globals["qc_hold_reason"] = _qc_hold_reason
     env.globals["case_state_name"] = _case_state_name
     env.globals["case_state_meaning"] = _case_state_meaning

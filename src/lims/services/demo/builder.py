@@ -31,6 +31,7 @@ from lims.models import (
 )
 from lims.models.cases import LabVerdict, NoticeReceipt, RetestRequest, SaleSuspension, SealNumber
 from lims.models.common import JudgementOutcome, ResultStatus, Role
+from lims.models.qc import ControlSubmit
 from lims.models.results import ResultSubmit
 from lims.models.samples import SampleCreate
 from lims.services.access import accounts, auth, districts, passwords
@@ -38,6 +39,7 @@ from lims.services.cases import files, procedure
 from lims.services.core import clock, schema
 from lims.services.core.audit import SYSTEM, Actor
 from lims.services.core.errors import Invalid, ServiceError
+from lims.services.lab import qc, stock
 from lims.services.reference import reference_data, registry
 from lims.services.results import judging, records, workflow
 from lims.services.samples import plans, sampling
@@ -111,6 +113,12 @@ class DemoSummary:
     accounts: dict[str, str] = field(default_factory=dict)
     # Label ids of the legal-path positives by outcome (open, cleared, confirmed): their public pages.
     case_examples: dict[str, str] = field(default_factory=dict)
+    # Units each kit lot gave to the tests of this run (one card per gold test, repeats included).
+    stock_used: dict[str, int] = field(default_factory=dict)
+    # Quality control: control runs recorded, how many failed, and the results they held until a control passed.
+    controls: int = 0
+    qc_failed: int = 0
+    held_results: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """The summary as plain data."""
@@ -134,6 +142,24 @@ def _reference(session: Session) -> _Reference:
     kits = {k.item_id: k for k in session.exec(select(KitLot)) if k.expires_on >= today}
     points = [p for p in session.exec(select(SamplingPoint).order_by(SamplingPoint.code)) if p.kind in POINT_CATEGORIES]
     return _Reference(points, by_category, kits)
+
+
+# The lab orders cards in deliveries of this many (ten boxes of 50) and orders again, before a day's work, when a
+# lot has fewer left than a busy day uses.
+DELIVERY = 500
+REORDER_BELOW = 300
+
+
+def _stock_up(session: Session, admin: Actor, ref: _Reference, day: date) -> None:
+    """Before a day's work: every kit lot the demo uses is in stock and accepted, with enough for the day."""
+    for kit in ref.kits.values():
+        lot_id = int(kit.id or 0)
+        held = stock.holding_of(session, int(admin.district_id or 0), lot_id)
+        if held is not None and held.remaining >= REORDER_BELOW:
+            continue
+        stock.receive(session, admin, lot_id, DELIVERY, received_on=day, min_units=50, note="demo delivery")
+        if held is None:
+            stock.accept(session, admin, lot_id, True, "negative and positive control cards read as the leaflet says")
 
 
 def _instruments(session: Session, district_id: int | None) -> dict[str, str]:
@@ -245,9 +271,64 @@ class Measurement:
 InstrumentRun = Callable[[list[Measurement]], None]
 
 
-def _review(session: Session, reviewer: Actor, result: TestResult, summary: DemoSummary) -> bool:
-    """The reviewer's decision on one result; True when it was published."""
+def _record_control(
+    session: Session, tester: Actor, item: TestItem, kit: KitLot | None, kind: str, passing: bool, at: datetime,
+    rng: random.Random, summary: DemoSummary,
+) -> None:  # fmt: skip
+    figures = qc.example_raw(session, item, kind, kit, passing, rng)
+    data = ControlSubmit.model_validate(
+        {"item_code": item.code, "kit_lot": kit.lot if kit else None, "kind": kind, "raw": figures, "tested_at": at}
+    )
+    run = qc.record(session, tester, data)
+    summary.controls += 1
+    summary.qc_failed += 0 if run.passed else 1
+
+
+def _day_controls(engine: Engine, ref: _Reference, tester: Actor, at: datetime, rng: random.Random,
+                  summary: DemoSummary) -> None:  # fmt: skip
+    """The day's controls, before the first sample: every kind each tested item's method asks for, on its lot. One
+    positive control card fails (it reads negative): that lot's results wait until the control is repeated."""
+    failing = None
+    with Session(engine, expire_on_commit=False) as session:
+        items = {int(i.id or 0): i for tests in ref.items_by_category.values() for i, _limit in tests}
+        for item_id, item in sorted(items.items()):
+            kit = ref.kits.get(item_id)
+            if kit is None and judging.uses_kit_lot(item.family):
+                continue  # no lot in date: its results are invalid anyway
+            for rule in qc.rules().controls(item.family):
+                fails = failing is None and item.family == "gold" and rule.kind == "positive"
+                failing = item.code if fails else failing
+                _record_control(session, tester, item, kit, rule.kind, not fails, at, rng, summary)
+        session.commit()
+
+
+def _release(session: Session, tester: Actor, result: TestResult, summary: DemoSummary, counted: bool) -> None:
+    """A result held by quality control: the tester repeats the controls that failed or are missing (they pass)."""
+    hold = qc.hold_of(session, result)
+    if hold is None:
+        return
+    summary.held_results += 0 if counted else 1
+    item = session.get(TestItem, result.item_id)
+    kit = session.get(KitLot, result.kit_lot_id) if result.kit_lot_id else None
+    assert item is not None
+    rng = random.Random(int(result.id or 0))
+    for kind in hold.kinds:
+        _record_control(session, tester, item, kit, kind, True, clock.now(), rng, summary)
+
+
+def _review(
+    session: Session,
+    reviewer: Actor,
+    result: TestResult,
+    summary: DemoSummary,
+    tester: Actor,
+    held_counted: bool = False,
+) -> bool:
+    """The reviewer's decision on one result; True when it was published. A result its controls hold waits for the
+    tester to repeat them (`held_counted`: the held results were counted before the review began)."""
     summary.results += 1
+    if result.judgement != JudgementOutcome.INVALID:
+        _release(session, tester, result, summary, held_counted)
     if result.judgement == JudgementOutcome.INVALID:
         workflow.transition(session, reviewer, result, "reject", reason="invalid run; retest the sample")
         summary.rejected += 1
@@ -307,7 +388,7 @@ def _work(
         for item, limit in ref.items_by_category.get(visit.category, []):
             kit = ref.kits.get(int(item.id or 0))
             result = _measured(session, tester, sample, item, limit, kit, rng.random() < POSITIVE_RATE, visit.at, rng)
-            published = _review(session, reviewer, result, summary) or published
+            published = _review(session, reviewer, result, summary, tester) or published
         if note_codes and published:
             _note_codes(sample, summary)
 
@@ -349,11 +430,17 @@ def _work_on_instruments(
     summary.samples += len(registered)
     instruments(measurements)
     with Session(engine, expire_on_commit=False) as session:
+        waiting = session.exec(
+            select(TestResult).where(
+                col(TestResult.sample_id).in_([s.id for s in registered]), TestResult.status == ResultStatus.TESTED
+            )
+        ).all()
+        summary.held_results += len(qc.holds(session, list(waiting)))
         for sample in registered:
             stored = session.exec(
                 select(TestResult).where(TestResult.sample_id == sample.id, TestResult.status == ResultStatus.TESTED)
             ).all()
-            if [_review(session, reviewer, result, summary) for result in stored].count(True):
+            if [_review(session, reviewer, result, summary, tester, True) for result in stored].count(True):
                 _note_codes(sample, summary)
         session.commit()
 
@@ -415,7 +502,7 @@ def _legal_path(
             result = _measured(
                 session, tester, sample, item, limit, kit, True, start + timedelta(minutes=5 * index - 10), rng
             )
-            if not _review(session, reviewer, result, summary) or result.judgement != JudgementOutcome.POSITIVE:
+            if not _review(session, reviewer, result, summary, tester) or result.judgement != JudgementOutcome.POSITIVE:
                 continue
             _note_codes(sample, summary)
             summary.case_examples[str(outcome)] = sample.label_id
@@ -494,20 +581,28 @@ def run_demo(
         session.commit()
         ref = _reference(session)
     tester, reviewer = auth.actor_for(users["tester"]), auth.actor_for(users["reviewer"])
-    station = auth.actor_for(users["station"])
+    station, admin = auth.actor_for(users["station"]), auth.actor_for(users["admin"])
     now = clock.now()
     with Session(engine) as session:
         tz = clock.zone_of(session, tester.district_id)
     today = clock.local_date(now, tz)
     midnight = clock.day_bounds(today, tz)[0]
+    with Session(engine, expire_on_commit=False) as session:
+        used_before = stock.units_by_tests(session, int(tester.district_id or 0))
+        _stock_up(session, admin, ref, today - timedelta(days=min(days - 1, 365)))
+        session.commit()
     for back in range(days - 1, 0, -1):
         with Session(engine, expire_on_commit=False) as session:
+            _stock_up(session, admin, ref, today - timedelta(days=min(back, 365)))
             visits = _rotation(ref, midnight - timedelta(days=back), max(samples_per_day, 200))
             _work(session, ref, tester, reviewer, visits, rng, summary)
             session.commit()
         if progress:
             progress(days - back, days)
     # The last day follows the plan's day sheet, and its readings come from the instruments.
+    with Session(engine, expire_on_commit=False) as session:
+        _stock_up(session, admin, ref, today)
+        session.commit()
     with Session(engine, expire_on_commit=False) as session:
         planned = _plan_day(session, tester, today, samples_per_day)
         points = {int(p.id or 0): p.code for p in session.exec(select(SamplingPoint))}
@@ -524,6 +619,7 @@ def run_demo(
             visits += _rotation(ref, top_up, samples_per_day - len(visits), minutes_apart=10)
     else:
         visits = _rotation(ref, now - timedelta(hours=7), samples_per_day)
+    _day_controls(engine, ref, tester, visits[0].at if visits else now - timedelta(hours=7), rng, summary)
     if instruments is not None:
         _work_on_instruments(engine, ref, tester, reviewer, visits, rng, summary, instruments)
     else:
@@ -531,6 +627,13 @@ def run_demo(
             _work(session, ref, tester, reviewer, visits, rng, summary, note_codes=True)
             session.commit()
     _legal_path(engine, ref, tester, reviewer, station, rng, summary)
+    with Session(engine) as session:
+        used_after = stock.units_by_tests(session, int(tester.district_id or 0))
+    summary.stock_used = {
+        lot: units - used_before.get(lot, 0)
+        for lot, units in sorted(used_after.items())
+        if units > used_before.get(lot, 0)
+    }
     if progress:
         progress(days, days)
     schema.analyze(engine)

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import html
 import math
+import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ from lims.services.access.auth import require_role
 from lims.services.core import audit, clock
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Conflict, Invalid, NotFound
-from lims.services.lab import westgard
+from lims.services.lab import stock, westgard
 from lims.services.reference import reference_data
 from lims.services.results import judging
 from lims.services.samples import sampling
@@ -499,7 +500,81 @@ def record(
         session.add(run)
         session.flush()
     audit.record(session, actor, run, "record_control", None)
+    if kit is not None:  # the control's card or reagent set comes out of the lot's stock, booked as QC
+        stock.use_for_qc(session, actor, kit, item, run.district_id, int(run.id or 0), tested_at)
     return run
+
+
+def example_raw(
+    session: Session, item: TestItem, kind: str, kit: KitLot | None, passing: bool, rng: random.Random
+) -> dict[str, float]:
+    """Raw figures a real control run of `kind` that passes (or fails) would give (for the demo)."""
+    rule = rules().rule(item.family, kind)
+    if rule is None:
+        raise Invalid(
+            "qc.unknown_control_kind",
+            _N("the method of item {item_code} asks for no {kind}; it asks for: {kinds}"),
+            item_code=item.code,
+            kind=kinds_term([kind]),
+            kinds=kinds_term(r.kind for r in rules().controls(item.family)),
+        )
+    if rule.check == "outcome":
+        limit = _limit(session, item, None)
+        reads_positive = (rule.figures.get("expect") == "positive") == passing
+        return judging.example_raw(item, limit, kit, reads_positive, rng, matrix=_category_of(session, limit))
+    if rule.check == "control_dA":
+        low = float(item.method.get("min_control_dA", 0.3))
+        return {"control_dA": round(rng.uniform(0.55, 0.65) if passing else rng.uniform(0.1, low * 0.8), 4)}
+    if rule.check == "blank":
+        high = float(rule.figures.get("max_absorbance", 0.05))
+        return {"absorbance": round(rng.uniform(0.2, 0.6) * high if passing else high * rng.uniform(1.5, 3), 4)}
+    conc = float(rules().items.get(item.code, {}).get("standard_conc", 1.0))
+    slope, intercept, _r2 = spectro.fit_line([(float(c), float(a)) for c, a in item.method["standards"]])
+    read = conc * (rng.uniform(0.99, 1.01) if passing else rng.uniform(1.3, 1.4))
+    blank = round(rng.uniform(0.005, 0.015), 4)
+    return {"absorbance": round(blank + intercept + slope * read, 4), "blank": blank}
+
+
+# What a tester keys in as the sample id on an instrument to mark a reading as a control run.
+CONTROL_LABELS: dict[str, str] = {
+    "QC-NEG": "negative",
+    "QC-POS": "positive",
+    "QC-BLANK": "blank",
+    "QC-SPIKE": "spiked",
+    "QC-STD": "standard",
+}
+
+
+def control_kind(label: str | None) -> str | None:
+    """The kind of control a reading's sample id marks (QC-NEG, QC-POS, QC-BLANK, QC-SPIKE, QC-STD), or None."""
+    return CONTROL_LABELS.get((label or "").strip().upper())
+
+
+def record_reading(
+    session: Session,
+    actor: Actor,
+    *,
+    kind: str,
+    item_code: str,
+    raw: Mapping[str, Any],
+    instrument_serial: str,
+    sequence: int,
+    tested_at: datetime | None,
+) -> ControlRun:
+    """Record an instrument's reading marked as a control (its sample id QC-…) as a control run of `kind`."""
+    figures = {k: float(v) for k, v in raw.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    lot = raw.get("kit_lot")
+    data = ControlSubmit.model_validate(
+        {
+            "item_code": item_code,
+            "kind": kind,
+            "raw": figures,
+            "kit_lot": str(lot) if lot else None,
+            "instrument_serial": instrument_serial,
+            "tested_at": tested_at,
+        }
+    )
+    return record(session, actor, data, instrument_sequence=sequence)
 
 
 # --- holds ---------------------------------------------------------------------------------------------------
@@ -524,6 +599,30 @@ HELD_MISSING = _N(
     "cannot {action} result {result_id}: it is held by quality control, its kit lot has no {kinds} on its day "
     "yet; record the controls, or reject the result with a reason"
 )
+
+
+# The same, as a stored-reason code and parameters for a page (judgement_reason), without the action.
+reasons.register(
+    {
+        "qc_hold_control_failed": _N(
+            "Held by quality control: the latest {kinds} of this kit lot on this day failed; record a passing "
+            "control, or reject the result with a reason."
+        ),
+        "qc_hold_control_missing": _N(
+            "Held by quality control: this kit lot has no {kinds} on this day yet; record the controls, or reject "
+            "the result with a reason."
+        ),
+        "qc_kinds_pair": _N("{first} and {second}"),
+    }
+)
+
+
+def hold_reason(code: str, kinds: Sequence[str]) -> tuple[str, dict[str, Any]]:
+    """A hold as a reason code and parameters (rendered in the reader's language by `judgement_reason`)."""
+    shown: dict[str, Any] = kind_param(kinds[0]) if kinds else {"code": "legacy_text", "params": {"text": ""}}
+    for kind in kinds[1:]:
+        shown = {"code": "qc_kinds_pair", "params": {"first": shown, "second": kind_param(kind)}}
+    return f"qc_hold_{code}", {"kinds": shown}
 
 
 def kinds_term(kinds: Iterable[str]) -> terms.Term:
@@ -640,7 +739,12 @@ def status(session: Session, actor: Actor, item_code: str, kit_lot: str | None, 
     )
     waiting = list(session.exec(statement.limit(10_000)).all())
     held = holds(session, waiting)
-    hold = next(iter(held.values()), None) if held else _hold_of(scope, item, latest)
+    started = session.exec(
+        select(ControlRun.id).where(
+            ControlRun.district_id == district, ControlRun.item_id == item.id, col(ControlRun.day) <= on
+        )
+    ).first()
+    hold = next(iter(held.values()), None) if held else (_hold_of(scope, item, latest) if started else None)
     return QcStatus(
         item_code=item.code,
         kit_lot=kit.lot if kit else None,
@@ -663,6 +767,17 @@ def lot(session: Session, lot_id: int) -> KitLot:
     if kit is None:
         raise NotFound("qc.no_kit_lot", _N("no kit lot {lot_id}"), lot_id=lot_id)
     return kit
+
+
+def lot_by_code(session: Session, code: str, item_code: str | None = None) -> KitLot:
+    """A kit lot by its lot number (and item, when two items share a number), or 404."""
+    statement = select(KitLot).where(KitLot.lot == code.strip())
+    if item_code:
+        statement = statement.where(KitLot.item_id == reference_data.item(session, item_code).id)
+    found = list(session.exec(statement.limit(2)))
+    if len(found) != 1:
+        raise NotFound("qc.no_kit_lot_named", _N("no kit lot {lot!r} (name the item too if two share it)"), lot=code)
+    return found[0]
 
 
 def history(
@@ -872,6 +987,19 @@ def score_blind(session: Session, actor: Actor, result: TestResult) -> BlindSamp
     session.flush()
     audit.record(session, actor, blind, "score_blind", before)
     return blind
+
+
+def refuse_publishing_blind(session: Session, result: TestResult) -> None:
+    """A proficiency sample is no sample of the market: its result is scored, never released to the public."""
+    blind = session.exec(
+        select(BlindSample.id).where(BlindSample.sample_id == result.sample_id, BlindSample.item_id == result.item_id)
+    ).first()
+    if blind is not None:
+        raise Conflict(
+            "qc.blind_not_published",
+            _N("result {result_id} is of a proficiency (blind) sample: it is scored, not published"),
+            result_id=result.id,
+        )
 
 
 def blind_list(session: Session, actor: Actor, limit: int = 100) -> list[BlindPublic]:

@@ -14,13 +14,14 @@ from instrument_drivers.reading import Reading
 from lims.i18n import _N
 from lims.models import District, HeldReading, Instrument, Sample, TestItem, TestResult, User
 from lims.models.common import Role
+from lims.models.qc import ControlRun
 from lims.models.results import ResultSubmit
 from lims.services.access import auth
 from lims.services.access.accounts import GATEWAY_USER
 from lims.services.core import audit
 from lims.services.core.audit import SYSTEM, Actor
 from lims.services.core.errors import Invalid, ServiceError
-from lims.services.lab import stock
+from lims.services.lab import qc, stock
 from lims.services.reference import reference_data
 from lims.services.results import judging, records
 from lims.services.samples import sampling
@@ -40,10 +41,12 @@ class Stored:
     judgement: str | None
     value: float | None
     hold_reason: str = ""
+    control_id: int | None = None  # a reading marked as a control (sample id QC-…) is a control run, not a result
 
     def as_json(self) -> dict[str, Any]:
         """One line of `lims acquire --json` / `lims readings --json`."""
-        return {
+        control = {"control_id": self.control_id} if self.control_id is not None else {}
+        return control | {
             "instrument_serial": self.reading.instrument_serial,
             "sequence": self.reading.sequence,
             "item": self.reading.item_code,
@@ -118,6 +121,16 @@ def _existing(session: Session, readings: list[Reading]) -> dict[tuple[str, int]
             found[reading.key()] = Stored(
                 reading, held.assigned_result_id, held.id, True, None, None, str(held.reading.get("reason", ""))
             )
+        rest = [sequence for sequence in by_sequence if (serial, sequence) not in found]
+        if not rest:
+            continue
+        for run in session.exec(
+            select(ControlRun)
+            .join(Instrument, col(Instrument.id) == col(ControlRun.instrument_id))
+            .where(Instrument.serial == serial, col(ControlRun.instrument_sequence).in_(rest))
+        ):
+            reading = by_sequence[int(run.instrument_sequence or 0)]
+            found[reading.key()] = Stored(reading, None, None, True, None, run.value, control_id=run.id)
     return found
 
 
@@ -232,6 +245,9 @@ def _store_new(session: Session, reading: Reading, shared: _Shared) -> Stored:
             reading,
             Invalid("hold.unknown_instrument", _N("unknown instrument {serial}"), serial=reading.instrument_serial),
         )
+    kind = qc.control_kind(reading.sample_label_id)
+    if kind is not None:
+        return _store_control(session, actor, reading, kind, instrument)
     if sample is None:
         return _hold(
             session,
@@ -259,6 +275,32 @@ def _store_new(session: Session, reading: Reading, shared: _Shared) -> Stored:
             Invalid("hold.raw_rejected", _N("raw data rejected: {problem}"), problem=exc.errors()[0]["msg"]),
         )
     return Stored(reading, result.id, None, False, result.judgement, result.value)
+
+
+def _store_control(session: Session, actor: Actor, reading: Reading, kind: str, instrument: Instrument) -> Stored:
+    """A reading marked as a control: judged and stored as a control run (held with the reason when refused)."""
+    when = reading.instrument_time
+    try:
+        run = qc.record_reading(
+            session,
+            actor,
+            kind=kind,
+            item_code=reading.item_code,
+            raw=reading.raw,
+            instrument_serial=instrument.serial,
+            sequence=reading.sequence,
+            tested_at=when if when and when.tzinfo else None,
+        )
+    except Invalid as exc:
+        return _hold(session, actor, reading, exc)
+    except ValidationError as exc:
+        return _hold(
+            session,
+            actor,
+            reading,
+            Invalid("hold.raw_rejected", _N("raw data rejected: {problem}"), problem=exc.errors()[0]["msg"]),
+        )
+    return Stored(reading, None, None, False, None, run.value, control_id=run.id)
 
 
 def submit_reading(

@@ -174,8 +174,11 @@ def example_raw(
     positive: bool,
     rng: random.Random,
     sample: Sample | None = None,
+    *,
+    matrix: str | None = None,
 ) -> dict[str, float]:
-    """Raw figures a real run of `item` with this outcome would give (for the demo's hand-made readings)."""
+    """Raw figures a real run of `item` with this outcome would give (for the demo's hand-made readings); a
+    control card has no sample: `matrix` names the food category it is read for."""
     make = getattr(module(item.family), "example_raw", None)
     if make is None:
         raise Invalid(
@@ -185,7 +188,10 @@ def example_raw(
             item_code=item.code,
         )
     try:
-        figures: dict[str, float] = make(context(item, limit, kit, sample), positive, rng)
+        made_in = context(item, limit, kit, sample)
+        if matrix is not None:
+            made_in = replace(made_in, category_code=matrix)
+        figures: dict[str, float] = make(made_in, positive, rng)
     except ValueError as exc:
         raise Invalid(
             "judging.cannot_judge", _N("cannot judge {item_code}: {exc}"), item_code=item.code, exc=exc

@@ -126,6 +126,8 @@ def transition(
         )
     if action in QC_GUARDED:
         qc.require_released(session, result, action)  # a failed or missing control of its lot and day holds it
+    if action == "publish":
+        qc.refuse_publishing_blind(session, result)
     if action == "approve" and result.flags and not acknowledge_flags:
         raise Conflict(
             "workflow.result_carries_flags_acknowledge",
