@@ -26,7 +26,7 @@ from lims.services.cases.files import Upload
 from lims.services.core import clock, history
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Invalid, NotFound, ServiceError
-from lims.services.lab import file_import, instruments
+from lims.services.lab import file_import, instruments, stock
 from lims.services.reference import editing
 from lims.services.results import imports
 from lims.services.samples import plans
@@ -273,6 +273,7 @@ def _kits_page(request: Request, session: Session, actor: Actor, status: int = 2
         "admin_kits.html",
         status_code=status,
         kits=editing.kit_lots(session, actor),
+        stock={level.kit_lot_id: level for level in stock.stock_levels(session, actor)},
         items=items,
         item_list=sorted(items.values(), key=lambda i: i.code),
         categories=list(session.exec(select(FoodCategory).order_by(col(FoodCategory.code))).all()),
