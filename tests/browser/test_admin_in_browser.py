@@ -12,6 +12,7 @@ import pytest
 from sqlmodel import Session
 
 from lims.services.core import clock
+from tests.browser.audit import audit, watch
 from tests.browser.conftest import LAPTOP, PHONE, screenshot, sign_in
 from tests.web.helpers import actor_of
 
@@ -38,13 +39,15 @@ TARGETS = """() => {
 }"""
 
 
-def _check(page: Any, name: str) -> None:
-    """Targets large enough at phone and laptop widths, no horizontal scroll at 360 px, screenshots of both."""
+def _check(page: Any, name: str, lang: str = "zh") -> None:
+    """The page audit (language, targets, axe, scroll, scripts) and every field, button and link large enough, at
+    phone and laptop widths; screenshots of both."""
     for viewport in (PHONE, LAPTOP):
         page.set_viewport_size(viewport)
         page.wait_for_timeout(30)
         small = page.evaluate(TARGETS)
         assert not small, f"{name} at {viewport['width']} px: targets too small: {small[:5]}"
+        audit(page, lang)
     screenshot(page, name)
 
 
@@ -52,7 +55,7 @@ def test_an_administrator_manages_points_kits_instruments_and_users(
     new_page: Any, session: Session, tmp_path: Path
 ) -> None:
     today = clock.today_of(session, actor_of(session, "admin").district_id)
-    page = new_page()
+    page = watch(new_page())
     sign_in(page, "admin")
     assert page.url.endswith("/admin")
     assert page.locator("h1").inner_text() == "系统管理"
@@ -126,3 +129,17 @@ def test_an_administrator_manages_points_kits_instruments_and_users(
     # the English pages say the same
     page.goto("/admin/users/tester2?lang=en")
     assert "disabled" in page.inner_text("#history")
+    _check(page, "admin-user-en", "en")
+    for url in (
+        "/admin",
+        "/admin/points/P91",
+        "/admin/kits",
+        "/admin/instruments/GR-NEW-0002",
+        "/admin/reference",
+        "/admin/plans",
+    ):
+        page.goto(url)
+        _check(page, "admin" + url.replace("/admin", "").replace("/", "-") + "-en", "en")
+    for url in ("/admin/reference", "/admin/plans", "/admin/kits", "/admin/instruments"):
+        page.goto(url + "?lang=zh")
+        _check(page, "admin" + url.replace("/admin", "").replace("/", "-"))

@@ -19,6 +19,7 @@ from lims.services.cases.files import Upload
 from lims.services.core import clock
 from lims.services.core.errors import Invalid, TooLarge
 from lims.services.lab import file_import
+from lims.services.results import imports
 from tests.core.helpers import register
 from tests.lab.files import GOLD_HEADER, gold_row, pesticide_csv, pesticide_row, xlsx
 from tests.web.helpers import actor_of
@@ -36,8 +37,8 @@ def _labels(client: TestClient, headers: dict[str, dict[str, str]], count: int, 
     return [str(register(client, headers["tester"], **sample)["label_id"]) for _ in range(count)]
 
 
-def _import(session: Session, serial: str, data: bytes, name: str = "export.csv") -> file_import.Report:
-    report = file_import.import_file(session, actor_of(session, "admin"), serial, Upload(data, name))
+def _import(session: Session, serial: str, data: bytes, name: str = "export.csv") -> imports.Report:
+    report = imports.import_file(session, actor_of(session, "admin"), serial, Upload(data, name))
     session.commit()
     return report
 
@@ -125,7 +126,7 @@ def test_the_card_readers_xlsx_export_is_judged_against_the_kit_lot(
 def test_the_preview_stores_nothing(client: TestClient, headers: dict[str, dict[str, str]], session: Session) -> None:
     [a] = _labels(client, headers, 1)
     data = pesticide_csv([pesticide_row(1, a, _now(session)), pesticide_row(2, a, "x")])
-    report = file_import.preview(session, actor_of(session, "admin"), PESTICIDE, Upload(data))
+    report = imports.preview(session, actor_of(session, "admin"), PESTICIDE, Upload(data))
     session.commit()
     assert [r.state for r in report.rows if r.state != "skipped"] == ["new", "rejected"]
     assert session.exec(select(TestResult)).first() is None

@@ -18,9 +18,9 @@ from lims.models.instruments import CalibrationRecord
 from lims.services.cases.files import Upload
 from lims.services.core import clock
 from lims.services.core.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
-from lims.services.lab import file_import, instruments
+from lims.services.lab import instruments
 from lims.services.lab.instruments import CalibrationCreate, InstrumentCreate, InstrumentUpdate, MaintenanceCreate
-from lims.services.results import ingest
+from lims.services.results import imports, ingest
 from tests.core.helpers import NEGATIVE_OPC, register
 from tests.lab.files import pesticide_csv, pesticide_row
 from tests.web.helpers import actor_of
@@ -220,7 +220,7 @@ def _ingest(session: Session, label: str, sequence: int) -> TestResult:
 def _import(session: Session, label: str, number: int) -> str:
     when = clock.local_time(clock.now(), clock.zone_of(session, actor_of(session, "admin").district_id))
     data = pesticide_csv([pesticide_row(number, label, when.strftime("%Y-%m-%d %H:%M:%S"))])
-    report = file_import.import_file(session, actor_of(session, "admin"), "PR-TEST-01", Upload(data, "x.csv"))
+    report = imports.import_file(session, actor_of(session, "admin"), "PR-TEST-01", Upload(data, "x.csv"))
     session.commit()
     [row] = [r for r in report.rows if r.state != "skipped"]
     assert row.state == "stored", row

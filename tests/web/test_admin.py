@@ -282,3 +282,14 @@ def test_an_instrument_moves_to_the_vehicle_and_a_stale_form_is_refused(admin: T
         admin, "/admin/instruments/PR-8CH-0001", "/admin/instruments/PR-8CH-0001", {**form, "location": "实验室"}
     )
     assert stale.status_code == 409 and 'value="实验室"' in stale.text
+
+
+def test_the_kit_lots_page_shows_the_districts_stock_of_each_lot(admin: TestClient, session: Session) -> None:
+    from lims.services.lab import stock
+
+    lot = session.exec(select(KitLot).where(KitLot.lot == "CLB-2611A")).one()
+    stock.receive(session, actor_of(session, "admin"), int(lot.id or 0), 40)
+    session.commit()
+    page = admin.get("/admin/kits?lang=en").text
+    row = page.split('data-kit="CLB-2611A"')[1].split("</tr>")[0]
+    assert "40 / 40" in row

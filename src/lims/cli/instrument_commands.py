@@ -17,7 +17,7 @@ from lims.i18n import cli_language
 from lims.services.cases.files import Upload
 from lims.services.core.audit import SYSTEM
 from lims.services.lab import file_import
-from lims.services.results import ingest
+from lims.services.results import imports, ingest
 
 readings_app = typer.Typer(
     invoke_without_command=True,
@@ -108,9 +108,9 @@ def import_readings(
     with reporting_errors(), Session(engine) as session:
         upload = Upload(data, file.name)
         if preview:
-            report = file_import.preview(session, SYSTEM, instrument, upload, mapping)
+            report = imports.preview(session, SYSTEM, instrument, upload, mapping)
         else:
-            report = file_import.import_file(session, SYSTEM, instrument, upload, mapping)
+            report = imports.import_file(session, SYSTEM, instrument, upload, mapping)
         session.commit()
     if as_json:
         typer.echo(json.dumps(report.as_json(), ensure_ascii=False))

@@ -26,8 +26,9 @@ from lims.services.cases.files import Upload
 from lims.services.core import clock, history
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Invalid, NotFound, ServiceError
-from lims.services.lab import file_import, instruments
+from lims.services.lab import file_import, instruments, stock
 from lims.services.reference import editing
+from lims.services.results import imports
 from lims.services.samples import plans
 from lims.web.common import CsrfChecked, page_router, redirect, render, role_page
 from lims.web.i18n import language
@@ -272,6 +273,7 @@ def _kits_page(request: Request, session: Session, actor: Actor, status: int = 2
         "admin_kits.html",
         status_code=status,
         kits=editing.kit_lots(session, actor),
+        stock={level.kit_lot_id: level for level in stock.stock_levels(session, actor)},
         items=items,
         item_list=sorted(items.values(), key=lambda i: i.code),
         categories=list(session.exec(select(FoodCategory).order_by(col(FoodCategory.code))).all()),
@@ -414,7 +416,7 @@ def _instrument_page(
         maintenance=instruments.maintenance(session, row),
         days=instruments.readings_per_day(session, row),
         held=instruments.held(session, row),
-        imports=file_import.imports(session, row),
+        imports=imports.imports(session, row),
         mappings=[m for m in file_import.mappings() if m.family == row.family],
         default_mapping=default_mapping,
         changes=_changes(session, actor, row),
@@ -536,10 +538,10 @@ async def import_readings(
             if file is None:
                 raise Invalid("file_import.empty", _N("the file is empty"), details={"field": "file"})
             upload = await read_bounded(file, file_import.MAX_FILE_BYTES)
-            report = file_import.preview(session, actor, serial, Upload(upload.data, upload.name), mapping or None)
+            report = imports.preview(session, actor, serial, Upload(upload.data, upload.name), mapping or None)
         else:
             upload = Upload(file_import.kept(session, sha256), file_name)
-            report = file_import.import_file(session, actor, serial, upload, mapping or None)
+            report = imports.import_file(session, actor, serial, upload, mapping or None)
         session.commit()
     except ServiceError as exc:
         session.rollback()

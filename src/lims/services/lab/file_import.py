@@ -1,6 +1,6 @@
-"""Readings from instruments that only export files: a saved column mapping per instrument model, a preview,
-and an import that judges every row through the same path as a live reading (`ingest`), lists the rows it
-refused with their reasons and stores nothing twice.
+"""Reading the files that instruments export: a saved column mapping per instrument model, and the rows of a file
+as readings (or why a row is refused). Importing them, through the same path as a live reading, is
+`lims.services.results.imports`.
 
 A mapping is a data file in `lims/reference/import_mappings/*.yaml` (see the two shipped ones): the file's
 format and encodings, how many header rows (a header merged over two rows is read as ``top/bottom``), which
@@ -17,7 +17,7 @@ import hashlib
 import io
 import re
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from importlib import resources
@@ -30,17 +30,11 @@ from sqlmodel import Session, select
 
 from instrument_drivers.reading import Reading
 from lims.i18n import _N
-from lims.models import HeldReading, Instrument, TestItem
+from lims.models import Instrument, TestItem
 from lims.models.cases import FileContent
-from lims.models.common import JudgementOutcome, Role
-from lims.models.instruments import ReadingImport
-from lims.services.access.auth import require_role
-from lims.services.cases.files import Upload
-from lims.services.core import atomic, audit, clock
-from lims.services.core.audit import Actor
+from lims.models.common import JudgementOutcome
+from lims.services.core import atomic, clock
 from lims.services.core.errors import Invalid, NotFound, ServiceError, TooLarge
-from lims.services.lab import instruments
-from lims.services.results import ingest
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -164,7 +158,8 @@ def mapping_for(instrument: Instrument, name: str | None = None) -> Mapping:
 # --------------------------------------------------------------------------- reading the table
 
 
-def _bounded(data: bytes) -> None:
+def bounded(data: bytes) -> None:
+    """TooLarge or Invalid for a file over the bound or empty."""
     if len(data) > MAX_FILE_BYTES:
         raise TooLarge(
             "file_import.too_large",
@@ -287,7 +282,7 @@ def _xlsx_rows(data: bytes) -> list[list[str]]:
 
 def table(data: bytes, mapping: Mapping) -> list[list[str]]:
     """The rows of the file as cells of text, bounded in rows, columns and cell length."""
-    _bounded(data)
+    bounded(data)
     rows = _xlsx_rows(data) if mapping.format == "xlsx" else _csv_rows(data, mapping)
     if len(rows) > MAX_ROWS + MAX_HEADER_SEARCH:
         raise TooLarge(
@@ -498,100 +493,6 @@ def parse(session: Session, data: bytes, mapping: Mapping, instrument: Instrumen
     return checked
 
 
-# --------------------------------------------------------------------------- preview and import
-
-
-@dataclass
-class Outcome:
-    """What became (or would become) of one line."""
-
-    line: int
-    cells: tuple[str, ...]
-    state: str  # stored | duplicate | held | rejected | skipped | new (preview)
-    reading: Reading | None = None
-    problem: ServiceError | None = None
-    reason: str = ""  # a held reading's reason (English, as the holding queue keeps it)
-    result_id: int | None = None
-    judgement: str | None = None
-    held: dict[str, Any] | None = None  # a held reading as the holding queue keeps it (its reason in both languages)
-
-
-@dataclass
-class Report:
-    """A preview or an import of one file."""
-
-    serial: str
-    mapping: Mapping
-    sha256: str
-    file_name: str
-    rows: list[Outcome] = field(default_factory=list)
-    already_imported: bool = False
-
-    def count(self, state: str) -> int:
-        """How many lines are in `state`."""
-        return sum(1 for r in self.rows if r.state == state)
-
-    def as_json(self) -> dict[str, Any]:
-        """The report as `lims readings import` prints it."""
-        return {
-            "instrument_serial": self.serial,
-            "mapping": self.mapping.name,
-            "sha256": self.sha256,
-            "already_imported": self.already_imported,
-            "counts": {s: self.count(s) for s in ("stored", "duplicate", "held", "rejected", "skipped", "new")},
-            "rows": [
-                {
-                    "line": r.line,
-                    "state": r.state,
-                    "sequence": r.reading.sequence if r.reading else None,
-                    "sample": r.reading.sample_label_id if r.reading else None,
-                    "result_id": r.result_id,
-                    "judgement": r.judgement,
-                    "reason": r.problem.reason if r.problem else r.reason,
-                }
-                for r in self.rows
-                if r.state != "skipped"
-            ],
-        }
-
-
-def _prepare(
-    session: Session, actor: Actor, serial: str, upload: Upload, mapping_name: str | None
-) -> tuple[Instrument, Report, list[Row]]:
-    require_role(actor, Role.ADMIN, Role.TESTER)
-    instrument = instruments.get(session, actor, serial)
-    mapping = mapping_for(instrument, mapping_name)
-    _bounded(upload.data)
-    rows = parse(session, upload.data, mapping, instrument)
-    digest = hashlib.sha256(upload.data).hexdigest()
-    report = Report(instrument.serial, mapping, digest, upload.name[:200])
-    report.already_imported = (
-        session.exec(
-            select(ReadingImport.id).where(ReadingImport.instrument_id == instrument.id, ReadingImport.sha256 == digest)
-        ).first()
-        is not None
-    )
-    return instrument, report, rows
-
-
-def preview(session: Session, actor: Actor, serial: str, upload: Upload, mapping_name: str | None = None) -> Report:
-    """What importing the file would do, writing nothing but the file's bytes (kept by SHA-256, so that the
-    import confirmed after the preview reads the same bytes)."""
-    _instrument, report, rows = _prepare(session, actor, serial, upload, mapping_name)
-    readings = [r.reading for r in rows if r.reading is not None]
-    stored = ingest.stored_keys(session, readings)
-    for row in rows:
-        if row.reading is None:
-            report.rows.append(
-                Outcome(row.line, row.cells, "skipped" if row.skipped else "rejected", problem=row.problem)
-            )
-        else:
-            state = "duplicate" if row.reading.key() in stored else "new"
-            report.rows.append(Outcome(row.line, row.cells, state, row.reading))
-    keep(session, upload.data)
-    return report
-
-
 def keep(session: Session, data: bytes) -> str:
     """Keep a file's bytes once by SHA-256 (for the import confirmed after a preview)."""
     digest = hashlib.sha256(data).hexdigest()
@@ -611,58 +512,3 @@ def kept(session: Session, digest: str) -> bytes:
     if content is None or hashlib.sha256(content.data).hexdigest() != digest:
         raise NotFound("file_import.no_file", _N("the previewed file is no longer there; upload it again"))
     return content.data
-
-
-def import_file(session: Session, actor: Actor, serial: str, upload: Upload, mapping_name: str | None = None) -> Report:
-    """Judge and store every record of the file as a live reading is (a result, or a held reading when its
-    sample is unknown); records stored before are found, not stored again. The file is recorded by SHA-256."""
-    instrument, report, rows = _prepare(session, actor, serial, upload, mapping_name)
-    readings = [r.reading for r in rows if r.reading is not None]
-    stored = {s.reading.key(): s for s in ingest.store_readings(session, readings)}
-    for row in rows:
-        if row.reading is None:
-            report.rows.append(
-                Outcome(row.line, row.cells, "skipped" if row.skipped else "rejected", problem=row.problem)
-            )
-            continue
-        done = stored[row.reading.key()]
-        state = "duplicate" if done.duplicate else ("stored" if done.result_id else "held")
-        held = session.get(HeldReading, done.held_id) if done.held_id else None
-        report.rows.append(
-            Outcome(
-                row.line,
-                row.cells,
-                state,
-                row.reading,
-                reason=done.hold_reason,
-                result_id=done.result_id,
-                judgement=done.judgement,
-                held=dict(held.reading) if held else None,
-            )
-        )
-    if not report.already_imported:
-        by = actor.user_id or ingest.gateway_actor(session, instrument.district_id).user_id
-        done_file = ReadingImport(
-            district_id=instrument.district_id,
-            instrument_id=int(instrument.id or 0),
-            sha256=report.sha256,
-            file_name=report.file_name,
-            mapping=report.mapping.name,
-            rows=len(readings) + report.count("rejected"),
-            stored=report.count("stored"),
-            held=report.count("held"),
-            rejected=report.count("rejected"),
-            imported_by_id=int(by or 0),
-        )
-        session.add(done_file)
-        session.flush()
-        audit.record(session, actor, done_file, "import", None)
-    return report
-
-
-def imports(session: Session, instrument: Instrument, limit: int = 20) -> list[ReadingImport]:
-    """The files imported for the instrument, newest first."""
-    from sqlmodel import col
-
-    statement = select(ReadingImport).where(ReadingImport.instrument_id == instrument.id)
-    return list(session.exec(statement.order_by(col(ReadingImport.id).desc()).limit(limit)).all())
