@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from typing import Any
 
@@ -227,6 +227,10 @@ class _Visit:
     task_ref: str | None = None
 
 
+# The demo's last day is today once this much of the local day has passed, else yesterday.
+EARLIEST_DAY_SHOWN = timedelta(hours=10)
+
+
 def _rotation(ref: _Reference, day_start: datetime, samples: int, minutes_apart: int = 25) -> list[_Visit]:
     """A day of work without a plan: exactly `samples` samples, spread over every point, its usual
     categories in turn, the first visit an hour after `day_start`."""
@@ -312,8 +316,10 @@ def _release(session: Session, tester: Actor, result: TestResult, summary: DemoS
     kit = session.get(KitLot, result.kit_lot_id) if result.kit_lot_id else None
     assert item is not None
     rng = random.Random(int(result.id or 0))
+    tested = result.tested_at if result.tested_at.tzinfo else result.tested_at.replace(tzinfo=UTC)
+    repeated = min(tested + timedelta(minutes=1), clock.now())  # on the result's day, which may be yesterday
     for kind in hold.kinds:
-        _record_control(session, tester, item, kit, kind, True, clock.now(), rng, summary)
+        _record_control(session, tester, item, kit, kind, True, repeated, rng, summary)
 
 
 def _review(
@@ -571,7 +577,8 @@ def run_demo(
     progress: Callable[[int, int], None] | None = None,
     instruments: InstrumentRun | None = None,
 ) -> DemoSummary:
-    """Load reference data and users, then do `days` days of work ending today; each day in one transaction."""
+    """Load reference data and users, then do `days` days of work ending today (yesterday before 10:00 local time,
+    so that no work lies after now); each day in one transaction."""
     rng = random.Random(seed)
     summary = DemoSummary(days=days)
     with Session(engine, expire_on_commit=False) as session:
@@ -587,6 +594,13 @@ def run_demo(
         tz = clock.zone_of(session, tester.district_id)
     today = clock.local_date(now, tz)
     midnight = clock.day_bounds(today, tz)[0]
+    if now - midnight < EARLIEST_DAY_SHOWN:
+        # Before the working day has room for a round of visits (the small hours), the last day shown is
+        # yesterday, so that no sample is collected or tested after now.
+        today -= timedelta(days=1)
+        midnight = clock.day_bounds(today, tz)[0]
+    shown_today = now - midnight < timedelta(days=1)
+    day_start = max(now - timedelta(hours=7), midnight) if shown_today else midnight + timedelta(hours=7)
     with Session(engine, expire_on_commit=False) as session:
         used_before = stock.units_by_tests(session, int(tester.district_id or 0))
         _stock_up(session, admin, ref, today - timedelta(days=min(days - 1, 365)))
@@ -608,7 +622,7 @@ def run_demo(
         points = {int(p.id or 0): p.code for p in session.exec(select(SamplingPoint))}
     if planned is not None:
         day, tasks = planned
-        start = max(now - timedelta(hours=7), midnight) if day == today else clock.day_bounds(day, tz)[0]
+        start = day_start if day == today else clock.day_bounds(day, tz)[0]
         summary.plan_day = day.isoformat()
         visits = _from_plan(tasks, points, start)
         # A light plan day (one visit of a few batches) is topped up with unplanned samples after the
@@ -618,8 +632,8 @@ def run_demo(
             top_up = min(after + timedelta(minutes=10), now - timedelta(hours=2)) - timedelta(hours=1)
             visits += _rotation(ref, top_up, samples_per_day - len(visits), minutes_apart=10)
     else:
-        visits = _rotation(ref, now - timedelta(hours=7), samples_per_day)
-    _day_controls(engine, ref, tester, visits[0].at if visits else now - timedelta(hours=7), rng, summary)
+        visits = _rotation(ref, day_start, samples_per_day)
+    _day_controls(engine, ref, tester, visits[0].at if visits else day_start, rng, summary)
     if instruments is not None:
         _work_on_instruments(engine, ref, tester, reviewer, visits, rng, summary, instruments)
     else:
