@@ -4,12 +4,15 @@ Builds a small database in a temporary folder (reference data, one user per role
 product with a barcode, a warning, results waiting for review), serves the app with uvicorn, and opens each
 page in headless Chromium (/usr/bin/chromium):
 
-- bytes of HTML + CSS + JS (images and fonts left out), as sent and gzip-compressed (``gzip -6``, what a
-  compressing proxy in front would send);
+- bytes of HTML + CSS + JS (images and fonts left out), uncompressed and gzip-compressed (``gzip -6``, what
+  a compressing proxy in front would send), and as transferred (headers included; the server gzips static
+  files, not pages), on the first load and on the second (what the cache did not spare);
 - load time (navigation start to the load event) cold, in a new browser context with an empty cache, and
   warm, the same page loaded a second time in that context; the median of ``--repeat`` runs;
-- the ratio of each cold load to the cold load of the baseline, ``/static/site.css`` opened as a document
-  (the smallest thing the same server, browser and machine can serve).
+- the ratio of each cold load to the cold load of the baseline, a bare FastAPI page (a title and a line of
+  text, no CSS or JS) served by uvicorn in the same process and loaded the same way.
+
+Every page is loaded once before the timed runs, so the first row does not pay for the browser's start.
 
     .venv/bin/python bench/pages.py [--repeat 5] [--json]
 """
@@ -35,9 +38,13 @@ CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "bench-password-not-for-production"
 GTIN13 = "6901234567892"
 KINDS = {"document", "stylesheet", "script"}
+BARE = "bare"  # the baseline, served by its own app
+BARE_PAGE = '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>bare</title></head><body><p>bare</p>'
+
 # page name -> (user signed in, or None for a visitor; address; {sample} is the signed label link)
 PAGES: dict[str, tuple[str | None, str]] = {
-    "baseline site.css": (None, "/static/site.css"),
+    "bare FastAPI page": (BARE, "/"),
+    "site.css alone": (None, "/static/site.css"),
     "home": (None, "/"),
     "scan": (None, "/trace"),
     "product": (None, f"/trace/{GTIN13}"),
@@ -115,8 +122,22 @@ def build(url: str, samples: int) -> dict[str, str]:
     return {"sample": links.sample_path(product)}
 
 
-def serve(url: str) -> tuple[str, Any, threading.Thread]:
-    """The app on a free port in this process, against `url`."""
+def bare_app() -> Any:
+    """The baseline: one FastAPI route answering a minimal HTML page."""
+    from fastapi import FastAPI
+    from fastapi.responses import HTMLResponse
+
+    app = FastAPI()
+
+    @app.get("/")
+    def page() -> HTMLResponse:
+        return HTMLResponse(BARE_PAGE)
+
+    return app
+
+
+def serve(url: str | None) -> tuple[str, Any, threading.Thread]:
+    """The app on a free port in this process, against `url` (None: the bare baseline app)."""
     import uvicorn
 
     from lims.app import create_app
@@ -124,11 +145,13 @@ def serve(url: str) -> tuple[str, Any, threading.Thread]:
 
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    os.environ["LIMS_PUBLIC_BASE_URL"] = base
-    from lims.settings import get_settings
+    if url is not None:
+        os.environ["LIMS_PUBLIC_BASE_URL"] = base
+        from lims.settings import get_settings
 
-    get_settings.cache_clear()
-    config = uvicorn.Config(create_app(make_engine(url)), host="127.0.0.1", port=port, log_level="warning")
+        get_settings.cache_clear()
+    app = create_app(make_engine(url)) if url is not None else bare_app()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     config.lifespan = "off"
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -186,21 +209,26 @@ def _load(page: Any, address: str) -> tuple[float, dict[str, int]]:
     return float(timing[0]), sizes
 
 
-def measure(browser: Any, base: str, data: dict[str, str], repeat: int) -> list[dict[str, Any]]:
-    """Every page's weight and its cold and warm load times (medians of `repeat` runs)."""
-    states = {user: _signed_in_state(browser, base, user) for user, _ in PAGES.values() if user}
+def measure(browser: Any, bases: dict[str, str], data: dict[str, str], repeat: int) -> list[dict[str, Any]]:
+    """Every page's weight and its cold and warm load times (medians of `repeat` runs, after one untimed)."""
+    base = bases["lims"]
+    states = {user: _signed_in_state(browser, base, user) for user, _ in PAGES.values() if user and user != BARE}
     rows = []
     for name, (user, address) in PAGES.items():
         cold, warm, sizes, warm_wire = [], [], {}, []
-        for _ in range(repeat):
-            context = browser.new_context(base_url=base, storage_state=states.get(user) if user else None)
+        for run in range(repeat + 1):
+            origin = bases[BARE] if user == BARE else base
+            state = states.get(user) if user and user != BARE else None
+            context = browser.new_context(base_url=origin, storage_state=state)
             page = context.new_page()
-            ms, sizes = _load(page, address.format(**data))
-            cold.append(ms)
-            ms, again = _load(page, address.format(**data))
-            warm.append(ms)
-            warm_wire.append(again["wire"])
+            cold_ms, sizes = _load(page, address.format(**data))
+            warm_ms, again = _load(page, address.format(**data))
             context.close()
+            if run == 0:
+                continue  # the untimed first load: the browser, the server and the caches of both warm up
+            cold.append(cold_ms)
+            warm.append(warm_ms)
+            warm_wire.append(again["wire"])
         rows.append(
             {
                 "page": name,
@@ -230,7 +258,8 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"{r['page']:<18} {r['raw_bytes']:>12,} {r['gzip_bytes']:>9,} {r['wire_bytes']:>9,} "
             f"{r['warm_wire_bytes']:>9,} {r['cold_ms']:>8.1f} {r['warm_ms']:>8.1f} {r['cold_vs_baseline']:>6.2f}"
         )
-    lines.append("ratio: cold load time against the baseline's cold load (/static/site.css as a document)")
+    lines.append("ratio: cold load time against the baseline's (a bare FastAPI page, no CSS or JS)")
+    lines.append("on wire: bytes transferred, static files gzipped by the server; warm wire: the second load")
     return "\n".join(lines)
 
 
@@ -251,16 +280,18 @@ def main() -> None:
     url = f"sqlite:///{Path(folder) / 'pages.db'}"
     data = build(url, args.samples)
     base, server, thread = serve(url)
+    bare_base, bare_server, bare_thread = serve(None)
     from playwright.sync_api import sync_playwright
 
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless=new", "--no-sandbox"])
-            rows = measure(browser, base, data, max(1, args.repeat))
+            rows = measure(browser, {"lims": base, BARE: bare_base}, data, max(1, args.repeat))
             browser.close()
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        for running, runner in ((server, thread), (bare_server, bare_thread)):
+            running.should_exit = True
+            runner.join(timeout=10)
     print(json.dumps(rows, indent=2) if args.json else table(rows))
 
 

@@ -40,4 +40,4 @@ def test_pages_bench_weighs_and_times_every_page(tmp_path: Path) -> None:
     if not Path("/usr/bin/chromium").exists():
         pytest.skip("Chromium is not installed at /usr/bin/chromium")
     out = _run(tmp_path, str(BENCH / "pages.py"), "--repeat", "1", "--samples", "2")
-    assert "baseline site.css" in out and "vehicle" in out and "ratio" in out
+    assert "bare FastAPI page" in out and "vehicle" in out and "ratio" in out

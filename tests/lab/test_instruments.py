@@ -19,7 +19,7 @@ from lims.services.cases.files import Upload
 from lims.services.core import clock
 from lims.services.core.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from lims.services.lab import file_import, instruments
-from lims.services.lab.instruments import CalibrationCreate, InstrumentCreate, MaintenanceCreate
+from lims.services.lab.instruments import CalibrationCreate, InstrumentCreate, InstrumentUpdate, MaintenanceCreate
 from lims.services.results import ingest
 from tests.core.helpers import NEGATIVE_OPC, register
 from tests.lab.files import pesticide_csv, pesticide_row
@@ -241,3 +241,34 @@ def test_an_instrument_past_calibration_gives_invalid_results_on_every_path_unti
     assert _api(client, headers, _label(client, headers))["judgement"] == "negative"
     assert _ingest(session, _label(client, headers), 2).judgement == "negative"
     assert _import(session, _label(client, headers), 2) == "negative"
+
+
+def test_a_held_reading_assigned_later_is_judged_by_the_same_calibration_rule(
+    client: TestClient, headers: dict[str, dict[str, str]], session: Session
+) -> None:
+    from lims.services.results import holding
+
+    _overdue(session)
+    reading = Reading("PR-TEST-01", "pesticide", 7, "OPC", 1, "XQ-20200101-0999", dict(NEGATIVE_OPC))
+    stored = ingest.store(session, reading)
+    session.commit()
+    assert stored.held_id is not None
+    result = holding.assign(session, actor_of(session, "tester"), stored.held_id, _label(client, headers))
+    session.commit()
+    assert (result.judgement, result.reason_code) == ("invalid", "calibration_overdue")
+
+
+def test_of_two_edits_of_one_instrument_at_once_the_second_is_refused(engine: Engine) -> None:
+    from lims.services.core import history
+
+    with Session(engine) as first, Session(engine) as second:
+        _overdue(first)
+        shown = history.fingerprint(instruments.get(second, actor_of(second, "admin"), "PR-TEST-01"))
+        instruments.update(first, actor_of(first, "admin"), "PR-TEST-01", InstrumentUpdate(location="实验室"), shown)
+        first.commit()
+        with pytest.raises(Conflict):
+            instruments.update(
+                second, actor_of(second, "admin"), "PR-TEST-01", InstrumentUpdate(location="快检车"), shown
+            )
+    with Session(engine) as check:
+        assert check.exec(select(Instrument).where(Instrument.serial == "PR-TEST-01")).one().location == "实验室"

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
 from instrument_drivers.reading import Reading
-from lims.models import District, SamplingPoint, Station, User
+from lims.models import District, KitLot, SamplingPoint, Station, User
 from lims.services.access import auth
 from lims.services.core.audit import SYSTEM
 from lims.services.public import leads
@@ -86,6 +86,8 @@ class Side:
     held_label: str = ""
     lead: int = 0  # a consumer's report about the unpublished sample, in this district's queue
     secret_point: str = ""  # where the unpublished work landed
+    kit_lot: int = 0  # the kit lot only this district holds in stock (its secret positive took a card of it)
+    free_kit_lot: int = 0  # a kit lot neither district holds
 
     @property
     def product(self) -> str:
@@ -268,6 +270,11 @@ def create_unpublished_work(world: World) -> None:
             )
         side.secret_label = sample["label_id"]
         item = side.secret_item[0]
+        with Session(world.engine) as session:
+            lots = {k.lot: int(k.id or 0) for k in session.exec(select(KitLot))}
+        side.kit_lot, side.free_kit_lot = lots[f"{item}-2611A"], lots["SAL-2611A"]
+        _ok(api(world, side, "admin", "POST", f"/api/v1/kit-lots/{side.kit_lot}/receive", json={"quantity": 20}))
+        _ok(api(world, side, "admin", "POST", f"/api/v1/kit-lots/{side.kit_lot}/accept", json={"accepted": True}))
         body = {"sample_label_id": side.secret_label, "item_code": item, "raw": {"t": 0.4, "c": 1.0}}
         body["kit_lot"] = f"{item}-2611A"
         result = _ok(api(world, side, "tester", "POST", "/api/v1/results", json=body), 201)

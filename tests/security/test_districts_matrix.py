@@ -66,6 +66,7 @@ class Probe:
     files: dict[str, Any] | None = None
     page: bool = False
     may_add: frozenset[str] = field(default_factory=frozenset)  # own writes: tables that may get new rows
+    chains: frozenset[str] = field(default_factory=frozenset)  # own writes: audit chains besides the own one it moves
 
 
 def api_list(url: str) -> Probe:
@@ -101,6 +102,19 @@ WARNING_TABLES = frozenset({"public_warning", "audit_event"})
 OPC_CONTROL = {"item_code": "OPC", "kind": "blank", "raw": {"control_dA": 0.6}}
 QC_TABLES = frozenset({"qc_control_run", "audit_event"})
 ACCOUNT = {"username": "cross-district-probe", "password": "Zebra-Lantern-Quartz-2026", "full_name": "probe"}
+
+POINT_FORM = {"code": "PX9", "name": "探测点", "area": "urban"}
+INSTRUMENT_FORM = {"serial": "OWN-PROBE-0001", "family": "gold", "calibration_due": "2027-06-30"}
+KIT_FORM = {
+    "item_code": "CLB",
+    "lot": "PROBE-LOT-1",
+    "expires_on": "2027-06-30",
+    "cutoff_tc": "0.9",
+    "min_c_intensity": "0.2",
+}
+CALIBRATION_FORM = {"calibrated_on": "2026-12-01", "performed_by": "计量所", "next_due": "2027-12-01"}
+EXPORT_FILE = ("export.csv", "标题\r\n序号,通道\r\n".encode("gbk"), "text/csv")
+ADMIN_TABLES = frozenset({"audit_event", "audit_chain"})
 
 ROUTES: dict[tuple[str, str], list[Probe]] = {
     # the API
@@ -230,6 +244,29 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
     ("POST", "/api/v1/users/{username}/password"): [
         api_write("/api/v1/users/{t}/password", "user", {"password": ACCOUNT["password"]})
     ],
+    ("GET", "/api/v1/stock"): [api_list("/api/v1/stock")],
+    ("GET", "/api/v1/stock/alerts"): [api_list("/api/v1/stock/alerts?unread_only=false")],
+    ("POST", "/api/v1/stock/alerts/read"): [
+        Probe("own", "POST", "/api/v1/stock/alerts/read", may_add=frozenset({"notification_mark", "audit_event"}))
+    ],
+    ("GET", "/api/v1/stock/reconciliation"): [api_list("/api/v1/stock/reconciliation?month=2026-12")],
+    ("GET", "/api/v1/kit-lots"): [api_list("/api/v1/kit-lots")],
+    ("POST", "/api/v1/kit-lots/{kit_lot_id}/receive"): [
+        Probe(
+            "own",
+            "POST",
+            "/api/v1/kit-lots/{v_free_lot}/receive",
+            json={"quantity": 5},
+            may_add=frozenset({"kit_stock", "stock_movement", "stock_alert", "audit_event"}),
+        )
+    ],
+    ("POST", "/api/v1/kit-lots/{kit_lot_id}/accept"): [
+        api_write("/api/v1/kit-lots/{t}/accept", "kitlot", {"accepted": False, "note": "control line missing"})
+    ],
+    ("POST", "/api/v1/kit-lots/{kit_lot_id}/open"): [api_write("/api/v1/kit-lots/{t}/open", "kitlot", {})],
+    ("POST", "/api/v1/kit-lots/{kit_lot_id}/write-off"): [
+        api_write("/api/v1/kit-lots/{t}/write-off", "kitlot", {"reason": "broken", "quantity": 1})
+    ],
     ("GET", "/healthz"): [api_list("/healthz")],
     ("GET", "/openapi.json"): [api_list("/openapi.json")],
     ("GET", "/docs"): [api_list("/docs")],
@@ -341,6 +378,80 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
         )
     ],
     ("GET", "/vehicle/events"): [page_list("/vehicle/events?seconds=1")],
+    ("GET", "/admin"): [page_list("/admin")],
+    ("GET", "/admin/points"): [page_list("/admin/points")],
+    ("POST", "/admin/points"): [page_write("/admin/points", "station", {**POINT_FORM, "station_code": "{t}"})],
+    ("GET", "/admin/points/{code}"): [page_get("/admin/points/{t}", "point")],
+    ("POST", "/admin/points/{code}"): [
+        page_write("/admin/points/{t}", "point", {"seen": "x", "station_code": "ST00", "name": "改名"})
+    ],
+    ("GET", "/admin/reference"): [page_list("/admin/reference")],
+    ("GET", "/admin/kits"): [page_list("/admin/kits")],
+    # kit lots are reference data every district shares: adding one moves the shared chain
+    ("POST", "/admin/kits"): [
+        Probe(
+            "own",
+            "POST",
+            "/admin/kits",
+            form=KIT_FORM,
+            page=True,
+            may_add=ADMIN_TABLES | {"kit_lot"},
+            chains=frozenset({"shared"}),
+        )
+    ],
+    ("GET", "/admin/kits/{kit_id}"): [page_list("/admin/kits/1")],
+    ("GET", "/admin/instruments"): [page_list("/admin/instruments")],
+    ("POST", "/admin/instruments"): [
+        Probe(
+            "own", "POST", "/admin/instruments", form=INSTRUMENT_FORM, page=True, may_add=ADMIN_TABLES | {"instrument"}
+        )
+    ],
+    ("GET", "/admin/instruments/{serial}"): [page_get("/admin/instruments/{t}", "serial")],
+    ("POST", "/admin/instruments/{serial}"): [
+        page_write("/admin/instruments/{t}", "serial", {"seen": "x", "location": "别处"})
+    ],
+    ("POST", "/admin/instruments/{serial}/calibrations"): [
+        Probe(
+            "write",
+            "POST",
+            "/admin/instruments/{t}/calibrations",
+            "serial",
+            form=CALIBRATION_FORM,
+            files={"certificate": A_PDF},
+            page=True,
+        )
+    ],
+    ("POST", "/admin/instruments/{serial}/maintenance"): [
+        page_write(
+            "/admin/instruments/{t}/maintenance",
+            "serial",
+            {"performed_on": "2026-12-01", "performed_by": "张工", "work": "清洁"},
+        )
+    ],
+    ("POST", "/admin/instruments/{serial}/import"): [
+        Probe(
+            "write",
+            "POST",
+            "/admin/instruments/{t}/import",
+            "serial",
+            form={"step": "preview"},
+            files={"file": EXPORT_FILE},
+            page=True,
+        )
+    ],
+    ("GET", "/admin/instruments/{serial}/certificates/{record_id}"): [
+        page_get("/admin/instruments/{t}/certificates/2147483000", "serial")
+    ],
+    ("GET", "/admin/users"): [page_list("/admin/users")],
+    ("POST", "/admin/users"): [
+        page_write("/admin/users", "station", {**ACCOUNT, "role": "station", "station_code": "{t}"})
+    ],
+    ("GET", "/admin/users/{username}"): [page_get("/admin/users/{t}", "user")],
+    ("POST", "/admin/users/{username}/{action}"): [
+        page_write(f"/admin/users/{{t}}/{a}", "user", {"role": "reviewer", "password": ACCOUNT["password"]})
+        for a in ("disable", "enable", "role", "password")
+    ],
+    ("GET", "/admin/plans"): [page_list("/admin/plans")],
     ("GET", "/{path:path}"): [page_list("/no-such-page"), page_list("/api/v1/no-such-thing")],
 }
 ROLES = ("tester", "reviewer", "station", "admin", "anonymous")
@@ -423,6 +534,7 @@ class Run:
             "signed": (links.sample_path(o.secret_label), links.sample_path(missing_label)),
             "user": (o.account, "nobody-here"),
             "station": (o.only_station, "ZZ99"),
+            "kitlot": (str(o.kit_lot), str(MISSING_ID)),
             "lead": (str(o.lead), str(MISSING_ID)),
         }[target]
 
@@ -432,6 +544,7 @@ class Run:
                 "t": t,
                 "v_point": self.viewer.only_point,
                 "v_label": self.viewer.published_label,
+                "v_free_lot": str(self.viewer.free_kit_lot),
                 "o_point": self.other.only_point,
                 "o_code": self.other.code,
                 "o_tester": self.other.users["tester"],
@@ -613,7 +726,7 @@ def _own(run: Run, probe: Probe, secrets: list[str], who: str) -> list[str]:
         new = after[table]
         changed = [i for i, text in old.items() if new.get(i) != text]
         if table == "audit_chain":  # an own write moves the head of its own district's chain, and no other
-            changed = [i for i in changed if old[i][1] != own_chain]
+            changed = [i for i in changed if old[i][1] != own_chain and old[i][1] not in probe.chains]
         if changed:
             problems.append(f"{who} POST {probe.url} changed existing rows of {table}")
         if set(new) - set(old) and table not in probe.may_add:

@@ -271,6 +271,10 @@ def test_the_queue_is_paged(app: Any, client: TestClient, headers: dict[str, dic
     last = reviewer.get("/review?page=3").text
     assert last.count('class="card result-card') == 1 and f'id="result-{ids[-1]}"' in last
     assert reviewer.get("/review?page=0").status_code == 422
+    # once the last page's results are approved the reviewer sees the new last page, not an empty one
+    assert act(client, headers["reviewer"], ids[-1], "approve").status_code == 200
+    after = reviewer.get("/review?page=3").text
+    assert after.count('class="card result-card') == 2 and "第 2 / 2 页" in after
 
 
 def test_a_full_page_of_both_lists_stays_light(

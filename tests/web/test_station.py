@@ -262,6 +262,7 @@ def test_map_of_the_districts_points_coloured_by_recent_results(
     assert '<g class="map-point positive" data-point="P05">' in figure
     assert '<g class="map-point negative" data-point="P02">' in figure
     assert '<g class="map-point none" data-point="P09">' in figure
+    assert figure.index('data-point="P02"') < figure.index('data-point="P05"')  # the positive is drawn on top
     assert "全部阴性" in figure and "有疑似阳性" in figure and "无结果" in figure and " km</text>" in figure
     assert '<li class="positive" data-map-point="P05">' in figure and "P05</strong>" in figure
 

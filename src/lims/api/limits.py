@@ -63,6 +63,12 @@ LEAD_FORM = Limits(body_bytes=2 * MAX_PHOTO_BYTES + FORM_OVERHEAD, max_files=1, 
 # A reviewer's batch: each selected result's id and, for a flagged one, its own acknowledgement.
 REVIEW_BATCH = Limits(body_bytes=64 * KIB, max_files=0, max_fields=2 * MAX_BATCH + 16, max_part_size=1 * KIB)
 
+# An instrument's calibration certificate (PDF or image, the bound of a lab report) and an export file of readings.
+CALIBRATION = Limits(
+    body_bytes=2 * MAX_REPORT_BYTES + FORM_OVERHEAD, max_files=1, max_fields=12, max_part_size=16 * KIB
+)
+READINGS_FILE = Limits(body_bytes=5 * MIB + FORM_OVERHEAD, max_files=1, max_fields=8, max_part_size=16 * KIB)
+
 ROUTES: dict[tuple[str, str], Limits] = {
     ("POST", "/api/v1/scan"): API_PHOTO,
     ("POST", "/trace/photo"): PAGE_PHOTO,
@@ -76,6 +82,8 @@ PATTERNS: list[tuple[str, re.Pattern[str], Limits]] = [
     ("POST", re.compile(r"/api/v1/cases/[0-9]{1,10}/photos"), CASE_PHOTOS),
     ("POST", re.compile(r"/review/cases/[0-9]{1,10}/verdict"), CASE_REPORT),
     ("POST", re.compile(r"/station/cases/[0-9]{1,10}/disposal"), CASE_PHOTOS),
+    ("POST", re.compile(r"/admin/instruments/[A-Za-z0-9._-]{1,40}/calibrations"), CALIBRATION),
+    ("POST", re.compile(r"/admin/instruments/[A-Za-z0-9._-]{1,40}/import"), READINGS_FILE),
 ]
 
 

@@ -39,6 +39,7 @@ COMMAND_MODULES = (
     "lims.cli.plan_commands",
     "lims.cli.qc_commands",
     "lims.cli.simulator_commands",
+    "lims.cli.stock_commands",
     "lims.cli.registry_commands",
     "lims.cli.user_commands",
 )

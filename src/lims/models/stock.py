@@ -156,4 +156,62 @@ class StockLevel(SQLModel):
     low: bool
     near_expiry: bool
     usable: bool
-    refusal: str = Field(default="", description="Why a result on this lot would be refused now, if it would")
+    refusal: str = Field(default="", description="Why a result on this lot would be refused now (in English)")
+    refusal_code: str = Field(default="", description="The refusal's code, to show it in the reader's language")
+    refusal_params: dict[str, Any] = Field(default_factory=dict)
+
+
+class KitLotPublic(SQLModel):
+    """A kit lot as reference data (shared by every district), with whether the reader's district holds it."""
+
+    id: int
+    item_code: str
+    lot: str
+    manufacturer: str
+    expires_on: date
+    storage_condition: str
+    shelf_life_after_opening_days: int | None
+    held: bool = Field(description="The reader's district has received the lot (it is stock-tracked there)")
+
+
+class StockNotice(SQLModel):
+    """A stock condition raised once for the district's administrators."""
+
+    alert_id: int
+    condition: str = Field(description="low | near_expiry")
+    lot: str
+    item_code: str
+    params: dict[str, Any]
+    raised_at: datetime
+
+
+class LotReconciliationPublic(SQLModel):
+    """One lot's month in the reconciliation."""
+
+    kit_lot_id: int
+    item_code: str
+    lot: str
+    stock_unit: str
+    units_per_test: int
+    opening: int
+    received: int
+    tests_recorded: int
+    units_by_tests: int
+    qc: int
+    broken: int
+    spoiled: int
+    other: int
+    closing: int
+    difference: dict[str, int]
+    tests_without_units: int
+    balanced: bool
+
+
+class ReconciliationPublic(SQLModel):
+    """A district's stock reconciliation for one month."""
+
+    district: str
+    month: str
+    balanced: bool
+    stored_balances_match: bool
+    lots: list[LotReconciliationPublic]

@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 SESSION_COOKIE = "lims_session"
 CSRF_COOKIE = "lims_csrf"
 CSRF_FIELD = "csrf"
-HOME_OF_ROLE = {Role.TESTER: "/vehicle", Role.REVIEWER: "/review", Role.STATION: "/station", Role.ADMIN: "/"}
+HOME_OF_ROLE = {Role.TESTER: "/vehicle", Role.REVIEWER: "/review", Role.STATION: "/station", Role.ADMIN: "/admin"}
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 

@@ -135,8 +135,12 @@ def point_map(points: list[PointStatus], lang: str, title: str) -> Markup:
         f'<text x="{WIDTH - 14}" y="20" class="map-north" text-anchor="middle">N</text>'
         f'<path d="M{WIDTH - 14} 24l-4 9h8z" fill="#1d2433"/>',
     ]
+    # A point with a suspected positive is labelled first (it gets the nearest free place) and drawn last (on top),
+    # so in a crowded town centre it is never hidden under its neighbours.
+    rank = {"positive": 0, "negative": 1, "none": 2}
+    placed = sorted(placed, key=lambda s: (rank[status_of(s.point)], s.point.code))
     labels = label_places(placed)
-    for spot, (lx, ly, anchor) in zip(placed, labels, strict=True):
+    for spot, (lx, ly, anchor) in reversed(list(zip(placed, labels, strict=True))):
         p = spot.point
         status = status_of(p)
         name = localized(lang, p.name_zh, p.name_en)

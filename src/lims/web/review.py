@@ -161,9 +161,11 @@ def _summary(request: Request) -> Summary | None:
 
 
 def _rows(session: Session, actor: Actor, status: ResultStatus, v: View, page: int) -> Listing:
-    found, total = reviewing.queue(
-        session, actor, status, v.f, limit=reviewing.QUEUE_PAGE, offset=(page - 1) * reviewing.QUEUE_PAGE
-    )
+    size = reviewing.QUEUE_PAGE
+    found, total = reviewing.queue(session, actor, status, v.f, limit=size, offset=(page - 1) * size)
+    if not found and total and page > 1:  # the rows of a last page were all dealt with: show the new last page
+        page = -(-total // size)
+        found, total = reviewing.queue(session, actor, status, v.f, limit=size, offset=(page - 1) * size)
     testers = {r.id: r.tester_id for r in found}
     products: dict[str, tuple[str, str]] = {}
     rows = []

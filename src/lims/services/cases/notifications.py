@@ -81,8 +81,9 @@ def unread(session: Session, actor: Actor, limit: int = 50) -> list[Notice]:
 
 
 def mark_read(session: Session, actor: Actor, until: datetime | None = None) -> datetime:
-    """Mark the user's notifications read up to `until` (default now); the mark never moves back."""
-    require_role(actor, Role.STATION)
+    """Mark the user's notifications read up to `until` (default now); the mark never moves back (a station
+    user's positives, an administrator's stock conditions)."""
+    require_role(actor, Role.STATION, Role.ADMIN)
     now = clock.now()
     until = _aware(until) if until else now
     if until > now:

@@ -39,7 +39,7 @@ from lims.services.cases import files, procedure
 from lims.services.core import clock, schema
 from lims.services.core.audit import SYSTEM, Actor
 from lims.services.core.errors import Invalid, ServiceError
-from lims.services.lab import qc
+from lims.services.lab import qc, stock
 from lims.services.reference import reference_data, registry
 from lims.services.results import judging, records, workflow
 from lims.services.samples import plans, sampling
@@ -113,6 +113,8 @@ class DemoSummary:
     accounts: dict[str, str] = field(default_factory=dict)
     # Label ids of the legal-path positives by outcome (open, cleared, confirmed): their public pages.
     case_examples: dict[str, str] = field(default_factory=dict)
+    # Units each kit lot gave to the tests of this run (one card per gold test, repeats included).
+    stock_used: dict[str, int] = field(default_factory=dict)
     # Quality control: control runs recorded, how many failed, and the results they held until a control passed.
     controls: int = 0
     qc_failed: int = 0
@@ -140,6 +142,24 @@ def _reference(session: Session) -> _Reference:
     kits = {k.item_id: k for k in session.exec(select(KitLot)) if k.expires_on >= today}
     points = [p for p in session.exec(select(SamplingPoint).order_by(SamplingPoint.code)) if p.kind in POINT_CATEGORIES]
     return _Reference(points, by_category, kits)
+
+
+# The lab orders cards in deliveries of this many (ten boxes of 50) and orders again, before a day's work, when a
+# lot has fewer left than a busy day uses.
+DELIVERY = 500
+REORDER_BELOW = 300
+
+
+def _stock_up(session: Session, admin: Actor, ref: _Reference, day: date) -> None:
+    """Before a day's work: every kit lot the demo uses is in stock and accepted, with enough for the day."""
+    for kit in ref.kits.values():
+        lot_id = int(kit.id or 0)
+        held = stock.holding_of(session, int(admin.district_id or 0), lot_id)
+        if held is not None and held.remaining >= REORDER_BELOW:
+            continue
+        stock.receive(session, admin, lot_id, DELIVERY, received_on=day, min_units=50, note="demo delivery")
+        if held is None:
+            stock.accept(session, admin, lot_id, True, "negative and positive control cards read as the leaflet says")
 
 
 def _instruments(session: Session, district_id: int | None) -> dict[str, str]:
@@ -561,20 +581,28 @@ def run_demo(
         session.commit()
         ref = _reference(session)
     tester, reviewer = auth.actor_for(users["tester"]), auth.actor_for(users["reviewer"])
-    station = auth.actor_for(users["station"])
+    station, admin = auth.actor_for(users["station"]), auth.actor_for(users["admin"])
     now = clock.now()
     with Session(engine) as session:
         tz = clock.zone_of(session, tester.district_id)
     today = clock.local_date(now, tz)
     midnight = clock.day_bounds(today, tz)[0]
+    with Session(engine, expire_on_commit=False) as session:
+        used_before = stock.units_by_tests(session, int(tester.district_id or 0))
+        _stock_up(session, admin, ref, today - timedelta(days=min(days - 1, 365)))
+        session.commit()
     for back in range(days - 1, 0, -1):
         with Session(engine, expire_on_commit=False) as session:
+            _stock_up(session, admin, ref, today - timedelta(days=min(back, 365)))
             visits = _rotation(ref, midnight - timedelta(days=back), max(samples_per_day, 200))
             _work(session, ref, tester, reviewer, visits, rng, summary)
             session.commit()
         if progress:
             progress(days - back, days)
     # The last day follows the plan's day sheet, and its readings come from the instruments.
+    with Session(engine, expire_on_commit=False) as session:
+        _stock_up(session, admin, ref, today)
+        session.commit()
     with Session(engine, expire_on_commit=False) as session:
         planned = _plan_day(session, tester, today, samples_per_day)
         points = {int(p.id or 0): p.code for p in session.exec(select(SamplingPoint))}
@@ -599,6 +627,13 @@ def run_demo(
             _work(session, ref, tester, reviewer, visits, rng, summary, note_codes=True)
             session.commit()
     _legal_path(engine, ref, tester, reviewer, station, rng, summary)
+    with Session(engine) as session:
+        used_after = stock.units_by_tests(session, int(tester.district_id or 0))
+    summary.stock_used = {
+        lot: units - used_before.get(lot, 0)
+        for lot, units in sorted(used_after.items())
+        if units > used_before.get(lot, 0)
+    }
     if progress:
         progress(days, days)
     schema.analyze(engine)

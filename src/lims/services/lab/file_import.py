@@ -30,7 +30,7 @@ from sqlmodel import Session, select
 
 from instrument_drivers.reading import Reading
 from lims.i18n import _N
-from lims.models import Instrument, TestItem
+from lims.models import HeldReading, Instrument, TestItem
 from lims.models.cases import FileContent
 from lims.models.common import JudgementOutcome, Role
 from lims.models.instruments import ReadingImport
@@ -513,6 +513,7 @@ class Outcome:
     reason: str = ""  # a held reading's reason (English, as the holding queue keeps it)
     result_id: int | None = None
     judgement: str | None = None
+    held: dict[str, Any] | None = None  # a held reading as the holding queue keeps it (its reason in both languages)
 
 
 @dataclass
@@ -626,6 +627,7 @@ def import_file(session: Session, actor: Actor, serial: str, upload: Upload, map
             continue
         done = stored[row.reading.key()]
         state = "duplicate" if done.duplicate else ("stored" if done.result_id else "held")
+        held = session.get(HeldReading, done.held_id) if done.held_id else None
         report.rows.append(
             Outcome(
                 row.line,
@@ -635,6 +637,7 @@ def import_file(session: Session, actor: Actor, serial: str, upload: Upload, map
                 reason=done.hold_reason,
                 result_id=done.result_id,
                 judgement=done.judgement,
+                held=dict(held.reading) if held else None,
             )
         )
     if not report.already_imported:

@@ -13,7 +13,6 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
 from pydantic import field_validator
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -27,7 +26,7 @@ from lims.models.common import JudgementOutcome, Role
 from lims.models.instruments import CalibrationBase, CalibrationRecord, MaintenanceBase, MaintenanceRecord
 from lims.services.access.auth import require_role
 from lims.services.cases.files import MAX_REPORT_BYTES, PDF_MAGIC, Upload
-from lims.services.core import atomic, audit, clock
+from lims.services.core import atomic, audit, clock, history
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Conflict, Invalid, NotFound, TooLarge
 
@@ -58,17 +57,25 @@ class InstrumentCreate(SQLModel):
         return value.strip()
 
 
+class InstrumentUpdate(SQLModel):
+    """What an administrator may change on a registered instrument (its serial and family stay)."""
+
+    model: str = Field(default="", max_length=100)
+    connection_url: str = Field(default="", max_length=200)
+    location: str = Field(default="", max_length=100)
+
+    @field_validator("model", "connection_url", "location")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+
 class CalibrationCreate(CalibrationBase):
     """A calibration as it is recorded (the certificate file comes beside it)."""
 
 
 class MaintenanceCreate(MaintenanceBase):
     """Maintenance as it is recorded."""
-
-
-def _field(code: str, message: str, name: str, **params: Any) -> Invalid:
-    """An Invalid that names the form field it is about (pages show it next to the field)."""
-    return Invalid(code, message, details={"field": name}, **params)
 
 
 def get(session: Session, actor: Actor, serial: str) -> Instrument:
@@ -93,18 +100,18 @@ def add(session: Session, actor: Actor, data: InstrumentCreate) -> Instrument:
     if actor.district_id is None:
         raise Invalid("instruments.no_district", _N("an instrument belongs to a district; act as one of its users"))
     if not SERIAL.match(data.serial):
-        raise _field(
+        raise Invalid(
             "instruments.serial_pattern",
             _N("serial {serial!r}: use 1 to 40 letters, digits, dots, hyphens or underscores"),
-            "serial",
+            details={"field": "serial"},
             serial=data.serial,
         )
     known = family_registry.names()
     if data.family not in known:
-        raise _field(
+        raise Invalid(
             "instruments.unknown_family",
             _N("unknown family {family!r}; known: {known}"),
-            "family",
+            details={"field": "family"},
             family=data.family,
             known=", ".join(known),
         )
@@ -119,16 +126,38 @@ def add(session: Session, actor: Actor, data: InstrumentCreate) -> Instrument:
     return row
 
 
+def update(session: Session, actor: Actor, serial: str, data: InstrumentUpdate, seen: str) -> Instrument:
+    """Change an instrument's model, connection or location (it moved from the lab to the vehicle), if it is
+    still as the form showed it (`seen`, its fingerprint); 409 when someone changed it meanwhile. Its calibration
+    due date moves only with a calibration."""
+    require_role(actor, Role.ADMIN)
+    row = get(session, actor, serial)
+    values = data.model_dump()
+    before = audit.snapshot(row)
+    conflict = Conflict(
+        "instruments.changed_meanwhile",
+        _N("instrument {serial} was changed by someone else meanwhile; reload the page and edit it again"),
+        serial=serial,
+    )
+    if seen != history.fingerprint(row):
+        raise conflict
+    if not atomic.update_where(session, row, {k: before[k] for k in [*values, "calibration_due"]}, values):
+        session.rollback()
+        raise conflict
+    audit.record(session, actor, row, "update", before)
+    return row
+
+
 def _bounded_due(due: date, today: date, name: str) -> None:
     if (
         not today - timedelta(days=366 * MAX_CALIBRATION_YEARS)
         <= due
         <= today + timedelta(days=366 * MAX_CALIBRATION_YEARS)
     ):
-        raise _field(
+        raise Invalid(
             "instruments.due_out_of_range",
             _N("{date} is more than {years} years from today"),
-            name,
+            details={"field": name},
             date=due.isoformat(),
             years=MAX_CALIBRATION_YEARS,
         )
@@ -150,8 +179,10 @@ def check_certificate(upload: Upload) -> str:
     except ImageError:
         kind = ""
     if kind not in CERTIFICATE_TYPES:
-        raise _field(
-            "instruments.certificate_type", _N("the certificate is not a PDF, JPEG, PNG or WebP file"), "certificate"
+        raise Invalid(
+            "instruments.certificate_type",
+            _N("the certificate is not a PDF, JPEG, PNG or WebP file"),
+            details={"field": "certificate"},
         )
     return CERTIFICATE_TYPES[kind]
 
@@ -176,24 +207,24 @@ def record_calibration(
     instrument = get(session, actor, serial)
     today = clock.today_of(session, instrument.district_id)
     if data.calibrated_on > today:
-        raise _field(
+        raise Invalid(
             "instruments.calibrated_in_future",
             _N("the calibration date {date} is after today"),
-            "calibrated_on",
+            details={"field": "calibrated_on"},
             date=data.calibrated_on.isoformat(),
         )
     _bounded_due(data.calibrated_on, today, "calibrated_on")
     if data.next_due <= data.calibrated_on:
-        raise _field(
+        raise Invalid(
             "instruments.next_due_not_after",
             _N("the next due date must be after the calibration date"),
-            "next_due",
+            details={"field": "next_due"},
         )
     if data.next_due > data.calibrated_on + timedelta(days=366 * MAX_CALIBRATION_YEARS):
-        raise _field(
+        raise Invalid(
             "instruments.next_due_too_far",
             _N("the next due date is more than {years} years after the calibration"),
-            "next_due",
+            details={"field": "next_due"},
             years=MAX_CALIBRATION_YEARS,
         )
     content_type, digest, size = "", "", 0
@@ -251,10 +282,10 @@ def record_maintenance(session: Session, actor: Actor, serial: str, data: Mainte
     instrument = get(session, actor, serial)
     today = clock.today_of(session, instrument.district_id)
     if data.performed_on > today:
-        raise _field(
+        raise Invalid(
             "instruments.maintained_in_future",
             _N("the maintenance date {date} is after today"),
-            "performed_on",
+            details={"field": "performed_on"},
             date=data.performed_on.isoformat(),
         )
     _bounded_due(data.performed_on, today, "performed_on")

@@ -22,10 +22,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
+from lims import i18n
 from lims.i18n import _N
 from lims.models import District, KitLot, KitStock, StockAlert, StockMovement, TestItem, TestResult
 from lims.models.common import Role
-from lims.models.stock import WRITE_OFF_REASONS, Acceptance, AlertCondition, MovementKind, StockLevel
+from lims.models.stock import (
+    WRITE_OFF_REASONS,
+    Acceptance,
+    AlertCondition,
+    KitLotPublic,
+    MovementKind,
+    StockLevel,
+)
 from lims.services.access import districts
 from lims.services.access.auth import require_role
 from lims.services.cases import notifications
@@ -41,6 +49,27 @@ NEAR_EXPIRY_DAYS = 30
 RATE_DAYS = 14
 MAX_UNITS = 100_000
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+NOT_ACCEPTED = _N("kit lot {lot} has not passed its check on receipt: record its acceptance before its first use")
+REJECTED = _N("kit lot {lot} was rejected on receipt and may not be used")
+EXPIRED = _N("kit lot {lot} expired on {expires_on}; tested on {tested_on}")
+PAST_SHELF_LIFE = _N("kit lot {lot} was opened on {opened_on} and keeps {days} days once opened; tested on {tested_on}")
+EXHAUSTED = _N("kit lot {lot} is used up ({remaining} left, a test uses {units}): receive more or use another lot")
+# Why a result may not be recorded on a lot, by code (the levels carry the code, readers see the text).
+REFUSALS = {
+    "stock.not_accepted": NOT_ACCEPTED,
+    "stock.rejected": REJECTED,
+    "stock.expired": EXPIRED,
+    "stock.past_shelf_life": PAST_SHELF_LIFE,
+    "stock.exhausted": EXHAUSTED,
+}
+
+
+def refusal_text(code: str, params: dict[str, Any], lang: str) -> str:
+    """A refusal of the levels (`StockLevel.refusal_code` and `refusal_params`) in `lang`; "" for another code."""
+    message = REFUSALS.get(code)
+    return i18n.render(message, lang, params) if message else ""
 
 
 class LotRefused(Invalid):
@@ -81,8 +110,8 @@ def holding_of(session: Session, district_id: int, kit_lot_id: int) -> KitStock 
 
 
 def holding(session: Session, actor: Actor, kit_lot_id: int) -> KitStock:
-    """The actor's district's holding of the lot, or NotFound (another district's holding is not seen)."""
-    kit_lot(session, kit_lot_id)
+    """The actor's district's holding of the lot, or NotFound (another district's holding is not seen; a lot that
+    does not exist is answered alike)."""
     found = holding_of(session, _district_id(session, actor), kit_lot_id)
     if found is None:
         raise NotFound(
@@ -316,24 +345,22 @@ def _refusal(lot: KitLot, stock: KitStock, day: date) -> LotRefused:
     if stock.acceptance == Acceptance.PENDING:
         return LotRefused(
             "stock.not_accepted",
-            _N("kit lot {lot} has not passed its check on receipt: record its acceptance before its first use"),
+            NOT_ACCEPTED,
             lot=lot.lot,
         )
     if stock.acceptance == Acceptance.REJECTED:
-        return LotRefused(
-            "stock.rejected", _N("kit lot {lot} was rejected on receipt and may not be used"), lot=lot.lot
-        )
+        return LotRefused("stock.rejected", REJECTED, lot=lot.lot)
     if lot.expires_on < day:
         return LotRefused(
             "stock.expired",
-            _N("kit lot {lot} expired on {expires_on}; tested on {tested_on}"),
+            EXPIRED,
             lot=lot.lot,
             expires_on=lot.expires_on.isoformat(),
             tested_on=day.isoformat(),
         )
     return LotRefused(
         "stock.past_shelf_life",
-        _N("kit lot {lot} was opened on {opened_on} and keeps {days} days once opened; tested on {tested_on}"),
+        PAST_SHELF_LIFE,
         lot=lot.lot,
         opened_on=stock.opened_on.isoformat() if stock.opened_on else "-",
         days=lot.shelf_life_after_opening_days,
@@ -348,7 +375,7 @@ def refusal(lot: KitLot, stock: KitStock, day: date, units: int = 1, unit: str =
     if stock.remaining < units:
         return LotExhausted(
             "stock.exhausted",
-            _N("kit lot {lot} is used up ({remaining} left, a test uses {units}): receive more or use another lot"),
+            EXHAUSTED,
             lot=lot.lot,
             remaining=stock.remaining,
             units=units,
@@ -397,6 +424,49 @@ def record_use(session: Session, actor: Actor, taken: Taken, result: TestResult)
         result_id=int(result.id or 0),
     )
     raise_alerts(session, taken.stock, taken.lot)
+    return movement
+
+
+def units_by_tests(session: Session, district_id: int) -> dict[str, int]:
+    """Units each kit lot the district holds has given to tests so far, by lot number."""
+    rows = session.exec(
+        select(KitLot.lot, func.sum(StockMovement.quantity))
+        .join(KitStock, col(KitStock.id) == col(StockMovement.kit_stock_id))
+        .join(KitLot, col(KitLot.id) == col(KitStock.kit_lot_id))
+        .where(StockMovement.district_id == district_id, StockMovement.kind == MovementKind.CONSUMED)
+        .group_by(col(KitLot.lot))
+    ).all()
+    return {str(lot): -int(total or 0) for lot, total in rows}
+
+
+def use_for_qc(
+    session: Session, actor: Actor, lot: KitLot, item: TestItem, district_id: int, run_id: int, at: datetime
+) -> StockMovement | None:
+    """Take the units one control run of `item` uses from the district's holding of `lot` (a control card, a
+    spiked or blank reagent set), booked as QC with the run's id; None when the district does not track the lot.
+
+    A control may be run on a lot not yet accepted (the check on receipt is such a run); only a lot with no
+    units left is refused."""
+    stock = holding_of(session, district_id, int(lot.id or 0))
+    if stock is None:
+        return None
+    units = max(1, item.units_per_test)
+    before = audit.snapshot(stock)
+    taken = atomic.update_where(
+        session, stock, {}, {"remaining": col(KitStock.remaining) - units}, col(KitStock.remaining) >= units
+    )
+    if not taken:
+        session.refresh(stock)
+        raise LotExhausted(
+            "stock.exhausted",
+            EXHAUSTED,
+            lot=lot.lot,
+            remaining=stock.remaining,
+            units=units,
+        )
+    audit.record(session, actor, stock, "qc_use", before)
+    movement = _move(session, actor, stock, MovementKind.QC, -units, at=at, reason=f"control run {run_id}")
+    raise_alerts(session, stock, lot)
     return movement
 
 
@@ -459,7 +529,39 @@ def _level(lot: KitLot, item: TestItem, stock: KitStock, received: int, used: in
         near_expiry=(until - today).days <= NEAR_EXPIRY_DAYS,
         usable=problem is None,
         refusal=problem.reason if problem is not None else "",
+        refusal_code=problem.code if problem is not None else "",
+        refusal_params=problem.json_params() if problem is not None else {},
     )
+
+
+def level_of(session: Session, stock: KitStock) -> StockLevel:
+    """One holding's level (what the API answers after a change)."""
+    return _levels(session, stock.district_id, stock)[0]
+
+
+def kit_lots(session: Session, actor: Actor, *, include_expired: bool = False) -> list[KitLotPublic]:
+    """Every kit lot (reference data shared by every district; by default those not expired in the reader's
+    district), with whether the reader's district holds it."""
+    require_role(actor, Role.ADMIN, Role.TESTER, Role.REVIEWER)
+    district_id = _district_id(session, actor)
+    today = _today(session, district_id)
+    held = set(session.exec(select(KitStock.kit_lot_id).where(KitStock.district_id == district_id)).all())
+    statement = select(KitLot, TestItem).join(TestItem, col(TestItem.id) == col(KitLot.item_id))
+    if not include_expired:
+        statement = statement.where(col(KitLot.expires_on) >= today)
+    return [
+        KitLotPublic(
+            id=int(lot.id or 0),
+            item_code=item.code,
+            lot=lot.lot,
+            manufacturer=lot.manufacturer,
+            expires_on=lot.expires_on,
+            storage_condition=lot.storage_condition,
+            shelf_life_after_opening_days=lot.shelf_life_after_opening_days,
+            held=lot.id in held,
+        )
+        for lot, item in session.exec(statement.order_by(col(TestItem.code), col(KitLot.lot))).all()
+    ]
 
 
 def _levels(session: Session, district_id: int, only: KitStock | None = None) -> list[StockLevel]:
@@ -583,6 +685,12 @@ def alerts(session: Session, actor: Actor, *, unread_only: bool = True, limit: i
         )
         for a in rows
     ]
+
+
+def mark_alerts_read(session: Session, actor: Actor) -> datetime:
+    """Mark the administrator's stock conditions read up to now (the user's one notification mark)."""
+    _admin(actor)
+    return notifications.mark_read(session, actor)
 
 
 # Monthly reconciliation -----------------------------------------------------------------------------------------

@@ -1,0 +1,697 @@
+"""The administrator's pages under /admin: sampling points, reference data, kit lots, instruments (calibration,
+maintenance, readings, holding queue, file imports), users and plans; each record shows its history.
+
+Thin: every rule is the services' (the same as the API's). A refused form is shown again with the typed values
+kept and the reason next to its field."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, File, Form, Path, Request, UploadFile
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from sqlmodel import Session, col, select
+
+from instrument_drivers import family_registry
+from lims import i18n
+from lims.api.deps import RowId, SessionDep
+from lims.api.limits import read_bounded
+from lims.i18n import _N
+from lims.models import FoodCategory, KitLot, Limit, SamplingPoint, Station, TestItem, User
+from lims.models.common import Role
+from lims.models.users import UserCreate
+from lims.services.access import accounts, districts
+from lims.services.cases.files import Upload
+from lims.services.core import clock, history
+from lims.services.core.audit import Actor
+from lims.services.core.errors import Invalid, NotFound, ServiceError
+from lims.services.lab import file_import, instruments
+from lims.services.reference import editing
+from lims.services.samples import plans
+from lims.web.common import CsrfChecked, page_router, redirect, render, role_page
+from lims.web.i18n import language
+
+router = page_router()
+Admin = Annotated[Actor, Depends(role_page(Role.ADMIN))]
+Serial = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9._-]+$")]
+PlaceCode = Annotated[str, Path(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9_-]+$")]
+Username = Annotated[str, Path(min_length=1, max_length=64)]
+Short = Annotated[str, Form(max_length=100)]
+Line = Annotated[str, Form(max_length=200)]
+UserAction = Literal["disable", "enable", "role", "password"]
+
+# Pydantic's kinds of field errors, as the reader reads them.
+FIELD_ERRORS = {
+    "missing": _N("required"),
+    "string_too_short": _N("required"),
+    "string_too_long": _N("at most {max_length} characters"),
+    "date_from_datetime_parsing": _N("not a date (YYYY-MM-DD)"),
+    "date_parsing": _N("not a date (YYYY-MM-DD)"),
+    "date_type": _N("not a date (YYYY-MM-DD)"),
+    "float_parsing": _N("not a number"),
+    "float_type": _N("not a number"),
+    "greater_than": _N("must be more than {gt}"),
+    "greater_than_equal": _N("must be at least {ge}"),
+    "less_than_equal": _N("must be at most {le}"),
+    "enum": _N("choose one of the options"),
+    "too_long": _N("at most {max_length} entries"),
+}
+
+
+class FormErrors(dict[str, str]):
+    """The problems of a refused form, by field name ("" for the form as a whole)."""
+
+
+def _errors(request: Request, exc: ServiceError | ValidationError) -> FormErrors:
+    lang = language(request)
+    found = FormErrors()
+    if isinstance(exc, ServiceError):
+        found[str(exc.details.get("field", ""))] = exc.text(lang)
+        return found
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error.get("loc") else ""
+        message = FIELD_ERRORS.get(str(error.get("type")), _N("not accepted"))
+        found.setdefault(name, i18n.render(message, lang, dict(error.get("ctx") or {})))
+    return found
+
+
+def _or_none(text: str) -> str | None:
+    return text.strip() or None
+
+
+def _changes(session: Session, actor: Actor, row: Any) -> list[history.Change]:
+    return history.of(session, actor, row)
+
+
+# --------------------------------------------------------------------------- index
+
+
+@router.get("/admin", response_class=HTMLResponse)
+def index(request: Request, session: SessionDep, actor: Admin) -> HTMLResponse:
+    """The administrator's start page: what there is to manage, with counts."""
+    counts = {
+        "points": len(districts.points(session, actor.district_id)),
+        "instruments": len(instruments.list_for(session, actor)),
+        "users": len(accounts.list_users(session, actor)),
+        "kits": len(editing.kit_lots(session, actor)),
+    }
+    return render(request, "admin_index.html", counts=counts)
+
+
+# --------------------------------------------------------------------------- sampling points
+
+
+def _stations(session: Session, actor: Actor) -> list[Station]:
+    statement = select(Station).where(Station.district_id == actor.district_id).order_by(col(Station.code))
+    return list(session.exec(statement).all())
+
+
+def _points_page(request: Request, session: Session, actor: Actor, status: int = 200, **ctx: Any) -> HTMLResponse:
+    points = districts.points(session, actor.district_id)
+    stations = {s.id: s for s in _stations(session, actor)}
+    return render(
+        request,
+        "admin_points.html",
+        status_code=status,
+        points=points,
+        stations=stations,
+        station_list=list(stations.values()),
+        done=request.query_params.get("done", ""),
+        values=ctx.pop("values", {}),
+        errors=ctx.pop("errors", FormErrors()),
+        **ctx,
+    )
+
+
+@router.get("/admin/points", response_class=HTMLResponse)
+def points_page(request: Request, session: SessionDep, actor: Admin) -> HTMLResponse:
+    """The district's sampling points, and a form to add one."""
+    return _points_page(request, session, actor)
+
+
+def _point_form(
+    code: str,
+    station_code: str,
+    name: str,
+    name_en: str,
+    kind: str,
+    area: str,
+    address: str,
+    latitude: str,
+    longitude: str,
+) -> dict[str, Any]:
+    return {
+        "code": code.strip(),
+        "station_code": station_code,
+        "name": name,
+        "name_en": name_en,
+        "kind": kind,
+        "area": area or "urban",
+        "address": address,
+        "latitude": _or_none(latitude),
+        "longitude": _or_none(longitude),
+    }
+
+
+@router.post("/admin/points", response_class=HTMLResponse, dependencies=[CsrfChecked])
+def add_point(
+    request: Request,
+    session: SessionDep,
+    actor: Admin,
+    code: Annotated[str, Form(max_length=16)] = "",
+    station_code: Annotated[str, Form(max_length=16)] = "",
+    name: Short = "",
+    name_en: Short = "",
+    kind: Annotated[str, Form(max_length=32)] = "",
+    area: Annotated[str, Form(max_length=16)] = "urban",
+    address: Line = "",
+    latitude: Annotated[str, Form(max_length=20)] = "",
+    longitude: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """Add a sampling point to the district."""
+    form = _point_form(code, station_code, name, name_en, kind, area, address, latitude, longitude)
+    try:
+        row = editing.add_point(session, actor, editing.PointCreate.model_validate(form))
+        session.commit()
+    except (ServiceError, ValidationError) as exc:
+        session.rollback()
+        status = exc.status_code if isinstance(exc, ServiceError) else 422
+        return _points_page(request, session, actor, status, values=form, errors=_errors(request, exc))
+    return redirect(f"/admin/points/{row.code}?done=created")
+
+
+def _point_page(
+    request: Request, session: Session, actor: Actor, row: SamplingPoint, status: int = 200, **ctx: Any
+) -> HTMLResponse:
+    station = session.get(Station, row.station_id)
+    values = ctx.pop("values", None) or {
+        **row.model_dump(),
+        "station_code": station.code if station else "",
+        "latitude": "" if row.latitude is None else row.latitude,
+        "longitude": "" if row.longitude is None else row.longitude,
+    }
+    return render(
+        request,
+        "admin_point.html",
+        status_code=status,
+        point=row,
+        station=station,
+        station_list=_stations(session, actor),
+        values=values,
+        seen=ctx.pop("seen", history.fingerprint(row)),
+        errors=ctx.pop("errors", FormErrors()),
+        changes=_changes(session, actor, row),
+        done=request.query_params.get("done", ""),
+        **ctx,
+    )
+
+
+@router.get("/admin/points/{code}", response_class=HTMLResponse)
+def point_page(request: Request, session: SessionDep, actor: Admin, code: PlaceCode) -> HTMLResponse:
+    """One sampling point: its details to edit and its history."""
+    return _point_page(request, session, actor, editing.point(session, actor, code))
+
+
+@router.post("/admin/points/{code}", response_class=HTMLResponse, dependencies=[CsrfChecked])
+def edit_point(
+    request: Request,
+    session: SessionDep,
+    actor: Admin,
+    code: PlaceCode,
+    seen: Annotated[str, Form(max_length=64)] = "",
+    station_code: Annotated[str, Form(max_length=16)] = "",
+    name: Short = "",
+    name_en: Short = "",
+    kind: Annotated[str, Form(max_length=32)] = "",
+    area: Annotated[str, Form(max_length=16)] = "urban",
+    address: Line = "",
+    latitude: Annotated[str, Form(max_length=20)] = "",
+    longitude: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """Change a sampling point (refused when someone changed it since the form was shown)."""
+    row = editing.point(session, actor, code)
+    form = _point_form(code, station_code, name, name_en, kind, area, address, latitude, longitude)
+    try:
+        editing.update_point(session, actor, code, editing.PointFields.model_validate(form), seen)
+        session.commit()
+    except (ServiceError, ValidationError) as exc:
+        session.rollback()
+        status = exc.status_code if isinstance(exc, ServiceError) else 422
+        row = editing.point(session, actor, code)
+        return _point_page(request, session, actor, row, status, values=form, seen=seen, errors=_errors(request, exc))
+    return redirect(f"/admin/points/{row.code}?done=saved")
+
+
+# --------------------------------------------------------------------------- reference data and kit lots
+
+
+@router.get("/admin/reference", response_class=HTMLResponse)
+def reference_page(request: Request, session: SessionDep, actor: Admin) -> HTMLResponse:
+    """Food categories, test items and their limits with the clauses they cite."""
+    categories = list(session.exec(select(FoodCategory).order_by(col(FoodCategory.code))).all())
+    items = list(session.exec(select(TestItem).order_by(col(TestItem.code))).all())
+    limits = list(session.exec(select(Limit).where(col(Limit.retired).is_(False))).all())
+    by_item: dict[int, list[Limit]] = {}
+    for limit in limits:
+        by_item.setdefault(limit.item_id, []).append(limit)
+    return render(
+        request,
+        "admin_reference.html",
+        categories=categories,
+        category_by_id={c.id: c for c in categories},
+        items=items,
+        limits=by_item,
+    )
+
+
+def _kits_page(request: Request, session: Session, actor: Actor, status: int = 200, **ctx: Any) -> HTMLResponse:
+    items = {i.id: i for i in session.exec(select(TestItem).where(col(TestItem.retired).is_(False)))}
+    return render(
+        request,
+        "admin_kits.html",
+        status_code=status,
+        kits=editing.kit_lots(session, actor),
+        items=items,
+        item_list=sorted(items.values(), key=lambda i: i.code),
+        categories=list(session.exec(select(FoodCategory).order_by(col(FoodCategory.code))).all()),
+        today=clock.today_of(session, actor.district_id),
+        values=ctx.pop("values", {}),
+        errors=ctx.pop("errors", FormErrors()),
+        done=request.query_params.get("done", ""),
+        **ctx,
+    )
+
+
+@router.get("/admin/kits", response_class=HTMLResponse)
+def kits_page(request: Request, session: SessionDep, actor: Admin) -> HTMLResponse:
+    """Kit lots with their expiry and leaflet figures, and a form to add one."""
+    return _kits_page(request, session, actor)
+
+
+@router.post("/admin/kits", response_class=HTMLResponse, dependencies=[CsrfChecked])
+def add_kit(
+    request: Request,
+    session: SessionDep,
+    actor: Admin,
+    item_code: Annotated[str, Form(max_length=16)] = "",
+    lot: Annotated[str, Form(max_length=40)] = "",
+    manufacturer: Short = "",
+    expires_on: Annotated[str, Form(max_length=10)] = "",
+    cutoff_tc: Annotated[str, Form(max_length=20)] = "",
+    min_c_intensity: Annotated[str, Form(max_length=20)] = "",
+    detection_limit: Annotated[str, Form(max_length=20)] = "",
+    detection_limit_unit: Annotated[str, Form(max_length=16)] = "",
+    matrices: Annotated[list[str] | None, Form(max_length=40)] = None,
+) -> Response:
+    """Add a kit lot (kit lots are reference data every district shares)."""
+    form = {
+        "item_code": item_code,
+        "lot": lot,
+        "manufacturer": manufacturer,
+        "expires_on": expires_on.strip(),
+        "cutoff_tc": _or_none(cutoff_tc),
+        "min_c_intensity": _or_none(min_c_intensity),
+        "detection_limit": _or_none(detection_limit),
+        "detection_limit_unit": detection_limit_unit,
+        "matrices": [m[:32] for m in (matrices or [])][:41],
+    }
+    try:
+        row = editing.add_kit_lot(session, actor, editing.KitLotCreate.model_validate(form))
+        session.commit()
+    except (ServiceError, ValidationError) as exc:
+        session.rollback()
+        status = exc.status_code if isinstance(exc, ServiceError) else 422
+        return _kits_page(request, session, actor, status, values=form, errors=_errors(request, exc))
+    return redirect(f"/admin/kits/{row.id}?done=created")
+
+
+@router.get("/admin/kits/{kit_id}", response_class=HTMLResponse)
+def kit_page(request: Request, session: SessionDep, actor: Admin, kit_id: RowId) -> HTMLResponse:
+    """One kit lot and its history."""
+    row: KitLot = editing.kit_lot(session, actor, kit_id)
+    return render(
+        request,
+        "admin_kit.html",
+        kit=row,
+        item=session.get(TestItem, row.item_id),
+        changes=_changes(session, actor, row),
+        done=request.query_params.get("done", ""),
+    )
+
+
+# --------------------------------------------------------------------------- instruments
+
+
+def _instruments_page(request: Request, session: Session, actor: Actor, status: int = 200, **ctx: Any) -> HTMLResponse:
+    return render(
+        request,
+        "admin_instruments.html",
+        status_code=status,
+        instruments=instruments.list_for(session, actor),
+        families=family_registry.names(),
+        today=clock.today_of(session, actor.district_id),
+        values=ctx.pop("values", {}),
+        errors=ctx.pop("errors", FormErrors()),
+        **ctx,
+    )
+
+
+@router.get("/admin/instruments", response_class=HTMLResponse)
+def instruments_page(request: Request, session: SessionDep, actor: Admin) -> HTMLResponse:
+    """The district's instruments with their calibration due dates, and a form to register one."""
+    return _instruments_page(request, session, actor)
+
+
+@router.post("/admin/instruments", response_class=HTMLResponse, dependencies=[CsrfChecked])
+def add_instrument(
+    request: Request,
+    session: SessionDep,
+    actor: Admin,
+    serial: Annotated[str, Form(max_length=40)] = "",
+    family: Annotated[str, Form(max_length=32)] = "",
+    model: Short = "",
+    connection_url: Line = "",
+    location: Short = "",
+    calibration_due: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """Register an instrument in the district."""
+    form = {
+        "serial": serial,
+        "family": family,
+        "model": model,
+        "connection_url": connection_url,
+        "location": location,
+        "calibration_due": calibration_due.strip(),
+    }
+    try:
+        row = instruments.add(session, actor, instruments.InstrumentCreate.model_validate(form))
+        session.commit()
+    except (ServiceError, ValidationError) as exc:
+        session.rollback()
+        status = exc.status_code if isinstance(exc, ServiceError) else 422
+        return _instruments_page(request, session, actor, status, values=form, errors=_errors(request, exc))
+    return redirect(f"/admin/instruments/{row.serial}?done=created")
+
+
+def _instrument_page(
+    request: Request, session: Session, actor: Actor, serial: str, status: int = 200, **ctx: Any
+) -> HTMLResponse:
+    row = instruments.get(session, actor, serial)
+    today = clock.today_of(session, row.district_id)
+    try:
+        default_mapping = file_import.mapping_for(row).name
+    except ServiceError:
+        default_mapping = ""
+    return render(
+        request,
+        "admin_instrument.html",
+        status_code=status,
+        instrument=row,
+        overdue=row.calibration_due < today,
+        today=today,
+        calibrations=instruments.calibrations(session, row),
+        maintenance=instruments.maintenance(session, row),
+        days=instruments.readings_per_day(session, row),
+        held=instruments.held(session, row),
+        imports=file_import.imports(session, row),
+        mappings=[m for m in file_import.mappings() if m.family == row.family],
+        default_mapping=default_mapping,
+        changes=_changes(session, actor, row),
+        done=request.query_params.get("done", ""),
+        seen=history.fingerprint(row),
+        values=ctx.pop("values", {}),
+        errors=ctx.pop("errors", FormErrors()),
+        form=ctx.pop("form", ""),
+        report=ctx.pop("report", None),
+        **ctx,
+    )
+
+
+@router.get("/admin/instruments/{serial}", response_class=HTMLResponse)
+def instrument_page(request: Request, session: SessionDep, actor: Admin, serial: Serial) -> HTMLResponse:
+    """One instrument: calibration and maintenance, readings per day, holding queue, file imports, history."""
+    return _instrument_page(request, session, actor, serial)
+
+
+@router.post("/admin/instruments/{serial}", response_class=HTMLResponse, dependencies=[CsrfChecked])
+def edit_instrument(
+    request: Request,
+    session: SessionDep,
+    actor: Admin,
+    serial: Serial,
+    seen: Annotated[str, Form(max_length=64)] = "",
+    model: Short = "",
+    connection_url: Line = "",
+    location: Short = "",
+) -> Response:
+    """Change an instrument's model, connection or location (refused when it changed since the form was shown)."""
+    form = {"model": model, "connection_url": connection_url, "location": location}
+    instruments.get(session, actor, serial)
+    try:
+        instruments.update(session, actor, serial, instruments.InstrumentUpdate.model_validate(form), seen)
+        session.commit()
+    except (ServiceError, ValidationError) as exc:
+        session.rollback()
+        status = exc.status_code if isinstance(exc, ServiceError) else 422
+        errors = _errors(request, exc)
+        return _instrument_page(request, session, actor, serial, status, values=form, errors=errors, form="edit")
+    return redirect(f"/admin/instruments/{serial}?done=saved")
+
+
+@router.post("/admin/instruments/{serial}/calibrations", response_class=HTMLResponse, dependencies=[CsrfChecked])
+async def calibrate(
+    request: Request,
+    session: SessionDep,
+    actor: Admin,
+    serial: Serial,
+    calibrated_on: Annotated[str, Form(max_length=10)] = "",
+    performed_by: Short = "",
+    certificate_number: Annotated[str, Form(max_length=64)] = "",
+    next_due: Annotated[str, Form(max_length=10)] = "",
+    note: Annotated[str, Form(max_length=500)] = "",
+    certificate: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """Record a calibration (with its certificate, PDF or image): the instrument's due date moves."""
+    form = {
+        "calibrated_on": calibrated_on.strip(),
+        "performed_by": performed_by.strip(),
+        "certificate_number": certificate_number.strip(),
+        "next_due": next_due.strip(),
+        "note": note.strip(),
+    }
+    instruments.get(session, actor, serial)  # another district's instrument: not found, before anything is read
+    try:
+        upload = await read_bounded(certificate, instruments.MAX_CERTIFICATE_BYTES) if certificate else None
+        body = instruments.CalibrationCreate.model_validate(form)
+        instruments.record_calibration(session, actor, serial, body, upload if upload and upload.data else None)
+        session.commit()
+    except (ServiceError, ValidationError) as exc:
+        session.rollback()
+        status = exc.status_code if isinstance(exc, ServiceError) else 422
+        errors = _errors(request, exc)
+        return _instrument_page(request, session, actor, serial, status, values=form, errors=errors, form="calibration")
+    return redirect(f"/admin/instruments/{serial}?done=calibrated")
+
+
+@router.post("/admin/instruments/{serial}/maintenance", response_class=HTMLResponse, dependencies=[CsrfChecked])
+def maintain(
+    request: Request,
+    session: SessionDep,
+    actor: Admin,
+    serial: Serial,
+    performed_on: Annotated[str, Form(max_length=10)] = "",
+    performed_by: Short = "",
+    work: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """Record maintenance of the instrument."""
+    form = {"performed_on": performed_on.strip(), "performed_by": performed_by.strip(), "work": work.strip()}
+    try:
+        instruments.record_maintenance(session, actor, serial, instruments.MaintenanceCreate.model_validate(form))
+        session.commit()
+    except (ServiceError, ValidationError) as exc:
+        session.rollback()
+        status = exc.status_code if isinstance(exc, ServiceError) else 422
+        errors = _errors(request, exc)
+        return _instrument_page(request, session, actor, serial, status, values=form, errors=errors, form="maintenance")
+    return redirect(f"/admin/instruments/{serial}?done=maintained")
+
+
+@router.post("/admin/instruments/{serial}/import", response_class=HTMLResponse, dependencies=[CsrfChecked])
+async def import_readings(
+    request: Request,
+    session: SessionDep,
+    actor: Admin,
+    serial: Serial,
+    step: Annotated[Literal["preview", "import"], Form()] = "preview",
+    mapping: Annotated[str, Form(max_length=64)] = "",
+    sha256: Annotated[str, Form(max_length=64)] = "",
+    file_name: Line = "",
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """Preview an instrument's export file, then import it: every row judged as a live reading is."""
+    instruments.get(session, actor, serial)
+    try:
+        if step == "preview":
+            if file is None:
+                raise Invalid("file_import.empty", _N("the file is empty"), details={"field": "file"})
+            upload = await read_bounded(file, file_import.MAX_FILE_BYTES)
+            report = file_import.preview(session, actor, serial, Upload(upload.data, upload.name), mapping or None)
+        else:
+            upload = Upload(file_import.kept(session, sha256), file_name)
+            report = file_import.import_file(session, actor, serial, upload, mapping or None)
+        session.commit()
+    except ServiceError as exc:
+        session.rollback()
+        errors = _errors(request, exc)
+        values = {"mapping": mapping}
+        return _instrument_page(
+            request, session, actor, serial, exc.status_code, values=values, errors=errors, form="import"
+        )
+    return _instrument_page(request, session, actor, serial, report=report, form="import")
+
+
+@router.get("/admin/instruments/{serial}/certificates/{record_id}")
+def certificate_file(session: SessionDep, actor: Admin, serial: Serial, record_id: RowId) -> Response:
+    """A calibration's certificate file."""
+    row, data = instruments.certificate(session, actor, serial, record_id)
+    extension = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
+    name = f"calibration-{serial}-{row.id}.{extension.get(row.certificate_type, 'bin')}"
+    return Response(
+        data,
+        media_type=row.certificate_type,
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )
+
+
+# --------------------------------------------------------------------------- users
+
+
+def _users_page(request: Request, session: Session, actor: Actor, status: int = 200, **ctx: Any) -> HTMLResponse:
+    users = [u for u in accounts.list_users(session, actor) if not accounts.is_gateway(u.username)]
+    stations = {s.id: s for s in _stations(session, actor)}
+    return render(
+        request,
+        "admin_users.html",
+        status_code=status,
+        users=users,
+        stations=stations,
+        station_list=list(stations.values()),
+        roles=[r.value for r in Role],
+        values=ctx.pop("values", {}),
+        errors=ctx.pop("errors", FormErrors()),
+        **ctx,
+    )
+
+
+@router.get("/admin/users", response_class=HTMLResponse)
+def users_page(request: Request, session: SessionDep, actor: Admin) -> HTMLResponse:
+    """The district's accounts, and a form to add one."""
+    return _users_page(request, session, actor)
+
+
+@router.post("/admin/users", response_class=HTMLResponse, dependencies=[CsrfChecked])
+def add_user(
+    request: Request,
+    session: SessionDep,
+    actor: Admin,
+    username: Annotated[str, Form(max_length=64)] = "",
+    full_name: Short = "",
+    role: Annotated[str, Form(max_length=16)] = "",
+    station_code: Annotated[str, Form(max_length=16)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+) -> Response:
+    """Add an account to the district."""
+    form = {
+        "username": username.strip(),
+        "full_name": full_name.strip(),
+        "role": role,
+        "station_code": _or_none(station_code),
+        "password": password,
+    }
+    try:
+        user = accounts.create(session, actor, UserCreate.model_validate(form))
+        session.commit()
+    except (ServiceError, ValidationError) as exc:
+        session.rollback()
+        status = exc.status_code if isinstance(exc, ServiceError) else 422
+        kept = {k: v for k, v in form.items() if k != "password"}
+        return _users_page(request, session, actor, status, values=kept, errors=_errors(request, exc))
+    return redirect(f"/admin/users/{user.username}?done=created")
+
+
+def _user(session: Session, actor: Actor, username: str) -> User:
+    for user in accounts.list_users(session, actor):
+        if user.username == username:
+            return user
+    raise NotFound("accounts.unknown_user", _N("unknown user {username!r}"), username=username)
+
+
+def _user_page(
+    request: Request, session: Session, actor: Actor, username: str, status: int = 200, **ctx: Any
+) -> HTMLResponse:
+    user = _user(session, actor, username)
+    stations = {s.id: s for s in _stations(session, actor)}
+    return render(
+        request,
+        "admin_user.html",
+        status_code=status,
+        user=user,
+        station=stations.get(user.station_id) if user.station_id else None,
+        station_list=list(stations.values()),
+        roles=[r.value for r in Role],
+        changes=_changes(session, actor, user),
+        done=request.query_params.get("done", ""),
+        errors=ctx.pop("errors", FormErrors()),
+        **ctx,
+    )
+
+
+@router.get("/admin/users/{username}", response_class=HTMLResponse)
+def user_page(request: Request, session: SessionDep, actor: Admin, username: Username) -> HTMLResponse:
+    """One account: disable or enable it, change its role, set a new password; and its history."""
+    return _user_page(request, session, actor, username)
+
+
+@router.post("/admin/users/{username}/{action}", response_class=HTMLResponse, dependencies=[CsrfChecked])
+def change_user(
+    request: Request,
+    session: SessionDep,
+    actor: Admin,
+    username: Username,
+    action: UserAction,
+    role: Annotated[str, Form(max_length=16)] = "",
+    station_code: Annotated[str, Form(max_length=16)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+) -> Response:
+    """Disable or enable an account, change its role or set its password (its sign-ins end at once)."""
+    try:
+        if action == "disable":
+            accounts.disable(session, actor, username)
+        elif action == "enable":
+            accounts.enable(session, actor, username)
+        elif action == "role":
+            accounts.set_role(session, actor, username, role, station_code=_or_none(station_code))
+        else:
+            if not password:
+                raise Invalid(
+                    "accounts.password_required", _N("a new password is required"), details={"field": "password"}
+                )
+            accounts.set_password(session, actor, username, password)
+        session.commit()
+    except ServiceError as exc:
+        session.rollback()
+        errors = _errors(request, exc)
+        if "" in errors:
+            errors[action] = errors.pop("")
+        return _user_page(request, session, actor, username, exc.status_code, errors=errors)
+    return redirect(f"/admin/users/{username}?done={action}")
+
+
+# --------------------------------------------------------------------------- plans
+
+
+@router.get("/admin/plans", response_class=HTMLResponse)
+def plans_page(request: Request, session: SessionDep, actor: Admin) -> HTMLResponse:
+    """The versions of the district's sampling plans (定期定项定批定点), newest first."""
+    return render(request, "admin_plans.html", versions=plans.versions(session, actor))
