@@ -544,11 +544,15 @@ def record(
     if tested_at > clock.now() + timedelta(minutes=5):
         raise Invalid("records.tested_future", _N("tested_at is in the future"))
     verdict = _verdict(session, item, rule, data, kit)
-    if kit is not None and stock.holding_of(session, int(actor.district_id or 0), int(kit.id or 0)) is not None:
-        # a control card (or cuvette set) comes out of the lot's stock, named as QC in its reconciliation; taken
-        # before the run is stored, so that a lot without units left refuses the control and nothing is written
-        note = f"{data.kind} control"
-        stock.write_off(session, actor, int(kit.id or 0), "qc", max(1, item.units_per_test), note)
+    held = stock.holding_of(session, int(actor.district_id or 0), int(kit.id or 0)) if kit is not None else None
+    if kit is not None and held is not None and held.remaining < max(1, item.units_per_test):
+        # refused before anything is written (an instrument's control reading is then held with the reason)
+        raise stock.LotExhausted(
+            "qc.lot_exhausted",
+            _N("kit lot {lot} has no units left for a control run ({remaining} left)"),
+            lot=kit.lot,
+            remaining=held.remaining,
+        )
     run = ControlRun(
         district_id=int(actor.district_id or 0),
         item_id=int(item.id or 0),
