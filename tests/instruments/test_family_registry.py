@@ -18,8 +18,7 @@ from instrument_drivers import UnknownDriverError, create_driver, family_registr
 from instrument_drivers.family_registry import SERIAL_AND_MODBUS, FamilySpec
 from lims.services.core.audit import SYSTEM
 from lims.services.core.errors import Invalid
-from lims.services.reference import reference_data
-from lims.services.results import judging
+from lims.services.reference import judging, reference_data
 from lims.services.samples import plans
 from simulators.registry import ListenUrlError, open_endpoint, simulator_class
 from simulators.scenario import ScenarioError, load

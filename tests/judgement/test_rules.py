@@ -19,7 +19,7 @@ from lims.judgement import (
 )
 from lims.judgement.rounding import reported, round_gb8170
 from lims.judgement.units import basis_factor
-from lims.services.results import judging
+from lims.services.reference import judging
 
 GB = EnzymeMethod()
 

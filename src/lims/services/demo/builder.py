@@ -40,8 +40,8 @@ from lims.services.core import clock, schema
 from lims.services.core.audit import SYSTEM, Actor
 from lims.services.core.errors import Invalid, ServiceError
 from lims.services.lab import qc, stock
-from lims.services.reference import reference_data, registry
-from lims.services.results import judging, records, workflow
+from lims.services.reference import judging, reference_data, registry
+from lims.services.results import records, workflow
 from lims.services.samples import plans, sampling
 
 

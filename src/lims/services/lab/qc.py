@@ -30,18 +30,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import yaml
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from instrument_drivers import family_registry
-from instrument_drivers.errors import UnknownDriverError
 from lims.i18n import _N, judgement_reason, terms
-from lims.judgement import JudgeContext, Judgement, KitFigures, RawError, reasons, spectro
-from lims.judgement.raw import NeedsKitLot, read_raw
+from lims.judgement import reasons, spectro
 from lims.models import FoodCategory, Instrument, KitLot, Limit, Sample, TestItem, TestResult
 from lims.models.common import ResultStatus, Role
 from lims.models.qc import BlindCreate, BlindPublic, BlindSample, ControlPublic, ControlRun, ControlSubmit, QcStatus
@@ -50,7 +46,7 @@ from lims.services.core import audit, clock
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Conflict, Invalid, NotFound
 from lims.services.lab import stock, westgard
-from lims.services.reference import reference_data
+from lims.services.reference import judging, reference_data
 from lims.services.samples import sampling
 
 QC_FILE = "qc.yaml"
@@ -237,77 +233,11 @@ def _category_of(session: Session, limit: Limit) -> str:
     return category.code if category else ""
 
 
-# A control is read as a sample of the item would be, through the family's judgement module (lims.judgement,
-# named in the family registry); the lab layer sits below results, so it calls the modules itself.
-def _family(item: TestItem) -> ModuleType:
-    try:
-        found: ModuleType = family_registry.spec(item.family).load("judgement")
-    except UnknownDriverError:
-        raise Invalid(
-            "judging.unknown_family",
-            _N("unknown instrument family {family!r}; known: {known}"),
-            family=item.family,
-            known=", ".join(family_registry.names()),
-        ) from None
-    return found
-
-
-def _uses_kit_lot(item: TestItem) -> bool:
-    return bool(getattr(_family(item), "USES_KIT_LOT", False))
-
-
-def _context(item: TestItem, limit: Limit, kit: KitLot | None, matrix: str) -> JudgeContext:
-    figures = None
-    if kit is not None:
-        figures = KitFigures(
-            kit.lot,
-            kit.cutoff_tc,
-            kit.min_c_intensity,
-            kit.detection_limit,
-            kit.detection_limit_unit,
-            dict(kit.matrices or {}),
-        )
-    return JudgeContext(
-        item_code=item.code,
-        method=dict(item.method),
-        banned=item.banned,
-        limit=limit.limit,
-        limit_unit=limit.unit,
-        limit_source=limit.source,
-        kit=figures,
-        category_code=matrix,
-    )
-
-
-def _judge(item: TestItem, raw: Mapping[str, float], limit: Limit, kit: KitLot | None, matrix: str) -> Judgement:
-    family = _family(item)
-    try:
-        values = read_raw(family.Raw, raw, item.family)
-    except RawError as exc:
-        raise Invalid(
-            "judging.raw_data_item_needs",
-            _N("raw data for a {family} item needs {wanted}"),
-            family=exc.family,
-            wanted=exc.wanted,
-        ) from None
-    try:
-        judged: Judgement = family.judge_raw(values, _context(item, limit, kit, matrix))
-    except NeedsKitLot:
-        raise Invalid(
-            "judging.item_needs_kit_lot", _N("item {item_code} needs a kit lot with a cut-off"), item_code=item.code
-        ) from None
-    except ValueError as exc:
-        raise Invalid(
-            "judging.cannot_judge", _N("cannot judge {item_code}: {exc}"), item_code=item.code, exc=exc
-        ) from None
-    return judged
-
-
 def _judge_outcome(
     session: Session, item: TestItem, rule: ControlRule, data: ControlSubmit, kit: KitLot | None
 ) -> Verdict:
     limit = _limit(session, item, data.category_code)
-    judged = _judge(item, data.raw, limit, kit, _category_of(session, limit))
+    judged = judging.judge(item, data.raw, limit, kit, matrix=_category_of(session, limit))
     expected = str(rule.figures.get("expect", "negative"))
     params = {"kind": kind_param(data.kind), "outcome": _read(judged.outcome.value)}
     if judged.outcome.value == expected:
@@ -391,15 +321,7 @@ def _judge_recovery(
         intercept=_number(data.raw, "intercept"),
     )
     limit = _limit(session, item, data.category_code)
-    context = JudgeContext(
-        item_code=item.code,
-        method=dict(item.method),
-        banned=item.banned,
-        limit=limit.limit,
-        limit_unit=limit.unit,
-        limit_source=limit.source,
-        kit=None,
-    )
+    context = judging.context(item, limit, None)
     try:
         curve = spectro.curve_for(raw, context)
     except (ValueError, KeyError, IndexError, TypeError) as exc:
@@ -495,7 +417,7 @@ def _apply_westgard(session: Session, run: ControlRun, item: TestItem) -> None:
 
 def _kit(session: Session, item: TestItem, lot: str | None) -> KitLot | None:
     if lot is None:
-        if _uses_kit_lot(item):
+        if judging.uses_kit_lot(item.family):
             raise Invalid(
                 "qc.control_needs_kit_lot",
                 _N("a control of item {item_code} is run on a kit lot: name it"),
@@ -599,16 +521,7 @@ def example_raw(
     if rule.check == "outcome":
         limit = _limit(session, item, None)
         reads_positive = (rule.figures.get("expect") == "positive") == passing
-        make = getattr(_family(item), "example_raw", None)
-        if make is None:
-            raise Invalid(
-                "judging.no_example_figures",
-                _N("the {family} family's judgement gives no example figures for {item_code}"),
-                family=item.family,
-                item_code=item.code,
-            )
-        figures: dict[str, float] = make(_context(item, limit, kit, _category_of(session, limit)), reads_positive, rng)
-        return figures
+        return judging.example_raw(item, limit, kit, reads_positive, rng, matrix=_category_of(session, limit))
     if rule.check == "control_dA":
         low = float(item.method.get("min_control_dA", 0.3))
         return {"control_dA": round(rng.uniform(0.55, 0.65) if passing else rng.uniform(0.1, low * 0.8), 4)}

@@ -22,8 +22,8 @@ from lims.services.core import audit
 from lims.services.core.audit import SYSTEM, Actor
 from lims.services.core.errors import Invalid, ServiceError
 from lims.services.lab import qc, stock
-from lims.services.reference import reference_data
-from lims.services.results import judging, records
+from lims.services.reference import judging, reference_data
+from lims.services.results import records
 from lims.services.samples import sampling
 
 if TYPE_CHECKING:

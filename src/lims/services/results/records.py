@@ -20,8 +20,8 @@ from lims.services.core import atomic, audit, clock, dates, visibility
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Conflict, Invalid, NotFound
 from lims.services.lab import instruments, qc, stock
-from lims.services.reference import reference_data
-from lims.services.results import judging, workflow
+from lims.services.reference import judging, reference_data
+from lims.services.results import workflow
 from lims.services.samples import sampling
 
 FLAG_INSTRUMENT_DISAGREES = "instrument_disagrees"

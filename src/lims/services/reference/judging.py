@@ -66,8 +66,11 @@ def kit_figures(kit: KitLot) -> KitFigures:
     )
 
 
-def context(item: TestItem, limit: Limit, kit: KitLot | None, sample: Sample | None = None) -> JudgeContext:
-    """What the judgement may use besides the raw figures, from the reference data and the sample."""
+def context(
+    item: TestItem, limit: Limit, kit: KitLot | None, sample: Sample | None = None, *, matrix: str | None = None
+) -> JudgeContext:
+    """What the judgement may use besides the raw figures, from the reference data and the sample (or, for a
+    control run, which has no sample, the food category `matrix` it is read for)."""
     return JudgeContext(
         item_code=item.code,
         method=dict(item.method),
@@ -76,7 +79,7 @@ def context(item: TestItem, limit: Limit, kit: KitLot | None, sample: Sample | N
         limit_unit=limit.unit,
         limit_source=limit.source,
         kit=kit_figures(kit) if kit is not None else None,
-        category_code=sample.category_code if sample is not None else "",
+        category_code=matrix if matrix is not None else (sample.category_code if sample is not None else ""),
         product_name=sample.product_name if sample is not None else "",
     )
 
@@ -111,10 +114,7 @@ def judge(
             wanted=exc.wanted,
         ) from None
     try:
-        judged_in = context(item, limit, kit, sample)
-        if matrix is not None:
-            judged_in = replace(judged_in, category_code=matrix)
-        judgement: Judgement = family.judge_raw(values, judged_in)
+        judgement: Judgement = family.judge_raw(values, context(item, limit, kit, sample, matrix=matrix))
     except NeedsKitLot:
         raise Invalid(
             "judging.item_needs_kit_lot", _N("item {item_code} needs a kit lot with a cut-off"), item_code=item.code
@@ -174,6 +174,8 @@ def example_raw(
     positive: bool,
     rng: random.Random,
     sample: Sample | None = None,
+    *,
+    matrix: str | None = None,
 ) -> dict[str, float]:
     """Raw figures a real run of `item` with this outcome would give (for the demo's hand-made readings)."""
     make = getattr(module(item.family), "example_raw", None)
@@ -185,7 +187,7 @@ def example_raw(
             item_code=item.code,
         )
     try:
-        figures: dict[str, float] = make(context(item, limit, kit, sample), positive, rng)
+        figures: dict[str, float] = make(context(item, limit, kit, sample, matrix=matrix), positive, rng)
     except ValueError as exc:
         raise Invalid(
             "judging.cannot_judge", _N("cannot judge {item_code}: {exc}"), item_code=item.code, exc=exc
