@@ -42,6 +42,7 @@ def test_a_report_with_a_photo_reaches_the_districts_station(app: Any, engine: E
     with Session(engine) as session:
         assert session.get(District, lead.district_id).code == "XQ"  # type: ignore[union-attr]
     station = sign_in(app, "station")
+    assert 'href="/station/leads"' in station.get("/station").text  # the station's menu leads to its reports
     page = station.get("/station/leads")
     assert page.status_code == 200 and "面条里有异物" in page.text and "x市场 3号摊位" in page.text
     assert "13800000000" in page.text
