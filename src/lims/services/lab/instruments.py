@@ -141,7 +141,7 @@ def update(session: Session, actor: Actor, serial: str, data: InstrumentUpdate, 
     )
     if seen != history.fingerprint(row):
         raise conflict
-    if not atomic.update_where(session, row, {k: before[k] for k in [*values, "calibration_due"]}, values):
+    if not atomic.update_where(session, row, {k: getattr(row, k) for k in [*values, "calibration_due"]}, values):
         session.rollback()
         raise conflict
     audit.record(session, actor, row, "update", before)
