@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from lims.models import KitLot
+from tests.core.helpers import act, register
 from tests.lab.test_qc import CLB_LOT, GOLD_NEGATIVE, GOLD_POSITIVE, control, gold_result, result
 from tests.web.helpers import post_form, sign_in
 
@@ -100,8 +101,20 @@ def test_another_districts_lot_is_not_found_and_a_tester_is_refused(
     assert tester.post("/admin/qc", data={"csrf": token.group(1)}).status_code in (403, 400)
 
 
-def test_the_verification_page_shows_the_figures_per_item_and_maker(admin: TestClient) -> None:
+def test_the_verification_page_shows_the_figures_per_item_and_maker(
+    admin: TestClient, client: TestClient, headers: Headers
+) -> None:
+    h = headers
+    sample = register(client, h["tester"], product_name="猪肉", category_code="PORK")
+    blind = {"sample_label_id": sample["label_id"], "item_code": "CLB", "true_outcome": "positive"}
+    assert client.post("/api/v1/qc/blind", json=blind, headers=h["admin"]).status_code == 201
+    body = {"sample_label_id": sample["label_id"], "item_code": "CLB", "raw": GOLD_NEGATIVE, "kit_lot": CLB_LOT}
+    submitted = client.post("/api/v1/results", json=body, headers=h["tester"]).json()
+    assert act(client, h["reviewer"], submitted["id"], "approve").status_code == 200  # scored: a false negative
     page = admin.get("/admin/verification?lang=en")
     assert page.status_code == 200
     assert "Sensitivity" in page.text and "referral" in page.text
+    row = re.search(r'<tr data-item="CLB" data-maker="x生物">(.*?)</tr>', page.text, re.S)
+    assert row, page.text[-3000:]
+    assert "0 / 0 / 0 / 1" in row.group(1) and "0 % (0/1)" in row.group(1)  # sensitivity 0 of 1
     assert "灵敏度" in admin.get("/admin/verification?lang=zh").text
