@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from lims.models import KitLot
 from tests.core.helpers import act, register
 from tests.lab.test_qc import CLB_LOT, GOLD_NEGATIVE, GOLD_POSITIVE, control, gold_result, result
+from tests.security.accounts_helpers import second_district
 from tests.web.helpers import post_form, sign_in
 
 Headers = dict[str, dict[str, str]]
@@ -88,8 +89,14 @@ def test_a_lots_history_shows_its_runs_newest_first_with_westgard_flags(
 def test_another_districts_lot_is_not_found_and_a_tester_is_refused(
     app: Any, admin: TestClient, session: Session
 ) -> None:
-    never_here = _lot_id(session)  # no run and no stock of it in this district
+    second_district(session)
+    other = sign_in(app, "admin_b")
+    typed = {"kind": "positive", "item_code": "CLB", "kit_lot": CLB_LOT, "figures": "t=1.00 c=1.00"}
+    assert post_form(other, "/admin/qc", "/admin/qc", typed).status_code == 303  # district B's lot fails there
+    never_here = _lot_id(session)  # district B ran a control on it; this district neither ran one nor holds it
+    assert other.get(f"/admin/qc/lots/{never_here}").status_code == 200
     assert admin.get(f"/admin/qc/lots/{never_here}").status_code == 404
+    assert f'data-lot="{CLB_LOT}"' not in admin.get("/admin/qc").text
     assert admin.get("/admin/qc/lots/2147483000").status_code == 404
     tester = sign_in(app, "tester")
     for url in ("/admin/qc", f"/admin/qc/lots/{never_here}", "/admin/verification"):
