@@ -464,6 +464,7 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
         )
     ],
     ("GET", "/admin/qc/lots/{lot_id}"): [page_get("/admin/qc/lots/{t}", "kitlot")],
+    ("GET", "/admin/qc/lots/{lot_id}/chart.svg"): [page_get("/admin/qc/lots/{t}/chart.svg", "kitlot")],
     ("GET", "/admin/verification"): [page_list("/admin/verification")],
     ("GET", "/{path:path}"): [page_list("/no-such-page"), page_list("/api/v1/no-such-thing")],
 }

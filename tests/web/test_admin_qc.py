@@ -125,3 +125,33 @@ def test_the_verification_page_shows_the_figures_per_item_and_maker(
     assert row, page.text[-3000:]
     assert "0 / 0 / 0 / 1" in row.group(1) and "0 % (0/1)" in row.group(1)  # sensitivity 0 of 1
     assert "灵敏度" in admin.get("/admin/verification?lang=zh").text
+
+
+def test_a_quantitative_lot_shows_its_westgard_flags_and_its_levey_jennings_chart(
+    admin: TestClient, session: Session
+) -> None:
+    from datetime import date
+
+    from lims.models import TestItem
+
+    item = session.exec(select(TestItem).where(TestItem.code == "NO2")).one()
+    reagent = KitLot(item_id=int(item.id or 0), lot="NO2-R1", manufacturer="x试剂", expires_on=date(2027, 6, 30))
+    session.add(reagent)
+    session.commit()
+    # nitrite: curve A = 0.47 × c; established mean 1.2 mg/L, SD 0.05 — 1.38 mg/L is 3.6 SD above the mean
+    for absorbance in ("0.564", "0.6486"):
+        typed = {
+            "kind": "standard",
+            "item_code": "NO2",
+            "kit_lot": "NO2-R1",
+            "figures": f"absorbance={absorbance} blank=0",
+        }
+        assert post_form(admin, "/admin/qc", "/admin/qc", typed).status_code == 303
+    page = admin.get(f"/admin/qc/lots/{reagent.id}?lang=en")
+    assert page.status_code == 200
+    assert f'src="/admin/qc/lots/{reagent.id}/chart.svg?lang=en"' in page.text
+    assert re.findall(r'data-passed="(yes|no)"', page.text) == ["no", "yes"]
+    assert "1-3s" in page.text
+    chart = admin.get(f"/admin/qc/lots/{reagent.id}/chart.svg?lang=en")  # the image the page shows
+    assert chart.status_code == 200 and chart.headers["content-type"].startswith("image/svg+xml")
+    assert "<svg" in chart.text and "<script" not in chart.text

@@ -804,6 +804,14 @@ def qc_lot_page(request: Request, session: SessionDep, actor: Admin, lot_id: Row
     )
 
 
+@router.get("/admin/qc/lots/{lot_id}/chart.svg")
+def qc_lot_chart(request: Request, session: SessionDep, actor: Admin, lot_id: RowId) -> Response:
+    """The lot's Levey-Jennings chart for the page (the API's chart, read with the page's sign-in)."""
+    qc.district_lot(session, actor, lot_id)
+    svg = qc.chart_svg(session, actor, lot_id, None, language(request))
+    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "private, no-store"})
+
+
 @router.get("/admin/verification", response_class=HTMLResponse)
 def verification_page(request: Request, session: SessionDep, actor: Admin) -> HTMLResponse:
     """Method verification per item and kit maker: sensitivity, specificity, false-positive and false-negative
