@@ -56,8 +56,9 @@ def test_a_failed_control_shows_the_held_count_and_a_passing_one_recorded_on_the
         {"kind": "positive", "item_code": "CLB", "kit_lot": CLB_LOT, "figures": "t=0.30 c=1.00"},
     )
     assert done.status_code == 303, done.text
-    assert done.headers["location"].startswith("/admin/qc?done=passed")
-    assert 'data-held="0"' in _row(admin.get("/admin/qc").text)
+    assert done.headers["location"].startswith("/admin/qc?recorded=passed")
+    shown = admin.get(done.headers["location"].split("#")[0] + "&lang=en").text
+    assert 'data-held="0"' in _row(shown) and "The control passed" in shown
     for released in held:
         assert result(client, h, released["id"])["qc_hold"] is None
 

@@ -738,7 +738,7 @@ def _qc_page(request: Request, session: Session, actor: Actor, status: int = 200
         kind_text=qc.KIND_TEXT,
         values=ctx.pop("values", {}),
         errors=ctx.pop("errors", FormErrors()),
-        done=request.query_params.get("done", ""),
+        recorded=request.query_params.get("recorded", ""),
         **ctx,
     )
 
@@ -784,7 +784,7 @@ def record_control(
         if "raw" in errors:
             errors["figures"] = errors.pop("raw")
         return _qc_page(request, session, actor, status, values=values, errors=errors)
-    return redirect(f"/admin/qc?done={'passed' if run.passed else 'failed'}#board")
+    return redirect(f"/admin/qc?recorded={'passed' if run.passed else 'failed'}#board")
 
 
 @router.get("/admin/qc/lots/{lot_id}", response_class=HTMLResponse)
