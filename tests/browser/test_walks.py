@@ -47,6 +47,9 @@ PAGES: dict[str, tuple[str | None, str]] = {
     "station": ("station", "/station"),
     "leads": ("station", "/station/leads"),
     "admin": ("admin", "/admin"),
+    "qc": ("admin", "/admin/qc"),
+    "qc-lot": ("admin", "{qc_lot}"),
+    "verification": ("admin", "/admin/verification"),
 }
 # (page, check) pairs known to fail, each with its reason; a pair that starts passing fails the walk until removed.
 KNOWN: dict[tuple[str, str], str] = {}
@@ -120,7 +123,17 @@ def _data(app: Any, engine: Engine) -> dict[str, str]:
         assert client.post("/api/v1/warnings", json=warning, headers=h["reviewer"]).status_code == 201
         waiting = register(client, h["tester"], product_name="小白菜")
         submit(client, h["tester"], waiting["label_id"])
-    return {"label": sample["label_id"], "sample": links.sample_path(sample["label_id"])}
+        control = {"item_code": "CLB", "kit_lot": "CLB-2611A", "kind": "negative", "raw": {"t": 1.0, "c": 1.0}}
+        assert client.post("/api/v1/qc/controls", json=control, headers=h["tester"]).status_code == 201
+    with Session(engine) as s:
+        from lims.models import KitLot
+
+        lot = s.exec(sqlmodel.select(KitLot).where(KitLot.lot == "CLB-2611A")).one()
+    return {
+        "label": sample["label_id"],
+        "sample": links.sample_path(sample["label_id"]),
+        "qc_lot": f"/admin/qc/lots/{lot.id}",
+    }
 
 
 class Walk:

@@ -385,7 +385,7 @@ def test_an_instrument_reading_marked_as_a_control_is_stored_once_as_a_control_r
 
 # Who may do what on the quality-control routes (written out by hand so that a change has to be deliberate).
 QC_ROLES = {
-    ("POST", "/api/v1/qc/controls"): {"tester"},
+    ("POST", "/api/v1/qc/controls"): {"tester", "admin"},
     ("GET", "/api/v1/qc/controls"): {"tester", "reviewer", "admin"},
     ("GET", "/api/v1/qc/status?item=CLB"): {"tester", "reviewer", "admin"},
     ("GET", "/api/v1/qc/lots/1/controls"): {"tester", "reviewer", "admin"},

@@ -452,6 +452,20 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
         for a in ("disable", "enable", "role", "password")
     ],
     ("GET", "/admin/plans"): [page_list("/admin/plans")],
+    ("GET", "/admin/qc"): [page_list("/admin/qc")],
+    ("POST", "/admin/qc"): [
+        Probe(
+            "own",
+            "POST",
+            "/admin/qc",
+            form={"kind": "blank", "item_code": "OPC", "figures": "control_dA=0.6"},
+            page=True,
+            may_add=QC_TABLES,
+        )
+    ],
+    ("GET", "/admin/qc/lots/{lot_id}"): [page_get("/admin/qc/lots/{t}", "kitlot")],
+    ("GET", "/admin/qc/lots/{lot_id}/chart.svg"): [page_get("/admin/qc/lots/{t}/chart.svg", "kitlot")],
+    ("GET", "/admin/verification"): [page_list("/admin/verification")],
     ("GET", "/{path:path}"): [page_list("/no-such-page"), page_list("/api/v1/no-such-thing")],
 }
 ROLES = ("tester", "reviewer", "station", "admin", "anonymous")

@@ -20,13 +20,14 @@ from lims.api.limits import read_bounded
 from lims.i18n import _N
 from lims.models import FoodCategory, KitLot, Limit, SamplingPoint, Station, TestItem, User
 from lims.models.common import Role
+from lims.models.qc import ControlSubmit
 from lims.models.users import UserCreate
 from lims.services.access import accounts, districts
 from lims.services.cases.files import Upload
 from lims.services.core import clock, history
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Invalid, NotFound, ServiceError
-from lims.services.lab import file_import, instruments, stock
+from lims.services.lab import file_import, instruments, qc, stock, verification
 from lims.services.reference import editing
 from lims.services.results import imports
 from lims.services.samples import plans
@@ -697,3 +698,122 @@ def change_user(
 def plans_page(request: Request, session: SessionDep, actor: Admin) -> HTMLResponse:
     """The versions of the district's sampling plans (定期定项定批定点), newest first."""
     return render(request, "admin_plans.html", versions=plans.versions(session, actor))
+
+
+# --------------------------------------------------------------------------- quality control
+
+LOT_HISTORY = 100  # control runs shown on a lot's page
+MAX_FIGURES = 12
+
+
+def _figures(text: str) -> dict[str, float] | str:
+    """`name=value` pairs (spaces, commas or semicolons between them) as raw figures, or the text it refuses."""
+    found: dict[str, float] = {}
+    for part in text.replace(",", " ").replace(";", " ").replace("，", " ").split():
+        name, sep, value = part.partition("=")
+        if not sep or not name.strip():
+            return _N("write each figure as name=value, e.g. t=0.30 c=1.00")
+        try:
+            found[name.strip()] = float(value)
+        except ValueError:
+            return _N("not a number")
+    if not found:
+        return _N("required")
+    if len(found) > MAX_FIGURES:
+        return i18n.render(_N("at most {max_length} entries"), "en", {"max_length": MAX_FIGURES})
+    return found
+
+
+def _qc_page(request: Request, session: Session, actor: Actor, status: int = 200, **ctx: Any) -> HTMLResponse:
+    rows = qc.board(session, actor)
+    items = sorted(session.exec(select(TestItem).where(col(TestItem.retired).is_(False))).all(), key=lambda i: i.code)
+    return render(
+        request,
+        "admin_qc.html",
+        status_code=status,
+        rows=rows,
+        today=clock.today_of(session, actor.district_id),
+        item_list=[i for i in items if qc.rules().controls(i.family)],
+        kinds=list(qc.KIND_TEXT),
+        kind_text=qc.KIND_TEXT,
+        values=ctx.pop("values", {}),
+        errors=ctx.pop("errors", FormErrors()),
+        recorded=request.query_params.get("recorded", ""),
+        **ctx,
+    )
+
+
+@router.get("/admin/qc", response_class=HTMLResponse)
+def qc_page(request: Request, session: SessionDep, actor: Admin) -> HTMLResponse:
+    """Today's quality control: each item × kit lot with its required controls, their latest runs and what they
+    hold, and a form to record a control by hand."""
+    return _qc_page(request, session, actor)
+
+
+@router.post("/admin/qc", response_class=HTMLResponse, dependencies=[CsrfChecked])
+def record_control(
+    request: Request,
+    session: SessionDep,
+    actor: Admin,
+    kind: Annotated[str, Form(max_length=16)] = "",
+    item_code: Annotated[str, Form(max_length=16)] = "",
+    kit_lot: Annotated[str, Form(max_length=40)] = "",
+    figures: Line = "",
+    expected: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """Record a control run by hand, judged as the API judges it."""
+    values = {"kind": kind, "item_code": item_code, "kit_lot": kit_lot, "figures": figures, "expected": expected}
+    raw = _figures(figures)
+    if isinstance(raw, str):
+        errors = FormErrors(figures=i18n.render(raw, language(request), {}))
+        return _qc_page(request, session, actor, 422, values=values, errors=errors)
+    form = {
+        "kind": kind,
+        "item_code": item_code,
+        "kit_lot": _or_none(kit_lot),
+        "raw": raw,
+        "expected": _or_none(expected),
+    }
+    try:
+        run = qc.record(session, actor, ControlSubmit.model_validate(form))
+        session.commit()
+    except (ServiceError, ValidationError) as exc:
+        session.rollback()
+        status = exc.status_code if isinstance(exc, ServiceError) else 422
+        errors = _errors(request, exc)
+        if "raw" in errors:
+            errors["figures"] = errors.pop("raw")
+        return _qc_page(request, session, actor, status, values=values, errors=errors)
+    return redirect(f"/admin/qc?recorded={'passed' if run.passed else 'failed'}#board")
+
+
+@router.get("/admin/qc/lots/{lot_id}", response_class=HTMLResponse)
+def qc_lot_page(request: Request, session: SessionDep, actor: Admin, lot_id: RowId) -> HTMLResponse:
+    """The control history of a kit lot in the district, newest first, with its Levey-Jennings chart."""
+    kit = qc.district_lot(session, actor, lot_id)
+    runs = qc.history(session, actor, lot_id=lot_id, limit=LOT_HISTORY)
+    return render(
+        request,
+        "admin_qc_lot.html",
+        kit=kit,
+        item=session.get(TestItem, kit.item_id),
+        runs=qc.views(session, runs, language(request)),
+        limit=LOT_HISTORY,
+        chart=any(r.value is not None for r in runs),
+        kind_text=qc.KIND_TEXT,
+    )
+
+
+@router.get("/admin/qc/lots/{lot_id}/chart.svg")
+def qc_lot_chart(request: Request, session: SessionDep, actor: Admin, lot_id: RowId) -> Response:
+    """The lot's Levey-Jennings chart for the page (the API's chart, read with the page's sign-in)."""
+    qc.district_lot(session, actor, lot_id)
+    svg = qc.chart_svg(session, actor, lot_id, None, language(request))
+    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "private, no-store"})
+
+
+@router.get("/admin/verification", response_class=HTMLResponse)
+def verification_page(request: Request, session: SessionDep, actor: Admin) -> HTMLResponse:
+    """Method verification per item and kit maker: sensitivity, specificity, false-positive and false-negative
+    rates with their 95 % intervals, from referral outcomes and scored blind samples."""
+    return render(request, "admin_verification.html", rows=verification.compute(session, actor))

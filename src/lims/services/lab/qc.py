@@ -448,8 +448,9 @@ def record(
     session: Session, actor: Actor, data: ControlSubmit, *, instrument_sequence: int | None = None
 ) -> ControlRun:
     """Judge a control run against its acceptance rule (and the Westgard rules) and store it; a passing run
-    releases the results its failed or missing predecessor held, a failing one holds them."""
-    require_role(actor, Role.TESTER)
+    releases the results its failed or missing predecessor held, a failing one holds them. Testers record them
+    from the bench or the instrument; the district's administrator may record one by hand (the QC page)."""
+    require_role(actor, Role.TESTER, Role.ADMIN)
     item = reference_data.item(session, data.item_code)
     rule = rules().rule(item.family, data.kind)
     if rule is None:
@@ -756,6 +757,106 @@ def status(session: Session, actor: Actor, item_code: str, kit_lot: str | None, 
         hold=hold.code if hold else None,
         held_results=len(held),
     )
+
+
+@dataclass(frozen=True)
+class LatestRun:
+    """The latest control run of one kind in a scope of the day: passed or failed, when, by whom."""
+
+    kind: str
+    passed: bool
+    tested_at: datetime
+    tester: str
+    westgard: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    """One item × kit lot of a day: its status, the latest run of each kind it asks for."""
+
+    item: TestItem
+    kit: KitLot | None
+    status: QcStatus
+    latest: dict[str, LatestRun]
+
+
+MAX_BOARD = 200  # item × lot rows on one day's board
+
+
+def board(session: Session, actor: Actor, day: date | None = None) -> list[BoardRow]:
+    """Every item × kit lot of the actor's district that has a control run or a result on `day` (today by
+    default), or a usable holding of an unexpired lot: its required controls, their latest runs and what they hold."""
+    require_role(actor, Role.TESTER, Role.REVIEWER, Role.ADMIN)
+    from lims.models import KitStock, User
+
+    district = int(actor.district_id or 0)
+    on = day or clock.today_of(session, district)
+    start, end = clock.day_bounds(on, clock.zone_of(session, district))
+    pairs: set[tuple[int, int | None]] = set()
+    for item_id, lot_id in session.exec(
+        select(ControlRun.item_id, ControlRun.kit_lot_id).where(
+            ControlRun.district_id == district, ControlRun.day == on
+        )
+    ).all():
+        pairs.add((item_id, lot_id))
+    for item_id, lot_id in session.exec(
+        select(TestResult.item_id, TestResult.kit_lot_id)
+        .where(
+            TestResult.district_id == district,
+            col(TestResult.tested_at) >= start,
+            col(TestResult.tested_at) < end,
+        )
+        .distinct()
+        .limit(MAX_BOARD)
+    ).all():
+        pairs.add((item_id, lot_id))
+    for item_id, lot_id in session.exec(
+        select(KitLot.item_id, KitLot.id)
+        .join(KitStock, col(KitStock.kit_lot_id) == col(KitLot.id))
+        .where(KitStock.district_id == district, col(KitLot.expires_on) >= on)
+        .limit(MAX_BOARD)
+    ).all():
+        pairs.add((item_id, lot_id))
+    items = {i.id: i for i in session.exec(select(TestItem))}
+    lot_ids = {lot_id for _, lot_id in pairs if lot_id is not None}
+    lots = {k.id: k for k in session.exec(select(KitLot).where(col(KitLot.id).in_(lot_ids)))} if lot_ids else {}
+    rows: list[BoardRow] = []
+    for item_id, lot_id in sorted(pairs, key=lambda p: (items[p[0]].code, lots[p[1]].lot if p[1] in lots else ""))[
+        :MAX_BOARD
+    ]:
+        item, kit = items[item_id], lots.get(lot_id) if lot_id is not None else None
+        if not rules().controls(item.family):
+            continue
+        state = status(session, actor, item.code, kit.lot if kit else None, on)
+        latest: dict[str, LatestRun] = {}
+        runs = session.exec(
+            select(ControlRun, User.username)
+            .join(User, col(User.id) == col(ControlRun.tester_id))
+            .where(
+                ControlRun.district_id == district,
+                ControlRun.item_id == item.id,
+                ControlRun.day == on,
+                col(ControlRun.kit_lot_id).is_(None) if kit is None else ControlRun.kit_lot_id == kit.id,
+            )
+            .order_by(col(ControlRun.tested_at), col(ControlRun.id))
+        ).all()
+        for run, username in runs:
+            latest[run.kind] = LatestRun(run.kind, run.passed, run.tested_at, str(username), tuple(run.westgard))
+        rows.append(BoardRow(item, kit, state, latest))
+    return rows
+
+
+def district_lot(session: Session, actor: Actor, lot_id: int) -> KitLot:
+    """A kit lot the actor's district holds or has run controls on, or 404 (another district's lot is not seen)."""
+    require_role(actor, Role.TESTER, Role.REVIEWER, Role.ADMIN)
+    kit = lot(session, lot_id)
+    district = int(actor.district_id or 0)
+    ran = session.exec(
+        select(ControlRun.id).where(ControlRun.district_id == district, ControlRun.kit_lot_id == kit.id)
+    ).first()
+    if ran is None and stock.holding_of(session, district, int(kit.id or 0)) is None:
+        raise NotFound("qc.no_kit_lot", _N("no kit lot {lot_id}"), lot_id=lot_id)
+    return kit
 
 
 # --- history and chart ----------------------------------------------------------------------------------------
