@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -10,6 +11,8 @@ from lims.i18n import _N
 from lims.models import bounds
 from lims.services.core import clock
 from lims.services.core.errors import Invalid
+
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
 def _outside(name: str, value: date) -> Invalid:
@@ -22,6 +25,15 @@ def _outside(name: str, value: date) -> Invalid:
         earliest=bounds.EARLIEST_DAY.isoformat(),
         latest=bounds.LATEST_DAY.isoformat(),
     )
+
+
+def month(text: str, name: str = "month") -> tuple[int, int]:
+    """`YYYY-MM` as (year, month) inside the sane range, or Invalid naming the text."""
+    found = _MONTH.match(text.strip()) if isinstance(text, str) else None
+    first = date(int(found.group(1)), int(found.group(2)), 1) if found and 1 <= int(found.group(2)) <= 12 else None
+    if first is None or not bounds.EARLIEST_DAY <= first <= bounds.LATEST_DAY:
+        raise Invalid("dates.not_a_month", _N("{text!r} is not a month (YYYY-MM)"), text=str(text)[:20], name=name)
+    return first.year, first.month
 
 
 def day(text: str | None, name: str) -> date | None:

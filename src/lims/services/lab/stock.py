@@ -14,7 +14,6 @@ that taking units is one conditional update: of two results taking the last card
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -37,7 +36,7 @@ from lims.models.stock import (
 from lims.services.access import districts
 from lims.services.access.auth import require_role
 from lims.services.cases import notifications
-from lims.services.core import atomic, audit, clock
+from lims.services.core import atomic, audit, clock, dates
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Conflict, Invalid, NotFound
 
@@ -48,7 +47,6 @@ NEAR_EXPIRY_DAYS = 30
 # The rate of use is taken over the last this many local days.
 RATE_DAYS = 14
 MAX_UNITS = 100_000
-MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
 NOT_ACCEPTED = _N("kit lot {lot} has not passed its check on receipt: record its acceptance before its first use")
@@ -781,10 +779,7 @@ class Reconciliation:
 
 def parse_month(text: str) -> tuple[int, int]:
     """`YYYY-MM` as (year, month), or Invalid."""
-    found = MONTH.match(text.strip()) if isinstance(text, str) else None
-    if found is None or not 1 <= int(found.group(2)) <= 12 or not 2000 <= int(found.group(1)) <= 2099:
-        raise Invalid("stock.month", _N("{text!r} is not a month (YYYY-MM)"), text=str(text)[:20])
-    return int(found.group(1)), int(found.group(2))
+    return dates.month(text)
 
 
 def reconcile(session: Session, actor: Actor, month: str, *, district_code: str | None = None) -> Reconciliation:
