@@ -38,6 +38,7 @@ COMMAND_MODULES = (
     "lims.cli.instrument_commands",
     "lims.cli.plan_commands",
     "lims.cli.qc_commands",
+    "lims.cli.report_commands",
     "lims.cli.simulator_commands",
     "lims.cli.stock_commands",
     "lims.cli.registry_commands",

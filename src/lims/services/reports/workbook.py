@@ -154,7 +154,8 @@ def workbook(report: MonthReport, lang: str) -> bytes:
     )
     s.sheet(
         "coverage",
-        [_N("Sampling point"), _N("Food category"), _N("Test item"), _N("Planned"), _N("Tested"), _N("Short")],
+        [_N("Sampling point"), _N("Food category"), _N("Test item"), _N("Tests planned"), _N("Tests done"),
+         _N("Short")],
         [[f"{r.point} {r.point_name}", _name(lang, r.category_zh, r.category_en), _name(lang, r.item_zh, r.item_en),
           r.planned, r.tested, r.shortfall] for r in report.coverage.rows],
         ["", "", "", INTEGER, INTEGER, INTEGER],
