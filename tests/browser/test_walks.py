@@ -45,6 +45,7 @@ PAGES: dict[str, tuple[str | None, str]] = {
     "vehicle": ("tester", "/vehicle"),
     "review": ("reviewer", "/review"),
     "station": ("station", "/station"),
+    "report": ("reviewer", "{report}"),
     "leads": ("station", "/station/leads"),
     "admin": ("admin", "/admin"),
     "qc": ("admin", "/admin/qc"),
@@ -129,7 +130,11 @@ def _data(app: Any, engine: Engine) -> dict[str, str]:
         from lims.models import KitLot
 
         lot = s.exec(sqlmodel.select(KitLot).where(KitLot.lot == "CLB-2611A")).one()
+    from lims.services.core import clock
+
+    year, month = clock.this_month()
     return {
+        "report": f"/reports/month?month={year:04d}-{month:02d}",
         "label": sample["label_id"],
         "sample": links.sample_path(sample["label_id"]),
         "qc_lot": f"/admin/qc/lots/{lot.id}",
