@@ -175,7 +175,8 @@ def workbook(report: MonthReport, lang: str) -> bytes:
         cases.cell(cases.max_row, 3).number_format = KG
     s.sheet(
         "urgent",
-        [_N("Area"), _N("Target (minutes)"), _N("Received"), _N("On site in time"), _N("Late"), _N("Not arrived")],
+        [_N("Area"), _N("Target (minutes)"), _N("Complaints received"), _N("On site in time"), _N("Late"),
+         _N("Not arrived")],
         [[s.t(AREAS.get(u.area, u.area)), u.target_minutes, u.received, u.met, u.late, u.not_arrived]
          for u in report.urgent],
         ["", INTEGER, INTEGER, INTEGER, INTEGER, INTEGER],
@@ -194,7 +195,7 @@ def workbook(report: MonthReport, lang: str) -> bytes:
     )
     s.sheet(
         "stock",
-        [_N("Test item"), _N("Kit lot"), _N("Unit"), _N("Received"), _N("Used by tests"), _N("Quality control"),
+        [_N("Test item"), _N("Kit lot"), _N("Unit"), _N("Units received"), _N("Used by tests"), _N("Quality control"),
          _N("Written off")],
         [[r.item, r.lot, r.unit, r.received, r.by_tests, r.qc, r.written_off] for r in report.stock],
         ["", "", "", INTEGER, INTEGER, INTEGER, INTEGER],
