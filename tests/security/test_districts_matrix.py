@@ -47,6 +47,8 @@ from tests.security.districts_world import (
 from tests.web.helpers import csrf_of
 
 Kind = Literal["list", "addressed", "public", "write", "own", "auth"]
+# The month the matrix's work is done in (the frozen morning's), for the monthly report of it.
+THIS_MONTH = f"{FROZEN:%Y-%m}"
 NEGATIVE = {"control_dA": 0.60, "sample_dA": 0.48}
 MISSING_ID = 1_000_000
 
@@ -321,6 +323,10 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
         page_list("/station?point={o_point}"),
     ],
     ("GET", "/station/results.csv"): [page_list("/station/results.csv")],
+    ("GET", "/reports/month"): [page_list("/reports/month"), page_list(f"/reports/month?month={THIS_MONTH}")],
+    ("GET", "/reports/month.pdf"): [page_list(f"/reports/month.pdf?month={THIS_MONTH}")],
+    ("GET", "/reports/month.xlsx"): [page_list(f"/reports/month.xlsx?month={THIS_MONTH}")],
+    ("GET", "/reports/month/{name}.svg"): [page_list(f"/reports/month/heat.svg?month={THIS_MONTH}")],
     ("GET", "/station/leads"): [page_list("/station/leads")],
     ("POST", "/station/leads/{lead_id}/handled"): [
         page_write("/station/leads/{t}/handled", "lead", {"note": "已核实"})
