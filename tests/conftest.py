@@ -196,6 +196,7 @@ def _isolated_var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
     monkeypatch.setenv("LIMS_SECRET_KEY", "test-secret-key-not-for-production")
     monkeypatch.setenv("LIMS_AUDIT_KEY", TEST_AUDIT_KEY)
     monkeypatch.setenv("LIMS_AUDIT_CHECKPOINT_SECONDS", "0")  # tests that want the schedule turn it on
+    monkeypatch.setenv("LIMS_WEBHOOK_DELIVER_SECONDS", "0")  # tests deliver webhooks when they choose
     monkeypatch.setenv("LIMS_LANG", "en")  # the command line's refusals in English, as the tests read them
     get_settings.cache_clear()
     yield

@@ -20,10 +20,25 @@ from starlette.types import ASGIApp
 from lims import __version__
 from lims.api import errors
 from lims.api.deps import SessionDep
-from lims.api.routes import auth, cases, plans, qc, reference, results, samples, scan, stock, trace, users, warnings
+from lims.api.routes import (
+    auth,
+    cases,
+    plans,
+    qc,
+    reference,
+    results,
+    samples,
+    scan,
+    sharing,
+    stock,
+    trace,
+    users,
+    warnings,
+)
 from lims.db import get_engine
 from lims.services.access import throttle
 from lims.services.core import audit_checkpoints, audit_keys
+from lims.services.sharing import delivery
 from lims.settings import get_settings
 from lims.web import pages
 from lims.web.bodies import BodyLimit
@@ -77,9 +92,12 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         audit_keys.event_key()  # a missing or short audit key stops the start, not the first request
         checkpoints = audit_checkpoints.schedule(engine or get_engine())
+        dispatcher = delivery.schedule(engine or get_engine())
         try:
             yield
         finally:
+            if dispatcher is not None:
+                await asyncio.to_thread(dispatcher.stop)
             if checkpoints is not None:
                 await asyncio.to_thread(checkpoints.stop)
 
@@ -98,7 +116,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.state.trusted_proxies = throttle.trusted_networks(settings.trusted_proxies)
     errors.install(app)
     api = APIRouter(prefix="/api/v1")
-    for module in (auth, users, samples, results, cases, warnings, trace, scan, reference, plans, qc, stock):
+    for module in (auth, users, samples, results, cases, warnings, trace, scan, reference, plans, qc, stock, sharing):
         api.include_router(module.router)
     app.include_router(api)
 

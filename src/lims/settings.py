@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     audit_checkpoint_seconds: float = Field(default=3600.0, ge=0, description="0: no checkpoints while serving")
     audit_seal_broken_chain: bool = False
 
+    # Webhooks (`lims.services.sharing`): receivers on private or local addresses are refused unless allowed;
+    # `lims serve` runs the dispatcher every `webhook_deliver_seconds` (0: run `lims webhooks deliver` instead).
+    webhook_allow_private_targets: bool = False
+    webhook_deliver_seconds: float = Field(default=10.0, ge=0, le=3600)
+    webhook_timeout_seconds: float = Field(default=15.0, ge=1, le=30)
+
     _secret: str | None = PrivateAttr(default=None)
 
     @field_validator("var_dir", mode="before")

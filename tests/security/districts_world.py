@@ -78,6 +78,7 @@ class Side:
     published_label: str = ""
     published_result: int = 0
     warning: int = 0
+    webhook: int = 0  # a webhook subscription of the district (its URL and log are its administrators' alone)
     secret_label: str = ""
     secret_result: int = 0
     case: int = 0
@@ -246,6 +247,8 @@ def _publish_shared(world: World, side: Side) -> None:
     side.published_label, side.published_result = sample["label_id"], int(result["id"])
     warning = {"title_zh": f"{side.code} 消费警示", "body_zh": "近期抽检发现问题，请谨慎购买。", "item_code": "OPC"}
     side.warning = int(_ok(api(world, side, "reviewer", "POST", "/api/v1/warnings", json=warning), 201)["id"])
+    hook = {"url": f"https://93.184.215.14/{side.code.lower()}-secret-hook", "events": ["positive.cleared"]}
+    side.webhook = int(_ok(api(world, side, "admin", "POST", "/api/v1/webhooks", json=hook), 201)["id"])
 
 
 def create_unpublished_work(world: World) -> None:

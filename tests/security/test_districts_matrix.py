@@ -117,6 +117,8 @@ KIT_FORM = {
 CALIBRATION_FORM = {"calibrated_on": "2026-12-01", "performed_by": "计量所", "next_due": "2027-12-01"}
 EXPORT_FILE = ("export.csv", "标题\r\n序号,通道\r\n".encode("gbk"), "text/csv")
 ADMIN_TABLES = frozenset({"audit_event", "audit_chain"})
+HOOK = {"url": "https://93.184.215.14/own-hook", "events": ["warning.withdrawn"]}
+HOOK_TABLES = frozenset({"webhook_subscription", "audit_event"})
 
 ROUTES: dict[tuple[str, str], list[Probe]] = {
     # the API
@@ -458,6 +460,29 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
         for a in ("disable", "enable", "role", "password")
     ],
     ("GET", "/admin/plans"): [page_list("/admin/plans")],
+    ("GET", "/api/v1/open-data/results"): [
+        Probe("public", "GET", "/api/v1/open-data/results?month=2026-12&format=csv"),
+        Probe("public", "GET", "/api/v1/open-data/results?day=2026-12-03"),
+    ],
+    ("GET", "/api/v1/webhooks"): [api_list("/api/v1/webhooks")],
+    ("POST", "/api/v1/webhooks"): [Probe("own", "POST", "/api/v1/webhooks", json=HOOK, may_add=HOOK_TABLES)],
+    ("GET", "/api/v1/webhooks/{subscription_id}/attempts"): [api_get("/api/v1/webhooks/{t}/attempts", "webhook")],
+    ("POST", "/api/v1/webhooks/{subscription_id}/enable"): [api_write("/api/v1/webhooks/{t}/enable", "webhook")],
+    ("POST", "/api/v1/webhooks/{subscription_id}/disable"): [api_write("/api/v1/webhooks/{t}/disable", "webhook")],
+    ("GET", "/admin/sharing"): [page_list("/admin/sharing")],
+    ("POST", "/admin/sharing"): [
+        Probe(
+            "own",
+            "POST",
+            "/admin/sharing",
+            form={**HOOK, "events": "warning.withdrawn"},
+            page=True,
+            may_add=HOOK_TABLES,
+        )
+    ],
+    ("POST", "/admin/sharing/{subscription_id}/{action}"): [
+        page_write(f"/admin/sharing/{{t}}/{a}", "webhook") for a in ("enable", "disable")
+    ],
     ("GET", "/admin/qc"): [page_list("/admin/qc")],
     ("POST", "/admin/qc"): [
         Probe(
@@ -556,6 +581,7 @@ class Run:
             "station": (o.only_station, "ZZ99"),
             "kitlot": (str(o.kit_lot), str(MISSING_ID)),
             "lead": (str(o.lead), str(MISSING_ID)),
+            "webhook": (str(o.webhook), str(MISSING_ID)),
         }[target]
 
     def _fill(self, value: Any, t: str) -> Any:

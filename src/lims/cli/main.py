@@ -42,6 +42,7 @@ COMMAND_MODULES = (
     "lims.cli.simulator_commands",
     "lims.cli.stock_commands",
     "lims.cli.registry_commands",
+    "lims.cli.sharing_commands",
     "lims.cli.user_commands",
 )
 

@@ -20,6 +20,7 @@ from lims.models.reference import (
 from lims.models.registry import Product, TrademarkRecord
 from lims.models.results import HeldReading, Review, TestResult
 from lims.models.samples import LabelCounter, Sample, SampleVersion
+from lims.models.sharing import WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
 from lims.models.stock import KitStock, StockAlert, StockMovement
 from lims.models.users import User, UserSession
 
@@ -60,4 +61,8 @@ __all__ = [
     "TrademarkRecord",
     "User",
     "UserSession",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEvent",
+    "WebhookSubscription",
 ]

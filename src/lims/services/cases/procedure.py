@@ -39,6 +39,7 @@ from lims.services.core import atomic, audit, clock
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Conflict, Forbidden, Invalid, NotFound
 from lims.services.reference import reference_data
+from lims.services.sharing import outbox
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,12 @@ def public_state(case: PositiveCase, now: datetime) -> CaseState:
     if case.retest_deadline is not None and now >= case.retest_deadline:
         return CaseState.NO_RETEST
     return CaseState.SCREENING_POSITIVE
+
+
+def state_of_result(session: Session, result_id: int, now: datetime) -> CaseState | None:
+    """The public state of the case of a result, None when it has none (it is no approved positive)."""
+    case = session.exec(select(PositiveCase).where(PositiveCase.result_id == result_id)).first()
+    return None if case is None else public_state(case, now)
 
 
 def sale_suspension_overdue(case: PositiveCase, now: datetime) -> bool:
@@ -413,7 +420,7 @@ def record_verdict(
     now = clock.now()
     cleared = body.outcome == "not_confirmed"  # not confirmed closes the case; confirmed goes on to disposal
     stored = files.store(session, actor, case, FilePurpose.LAB_REPORT, report.data, content_type)
-    return _change(
+    decided = _change(
         session,
         actor,
         case,
@@ -435,6 +442,8 @@ def record_verdict(
         closed_at=now if cleared else None,
         status="closed" if cleared else case.status,
     )
+    outbox.case_decided(session, decided, public_state(decided, now))
+    return decided
 
 
 def record_disposal(

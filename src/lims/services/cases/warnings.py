@@ -16,6 +16,7 @@ from lims.services.core import atomic, audit, clock, dates
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Conflict, Invalid, NotFound
 from lims.services.reference import gtin, reference_data
+from lims.services.sharing import outbox
 
 
 def valid_until(session: Session, actor: Actor, day: str | None, field: str = "valid-until") -> datetime | None:
@@ -46,6 +47,7 @@ def publish(session: Session, actor: Actor, data: WarningBase) -> PublicWarning:
     session.add(warning)
     session.flush()
     audit.record(session, actor, warning, "publish", None)
+    outbox.warning_published(session, warning)
     return warning
 
 
@@ -76,6 +78,7 @@ def withdraw(session: Session, actor: Actor, warning_id: int, reason: str) -> Pu
             warning_id=warning_id,
         )
     audit.record(session, actor, warning, "withdraw", before)
+    outbox.warning_withdrawn(session, warning)
     return warning
 
 

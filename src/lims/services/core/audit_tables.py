@@ -48,6 +48,7 @@ from lims.models import (
     TestResult,
     TrademarkRecord,
     User,
+    WebhookSubscription,
 )
 
 SHARED = "shared"
@@ -87,6 +88,7 @@ AUDITED_MODELS: list[type[SQLModel]] = [
     StockAlert,
     ControlRun,
     BlindSample,
+    WebhookSubscription,
 ]
 
 # Every other table, with the reason it carries no state of its own to audit.
@@ -99,6 +101,9 @@ NOT_AUDITED: dict[str, str] = {
     "and consumer_lead row names the digest, and a download is refused unless the bytes still hash to it",
     "label_counter": "numbering state of label ids: a wrong counter can only leave a gap or be refused as a "
     "duplicate label, never change a record",
+    "webhook_event": "the outbox: a copy, for receivers, of a change audited in the same transaction",
+    "webhook_delivery": "delivery state of an outbox event (attempts, next try); what was shared is the event",
+    "webhook_attempt": "the delivery log: each try's status code, latency and error, written by the dispatcher",
 }
 
 # Reference data that belongs to no district.

@@ -17,6 +17,7 @@ from lims.services.core.audit import Actor
 from lims.services.core.errors import Conflict, Forbidden, Invalid
 from lims.services.lab import qc
 from lims.services.samples import sampling
+from lims.services.sharing import outbox
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,8 @@ def transition(
             result_id=result.id,
         )
     audit.record(session, actor, result, action, before)
+    if rule.target == S.PUBLISHED:
+        outbox.result_published(session, result, procedure.state_of_result(session, int(result.id or 0), now))
     if action in REVIEW_ACTIONS:
         review = Review(
             result_id=int(result.id or 0),
