@@ -1,8 +1,9 @@
 """The market's public board at /board/{point}: a full-screen page for a display at the market entrance, its
 refreshable panel, its JSON twin and the service worker that keeps a copy for when the network is down.
 
-Public and read-only: no sign-in, no cookies, no form token. Chinese unless ``?lang=en`` asks otherwise (a
-display's browser often says it is English). Times are the point's district's wall-clock time.
+Public and read-only: no sign-in, no cookies set, no form token. Chinese unless ``?lang=en`` or the site's
+language choice (its ``lang`` cookie) asks otherwise; a display browser's Accept-Language is not a choice.
+Times are the point's district's wall-clock time.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlmodel import Session
 
+from lims import i18n
 from lims.api.deps import SessionDep
 from lims.i18n import _N, DEFAULT_LANGUAGE, terms
 from lims.models import District
@@ -41,6 +43,11 @@ Rotate = Annotated[int, Query(ge=3, le=600)]
 PageNo = Annotated[int, Query(ge=1, le=1000)]
 OFFLINE = _N("Network down: showing the data of {time}")
 PAGE_OF = _N("Page {page} of {pages}")
+
+
+def board_language(request: Request, lang: str | None) -> str:
+    """The board's language: ``?lang=``, then the site's remembered choice, else Chinese."""
+    return i18n.pick_language(lang, request.cookies.get("lang"), None)
 
 
 def shown_result(judgement: str, case_state: str | None, lang: str) -> str:
@@ -144,7 +151,7 @@ def board_panel(
     refresh: Refresh = 60,
 ) -> HTMLResponse:
     """The board's panel alone, which the page's script fetches to refresh itself."""
-    shown = lang or DEFAULT_LANGUAGE
+    shown = board_language(request, lang)
     try:
         found = _worded(market_board.board(session, point, district, days))
     except NotFound as exc:
@@ -166,7 +173,7 @@ def board_page(
     page: PageNo = 1,
 ) -> HTMLResponse:
     """The full-screen board of a point, for a display at the market entrance (public, no sign-in)."""
-    shown = lang or DEFAULT_LANGUAGE
+    shown = board_language(request, lang)
     try:
         found = _worded(market_board.board(session, point, district, days))
     except NotFound as exc:
