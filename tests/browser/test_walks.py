@@ -41,6 +41,7 @@ PAGES: dict[str, tuple[str | None, str]] = {
     "untested": (None, f"/trace/{UNTESTED}"),
     "sample": (None, "{sample}"),
     "warnings": (None, "/warnings"),
+    "board": (None, "/board/P05?district=XQ"),
     "login": (None, "/login"),
     "error": (None, "/no/such/page"),
     "vehicle": ("tester", "/vehicle"),

@@ -31,6 +31,7 @@ from lims.services.lab import file_import, instruments, qc, stock, verification
 from lims.services.reference import editing
 from lims.services.results import imports
 from lims.services.samples import plans
+from lims.web import market_board
 from lims.web.common import CsrfChecked, page_router, redirect, render, role_page
 from lims.web.i18n import language
 
@@ -198,6 +199,7 @@ def _point_page(
         "admin_point.html",
         status_code=status,
         point=row,
+        board_url=market_board.board_paths(session, actor.district_id)(row.code),
         station=station,
         station_list=_stations(session, actor),
         values=values,

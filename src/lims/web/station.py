@@ -27,7 +27,7 @@ from lims.services.core.errors import Invalid, ServiceError
 from lims.services.public import hotspots, states
 from lims.services.reference import reference_data
 from lims.services.results import records
-from lims.web import pointmap
+from lims.web import market_board, pointmap
 from lims.web.charts import percent, rate_chart, scale_end
 from lims.web.common import CsrfChecked, page_router, redirect, render, role_page, said, validation_reason
 from lims.web.i18n import gettext, label, language
@@ -177,6 +177,7 @@ def _page(request: Request, session: Session, actor: Actor, f: Filters, status: 
         clock_formats={k: gettext(v, lang) for k, v in CLOCK_FORMATS.items()},
         point_map=pointmap.point_map(spots_map, lang, gettext(_N("Sampling points by recent results"), lang)),
         map_points=spots_map,
+        board_url=market_board.board_paths(session, actor.district_id),
         map_status=pointmap.status_of,
         map_days=hotspots.MAP_DAYS,
         scale_ends={d: percent(scale_end(spots.by[d][:12])) for d in charts},
