@@ -54,6 +54,8 @@ PAGES: dict[str, tuple[str | None, str]] = {
     "qc-lot": ("admin", "{qc_lot}"),
     "verification": ("admin", "/admin/verification"),
     "sharing": ("admin", "/admin/sharing"),
+    "plans": ("admin", "/admin/plans"),
+    "plan-suggestion": ("admin", "{plan_suggestion}"),
 }
 # (page, check) pairs known to fail, each with its reason; a pair that starts passing fails the walk until removed.
 KNOWN: dict[tuple[str, str], str] = {}
@@ -143,6 +145,18 @@ def _data(app: Any, engine: Engine) -> dict[str, str]:
     year, month = clock.this_month()
     return {
         "report": f"/reports/month?month={year:04d}-{month:02d}",
+    with Session(engine) as s:
+        from datetime import date
+
+        from lims.services.core.audit import SYSTEM
+        from lims.services.samples import plan_suggestions
+
+        # A suggestion on a fixed day (the holiday calendar knows its year), with a signal on P05's vegetables.
+        signal = {("P05", "OPC"): 2.0}
+        suggestion = plan_suggestions.suggest(s, SYSTEM, "2026-11", today=date(2026, 11, 5), extra_risk=signal).id
+        s.commit()
+    return {
+        "plan_suggestion": f"/admin/plans/suggestions/{suggestion}",
         "label": sample["label_id"],
         "sample": links.sample_path(sample["label_id"]),
         "qc_lot": f"/admin/qc/lots/{lot.id}",

@@ -5,7 +5,7 @@ from lims.models.cases import CaseFile, FileContent, PositiveCase, PublicWarning
 from lims.models.instruments import CalibrationRecord, MaintenanceRecord, ReadingImport
 from lims.models.leads import ConsumerLead
 from lims.models.notifications import NotificationMark
-from lims.models.plans import PlanTask, PlanVersion
+from lims.models.plans import PlanSuggestion, PlanTask, PlanVersion
 from lims.models.qc import BlindSample, ControlRun
 from lims.models.reference import (
     District,
@@ -43,6 +43,7 @@ __all__ = [
     "Limit",
     "MaintenanceRecord",
     "NotificationMark",
+    "PlanSuggestion",
     "PlanTask",
     "PlanVersion",
     "PositiveCase",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import StringConstraints
@@ -103,3 +104,55 @@ class ProgressPublic(SQLModel):
     planned: int
     done: int
     remaining: int
+
+
+class SuggestionStatus(StrEnum):
+    """Where a suggested plan stands: waiting for the administrator, taken as a plan version, or replaced."""
+
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    SUPERSEDED = "superseded"
+
+
+class PlanSuggestionBase(SQLModel):
+    """A plan for a month suggested from the current plan and the district's recent risk."""
+
+    month: str = Field(max_length=7, index=True)
+    base_version_id: int | None = Field(
+        default=None, foreign_key="plan_version.id", description="the plan version it was built from, if stored"
+    )
+    follows_number: int = Field(
+        default=0, description="the month's newest plan version number when suggested (0: none yet)"
+    )
+    name: str
+    digest: str = Field(max_length=64, description="SHA-256 of the suggested plan")
+    plan: dict[str, Any] = Field(sa_column=json_column(nullable=False))
+    minimums: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        sa_column=json_column(nullable=False),
+        description="the fixed batches (定批) per point and category, kept through accepted suggestions",
+    )
+    changes: list[dict[str, Any]] = Field(default_factory=list, sa_column=json_column(nullable=False))
+    capacity: dict[str, Any] = Field(default_factory=dict, sa_column=json_column(nullable=False))
+    status: str = Field(default=SuggestionStatus.OPEN, max_length=12, index=True)
+
+
+class PlanSuggestion(PlanSuggestionBase, table=True):
+    """A stored suggestion, kept until the administrator accepts it as the month's next plan version."""
+
+    __tablename__ = "plan_suggestion"
+    id: int | None = Field(default=None, primary_key=True)
+    district_id: int = Field(foreign_key="district.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    created_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+    decided_at: datetime | None = None
+    decided_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+    accepted_version_id: int | None = Field(default=None, foreign_key="plan_version.id")
+
+
+class PlanSuggestionPublic(PlanSuggestionBase):
+    """A suggestion as the command line's JSON and the pages show it."""
+
+    id: int
+    created_at: datetime
+    accepted_version_id: int | None

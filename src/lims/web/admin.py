@@ -18,7 +18,7 @@ from lims import i18n
 from lims.api.deps import RowId, SessionDep
 from lims.api.limits import read_bounded
 from lims.i18n import _N
-from lims.models import FoodCategory, KitLot, Limit, SamplingPoint, Station, TestItem, User
+from lims.models import FoodCategory, KitLot, Limit, PlanVersion, SamplingPoint, Station, TestItem, User
 from lims.models.common import Role
 from lims.models.qc import ControlSubmit
 from lims.models.users import UserCreate
@@ -32,6 +32,7 @@ from lims.services.reference import editing
 from lims.services.results import imports
 from lims.services.samples import plans
 from lims.web import market_board
+from lims.services.samples import plan_suggestions, plans
 from lims.web.common import CsrfChecked, page_router, redirect, render, role_page
 from lims.web.i18n import language
 
@@ -696,10 +697,78 @@ def change_user(
 # --------------------------------------------------------------------------- plans
 
 
+def _plans_page(request: Request, session: Session, actor: Actor, status: int = 200, **ctx: Any) -> HTMLResponse:
+    today = plans.today(session, actor)
+    following = f"{today.year + today.month // 12}-{today.month % 12 + 1:02d}"
+    return render(
+        request,
+        "admin_plans.html",
+        status_code=status,
+        versions=plans.versions(session, actor),
+        suggestions=plan_suggestions.recent(session, actor),
+        values=ctx.pop("values", {"month": following}),
+        errors=ctx.pop("errors", FormErrors()),
+        **ctx,
+    )
+
+
 @router.get("/admin/plans", response_class=HTMLResponse)
 def plans_page(request: Request, session: SessionDep, actor: Admin) -> HTMLResponse:
-    """The versions of the district's sampling plans (定期定项定批定点), newest first."""
-    return render(request, "admin_plans.html", versions=plans.versions(session, actor))
+    """The versions of the district's sampling plans (定期定项定批定点), newest first, and their suggestions."""
+    return _plans_page(request, session, actor)
+
+
+@router.post("/admin/plans/suggestions", response_class=HTMLResponse, dependencies=[CsrfChecked])
+def suggest_plan(
+    request: Request, session: SessionDep, actor: Admin, month: Annotated[str, Form(max_length=20)] = ""
+) -> Response:
+    """Suggest a month's plan weighted by risk, from the district's current plan."""
+    try:
+        row = plan_suggestions.suggest(session, actor, month)
+        session.commit()
+    except ServiceError as exc:
+        session.rollback()
+        errors = _errors(request, exc)
+        errors["month"] = errors.pop("", "")
+        return _plans_page(request, session, actor, exc.status_code, values={"month": month}, errors=errors)
+    return redirect(f"/admin/plans/suggestions/{row.id}")
+
+
+def _suggestion_page(
+    request: Request, session: Session, actor: Actor, row_id: int, status: int = 200, **ctx: Any
+) -> HTMLResponse:
+    row = plan_suggestions.get(session, actor, row_id)
+    lang = language(request)
+    accepted = session.get(PlanVersion, row.accepted_version_id) if row.accepted_version_id else None
+    return render(
+        request,
+        "admin_plan_suggestion.html",
+        status_code=status,
+        suggestion=row,
+        accepted=accepted,
+        reason=lambda r: plan_suggestions.reason_text(r, lang),
+        errors=ctx.pop("errors", FormErrors()),
+        just_accepted=request.query_params.get("done") == "accepted" and row.status == "accepted",
+        **ctx,
+    )
+
+
+@router.get("/admin/plans/suggestions/{row_id}", response_class=HTMLResponse)
+def suggestion_page(request: Request, session: SessionDep, actor: Admin, row_id: RowId) -> HTMLResponse:
+    """A suggested plan: the capacity it was cut from, each change with its reasons, and the button to accept it."""
+    return _suggestion_page(request, session, actor, row_id)
+
+
+@router.post("/admin/plans/suggestions/{row_id}/accept", response_class=HTMLResponse, dependencies=[CsrfChecked])
+def accept_suggestion(request: Request, session: SessionDep, actor: Admin, row_id: RowId) -> Response:
+    """Store the suggestion as its month's next plan version (409 with the reason when stale or taken)."""
+    try:
+        plan_suggestions.accept(session, actor, row_id)
+        session.commit()
+    except ServiceError as exc:
+        session.rollback()
+        return _suggestion_page(request, session, actor, row_id, exc.status_code, errors=_errors(request, exc))
+    return redirect(f"/admin/plans/suggestions/{row_id}?done=accepted")
 
 
 # --------------------------------------------------------------------------- quality control

@@ -92,6 +92,29 @@ def _district_id(session: Session, actor: Actor) -> int:
     return int(districts.named_or_first(session, None).id or 0)
 
 
+def district_of(session: Session, actor: Actor) -> int:
+    """The district whose plans the actor works on (the console's: the first one unless narrowed)."""
+    return _district_id(session, actor)
+
+
+def latest_version(session: Session, district_id: int, month: str) -> PlanVersion | None:
+    """The newest stored plan version of the district for the month, if any."""
+    return _latest(session, district_id, month)
+
+
+def check_points(session: Session, district_id: int, plan: Plan) -> dict[str, SamplingPoint]:
+    """The district's points by code, or Invalid when the plan names a point the reference data lacks."""
+    points = _points(session, district_id)
+    unknown = sorted({p.code for p in plan.points} - set(points))
+    if unknown:
+        raise Invalid(
+            "plans.plan_names_sampling_points",
+            _N("plan names sampling points not in the reference data: {unknown}"),
+            unknown=", ".join(unknown),
+        )
+    return points
+
+
 def generate(
     session: Session, actor: Actor, plan: Plan, month_text: str, *, today: date | None = None
 ) -> tuple[PlanVersion, Schedule]:
@@ -103,14 +126,7 @@ def generate(
     require_role(actor, Role.ADMIN)
     month = _month(month_text)
     district_id = _district_id(session, actor)
-    points = _points(session, district_id)
-    unknown = sorted({p.code for p in plan.points} - set(points))
-    if unknown:
-        raise Invalid(
-            "plans.plan_names_sampling_points",
-            _N("plan names sampling points not in the reference data: {unknown}"),
-            unknown=", ".join(unknown),
-        )
+    points = check_points(session, district_id, plan)
     today = today or clock.today_of(session, district_id)
     done = _done_in_month(session, district_id, month)
     try:
