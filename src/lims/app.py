@@ -20,7 +20,21 @@ from starlette.types import ASGIApp
 from lims import __version__
 from lims.api import errors
 from lims.api.deps import SessionDep
-from lims.api.routes import auth, cases, plans, qc, reference, results, samples, scan, stock, trace, users, warnings
+from lims.api.routes import (
+    auth,
+    cases,
+    plans,
+    qc,
+    reference,
+    results,
+    samples,
+    scan,
+    signals,
+    stock,
+    trace,
+    users,
+    warnings,
+)
 from lims.db import get_engine
 from lims.services.access import throttle
 from lims.services.core import audit_checkpoints, audit_keys
@@ -98,7 +112,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.state.trusted_proxies = throttle.trusted_networks(settings.trusted_proxies)
     errors.install(app)
     api = APIRouter(prefix="/api/v1")
-    for module in (auth, users, samples, results, cases, warnings, trace, scan, reference, plans, qc, stock):
+    for module in (auth, users, samples, results, cases, warnings, signals, trace, scan, reference, plans, qc, stock):
         api.include_router(module.router)
     app.include_router(api)
 

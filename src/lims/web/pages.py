@@ -23,7 +23,7 @@ from lims.services.public import leads, scanning, trace
 from lims.services.samples import links
 from lims.services.samples.label_ids import looks_like_label_id
 from lims.settings import get_settings
-from lims.web import admin, feeds, notice, review, signin, station, vehicle
+from lims.web import admin, feeds, notice, review, signals, signin, station, vehicle
 from lims.web import leads as leads_pages
 from lims.web.common import HEADLINES, CsrfChecked, Viewer, error_page, local_time, page_router, render, said
 from lims.web.i18n import gettext, language
@@ -328,6 +328,7 @@ router.include_router(station.router)
 router.include_router(vehicle.router)
 router.include_router(notice.router)
 router.include_router(leads_pages.router)
+router.include_router(signals.router)
 router.include_router(admin.router)
 
 

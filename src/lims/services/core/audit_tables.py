@@ -99,6 +99,8 @@ NOT_AUDITED: dict[str, str] = {
     "and consumer_lead row names the digest, and a download is refused unless the bytes still hash to it",
     "label_counter": "numbering state of label ids: a wrong counter can only leave a gap or be refused as a "
     "duplicate label, never change a record",
+    "warning_counter": "numbering state of published warnings: each number is audited with its warning, and a "
+    "wrong counter can only leave a gap or be refused as a duplicate number, never change a record",
 }
 
 # Reference data that belongs to no district.
