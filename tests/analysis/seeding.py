@@ -31,8 +31,8 @@ class Batch:
     urgent: bool = False
 
 
-def seed(session: Session, batches: list[Batch], district_code: str = "XX") -> None:
-    """Insert the batches' samples and judged results (one result per sample), in one go."""
+def seed(session: Session, batches: list[Batch], district_code: str = "XX", today: date = TODAY) -> None:
+    """Insert the batches' samples and judged results (one result per sample), in one go; `days_ago` from `today`."""
     district = session.exec(select(District)).scalars().first() if district_code == "XX" else None
     district = district or session.exec(select(District).where(District.code == district_code)).scalars().one()
     points = {
@@ -47,7 +47,7 @@ def seed(session: Session, batches: list[Batch], district_code: str = "XX") -> N
         if batch.urgent:
             task = PlanTask(
                 district_id=int(district.id or 0),
-                day=TODAY,
+                day=today,
                 point_id=int(points[batch.point].id or 0),
                 kind="urgent",
                 complaint="消费者投诉",
@@ -58,7 +58,7 @@ def seed(session: Session, batches: list[Batch], district_code: str = "XX") -> N
         newest, oldest = batch.days_ago
         for k in range(batch.tested):
             ago = newest + (k * (oldest - newest)) // max(1, batch.tested - 1)
-            moment = datetime.combine(TODAY - timedelta(days=ago), time(10, 0), tzinfo=ZONE) + timedelta(minutes=k)
+            moment = datetime.combine(today - timedelta(days=ago), time(10, 0), tzinfo=ZONE) + timedelta(minutes=k)
             positive = k < batch.positive
             samples.append(
                 {
@@ -92,3 +92,16 @@ def seed(session: Session, batches: list[Batch], district_code: str = "XX") -> N
         session.execute(insert(Sample), samples)
         session.execute(insert(TestResult), results)
     session.commit()
+
+
+HISTORY = (31, 390)  # days ago: the year before the window
+WINDOW = (0, 29)  # the last 30 days, today included
+POINTS = ("P01", "P02", "P03", "P04", "P05", "P06", "P07", "P08")
+
+
+def background(rate_per_100: int = 3) -> list[Batch]:
+    """Every point: 100 leafy-vegetable OPC tests in the history year, 10 in the window, at a low rate."""
+    return [
+        *(Batch(p, 100, rate_per_100, HISTORY) for p in POINTS),
+        *(Batch(p, 10, 0, WINDOW) for p in POINTS),
+    ]

@@ -17,8 +17,7 @@ from lims.services.access import auth
 from lims.services.cases import warnings
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Conflict
-from tests.analysis.seeding import NOW, Batch, seed
-from tests.analysis.test_signals import WINDOW, _background
+from tests.analysis.seeding import NOW, WINDOW, Batch, background, seed
 from tests.web.helpers import post_form, sign_in
 
 REF = {"point": "P05", "category": "VEG_LEAF", "item": "OPC"}
@@ -33,7 +32,7 @@ def _frozen() -> Iterator[None]:
 @pytest.fixture
 def rising(session: Session) -> None:
     """A district whose point P05 has a rising OPC rate on leafy vegetables (8 of 30 this month, 3 % before)."""
-    seed(session, [*_background(), Batch("P05", 20, 8, WINDOW, product="菠菜")])
+    seed(session, [*background(), Batch("P05", 20, 8, WINDOW, product="菠菜")])
 
 
 def _draft(client: TestClient, headers: dict[str, dict[str, str]]) -> dict[str, Any]:

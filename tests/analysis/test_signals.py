@@ -16,12 +16,8 @@ from lims.models.cases import PublicWarning
 from lims.services.analysis import signals
 from lims.services.analysis.signals import Cell, Count
 from lims.services.core.errors import Forbidden
-from tests.analysis.seeding import NOW, Batch, seed
+from tests.analysis.seeding import HISTORY, NOW, WINDOW, Batch, background, seed
 from tests.web.helpers import actor_of
-
-HISTORY = (31, 390)  # days ago: the year before the window
-WINDOW = (0, 29)  # the last 30 days, today included
-POINTS = ("P01", "P02", "P03", "P04", "P05", "P06", "P07", "P08")
 
 
 @pytest.fixture(autouse=True)
@@ -130,16 +126,8 @@ def test_parameters_are_checked() -> None:
 # Acceptance 2, on the real database: seeded histories, the district's signal list.
 
 
-def _background(rate_per_100: int = 3) -> list[Batch]:
-    """Every point: 100 leafy-vegetable OPC tests in the history year, 10 in the window, at a low rate."""
-    return [
-        *(Batch(p, 100, rate_per_100, HISTORY) for p in POINTS),
-        *(Batch(p, 10, 0, WINDOW) for p in POINTS),
-    ]
-
-
 def test_the_point_whose_rate_rises_is_at_the_top(session: Session) -> None:
-    batches = [b for b in _background() if not (b.point == "P04" and b.days_ago == WINDOW)]
+    batches = [b for b in background() if not (b.point == "P04" and b.days_ago == WINDOW)]
     batches += [
         Batch("P04", 24, 9, WINDOW, product="上海青"),  # the rise: 3 % before, 38 % now
         Batch("P04", 6, 2, WINDOW, urgent=True, product="上海青"),  # and two more after complaints
@@ -174,7 +162,7 @@ def test_the_point_whose_rate_rises_is_at_the_top(session: Session) -> None:
 
 
 def test_a_flat_history_gives_no_signal_and_stations_see_published_only(session: Session) -> None:
-    seed(session, [*_background(), Batch("P05", 3, 2, WINDOW)])
+    seed(session, [*background(), Batch("P05", 3, 2, WINDOW)])
     reviewer = actor_of(session, "reviewer")
     assert signals.analyse(session, reviewer).signals == []
     seed(session, [Batch("P05", 20, 8, WINDOW)])
@@ -188,7 +176,7 @@ def test_a_flat_history_gives_no_signal_and_stations_see_published_only(session:
 
 
 def test_a_signal_becomes_a_draft_that_names_its_figures(session: Session) -> None:
-    seed(session, [*_background(), Batch("P05", 20, 8, WINDOW, product="菠菜")])
+    seed(session, [*background(), Batch("P05", 20, 8, WINDOW, product="菠菜")])
     reviewer = actor_of(session, "reviewer")
     warning = signals.draft_warning(session, reviewer, "P05", "VEG_LEAF", "OPC")
     session.commit()

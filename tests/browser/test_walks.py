@@ -20,7 +20,9 @@ from sqlmodel import Session
 
 from lims.api.deps import get_session
 from lims.app import create_app
+from lims.services.core import clock
 from lims.services.samples import links
+from tests.analysis.seeding import WINDOW, Batch, background, seed
 from tests.browser.audit import CHECKS, problems, watch
 from tests.browser.conftest import LAPTOP, PHONE, SCREENSHOTS, _free_port, sign_in
 from tests.conftest import TEST_AUDIT_KEY, restore
@@ -50,6 +52,9 @@ PAGES: dict[str, tuple[str | None, str]] = {
     "qc": ("admin", "/admin/qc"),
     "qc-lot": ("admin", "{qc_lot}"),
     "verification": ("admin", "/admin/verification"),
+    "signals": ("reviewer", "/signals"),
+    "signals-station": ("station", "/signals"),
+    "warning-draft": ("reviewer", "{draft}"),
 }
 # (page, check) pairs known to fail, each with its reason; a pair that starts passing fails the walk until removed.
 KNOWN: dict[tuple[str, str], str] = {}
@@ -125,6 +130,11 @@ def _data(app: Any, engine: Engine) -> dict[str, str]:
         submit(client, h["tester"], waiting["label_id"])
         control = {"item_code": "CLB", "kit_lot": "CLB-2611A", "kind": "negative", "raw": {"t": 1.0, "c": 1.0}}
         assert client.post("/api/v1/qc/controls", json=control, headers=h["tester"]).status_code == 201
+        with Session(engine) as s:  # a reviewed history in which point P05's rate rises: one signal, one draft
+            seed(s, [*background(), Batch("P05", 20, 8, WINDOW, product="菠菜")], today=clock.local_today())
+        ref = {"point": "P05", "category": "VEG_LEAF", "item": "OPC"}
+        drafted = client.post("/api/v1/signals/drafts", json=ref, headers=h["reviewer"])
+        assert drafted.status_code == 201, drafted.text
     with Session(engine) as s:
         from lims.models import KitLot
 
@@ -133,6 +143,7 @@ def _data(app: Any, engine: Engine) -> dict[str, str]:
         "label": sample["label_id"],
         "sample": links.sample_path(sample["label_id"]),
         "qc_lot": f"/admin/qc/lots/{lot.id}",
+        "draft": f"/signals/drafts/{drafted.json()['id']}",
     }
 
 

@@ -436,7 +436,7 @@ def draft_text(session: Session, actor: Actor, cell: Cell) -> WarningDraftEdit:
         },
     )
     source = i18n.render(
-        _N("Quick tests by the detection vehicle of the {district} 12315 centre at sampling point {point} ({code})"),
+        _N("Quick tests by the detection vehicle of {district} at sampling point {point} ({code})"),
         lang,
         {"district": district.name if district else "", "point": cell.point_zh, "code": cell.point},
     )
