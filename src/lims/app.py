@@ -30,6 +30,7 @@ from lims.api.routes import (
     samples,
     scan,
     sharing,
+    signals,
     stock,
     trace,
     users,
@@ -117,6 +118,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     errors.install(app)
     api = APIRouter(prefix="/api/v1")
     for module in (auth, users, samples, results, cases, warnings, trace, scan, reference, plans, qc, stock, sharing):
+    for module in (auth, users, samples, results, cases, warnings, signals, trace, scan, reference, plans, qc, stock):
         api.include_router(module.router)
     app.include_router(api)
 

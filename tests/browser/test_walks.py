@@ -20,8 +20,10 @@ from sqlmodel import Session
 
 from lims.api.deps import get_session
 from lims.app import create_app
+from lims.services.core import clock
 from lims.services.samples import links
 from lims.services.sharing import delivery
+from tests.analysis.seeding import WINDOW, Batch, background, seed
 from tests.browser.audit import CHECKS, problems, watch
 from tests.browser.conftest import LAPTOP, PHONE, SCREENSHOTS, _free_port, sign_in
 from tests.conftest import TEST_AUDIT_KEY, restore
@@ -56,6 +58,9 @@ PAGES: dict[str, tuple[str | None, str]] = {
     "sharing": ("admin", "/admin/sharing"),
     "plans": ("admin", "/admin/plans"),
     "plan-suggestion": ("admin", "{plan_suggestion}"),
+    "signals": ("reviewer", "/signals"),
+    "signals-station": ("station", "/signals"),
+    "warning-draft": ("reviewer", "{draft}"),
 }
 # (page, check) pairs known to fail, each with its reason; a pair that starts passing fails the walk until removed.
 KNOWN: dict[tuple[str, str], str] = {}
@@ -136,6 +141,11 @@ def _data(app: Any, engine: Engine) -> dict[str, str]:
         control = {"item_code": "CLB", "kit_lot": "CLB-2611A", "kind": "negative", "raw": {"t": 1.0, "c": 1.0}}
         assert client.post("/api/v1/qc/controls", json=control, headers=h["tester"]).status_code == 201
     delivery.deliver_due(engine)  # nobody listens on port 9: the sharing page shows a failed try and its next
+        with Session(engine) as s:  # a reviewed history in which point P05's rate rises: one signal, one draft
+            seed(s, [*background(), Batch("P05", 20, 8, WINDOW, product="菠菜")], today=clock.local_today())
+        ref = {"point": "P05", "category": "VEG_LEAF", "item": "OPC"}
+        drafted = client.post("/api/v1/signals/drafts", json=ref, headers=h["reviewer"])
+        assert drafted.status_code == 201, drafted.text
     with Session(engine) as s:
         from lims.models import KitLot
 
@@ -160,6 +170,7 @@ def _data(app: Any, engine: Engine) -> dict[str, str]:
         "label": sample["label_id"],
         "sample": links.sample_path(sample["label_id"]),
         "qc_lot": f"/admin/qc/lots/{lot.id}",
+        "draft": f"/signals/drafts/{drafted.json()['id']}",
     }
 
 

@@ -100,7 +100,16 @@ WARNING = {"title_zh": "本区消费警示", "body_zh": "本区近期抽检发�
 NOT_AN_IMAGE = ("x.png", b"not an image at all", "image/png")
 A_PDF = ("report.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")
 A_PHOTO = ("p.png", small_png(), "image/png")
-WARNING_TABLES = frozenset({"public_warning", "audit_event"})
+WARNING_TABLES = frozenset({"public_warning", "warning_counter", "audit_event"})
+SIGNAL = {"point": "P01", "category": "VEG_LEAF", "item": "OPC"}
+DRAFT_EDIT = {
+    "title_zh": "越区草稿",
+    "product": "小白菜",
+    "finding": "检出疑似阳性",
+    "source": "快检车快速检测",
+    "advice": "浸泡清洗后食用",
+    "revision": 1,
+}
 OPC_CONTROL = {"item_code": "OPC", "kind": "blank", "raw": {"control_dA": 0.6}}
 QC_TABLES = frozenset({"qc_control_run", "audit_event"})
 ACCOUNT = {"username": "cross-district-probe", "password": "Zebra-Lantern-Quartz-2026", "full_name": "probe"}
@@ -197,6 +206,19 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
     ],
     ("GET", "/api/v1/warnings"): [api_list("/api/v1/warnings")],
     ("POST", "/api/v1/warnings"): [Probe("own", "POST", "/api/v1/warnings", json=WARNING, may_add=WARNING_TABLES)],
+    ("GET", "/api/v1/signals"): [api_list("/api/v1/signals")],
+    ("POST", "/api/v1/signals/drafts"): [Probe("own", "POST", "/api/v1/signals/drafts", json=SIGNAL)],
+    ("GET", "/api/v1/warnings/drafts"): [api_list("/api/v1/warnings/drafts")],
+    ("GET", "/api/v1/warnings/drafts/{warning_id}"): [api_get("/api/v1/warnings/drafts/{t}", "warning")],
+    ("PUT", "/api/v1/warnings/drafts/{warning_id}"): [
+        Probe("write", "PUT", "/api/v1/warnings/drafts/{t}", "warning", json=DRAFT_EDIT)
+    ],
+    ("POST", "/api/v1/warnings/drafts/{warning_id}/publish"): [
+        api_write("/api/v1/warnings/drafts/{t}/publish", "warning", {"revision": 1})
+    ],
+    ("POST", "/api/v1/warnings/drafts/{warning_id}/discard"): [
+        api_write("/api/v1/warnings/drafts/{t}/discard", "warning", {"revision": 1})
+    ],
     ("POST", "/api/v1/warnings/{warning_id}/withdraw"): [
         api_write("/api/v1/warnings/{t}/withdraw", "warning", {"reason": "no longer applies"})
     ],
@@ -315,6 +337,16 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
     ],
     ("POST", "/review/warnings"): [
         Probe("own", "POST", "/review/warnings", form={**WARNING, "confirm": "true"}, page=True, may_add=WARNING_TABLES)
+    ],
+    ("GET", "/signals"): [page_list("/signals")],
+    ("POST", "/signals/draft"): [Probe("own", "POST", "/signals/draft", form=SIGNAL, page=True)],
+    ("GET", "/signals/drafts/{warning_id}"): [page_get("/signals/drafts/{t}", "warning")],
+    ("POST", "/signals/drafts/{warning_id}"): [
+        page_write("/signals/drafts/{t}", "warning", {**DRAFT_EDIT, "revision": "1"})
+    ],
+    ("POST", "/signals/drafts/{warning_id}/{action}"): [
+        page_write("/signals/drafts/{t}/publish", "warning", {"revision": "1", "confirm": "true"}),
+        page_write("/signals/drafts/{t}/discard", "warning", {"revision": "1"}),
     ],
     ("POST", "/review/warnings/{warning_id}/withdraw"): [
         page_write("/review/warnings/{t}/withdraw", "warning", {"reason": "no longer applies", "confirm": "true"})
@@ -773,6 +805,8 @@ def _own(run: Run, probe: Probe, secrets: list[str], who: str) -> list[str]:
         changed = [i for i, text in old.items() if new.get(i) != text]
         if table == "audit_chain":  # an own write moves the head of its own district's chain, and no other
             changed = [i for i in changed if old[i][1] != own_chain and old[i][1] not in probe.chains]
+        if table == "warning_counter":  # a publication takes the next number of its own district's year only
+            changed = [i for i in changed if f"district:{old[i][1]}" != own_chain]
         if changed:
             problems.append(f"{who} POST {probe.url} changed existing rows of {table}")
         if set(new) - set(old) and table not in probe.may_add:

@@ -1,7 +1,7 @@
 """Table models and API schemas of the LIMS (table and schema classes are separate)."""
 
 from lims.models.audit import AuditChain, AuditEvent
-from lims.models.cases import CaseFile, FileContent, PositiveCase, PublicWarning
+from lims.models.cases import CaseFile, FileContent, PositiveCase, PublicWarning, WarningCounter
 from lims.models.instruments import CalibrationRecord, MaintenanceRecord, ReadingImport
 from lims.models.leads import ConsumerLead
 from lims.models.notifications import NotificationMark
@@ -66,4 +66,5 @@ __all__ = [
     "WebhookDelivery",
     "WebhookEvent",
     "WebhookSubscription",
+    "WarningCounter",
 ]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import Column, LargeBinary
+from sqlalchemy import Column, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from lims.models.bounds import MAX_QUANTITY, SaneMoment
-from lims.models.common import utcnow
+from lims.models.common import json_column, utcnow
 
 
 class Procedure(StrEnum):
@@ -257,16 +257,79 @@ class WarningBase(SQLModel):
     expires_at: SaneMoment | None = None
 
 
-class PublicWarning(WarningBase, table=True):
-    """A warning row."""
+class WarningState(StrEnum):
+    """Where a warning stands: a draft only reviewers see, published to everyone, or a draft set aside."""
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    DISCARDED = "discarded"
+
+
+class WarningDraftBase(SQLModel):
+    """What a drafted warning names, in the words the public reads (Chinese first); the body is made from it."""
+
+    product: str = Field(default="", max_length=200, description="The product the warning is about")
+    finding: str = Field(default="", max_length=1000, description="What the tests found")
+    source: str = Field(default="", max_length=500, description="Where the finding comes from (whose tests, where)")
+    advice: str = Field(default="", max_length=1000, description="What consumers should do")
+
+
+class PublicWarning(WarningBase, WarningDraftBase, table=True):
+    """A warning row: a draft until a reviewer publishes it, then numbered in its district's yearly sequence."""
 
     __tablename__ = "public_warning"
+    __table_args__ = (UniqueConstraint("district_id", "year", "sequence"),)
     id: int | None = Field(default=None, primary_key=True)
     district_id: int = Field(foreign_key="district.id", index=True)
-    published_at: datetime = Field(default_factory=utcnow, index=True)
-    published_by_id: int = Field(foreign_key="app_user.id")
+    state: str = Field(
+        default=WarningState.PUBLISHED, max_length=16, index=True, sa_column_kwargs={"server_default": "published"}
+    )
+    # 2026年第3期: the district's local year of publication and the warning's place in that year's sequence.
+    year: int | None = None
+    sequence: int | None = None
+    revision: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    drafted_at: datetime | None = None
+    drafted_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+    point_id: int | None = Field(default=None, foreign_key="sampling_point.id")
+    # The figures of the signal a draft was made from, as they stood then.
+    signal: dict[str, Any] | None = Field(default=None, sa_column=json_column(nullable=True))
+    published_at: datetime | None = Field(default=None, index=True)
+    published_by_id: int | None = Field(default=None, foreign_key="app_user.id")
     withdrawn_at: datetime | None = None
     withdrawn_reason: str | None = Field(default=None, max_length=500)
+
+
+class WarningCounter(SQLModel, table=True):
+    """The last number given to a district's published warnings in one local year (numbering state)."""
+
+    __tablename__ = "warning_counter"
+    __table_args__ = (UniqueConstraint("district_id", "year"),)
+    id: int | None = Field(default=None, primary_key=True)
+    district_id: int = Field(foreign_key="district.id")
+    year: int
+    last: int = 0
+
+
+class WarningDraftEdit(WarningDraftBase):
+    """A reviewer's edit of a draft: the texts, what it is about, and the revision the reviewer edited."""
+
+    title_zh: str = Field(min_length=2, max_length=200)
+    title_en: str = Field(default="", max_length=200)
+    product: str = Field(min_length=1, max_length=200)
+    finding: str = Field(min_length=2, max_length=1000)
+    source: str = Field(min_length=2, max_length=500)
+    advice: str = Field(min_length=2, max_length=1000)
+    item_code: str | None = Field(default=None, max_length=16)
+    category_code: str | None = Field(default=None, max_length=32)
+    gtin: str | None = Field(default=None, max_length=14)
+    expires_at: SaneMoment | None = None
+    revision: int = Field(ge=1, le=1_000_000, description="The revision the edit was made on")
+
+
+class WarningDraftAct(SQLModel):
+    """Publishing or discarding a draft names the revision the reviewer read."""
+
+    revision: int = Field(ge=1, le=1_000_000)
 
 
 class WarningWithdraw(SQLModel):
@@ -280,6 +343,18 @@ class WarningPublic(WarningBase):
 
     id: int
     expires_at: datetime | None = None  # what is stored, unvalidated: output never fails on an old row
-    published_at: datetime
+    published_at: datetime | None
+    year: int | None = None
+    sequence: int | None = None
     withdrawn_at: datetime | None = None
     withdrawn_reason: str | None = None
+
+
+class WarningDraftPublic(WarningPublic, WarningDraftBase):
+    """A warning as reviewers see it, draft or not: its state, revision and the signal it was drafted from."""
+
+    state: str
+    revision: int
+    drafted_at: datetime | None = None
+    point_id: int | None = None
+    signal: dict[str, Any] | None = None

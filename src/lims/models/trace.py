@@ -75,7 +75,7 @@ class TracedWarning(SQLModel):
     id: int
     title_zh: str
     title_en: str
-    published_at: datetime
+    published_at: datetime | None
 
 
 class TracedProduct(SQLModel):

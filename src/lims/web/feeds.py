@@ -41,7 +41,7 @@ def atom_feed(rows: list[PublicWarning], base_url: str) -> bytes:
     feed = ET.Element(f"{{{ATOM}}}feed", {"{http://www.w3.org/XML/1998/namespace}lang": "zh-CN"})
     ET.SubElement(feed, f"{{{ATOM}}}id").text = f"{_tag_base()}:warnings"
     ET.SubElement(feed, f"{{{ATOM}}}title").text = "消费警示 · Consumption-safety warnings"
-    newest = max((w.published_at for w in rows), default=None)
+    newest = max((w.published_at for w in rows if w.published_at), default=None)
     ET.SubElement(feed, f"{{{ATOM}}}updated").text = _when(newest or clock.now())
     ET.SubElement(feed, f"{{{ATOM}}}link", {"rel": "self", "href": f"{base_url}/warnings.atom"})
     ET.SubElement(feed, f"{{{ATOM}}}link", {"rel": "alternate", "type": "text/html", "href": f"{base_url}/warnings"})
@@ -51,8 +51,9 @@ def atom_feed(rows: list[PublicWarning], base_url: str) -> bytes:
         entry = ET.SubElement(feed, f"{{{ATOM}}}entry")
         ET.SubElement(entry, f"{{{ATOM}}}id").text = f"{_tag_base()}:warning:{w.id}"
         ET.SubElement(entry, f"{{{ATOM}}}title").text = w.title_zh + (f" · {w.title_en}" if w.title_en else "")
-        ET.SubElement(entry, f"{{{ATOM}}}updated").text = _when(w.published_at)
-        ET.SubElement(entry, f"{{{ATOM}}}published").text = _when(w.published_at)
+        published = w.published_at or newest or clock.now()  # every warning in force is published
+        ET.SubElement(entry, f"{{{ATOM}}}updated").text = _when(published)
+        ET.SubElement(entry, f"{{{ATOM}}}published").text = _when(published)
         href = f"{base_url}/warnings#warning-{w.id}"
         ET.SubElement(entry, f"{{{ATOM}}}link", {"rel": "alternate", "type": "text/html", "href": href})
         body = w.body_zh + (f"\n\n{w.body_en}" if w.body_en else "")

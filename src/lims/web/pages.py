@@ -25,6 +25,7 @@ from lims.services.samples.label_ids import looks_like_label_id
 from lims.settings import get_settings
 from lims.web import admin, admin_sharing, feeds, notice, reports, review, signin, station, vehicle
 from lims.web import admin, feeds, market_board, notice, review, signin, station, vehicle
+from lims.web import admin, feeds, notice, review, signals, signin, station, vehicle
 from lims.web import leads as leads_pages
 from lims.web.common import HEADLINES, CsrfChecked, Viewer, error_page, local_time, page_router, render, said
 from lims.web.i18n import gettext, language
@@ -330,6 +331,7 @@ router.include_router(vehicle.router)
 router.include_router(notice.router)
 router.include_router(reports.router)
 router.include_router(leads_pages.router)
+router.include_router(signals.router)
 router.include_router(admin.router)
 router.include_router(admin_sharing.router)
 router.include_router(market_board.router)

@@ -106,6 +106,8 @@ NOT_AUDITED: dict[str, str] = {
     "webhook_event": "the outbox: a copy, for receivers, of a change audited in the same transaction",
     "webhook_delivery": "delivery state of an outbox event (attempts, next try); what was shared is the event",
     "webhook_attempt": "the delivery log: each try's status code, latency and error, written by the dispatcher",
+    "warning_counter": "numbering state of published warnings: each number is audited with its warning, and a "
+    "wrong counter can only leave a gap or be refused as a duplicate number, never change a record",
 }
 
 # Reference data that belongs to no district.

@@ -57,6 +57,30 @@ def _rates(counts: dict[str, list[int]], labels: dict[str, tuple[str, str]], chr
     return sorted(rows, key=lambda r: (-r.rate, -r.tested, r.key))
 
 
+def valid_tests(actor: Actor, *keys: Any, every_district: bool = False) -> Any:
+    """The counting every rate rests on: valid tests (negative or positive) grouped by `keys`, counted as `n`.
+
+    Joined to their sample, item, point, district and food category. Reviewers, testers and administrators count
+    their district's reviewed results; station users count published ones, of their own district unless
+    `every_district` (shared results). Add conditions with `.where`; the grouping is already set."""
+    statement: Any = (
+        select(*keys, func.count().label("n"))
+        .join(Sample, col(Sample.id) == col(TestResult.sample_id))
+        .join(TestItem, col(TestItem.id) == col(TestResult.item_id))
+        .join(SamplingPoint, col(SamplingPoint.id) == col(Sample.point_id))
+        .join(District, col(District.id) == col(SamplingPoint.district_id))
+        .join(FoodCategory, col(FoodCategory.code) == col(Sample.category_code))
+        .where(col(TestResult.judgement).in_([JudgementOutcome.NEGATIVE.value, JudgementOutcome.POSITIVE.value]))
+    )
+    if actor.role == Role.STATION:
+        statement = statement.where(visibility.public_only())
+        if not every_district:
+            statement = statement.where(col(TestResult.district_id) == actor.district_id)
+    else:
+        statement = statement.where(visibility.reviewed_only(), col(TestResult.district_id) == actor.district_id)
+    return statement.group_by(*keys)
+
+
 def positive_rates(
     session: Session,
     actor: Actor,
@@ -85,19 +109,7 @@ def positive_rates(
         col(SamplingPoint.name_en).label("point_en"),
         col(District.code).label("district"),
     )
-    statement: Any = (
-        select(*keys, func.count().label("n"))
-        .join(Sample, col(Sample.id) == col(TestResult.sample_id))
-        .join(TestItem, col(TestItem.id) == col(TestResult.item_id))
-        .join(SamplingPoint, col(SamplingPoint.id) == col(Sample.point_id))
-        .join(District, col(District.id) == col(SamplingPoint.district_id))
-        .join(FoodCategory, col(FoodCategory.code) == col(Sample.category_code))
-        .where(col(TestResult.judgement).in_([JudgementOutcome.NEGATIVE.value, JudgementOutcome.POSITIVE.value]))
-    )
-    if actor.role == Role.STATION:
-        statement = statement.where(visibility.public_only())
-    else:
-        statement = statement.where(visibility.reviewed_only(), col(TestResult.district_id) == actor.district_id)
+    statement = valid_tests(actor, *keys, every_district=True)
     within = dates.window(date_from, date_to, clock.zone_of(session, actor.district_id))
     statement = statement.where(*within.where(col(TestResult.tested_at)))
     if item_code:
@@ -106,7 +118,7 @@ def positive_rates(
         statement = statement.where(
             col(SamplingPoint.district_id) == actor.district_id, col(SamplingPoint.code) == point_code
         )
-    rows = [dict(r._mapping) for r in session.execute(statement.group_by(*keys)).all()]
+    rows = [dict(r._mapping) for r in session.execute(statement).all()]
     home = session.get(District, actor.district_id) if actor.district_id else None
     for r in rows:  # another district may use the same point codes: name its points with the district
         if home is None or r["district"] != home.code:
