@@ -40,8 +40,15 @@ def _cards(rng: random.Random, n: int, *, c_line: bool = True) -> list[Card]:
         item = rng.choice(sorted(KITS))
         c = rng.uniform(0.6, 1.3) if c_line else 0.0
         ratio = rng.uniform(0.05, 1.6)
-        out.append(Card(item, KITS[item][0], t=min(1.5, ratio * c) if c_line else rng.uniform(0.2, 0.9), c=c,
-                        angle=rng.uniform(-12, 12)))
+        out.append(
+            Card(
+                item,
+                KITS[item][0],
+                t=min(1.5, ratio * c) if c_line else rng.uniform(0.2, 0.9),
+                c=c,
+                angle=rng.uniform(-12, 12),
+            )
+        )
     return out
 
 
@@ -80,9 +87,10 @@ def run_set(name: str, first_seed: int, photos: int) -> tuple[list[float], int, 
             if abs(true_tc - cutoff) > MARGIN:
                 kit = GoldKit(cutoff_tc=cutoff, min_c_intensity=MIN_C)
                 compared += 1
-                agree += judge_gold(t_intensity=got.t, c_intensity=got.c, kit=kit).outcome == judge_gold(
-                    t_intensity=card.t, c_intensity=card.c, kit=kit
-                ).outcome
+                agree += (
+                    judge_gold(t_intensity=got.t, c_intensity=got.c, kit=kit).outcome
+                    == judge_gold(t_intensity=card.t, c_intensity=card.c, kit=kit).outcome
+                )
     return errors, agree, compared, missed, 1000 * statistics.fmean(ours), 1000 * statistics.fmean(base)
 
 
@@ -115,7 +123,10 @@ def main() -> int:
     parser.add_argument("--photos", type=int, default=200, help="photos per set (default 200)")
     parser.add_argument("--invalid", type=int, default=30, help="photos of each invalid kind (default 30)")
     args = parser.parse_args()
-    print(f"{'set':<11} | cards | median |T/C err| | p95   | within ±{GOAL_ERROR} | agreement (|true-cut-off|>{MARGIN}) | missed | ms/photo | ratio")
+    print(
+        f"{'set':<11} | cards | median |T/C err| | p95   | within ±{GOAL_ERROR} | "
+        f"agreement (|true-cut-off|>{MARGIN}) | missed | ms/photo | ratio"
+    )
     ok = True
     for name, seed in (("tuning", 0), ("evaluation", 100_000)):
         errors, agree, compared, missed, ms, base = run_set(name, seed, args.photos)

@@ -107,7 +107,7 @@ def _order(box: Array) -> Array:
     tl, tr, bl, br = top[0], top[1], bottom[0], bottom[1]
     if np.linalg.norm(tr - tl) > np.linalg.norm(bl - tl):  # lying on its side: not a photo we measure
         raise PhotoRefused("card_not_upright", "a card lies on its side; photograph the cards upright")
-    return np.float32([tl, tr, br, bl])
+    return np.array([tl, tr, br, bl], dtype=np.float32)
 
 
 def _find_cards(img: Array) -> list[Array]:
@@ -131,7 +131,7 @@ def _find_cards(img: Array) -> list[Array]:
 def _straighten(img: Array, corners: Array) -> tuple[Array, Array]:
     """The card straightened to `PX` pixels per card unit, and the transform back to the photo."""
     w, h = int(codec.CARD_W * PX), int(codec.CARD_H * PX)
-    dst = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    dst = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
     forward = cv2.getPerspectiveTransform(corners, dst)
     card = cv2.warpPerspective(img, forward, (w, h), flags=cv2.INTER_AREA)
     gray = cv2.cvtColor(card, cv2.COLOR_BGR2GRAY)
@@ -148,8 +148,10 @@ def _straighten(img: Array, corners: Array) -> tuple[Array, Array]:
 def _code(card: Array) -> tuple[str | None, str | None]:
     x0, y0, x1, y1 = (int(v * PX) for v in codec.QR_BOX)
     margin = int(8 * PX)
-    region = cv2.cvtColor(card[max(0, y0 - margin) : y1 + margin, max(0, x0 - margin) : x1 + margin], cv2.COLOR_BGR2GRAY)
-    for found in zxingcpp.read_barcodes(region, formats=zxingcpp.BarcodeFormat.QRCode):
+    region = cv2.cvtColor(
+        card[max(0, y0 - margin) : y1 + margin, max(0, x0 - margin) : x1 + margin], cv2.COLOR_BGR2GRAY
+    )
+    for found in zxingcpp.read_barcodes(region, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)):
         parsed = codec.parse_code(found.text)
         if parsed is not None:
             return parsed
@@ -189,7 +191,7 @@ def _window_edges(gray: Array) -> tuple[float, float, float, float]:
 
 
 def _to_photo(back: Array, points: list[tuple[float, float]]) -> list[list[float]]:
-    pts = np.float32([[x * PX, y * PX] for x, y in points]).reshape(-1, 1, 2)
+    pts = np.array([[x * PX, y * PX] for x, y in points], dtype=np.float32).reshape(-1, 1, 2)
     return [[round(float(x), 1), round(float(y), 1)] for x, y in cv2.perspectiveTransform(pts, back).reshape(-1, 2)]
 
 
@@ -197,7 +199,9 @@ def _measure_card(img: Array, corners: Array, position: int) -> CardMeasurement:
     card, back = _straighten(img, corners)
     sharpness = _sharpness(card)
     if sharpness < MIN_SHARPNESS:
-        raise PhotoRefused("blurred", "card {card} is blurred; hold the phone still and photograph it again", card=position)
+        raise PhotoRefused(
+            "blurred", "card {card} is blurred; hold the phone still and photograph it again", card=position
+        )
     gray = cv2.cvtColor(card, cv2.COLOR_BGR2GRAY).astype(np.float32)
     left, top, right, bottom = _window_edges(gray)
     width = right - left

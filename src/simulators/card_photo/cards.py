@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -64,7 +65,7 @@ def _card_image(card: Card) -> tuple[Image, npt.NDArray[np.uint8]]:
 
     qr = segno.make(codec.card_code(card.item_code, card.kit_lot), error="m", micro=False)
     matrix = np.array(list(qr.matrix), dtype=np.uint8)
-    qx0, qy0, qx1, qy1 = codec.QR_BOX
+    qx0, qy0, qx1, _qy1 = codec.QR_BOX
     side = int((qx1 - qx0) * u)
     cells = cv2.resize(matrix * 255, (side, side), interpolation=cv2.INTER_NEAREST)
     img[int(qy0 * u) : int(qy0 * u) + side, int(qx0 * u) : int(qx0 * u) + side] = np.where(
@@ -99,9 +100,9 @@ def photo(cards: list[Card], shot: Shot | None = None) -> bytes:
     shot = shot or Shot()
     rng = np.random.default_rng(shot.seed)
     rand = random.Random(shot.seed)
-    canvas = np.empty((shot.height, shot.width, 3), np.float32)
+    canvas: npt.NDArray[Any] = np.empty((shot.height, shot.width, 3), np.float32)
     canvas[:] = shot.background
-    yy, xx = np.mgrid[0 : shot.height, 0 : shot.width].astype(np.float32)
+    xx = np.mgrid[0 : shot.height, 0 : shot.width][1].astype(np.float32)
     grain = cv2.GaussianBlur(rng.normal(0, 8, (shot.height, shot.width)).astype(np.float32), (0, 0), 3)
     canvas += grain[..., None]
     n = max(1, len(cards))
@@ -121,13 +122,11 @@ def photo(cards: list[Card], shot: Shot | None = None) -> bytes:
     if shot.tilt:
         w, h = shot.width, shot.height
         d = shot.tilt * w / 2
-        src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-        dst = np.float32([[d, 0], [w - d, 0], [w, h], [0, h]])
-        canvas = cv2.warpPerspective(
-            canvas, cv2.getPerspectiveTransform(src, dst), (w, h), borderValue=shot.background
-        )
+        src = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
+        dst = np.array([[d, 0], [w - d, 0], [w, h], [0, h]], dtype=np.float32)
+        canvas = cv2.warpPerspective(canvas, cv2.getPerspectiveTransform(src, dst), (w, h), borderValue=shot.background)
     light = shot.gain * (1.0 + shot.gradient * (xx / shot.width - 0.5))
-    canvas *= light[..., None] * np.float32(shot.cast)
+    canvas *= light[..., None] * np.array(shot.cast, dtype=np.float32)
     if shot.blur > 0:
         canvas = cv2.GaussianBlur(canvas, (0, 0), shot.blur)
     canvas += rng.normal(0, shot.noise, canvas.shape).astype(np.float32)
