@@ -27,6 +27,7 @@ What each module holds (by contract, see tests/instruments/test_plugin_family.py
 from __future__ import annotations
 
 import importlib
+import re
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ ENTRY_POINT_GROUP = "instrument_drivers.families"
 SERIAL: tuple[str, ...] = ("serial",)
 SERIAL_AND_MODBUS: tuple[str, ...] = ("serial", "modbus-rtu", "modbus-tcp")
 Part = Literal["driver", "codec", "simulator", "judgement"]
+_NAME = re.compile(r"[a-z][a-z0-9_]*(?:-[a-z0-9_]+)*")  # a CLI word: lower case, words joined by '-' or '_'
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +50,10 @@ class FamilySpec:
     which link schemes the family speaks: a serial byte stream only (`SERIAL`: a device path or
     socket://), or also Modbus RTU and TCP (`SERIAL_AND_MODBUS`). `channels` is how many channels one
     instrument record can hold (a multi-channel run of one item, one sample per channel); 0 means one
-    record per sample. `demo_listen` is where the demo's simulator of the family listens.
+    record per sample. `demo_listen` is where the demo's simulator of the family listens. `items` names the
+    family whose test items (and kit lots) this one measures, when it reads another family's tests in its own
+    way (a photo of a colloidal-gold card measures the gold items, judged by the same kit-lot cut-offs);
+    empty, it measures items of its own.
     """
 
     name: str
@@ -61,6 +66,12 @@ class FamilySpec:
     links: tuple[str, ...] = SERIAL
     channels: int = 0
     demo_listen: str = "socket://127.0.0.1:0"
+    items: str = ""
+
+    @property
+    def item_family(self) -> str:
+        """The family whose test items this family measures (its own unless `items` names another)."""
+        return self.items or self.name
 
     @property
     def modbus(self) -> bool:
@@ -110,6 +121,16 @@ _BUILT_IN: tuple[FamilySpec, ...] = (
         links=SERIAL_AND_MODBUS,
         demo_listen="modbus-tcp://127.0.0.1:0",
     ),
+    FamilySpec(
+        name="card-photo",
+        driver="instrument_drivers.card_photo.driver:CardPhotoDriver",
+        codec="instrument_drivers.card_photo.codec",
+        simulator="simulators.card_photo.simulator:CardPhotoSimulator",
+        judgement="lims.judgement.card_photo",
+        serial_prefix="CPH",
+        default_baud=115200,
+        items="gold",
+    ),
 )
 
 _lock = threading.Lock()
@@ -118,8 +139,8 @@ _entry_points_loaded = False
 
 
 def _check(spec: FamilySpec) -> None:
-    if not spec.name or not spec.name.isidentifier() or spec.name != spec.name.lower():
-        raise ValueError(f"a family name is a lower-case identifier, not {spec.name!r}")
+    if not _NAME.fullmatch(spec.name):
+        raise ValueError(f"a family name is a lower-case word (letters, digits, '_' or '-'), not {spec.name!r}")
     for part in ("driver", "simulator"):
         if ":" not in getattr(spec, part):
             raise ValueError(f"family {spec.name}: {part} must be 'module:Class'")
@@ -170,6 +191,12 @@ def all_specs() -> dict[str, FamilySpec]:
 def names() -> list[str]:
     """The registered family names, sorted."""
     return sorted(all_specs())
+
+
+def item_family(name: str) -> str:
+    """The family whose test items family `name` measures (see `FamilySpec.items`); the name itself if unknown."""
+    found = all_specs().get(name)
+    return found.item_family if found is not None else name
 
 
 def spec(name: str) -> FamilySpec:

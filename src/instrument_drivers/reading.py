@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,7 @@ class Reading:
     unit: str | None = None
     judgement: str | None = None  # the instrument's own: "negative" | "positive" | "invalid"
     instrument_time: datetime | None = None
+    evidence: bytes | None = field(default=None, repr=False)  # what was measured (a card photo), kept by storage
 
     def key(self) -> tuple[str, int]:
         """Identity of the reading across re-sends."""
@@ -45,6 +47,7 @@ class Reading:
             "unit": self.unit,
             "judgement": self.judgement,
             "instrument_time": self.instrument_time.isoformat() if self.instrument_time else None,
+            **({"evidence": base64.b64encode(self.evidence).decode("ascii")} if self.evidence is not None else {}),
         }
 
     @classmethod
@@ -63,4 +66,5 @@ class Reading:
             unit=data.get("unit"),
             judgement=data.get("judgement"),
             instrument_time=datetime.fromisoformat(when) if when else None,
+            evidence=base64.b64decode(data["evidence"]) if data.get("evidence") else None,
         )

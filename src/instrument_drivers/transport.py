@@ -113,6 +113,19 @@ class SerialLink:
             if data or time.monotonic() >= deadline:
                 return data
 
+    def read_bulk(self, deadline: float, size: int = 1 << 20) -> bytes:
+        """Like `read`, for links that carry large frames (photos): after the first byte, everything that
+        arrives within one poll interval (20 ms), up to `size` bytes. `read` takes what `in_waiting` reports,
+        which pyserial's socket:// port gives as 0 or 1, so a large frame would come two bytes a call."""
+        first = self.read(deadline, 1)
+        if not first:
+            return first
+        try:
+            rest: bytes = self._port.read(size - 1)
+        except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
+            raise LinkError(f"{self.url}: {exc}") from exc
+        return first + rest
+
     def write(self, data: bytes) -> None:
         try:
             self._port.write(data)

@@ -36,6 +36,7 @@ import yaml
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from instrument_drivers import family_registry
 from lims.i18n import _N, judgement_reason, terms
 from lims.judgement import reasons, spectro
 from lims.models import FoodCategory, Instrument, KitLot, Limit, Sample, TestItem, TestResult
@@ -439,7 +440,11 @@ def _instrument(session: Session, actor: Actor, serial: str | None, item: TestIt
     if serial is None:
         return None
     instrument = session.exec(select(Instrument).where(Instrument.serial == serial)).first()
-    if instrument is None or instrument.district_id != actor.district_id or instrument.family != item.family:
+    if (
+        instrument is None
+        or instrument.district_id != actor.district_id
+        or family_registry.item_family(instrument.family) != item.family
+    ):
         raise Invalid("records.unknown_instrument", _N("unknown instrument {serial!r}"), serial=serial)
     return instrument
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from instrument_drivers import family_registry
 from lims.i18n import _N, terms
 from lims.judgement import Judgement, reasons, rounding
 from lims.judgement._numbers import fmt
@@ -91,7 +92,7 @@ def _instrument(session: Session, actor: Actor, serial: str | None, item: TestIt
     )
     if instrument is None or instrument.district_id != actor.district_id:  # another district's is unknown here
         raise Invalid("records.unknown_instrument", _N("unknown instrument {serial!r}"), serial=serial)
-    if instrument.family != item.family:
+    if family_registry.item_family(instrument.family) != item.family:
         raise Invalid(
             "records.instrument_instrument_item_needs",
             _N("instrument {serial} is a {instrument_family} instrument; item {item_code} needs {item_family}"),

@@ -1,0 +1,1 @@
+"""The simulated card-photo camera and the synthetic card photos it takes."""
