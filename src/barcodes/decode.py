@@ -68,6 +68,7 @@ _FINDER_MIN_AREA = 0.002
 _MAX_CANDIDATES = 4
 _UPRIGHT_LENGTH = 420  # a short candidate is enlarged to about this length before reading
 _MAX_SLANT_DEG = 12.0  # a first-pass scan line further than this off the bars' normal is checked upright
+_MIN_PIXELS_FOR_SECOND_CODE = 1_000_000  # below this, a read ends the search (a crop or a scan of one code)
 
 
 @dataclass(frozen=True)
@@ -447,12 +448,13 @@ def _bars_normal(gray: Gray, d: Decoded) -> float:
     return _tensor_angle(float((gx * gx).sum()), float((gy * gy).sum()), float((gx * gy).sum()))
 
 
-def _across_the_bars(found: list[Decoded], gray: Gray, candidates: list[_Candidate]) -> list[Decoded]:
+def _across_the_bars(found: list[Decoded], gray: Gray) -> list[Decoded]:
     """Drop a linear read whose scan line crosses the bars obliquely unless the upright crop agrees.
 
     A line slanting through short bars leaves the symbol through its side and can end in text or print
     that completes a number with a valid check digit; read upright, the place gives the true number."""
     kept = []
+    candidates: list[_Candidate] | None = None
     for d in found:
         if d.symbology not in _LINEAR:
             kept.append(d)
@@ -461,6 +463,7 @@ def _across_the_bars(found: list[Decoded], gray: Gray, candidates: list[_Candida
         if slant <= _MAX_SLANT_DEG:
             kept.append(d)
             continue
+        candidates = _bar_candidates(gray) if candidates is None else candidates
         here = [c for c in candidates if c.contains(d)]
         upright = [o.text for c in here for o in _read_candidate(gray, c)]
         if upright and all(_same_number(o, d.text) for o in upright):
@@ -472,10 +475,18 @@ def _any_angle(gray: Gray, found: list[Decoded], candidates: list[_Candidate]) -
     """Linear codes in candidate regions that no read so far covers, each read upright."""
     out: list[Decoded] = []
     for cand in candidates:
-        if any(cand.contains(d) for d in found + out):
+        if any(cand.contains(d) or _inside(cand, d) for d in found + out):
             continue
-        out.extend(d for d in _read_candidate(gray, cand) if all(not _same_number(d.text, o.text) for o in found))
+        # A read overlapping an earlier one is the same place read twice: never a second number.
+        out.extend(d for d in _read_candidate(gray, cand) if not any(_overlap(d, o) for o in found + out))
     return out
+
+
+def _inside(cand: _Candidate, d: Decoded) -> bool:
+    """Whether the candidate's centre lies within a read's box (the read already covers that place)."""
+    (cx, cy), _size, _angle = cand.box
+    x0, y0, x1, y1 = _box(d)
+    return x0 <= cx <= x1 and y0 <= cy <= y1
 
 
 def _retries(view: _View) -> Iterator[Callable[[], list[Decoded]]]:
@@ -591,11 +602,12 @@ def decode_gray(gray: Gray) -> list[Decoded]:
         else _View(gray, _identity())
     )
     found = _resolve_conflicts(_unique(_zxing(full)), full)
-    candidates = _bar_candidates(gray)
     if found:
         found = _consistent_when_enlarged(_second_opinion(found, gray), gray)
-        found = _across_the_bars(found, gray, candidates)
-    found += _any_angle(gray, found, candidates)
+        found = _across_the_bars(found, gray)
+    # A phone photo may hold a second code the first pass missed; a small crop is one code.
+    if not found or pixels >= _MIN_PIXELS_FOR_SECOND_CODE:
+        found += _any_angle(gray, found, _bar_candidates(gray))
     if found:
         return found
     view = _working(gray)
