@@ -478,14 +478,28 @@ def _any_angle(gray: Gray, found: list[Decoded], candidates: list[_Candidate]) -
         if any(cand.contains(d) or _inside(cand, d) for d in found + out):
             continue
         # A read overlapping an earlier one is the same place read twice: never a second number.
-        out.extend(d for d in _read_candidate(gray, cand) if not any(_overlap(d, o) for o in found + out))
+        out.extend(d for d in _read_candidate(gray, cand) if not any(_same_place(d, o) for o in found + out))
     return out
 
 
+def _tight_box(d: Decoded) -> tuple[float, float, float, float]:
+    """The read's own corners, a tenth of its length around (`_box` widens linear reads far more)."""
+    xs = [p[0] for p in d.corners]
+    ys = [p[1] for p in d.corners]
+    pad = 0.1 * max(max(xs) - min(xs), max(ys) - min(ys))
+    return min(xs) - pad, min(ys) - pad, max(xs) + pad, max(ys) + pad
+
+
+def _same_place(a: Decoded, b: Decoded) -> bool:
+    ax0, ay0, ax1, ay1 = _tight_box(a)
+    bx0, by0, bx1, by1 = _tight_box(b)
+    return ax0 <= bx1 and bx0 <= ax1 and ay0 <= by1 and by0 <= ay1
+
+
 def _inside(cand: _Candidate, d: Decoded) -> bool:
-    """Whether the candidate's centre lies within a read's box (the read already covers that place)."""
+    """Whether the candidate's centre lies on a read (the read already covers that place)."""
     (cx, cy), _size, _angle = cand.box
-    x0, y0, x1, y1 = _box(d)
+    x0, y0, x1, y1 = _tight_box(d)
     return x0 <= cx <= x1 and y0 <= cy <= y1
 
 
