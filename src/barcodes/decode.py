@@ -47,6 +47,7 @@ _ZBAR_FORMATS: dict[str, str] = {
 }
 SYMBOLOGIES = tuple(sorted(set(_ZXING_FORMATS.values())))
 _ZBAR_SYMBOLS = [pyzbar.ZBarSymbol[name] for name in _ZBAR_FORMATS]
+_LINEAR_FORMATS = zxingcpp.BarcodeFormats((_F.EAN13, _F.EAN8, _F.UPCA, _F.UPCE, _F.Code128))
 _MATRIX = frozenset({"QR Code", "Data Matrix"})
 _LINEAR = frozenset({"EAN-13", "EAN-8", "UPC-A", "UPC-E", "Code 128"})
 # Symbology identifiers (ISO/IEC 15424) that announce GS1 data or an ECI-declared character set.
@@ -57,6 +58,17 @@ _ZBAR_SIDE = 1024
 _BAR_COHERENCE = 0.6  # structure-tensor coherence above which a crop looks like parallel bars
 _MAX_PIXELS_FIRST_PASS = 16_000_000  # a 12 MP phone photo is read at full resolution
 _MAX_SIDE_FOR_FULL_PASSES = 2400
+# Finding bar codes at any angle: the image is searched at this size, with a tensor window this wide;
+# a candidate needs parallel edges over this share of the image, and at most this many are read.
+_FINDER_SIDE = 800
+_FINDER_WINDOW = 15
+_FINDER_COHERENCE = 0.75
+_FINDER_MIN_ENERGY = 2000.0
+_FINDER_MIN_AREA = 0.002
+_MAX_CANDIDATES = 4
+_UPRIGHT_LENGTH = 420  # a short candidate is enlarged to about this length before reading
+_MAX_SLANT_DEG = 12.0  # a first-pass scan line further than this off the bars' normal is checked upright
+_MIN_PIXELS_FOR_SECOND_CODE = 1_000_000  # below this, a read ends the search (a crop or a scan of one code)
 
 
 @dataclass(frozen=True)
@@ -163,11 +175,9 @@ def _gs1_problem(text: str, gs1: bool) -> Message | None:
 # --------------------------------------------------------------------------- decoders
 
 
-def _zxing(view: _View, **options: Any) -> list[Decoded]:
+def _zxing(view: _View, formats: Any = _ZXING_READ_FORMATS, **options: Any) -> list[Decoded]:
     out = []
-    for r in zxingcpp.read_barcodes(
-        view.image, formats=_ZXING_READ_FORMATS, text_mode=zxingcpp.TextMode.Plain, **options
-    ):
+    for r in zxingcpp.read_barcodes(view.image, formats=formats, text_mode=zxingcpp.TextMode.Plain, **options):
         symbology = _ZXING_FORMATS.get(r.format)
         if symbology is None or not r.valid:
             continue
@@ -328,6 +338,171 @@ def _straightened(region: _View) -> list[_View]:
     return [_View(cv2.blur(upright.image, (1, k)), upright.to_source) for k in (9, 17)]
 
 
+# --------------------------------------------------------------------------- any angle
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A place that looks like bars: its rotated box in input pixels and the direction across the bars."""
+
+    box: tuple[tuple[float, float], tuple[float, float], float]  # cv2.RotatedRect: centre, size, angle
+    across: float  # degrees of the bars' normal (the scan direction), in [-90, 90)
+
+    def contains(self, d: Decoded) -> bool:
+        """Whether a read's centre lies inside the box (a little enlarged)."""
+        (cx, cy), (w, h), _ = self.box
+        pts = cv2.boxPoints(((cx, cy), (w * 1.2 + 8, h * 1.2 + 8), self.box[2]))
+        x = sum(p[0] for p in d.corners) / len(d.corners)
+        y = sum(p[1] for p in d.corners) / len(d.corners)
+        return cv2.pointPolygonTest(pts.astype(np.float32), (float(x), float(y)), False) >= 0
+
+
+def _tensor_angle(jxx: float, jyy: float, jxy: float) -> float:
+    return 0.5 * float(np.degrees(np.arctan2(2 * jxy, jxx - jyy)))
+
+
+def _bar_candidates(gray: Gray, limit: int = _MAX_CANDIDATES) -> list[_Candidate]:
+    """Regions of strong, parallel edges at any angle (structure tensor), largest first.
+
+    Text and pictures have strong edges in every direction; a bar code has them in one. The tensor is
+    averaged over a window a few bars wide, so the bars merge into one blob whatever their angle."""
+    scale = min(1.0, _FINDER_SIDE / max(gray.shape))
+    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
+    g = small.astype(np.float32)
+    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)
+    win = (_FINDER_WINDOW, _FINDER_WINDOW)
+    jxx, jyy, jxy = cv2.blur(gx * gx, win), cv2.blur(gy * gy, win), cv2.blur(gx * gy, win)
+    energy = jxx + jyy
+    coherence = np.sqrt((jxx - jyy) ** 2 + 4 * jxy**2) / (energy + 1e-6)
+    strong = energy > max(float(np.percentile(energy, 75)), _FINDER_MIN_ENERGY)
+    mask = ((coherence > _FINDER_COHERENCE) & strong).astype(np.uint8)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    order = sorted(range(1, count), key=lambda i: int(stats[i, cv2.CC_STAT_AREA]), reverse=True)
+    min_area = _FINDER_MIN_AREA * small.shape[0] * small.shape[1]
+    out = []
+    for i in order[:limit]:
+        if stats[i, cv2.CC_STAT_AREA] < min_area:
+            break
+        ys, xs = np.nonzero(labels == i)
+        sel = (ys, xs)
+        across = _tensor_angle(float(jxx[sel].sum()), float(jyy[sel].sum()), float(jxy[sel].sum()))
+        (cx, cy), (w, h), a = cv2.minAreaRect(np.column_stack([xs, ys]).astype(np.float32))
+        out.append(_Candidate(((cx / scale, cy / scale), (w / scale, h / scale), a), across))
+    return out
+
+
+def _upright(gray: Gray, cand: _Candidate) -> _View:
+    """The candidate turned so its bars stand upright, with room for quiet zones, enlarged when small."""
+    (cx, cy), _size, _angle = cand.box
+    # Extent along and across the bars' normal, from the box's corners.
+    pts = cv2.boxPoints(cand.box) - np.array([cx, cy])
+    t = np.radians(cand.across)
+    along = pts @ np.array([np.cos(t), np.sin(t)])
+    side = pts @ np.array([-np.sin(t), np.cos(t)])
+    length, height = float(np.ptp(along)), float(np.ptp(side))
+    f = max(1.0, min(3.0, _UPRIGHT_LENGTH / max(length, 1.0)))
+    out_w, out_h = int((length * 1.4 + 16) * f), int((height * 1.1 + 8) * f)
+    m = cv2.getRotationMatrix2D((cx, cy), cand.across, f)
+    m[0, 2] += out_w / 2 - cx
+    m[1, 2] += out_h / 2 - cy
+    img = cv2.warpAffine(gray, m, (out_w, out_h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    return _View(img, np.asarray(cv2.invertAffineTransform(m), dtype=np.float64))
+
+
+def _read_candidate(gray: Gray, cand: _Candidate) -> list[Decoded]:
+    """Linear codes read from one candidate turned upright; a code must be read twice and alone.
+
+    Views: the upright crop, the crop smoothed along the bars (noise and print voids), pyzbar on the crop.
+    Two different numbers from one place mean neither is trusted."""
+    view = _upright(gray, cand)
+    smooth = _View(cv2.blur(view.image, (1, 7)), view.to_source)
+    reads: list[Callable[[], list[Decoded]]] = [
+        lambda: _zxing(view, formats=_LINEAR_FORMATS, try_rotate=False, try_downscale=False, try_invert=False),
+        lambda: _zxing(smooth, formats=_LINEAR_FORMATS, try_rotate=False, try_downscale=False, try_invert=False),
+        lambda: _zbar(view),
+    ]
+    votes: dict[str, list[Decoded]] = {}
+    for read in reads:
+        for d in _unique(read()):
+            if d.symbology in _LINEAR:
+                votes.setdefault(d.text if not d.text.isdigit() else d.text.zfill(13), []).append(d)
+        if len(votes) > 1:
+            return []
+        if any(len(v) >= 2 for v in votes.values()):
+            break
+    return [v[0] for v in votes.values() if len(v) >= 2]
+
+
+def _scan_angle(d: Decoded) -> float:
+    """Direction of a linear read's scan line, in degrees in [-90, 90)."""
+    (x0, y0), (x1, y1) = d.corners[0], d.corners[1]
+    return float(np.degrees(np.arctan2(y1 - y0, x1 - x0)) + 90.0) % 180.0 - 90.0
+
+
+def _bars_normal(gray: Gray, d: Decoded) -> float:
+    crop = _crop(gray, d).astype(np.float32)
+    gx = cv2.Sobel(crop, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(crop, cv2.CV_32F, 0, 1, ksize=3)
+    return _tensor_angle(float((gx * gx).sum()), float((gy * gy).sum()), float((gx * gy).sum()))
+
+
+def _across_the_bars(found: list[Decoded], gray: Gray) -> list[Decoded]:
+    """Drop a linear read whose scan line crosses the bars obliquely unless the upright crop agrees.
+
+    A line slanting through short bars leaves the symbol through its side and can end in text or print
+    that completes a number with a valid check digit; read upright, the place gives the true number."""
+    kept = []
+    candidates: list[_Candidate] | None = None
+    for d in found:
+        if d.symbology not in _LINEAR:
+            kept.append(d)
+            continue
+        slant = abs((_scan_angle(d) - _bars_normal(gray, d) + 90.0) % 180.0 - 90.0)
+        if slant <= _MAX_SLANT_DEG:
+            kept.append(d)
+            continue
+        candidates = _bar_candidates(gray) if candidates is None else candidates
+        here = [c for c in candidates if c.contains(d)]
+        upright = [o.text for c in here for o in _read_candidate(gray, c)]
+        if upright and all(_same_number(o, d.text) for o in upright):
+            kept.append(d)
+    return kept
+
+
+def _any_angle(gray: Gray, found: list[Decoded], candidates: list[_Candidate]) -> list[Decoded]:
+    """Linear codes in candidate regions that no read so far covers, each read upright."""
+    out: list[Decoded] = []
+    for cand in candidates:
+        if any(cand.contains(d) or _inside(cand, d) for d in found + out):
+            continue
+        # A read overlapping an earlier one is the same place read twice: never a second number.
+        out.extend(d for d in _read_candidate(gray, cand) if not any(_same_place(d, o) for o in found + out))
+    return out
+
+
+def _tight_box(d: Decoded) -> tuple[float, float, float, float]:
+    """The read's own corners, a tenth of its length around (`_box` widens linear reads far more)."""
+    xs = [p[0] for p in d.corners]
+    ys = [p[1] for p in d.corners]
+    pad = 0.1 * max(max(xs) - min(xs), max(ys) - min(ys))
+    return min(xs) - pad, min(ys) - pad, max(xs) + pad, max(ys) + pad
+
+
+def _same_place(a: Decoded, b: Decoded) -> bool:
+    ax0, ay0, ax1, ay1 = _tight_box(a)
+    bx0, by0, bx1, by1 = _tight_box(b)
+    return ax0 <= bx1 and bx0 <= ax1 and ay0 <= by1 and by0 <= ay1
+
+
+def _inside(cand: _Candidate, d: Decoded) -> bool:
+    """Whether the candidate's centre lies on a read (the read already covers that place)."""
+    (cx, cy), _size, _angle = cand.box
+    x0, y0, x1, y1 = _tight_box(d)
+    return x0 <= cx <= x1 and y0 <= cy <= y1
+
+
 def _retries(view: _View) -> Iterator[Callable[[], list[Decoded]]]:
     """Retry passes, most useful per millisecond first; each runs only if the ones before found nothing."""
     flat = _flatten(view)
@@ -443,6 +618,10 @@ def decode_gray(gray: Gray) -> list[Decoded]:
     found = _resolve_conflicts(_unique(_zxing(full)), full)
     if found:
         found = _consistent_when_enlarged(_second_opinion(found, gray), gray)
+        found = _across_the_bars(found, gray)
+    # A phone photo may hold a second code the first pass missed; a small crop is one code.
+    if not found or pixels >= _MIN_PIXELS_FOR_SECOND_CODE:
+        found += _any_angle(gray, found, _bar_candidates(gray))
     if found:
         return found
     view = _working(gray)

@@ -1,4 +1,4 @@
-"""Generate phone-like photos of known barcodes (perspective, blur, glare, noise, JPEG), seeded."""
+"""Generate phone-like photos of known barcodes (rotation, perspective, blur, glare, noise, JPEG), seeded."""
 
 from __future__ import annotations
 
@@ -14,7 +14,15 @@ import zxingcpp
 
 from barcodes.gs1 import check_digit
 
-__all__ = ["SYNTH_SYMBOLOGIES", "SynthPhoto", "degrade", "phone_photos", "render_code"]
+__all__ = [
+    "SYNTH_SYMBOLOGIES",
+    "SynthPhoto",
+    "degrade",
+    "phone_photos",
+    "render_code",
+    "render_with_digits",
+    "short_bars",
+]
 
 Gray = npt.NDArray[Any]
 Rng = np.random.Generator
@@ -52,7 +60,24 @@ HARD: dict[str, tuple[float, float]] = {
     "noise_sigma": (2.0, 12.0),
     "jpeg_quality": (30, 80),
 }
-PRESETS: dict[str, dict[str, tuple[float, float]]] = {"phone": PHONE, "hard": HARD}
+# Codes at any angle: turned over the full circle, small perspective tilts, often short bars with their
+# digits under them, text printed around, and sometimes a second code elsewhere on the pack.
+ANGLE: dict[str, tuple[float, float]] = {
+    **PHONE,
+    "tilt_deg": (0.0, 360.0),
+    "perspective": (-0.05, 0.05),
+    "bar_height": (0.2, 0.6),  # short bars: kept fraction of the rendered bar height
+}
+ANGLE_P: dict[str, float] = {
+    **PHONE_P,
+    "quarter_turn": 0.0,
+    "hri": 0.8,  # digits printed under the bars
+    "short_bars": 0.6,
+    "label_text": 0.8,  # text lines printed next to the code
+    "distractor": 0.5,  # another code on the same pack
+}
+PRESETS: dict[str, dict[str, tuple[float, float]]] = {"phone": PHONE, "hard": HARD, "angle": ANGLE}
+CHANCES: dict[str, dict[str, float]] = {"phone": PHONE_P, "hard": PHONE_P, "angle": ANGLE_P}
 
 
 @dataclass(frozen=True)
@@ -65,6 +90,7 @@ class SynthPhoto:
     raw: bytes
     preset: str
     seed: int
+    others: tuple[str, ...] = ()  # texts of the other codes in the photo (distractors), empty when none
 
 
 def _digits(rng: Rng, n: int) -> str:
@@ -184,8 +210,26 @@ def degrade(
     module_px: int = 4,
     linear: bool = True,
     ranges: dict[str, tuple[float, float]] = PHONE,
+    chances: dict[str, float] = PHONE_P,
+    distractor: Gray | None = None,
 ) -> Gray:
-    """Place a clean code on a package in a photo and degrade it like a hand-held phone camera."""
+    """Place a clean code on a package in a photo and degrade it like a hand-held phone camera.
+
+    ``distractor``, a second clean code, is placed where it does not overlap the first, if there is room."""
+    return _degrade(code, rng, size, module_px, linear, ranges, chances, distractor)[0]
+
+
+def _degrade(
+    code: Gray,
+    rng: Rng,
+    size: tuple[int, int],
+    module_px: int,
+    linear: bool,
+    ranges: dict[str, tuple[float, float]],
+    chances: dict[str, float],
+    distractor: Gray | None,
+) -> tuple[Gray, bool]:
+    """The photo, and whether the distractor was placed."""
     h, w = size
     photo: Gray = _background(rng, h, w).astype(np.float32)
     # Code size, as pixels per module in the photo: small codes sit near the decoders' limits.
@@ -194,7 +238,7 @@ def degrade(
     ch, cw = int(code.shape[0] * scale), int(code.shape[1] * scale)
     cx, cy = float(rng.uniform(0.3, 0.7)) * w, float(rng.uniform(0.3, 0.7)) * h
     src = np.array([[0, 0], [code.shape[1], 0], [code.shape[1], code.shape[0]], [0, code.shape[0]]], dtype=np.float32)
-    angle = float(rng.uniform(*ranges["tilt_deg"])) + (90.0 if rng.random() < PHONE_P["quarter_turn"] else 0.0)
+    angle = float(rng.uniform(*ranges["tilt_deg"])) + (90.0 if rng.random() < chances["quarter_turn"] else 0.0)
     rot = cv2.getRotationMatrix2D((0, 0), angle, 1.0)[:, :2]
     half = np.array([[-cw / 2, -ch / 2], [cw / 2, -ch / 2], [cw / 2, ch / 2], [-cw / 2, ch / 2]], dtype=np.float32)
     jitter = rng.uniform(*ranges["perspective"], (4, 2)) * np.array([cw, ch], dtype=np.float32)
@@ -212,6 +256,7 @@ def degrade(
     mask = cv2.warpPerspective(np.full_like(code, 255), m, (w, h), flags=cv2.INTER_AREA, borderValue=0)
     alpha = mask.astype(np.float32) / 255.0
     photo = photo * (1 - alpha) + warped.astype(np.float32) * alpha
+    placed = distractor is not None and _place_distractor(photo, distractor, dst, rng, module / module_px)
     # Low contrast: ink is never black and paper never white under room light.
     lo, hi = float(rng.uniform(*ranges["black_level"])), float(rng.uniform(*ranges["white_level"]))
     photo = lo + photo * (hi - lo) / 255.0
@@ -221,14 +266,14 @@ def degrade(
         (xx * rng.uniform(-1, 1) + yy * rng.uniform(-1, 1)) / w + 0.5, 0, 1
     )
     photo *= shade
-    if rng.random() < PHONE_P["glare"]:
+    if rng.random() < chances["glare"]:
         gx, gy = cx + rng.uniform(-0.3, 0.3) * cw, cy + rng.uniform(-0.3, 0.3) * ch
         radius = float(rng.uniform(*ranges["glare_radius"])) * w
         glare = np.exp(-((xx - gx) ** 2 + (yy - gy) ** 2) / (2 * radius**2))
         photo += glare * float(rng.uniform(*ranges["glare_gain"]))
     # Focus and hand shake.
     photo = cv2.GaussianBlur(photo, (0, 0), float(rng.uniform(*ranges["focus_blur_modules"])) * module)
-    if rng.random() < PHONE_P["shake"]:
+    if rng.random() < chances["shake"]:
         length = max(2, int(rng.uniform(*ranges["shake_modules"]) * module))
         kernel: Gray = np.zeros((length, length), np.float32)
         kernel[length // 2, :] = 1.0 / length
@@ -242,20 +287,119 @@ def degrade(
     out = np.clip(photo, 0, 255).astype(np.uint8)
     ok, jpg = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.uniform(*ranges["jpeg_quality"]))])
     assert ok
-    return np.asarray(cv2.imdecode(jpg, cv2.IMREAD_GRAYSCALE), dtype=np.uint8)
+    return np.asarray(cv2.imdecode(jpg, cv2.IMREAD_GRAYSCALE), dtype=np.uint8), placed
+
+
+def _place_distractor(photo: Gray, code: Gray, target: Gray, rng: Rng, scale: float) -> bool:
+    """Paste ``code`` (turned, at the target's scale) where it keeps clear of the target's corners."""
+    h, w = photo.shape
+    turn = cv2.getRotationMatrix2D((code.shape[1] / 2, code.shape[0] / 2), float(rng.uniform(0, 360)), scale)
+    corners = np.array([[0, 0, 1], [code.shape[1], 0, 1], [code.shape[1], code.shape[0], 1], [0, code.shape[0], 1]])
+    shape = corners @ turn.T
+    size = shape.max(axis=0) - shape.min(axis=0)
+    t_lo, t_hi = target.min(axis=0) - 10, target.max(axis=0) + 10
+    for _ in range(30):
+        x0, y0 = float(rng.uniform(0, max(1.0, w - size[0]))), float(rng.uniform(0, max(1.0, h - size[1])))
+        if size[0] > w or size[1] > h:
+            return False
+        clear = x0 + size[0] < t_lo[0] or x0 > t_hi[0] or y0 + size[1] < t_lo[1] or y0 > t_hi[1]
+        if clear:
+            turn[:, 2] += np.array([x0, y0]) - shape.min(axis=0)
+            warped = cv2.warpAffine(code, turn, (w, h), flags=cv2.INTER_AREA, borderValue=0)
+            mask = cv2.warpAffine(np.full_like(code, 255), turn, (w, h), flags=cv2.INTER_AREA, borderValue=0)
+            alpha = mask.astype(np.float32) / 255.0
+            photo[:] = photo * (1 - alpha) + warped.astype(np.float32) * alpha
+            return True
+    return False
+
+
+_LABEL_LINES = ("NET WT 500g", "MADE IN CHINA", "BEST BEFORE 2026-05-01", "LOT 250318", "Ingredients: wheat, salt")
+# Codes put next to the target as distractors; the target's own kind is skipped.
+_DISTRACTOR_KINDS = ("QR Code", "EAN-8", "Code 128", "EAN-13")
+
+
+def render_with_digits(symbology: str, text: str, module_px: int = 4) -> Gray:
+    """A linear code with its human-readable digits printed under the bars (EAN/UPC: guards run down)."""
+    kind = next(k for k in _KINDS if k.symbology == symbology)
+    code = zxingcpp.create_barcode(text, kind.fmt)  # type: ignore[arg-type]
+    return np.array(code.to_image(scale=module_px, add_hrt=True, add_quiet_zones=True), dtype=np.uint8)
+
+
+def short_bars(img: Gray, keep: float) -> Gray:
+    """Cut the bars' height to ``keep`` of it (the rows above the digits are all alike)."""
+    rows = 1
+    while rows < img.shape[0] and np.array_equal(img[rows], img[0]):
+        rows += 1
+    cut = int(rows * (1 - keep))
+    return np.ascontiguousarray(img[cut:]) if cut > 0 else img
+
+
+def _label_text(img: Gray, rng: Rng, module_px: int) -> Gray:
+    """Lines of text printed beside the code, a few modules clear of it, as on a pack's label."""
+    gap = int(rng.uniform(2, 6) * module_px)
+    line_h = int(rng.uniform(3, 6) * module_px)
+    lines = int(rng.integers(1, 4))
+    canvas = np.full((img.shape[0] + 2 * (gap + lines * line_h), img.shape[1]), 255, np.uint8)
+    top = gap + lines * line_h
+    canvas[top : top + img.shape[0]] = img
+    for side in (0, 1):
+        if rng.random() < 0.5 and side == 1:
+            continue
+        for i in range(lines):
+            words = _LABEL_LINES[int(rng.integers(0, len(_LABEL_LINES)))]
+            y = (i + 1) * line_h if side == 0 else top + img.shape[0] + gap + (i + 1) * line_h - line_h // 5
+            scale = line_h / 30.0
+            cv2.putText(
+                canvas,
+                words,
+                (int(rng.integers(0, max(1, img.shape[1] // 4))), y),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                scale,
+                0,
+                max(1, int(scale * 2)),
+            )
+    return canvas
+
+
+def _dressed(
+    kind: _Kind, text: str, rng: Rng, chances: dict[str, float], ranges: dict[str, tuple[float, float]]
+) -> Gray:
+    """The target as printed on a pack: digits under the bars, short bars, text around (as ``chances`` say)."""
+    linear = kind.fmt not in (_F.QRCode, _F.DataMatrix)
+    if linear and not kind.gs1 and rng.random() < chances.get("hri", 0.0):
+        img = render_with_digits(kind.symbology, text, 4)
+    else:
+        img = render_code(kind.symbology, text, module_px=4)
+    if linear and rng.random() < chances.get("short_bars", 0.0):
+        img = short_bars(img, float(rng.uniform(*ranges["bar_height"])))
+    if rng.random() < chances.get("label_text", 0.0):
+        img = _label_text(img, rng, 4)
+    return img
 
 
 def phone_photos(
     count: int, seed: int = 0, size: tuple[int, int] = (960, 1280), preset: str = "phone"
 ) -> Iterator[SynthPhoto]:
     """``count`` photos cycling through the symbologies; the same seed and preset give the same images."""
-    ranges = PRESETS[preset]
+    ranges, chances = PRESETS[preset], CHANCES[preset]
     for i in range(count):
         kind = _KINDS[i % len(_KINDS)]
         item_seed = seed * 1_000_003 + i
         rng = np.random.default_rng(item_seed)
         text, plain = kind.content(rng)
-        clean = render_code(kind.symbology, text, module_px=4)
-        image = degrade(clean, rng, size, module_px=4, linear=kind.fmt not in (_F.QRCode, _F.DataMatrix), ranges=ranges)
+        clean = (
+            _dressed(kind, text, rng, chances, ranges) if preset == "angle" else render_code(kind.symbology, text, 4)
+        )
+        other: tuple[str, Gray] | None = None
+        if chances.get("distractor", 0.0) > 0 and rng.random() < chances["distractor"]:
+            names = [n for n in _DISTRACTOR_KINDS if n != kind.symbology]
+            pick = names[int(rng.integers(0, len(names)))]
+            other_kind = next(k for k in _KINDS if k.symbology == pick)
+            other_text, _ = other_kind.content(rng)
+            other = (other_text, render_code(other_kind.symbology, other_text, module_px=4))
+        linear = kind.fmt not in (_F.QRCode, _F.DataMatrix)
+        image, placed = _degrade(clean, rng, size, 4, linear, ranges, chances, other[1] if other else None)
         raw = plain.encode("gb18030") if kind.gbk else plain.encode()
-        yield SynthPhoto(image, kind.symbology, plain, raw, f"{preset}-{kind.symbology.replace(' ', '-')}", item_seed)
+        others = (other[0],) if other and placed else ()
+        name = f"{preset}-{kind.symbology.replace(' ', '-')}"
+        yield SynthPhoto(image, kind.symbology, plain, raw, name, item_seed, others)
