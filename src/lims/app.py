@@ -117,8 +117,22 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.state.trusted_proxies = throttle.trusted_networks(settings.trusted_proxies)
     errors.install(app)
     api = APIRouter(prefix="/api/v1")
-    for module in (auth, users, samples, results, cases, warnings, trace, scan, reference, plans, qc, stock, sharing):
-    for module in (auth, users, samples, results, cases, warnings, signals, trace, scan, reference, plans, qc, stock):
+    for module in (
+        auth,
+        users,
+        samples,
+        results,
+        cases,
+        warnings,
+        signals,
+        trace,
+        scan,
+        reference,
+        plans,
+        qc,
+        stock,
+        sharing,
+    ):
         api.include_router(module.router)
     app.include_router(api)
 

@@ -140,21 +140,16 @@ def _data(app: Any, engine: Engine) -> dict[str, str]:
         submit(client, h["tester"], waiting["label_id"])
         control = {"item_code": "CLB", "kit_lot": "CLB-2611A", "kind": "negative", "raw": {"t": 1.0, "c": 1.0}}
         assert client.post("/api/v1/qc/controls", json=control, headers=h["tester"]).status_code == 201
-    delivery.deliver_due(engine)  # nobody listens on port 9: the sharing page shows a failed try and its next
         with Session(engine) as s:  # a reviewed history in which point P05's rate rises: one signal, one draft
             seed(s, [*background(), Batch("P05", 20, 8, WINDOW, product="菠菜")], today=clock.local_today())
         ref = {"point": "P05", "category": "VEG_LEAF", "item": "OPC"}
         drafted = client.post("/api/v1/signals/drafts", json=ref, headers=h["reviewer"])
         assert drafted.status_code == 201, drafted.text
+    delivery.deliver_due(engine)  # nobody listens on port 9: the sharing page shows a failed try and its next
     with Session(engine) as s:
         from lims.models import KitLot
 
         lot = s.exec(sqlmodel.select(KitLot).where(KitLot.lot == "CLB-2611A")).one()
-    from lims.services.core import clock
-
-    year, month = clock.this_month()
-    return {
-        "report": f"/reports/month?month={year:04d}-{month:02d}",
     with Session(engine) as s:
         from datetime import date
 
@@ -165,7 +160,9 @@ def _data(app: Any, engine: Engine) -> dict[str, str]:
         signal = {("P05", "OPC"): 2.0}
         suggestion = plan_suggestions.suggest(s, SYSTEM, "2026-11", today=date(2026, 11, 5), extra_risk=signal).id
         s.commit()
+    year, month = clock.this_month()
     return {
+        "report": f"/reports/month?month={year:04d}-{month:02d}",
         "plan_suggestion": f"/admin/plans/suggestions/{suggestion}",
         "label": sample["label_id"],
         "sample": links.sample_path(sample["label_id"]),

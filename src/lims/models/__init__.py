@@ -62,9 +62,9 @@ __all__ = [
     "TrademarkRecord",
     "User",
     "UserSession",
+    "WarningCounter",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEvent",
     "WebhookSubscription",
-    "WarningCounter",
 ]

@@ -30,9 +30,8 @@ from lims.services.core.errors import Invalid, NotFound, ServiceError
 from lims.services.lab import file_import, instruments, qc, stock, verification
 from lims.services.reference import editing
 from lims.services.results import imports
-from lims.services.samples import plans
-from lims.web import market_board
 from lims.services.samples import plan_suggestions, plans
+from lims.web import market_board
 from lims.web.common import CsrfChecked, page_router, redirect, render, role_page
 from lims.web.i18n import language
 

@@ -23,9 +23,19 @@ from lims.services.public import leads, scanning, trace
 from lims.services.samples import links
 from lims.services.samples.label_ids import looks_like_label_id
 from lims.settings import get_settings
-from lims.web import admin, admin_sharing, feeds, notice, reports, review, signin, station, vehicle
-from lims.web import admin, feeds, market_board, notice, review, signin, station, vehicle
-from lims.web import admin, feeds, notice, review, signals, signin, station, vehicle
+from lims.web import (
+    admin,
+    admin_sharing,
+    feeds,
+    market_board,
+    notice,
+    reports,
+    review,
+    signals,
+    signin,
+    station,
+    vehicle,
+)
 from lims.web import leads as leads_pages
 from lims.web.common import HEADLINES, CsrfChecked, Viewer, error_page, local_time, page_router, render, said
 from lims.web.i18n import gettext, language

@@ -77,6 +77,7 @@ def _publication(session: Session, actor: Actor, district_id: int) -> dict[str, 
 def _published(session: Session, actor: Actor, warning: PublicWarning, before: dict[str, Any] | None) -> None:
     """Every publication, direct or from a draft, ends here: what must follow one is done in this place."""
     audit.record(session, actor, warning, "publish", before)
+    outbox.warning_published(session, warning)
 
 
 def publish(session: Session, actor: Actor, data: WarningBase) -> PublicWarning:
@@ -90,8 +91,6 @@ def publish(session: Session, actor: Actor, data: WarningBase) -> PublicWarning:
     warning = PublicWarning(**values, district_id=district_id, **_publication(session, actor, district_id))
     session.add(warning)
     session.flush()
-    audit.record(session, actor, warning, "publish", None)
-    outbox.warning_published(session, warning)
     _published(session, actor, warning, None)
     return warning
 

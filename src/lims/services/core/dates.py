@@ -136,19 +136,3 @@ def local_moment(text: str | None, name: str, district: clock.Zoned = None) -> d
     if value is not None and value.tzinfo is None:
         text = value.replace(tzinfo=clock.zone(district)).isoformat()
     return moment(text, name)
-
-
-def month(text: str | None, name: str) -> tuple[int, int] | None:
-    """`YYYY-MM` as (year, month) inside the sane range (None when empty), or Invalid naming the field."""
-    if not text:
-        return None
-    value = text.strip()
-    parts = value.split("-")
-    if len(value) != 7 or len(parts) != 2 or not all(p.isascii() and p.isdigit() for p in parts):
-        raise Invalid("dates.not_a_month", _N("{name} {text!r} is not a month (YYYY-MM)"), name=name, text=text[:20])
-    year, number = int(parts[0]), int(parts[1])
-    if not 1 <= number <= 12:
-        raise Invalid("dates.not_a_month", _N("{name} {text!r} is not a month (YYYY-MM)"), name=name, text=text[:20])
-    if not bounds.EARLIEST_DAY.year <= year <= bounds.LATEST_DAY.year:
-        raise _outside(name, date(year, number, 1))
-    return year, number

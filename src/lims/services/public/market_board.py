@@ -153,6 +153,7 @@ def _warnings(session: Session, district_id: int) -> list[BoardWarning]:
             expires_at=w.expires_at,
         )
         for w in own
+        if w.published_at is not None  # in force means published; a draft has no time yet
     ]
 
 

@@ -67,7 +67,7 @@ def period(session: Session, *, day: str | None, month: str | None, district: st
     if district and not found:
         raise NotFound("open_data.no_district", _N("no district {code!r}"), code=district[:8])
     parsed_day = dates.day(day, "day")
-    parsed_month = None if parsed_day else dates.month(month, "month")
+    parsed_month = None if parsed_day or not month else dates.month(month, "month")
     result: dict[int, tuple[datetime, datetime]] = {}
     for row in found:
         zone = clock.zone(row)

@@ -127,7 +127,7 @@ def _warning_data(session: Session, warning: PublicWarning) -> dict[str, Any]:
         "item_code": warning.item_code,
         "category_code": warning.category_code,
         "gtin": warning.gtin,
-        "published_at": _iso(warning.published_at),
+        "published_at": _iso(warning.published_at) if warning.published_at else None,
         "expires_at": _iso(warning.expires_at) if warning.expires_at else None,
         "withdrawn_at": _iso(warning.withdrawn_at) if warning.withdrawn_at else None,
         "withdrawn_reason": warning.withdrawn_reason,
