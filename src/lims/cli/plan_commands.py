@@ -16,6 +16,7 @@ from lims.cli.common import fail, ready_engine, reporting_errors
 from lims.i18n import _N
 from lims.models.plans import PlanSuggestion, PlanVersion
 from lims.services.access import districts
+from lims.services.analysis import signals
 from lims.services.core import clock, dates
 from lims.services.core.audit import SYSTEM
 from lims.services.samples import plan_suggestions, plans
@@ -122,7 +123,7 @@ def suggest(
     with reporting_errors(), Session(engine, expire_on_commit=False) as session:
         base = plans.load(plan) if plan else None
         actor = districts.acting_for(session, SYSTEM, district)
-        row = plan_suggestions.suggest(session, actor, month, plan=base)
+        row = plan_suggestions.suggest(session, actor, month, plan=base, extra_risk=signals.plan_risk(session, actor))
         session.commit()
         version = plan_suggestions.accept(session, actor, int(row.id or 0)) if accept_it else None
         session.commit()

@@ -23,6 +23,7 @@ from lims.models.common import Role
 from lims.models.qc import ControlSubmit
 from lims.models.users import UserCreate
 from lims.services.access import accounts, districts
+from lims.services.analysis import signals
 from lims.services.cases.files import Upload
 from lims.services.core import clock, history
 from lims.services.core.audit import Actor
@@ -723,7 +724,7 @@ def suggest_plan(
 ) -> Response:
     """Suggest a month's plan weighted by risk, from the district's current plan."""
     try:
-        row = plan_suggestions.suggest(session, actor, month)
+        row = plan_suggestions.suggest(session, actor, month, extra_risk=signals.plan_risk(session, actor))
         session.commit()
     except ServiceError as exc:
         session.rollback()

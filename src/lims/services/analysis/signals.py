@@ -482,3 +482,15 @@ def draft_warning(session: Session, actor: Actor, point: str, category: str, ite
             warning_id=int(existing.id or 0),
         )
     return warnings.draft(session, actor, draft_text(session, actor, cell), point_id=point_id, signal=cell.numbers())
+
+
+def plan_risk(session: Session, actor: Actor) -> dict[tuple[str, str], float]:
+    """Today's firing signals as extra sampling risk per (point, item) for next month's plan: their strengths."""
+    require_role(actor, Role.ADMIN, Role.REVIEWER)
+    p = parameters()
+    cells, _ = _cells(session, actor, p)
+    risk: dict[tuple[str, str], float] = {}
+    for cell in evaluate(cells, p):
+        if cell.fires:
+            risk[(cell.point, cell.item)] = risk.get((cell.point, cell.item), 0.0) + cell.strength
+    return risk
