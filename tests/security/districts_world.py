@@ -17,12 +17,13 @@ from sqlmodel import Session, SQLModel, select
 
 from instrument_drivers.reading import Reading
 from lims.models import District, KitLot, SamplingPoint, Station, User
-from lims.services.access import auth
+from lims.services.access import auth, districts
 from lims.services.core.audit import SYSTEM
 from lims.services.public import leads
 from lims.services.public.leads import LeadForm, LeadLimiter
 from lims.services.reference import reference_data
 from lims.services.results import ingest
+from lims.services.samples import plan_suggestions, plans
 from lims.services.samples.label_ids import make_label_id
 from tests.conftest import PASSWORD
 
@@ -79,6 +80,7 @@ class Side:
     published_result: int = 0
     warning: int = 0
     webhook: int = 0  # a webhook subscription of the district (its URL and log are its administrators' alone)
+    suggestion: int = 0  # a suggested plan of the district, waiting for its administrator
     secret_label: str = ""
     secret_result: int = 0
     case: int = 0
@@ -249,6 +251,13 @@ def _publish_shared(world: World, side: Side) -> None:
     side.warning = int(_ok(api(world, side, "reviewer", "POST", "/api/v1/warnings", json=warning), 201)["id"])
     hook = {"url": f"https://93.184.215.14/{side.code.lower()}-secret-hook", "events": ["positive.cleared"]}
     side.webhook = int(_ok(api(world, side, "admin", "POST", "/api/v1/webhooks", json=hook), 201)["id"])
+    with Session(world.engine) as session:
+        actor = districts.acting_for(session, SYSTEM, side.code)
+        shipped = plans.load()  # district B's plan: the shipped one at the point code both districts use
+        plan = None if side.code == "XQ" else shipped.model_copy(update={"points": shipped.points[:1]})
+        row = plan_suggestions.suggest(session, actor, "2026-12", plan=plan, today=FROZEN.date())
+        side.suggestion = int(row.id or 0)
+        session.commit()
 
 
 def create_unpublished_work(world: World) -> None:

@@ -24,7 +24,7 @@ import time_machine
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 from starlette.routing import Mount
 
 from barcodes.hostile import small_png
@@ -100,6 +100,7 @@ WARNING = {"title_zh": "本区消费警示", "body_zh": "本区近期抽检发�
 NOT_AN_IMAGE = ("x.png", b"not an image at all", "image/png")
 A_PDF = ("report.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")
 A_PHOTO = ("p.png", small_png(), "image/png")
+SUGGESTION_TABLES = frozenset({"plan_suggestion", "audit_event"})
 WARNING_TABLES = frozenset({"public_warning", "warning_counter", "audit_event"})
 SIGNAL = {"point": "P01", "category": "VEG_LEAF", "item": "OPC"}
 DRAFT_EDIT = {
@@ -492,6 +493,19 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
         for a in ("disable", "enable", "role", "password")
     ],
     ("GET", "/admin/plans"): [page_list("/admin/plans")],
+    ("POST", "/admin/plans/suggestions"): [
+        Probe(
+            "own", "POST", "/admin/plans/suggestions", form={"month": "2026-12"}, page=True, may_add=SUGGESTION_TABLES
+        )
+    ],
+    ("GET", "/admin/plans/suggestions/{row_id}"): [page_get("/admin/plans/suggestions/{t}", "suggestion")],
+    ("POST", "/admin/plans/suggestions/{row_id}/accept"): [
+        page_write("/admin/plans/suggestions/{t}/accept", "suggestion")
+    ],
+    ("GET", "/board/{point}"): [Probe("public", "GET", "/board/{t}", "point", page=True)],
+    ("GET", "/board/{point}.json"): [Probe("public", "GET", "/board/{t}.json", "point")],
+    ("GET", "/board/{point}/panel"): [Probe("public", "GET", "/board/{t}/panel", "point", page=True)],
+    ("GET", "/board/sw.js"): [Probe("public", "GET", "/board/sw.js")],
     ("GET", "/api/v1/open-data/results"): [
         Probe("public", "GET", "/api/v1/open-data/results?month=2026-12&format=csv"),
         Probe("public", "GET", "/api/v1/open-data/results?day=2026-12-03"),
@@ -606,6 +620,7 @@ class Run:
             "warning": (str(o.warning), str(MISSING_ID)),
             "held": (str(o.held), str(MISSING_ID)),
             "point": (o.only_point, "ZZ99"),
+            "suggestion": (str(o.suggestion), str(MISSING_ID)),
             "serial": (o.instrument, "ZZ-NONE-0001"),
             "taskref": (f"T{o.task}", f"T{MISSING_ID}"),
             "signed": (links.sample_path(o.secret_label), links.sample_path(missing_label)),
@@ -807,6 +822,9 @@ def _own(run: Run, probe: Probe, secrets: list[str], who: str) -> list[str]:
             changed = [i for i in changed if old[i][1] != own_chain and old[i][1] not in probe.chains]
         if table == "warning_counter":  # a publication takes the next number of its own district's year only
             changed = [i for i in changed if f"district:{old[i][1]}" != own_chain]
+        if table == "plan_suggestion":  # a new suggestion supersedes its own district's open one for the month
+            at = list(SQLModel.metadata.tables[table].columns.keys()).index("district_id")
+            changed = [i for i in changed if f"district:{old[i][at]}" != own_chain]
         if changed:
             problems.append(f"{who} POST {probe.url} changed existing rows of {table}")
         if set(new) - set(old) and table not in probe.may_add:

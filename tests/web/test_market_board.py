@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from lims.models import District, PublicWarning, SamplingPoint, Station, User
+from lims.models.cases import WarningState
 from lims.services.public import market_board
 from tests.cases.helpers import dispose, notice, post
 from tests.core.helpers import NEGATIVE_OPC, POSITIVE_OPC, act, register, submit
@@ -102,6 +103,8 @@ def world(client: TestClient, h: Headers, session: Session) -> dict[str, Any]:
             title_zh="乙区警示",
             body_zh="乙区的提示",
             district_id=int(other.id or 0),
+            state=WarningState.PUBLISHED,
+            published_at=datetime.now(UTC),
             published_by_id=int(author.id or 0),
         )
     )

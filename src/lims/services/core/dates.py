@@ -12,7 +12,7 @@ from lims.models import bounds
 from lims.services.core import clock
 from lims.services.core.errors import Invalid
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")  # ASCII digits only: int() would read full-width ones
 
 
 def _outside(name: str, value: date) -> Invalid:
