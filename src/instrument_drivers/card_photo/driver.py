@@ -39,7 +39,7 @@ def readings_from_photo(photo: codec.Photo, item_code: str | None = None, kit_lo
         item = card.item_code or item_code
         lot = card.kit_lot or kit_lot
         if not item:
-            raise PhotoRefused("no_item", "the code of card {card} cannot be read; choose the item", card=card.position)
+            raise PhotoRefused("no_item", card=card.position)
         raw = {
             "photo": photo.seq,
             **card.as_raw(),

@@ -20,6 +20,7 @@ import numpy.typing as npt
 import zxingcpp
 
 from barcodes.imageio import ImageError, first_frame
+from barcodes.messages import _N
 from instrument_drivers.card_photo import codec
 
 PX = 2.0  # pixels per card unit of the straightened card the lines are measured on
@@ -36,13 +37,28 @@ MAX_CLIPPED = 0.10  # fraction of the membrane with green at full scale above wh
 Array = npt.NDArray[Any]
 
 
-class PhotoRefused(ValueError):
-    """A photo that cannot be measured; `code` says why (blurred, overexposed, underexposed, no_card, …)."""
+# Why a photo is refused: a message id per code (English, `{name}` parameters), translated by the application.
+REFUSALS: dict[str, str] = {
+    "not_image": _N("not a usable image: {problem}"),
+    "card_not_upright": _N("a card lies on its side; photograph the cards upright"),
+    "blurred": _N("card {card} is blurred; hold the phone still and photograph it again"),
+    "underexposed": _N("the photo is too dark to measure; add light and photograph it again"),
+    "overexposed": _N("the photo is over-exposed; avoid direct light and photograph it again"),
+    "no_card": _N("no card found in the photo; photograph the cards upright on a dark surface"),
+    "too_many_cards": _N("more than {count} cards in one photo"),
+    "no_item": _N("the code of card {card} cannot be read; choose the item"),
+}
 
-    def __init__(self, code: str, message: str, **params: Any) -> None:
-        super().__init__(message)
+
+class PhotoRefused(ValueError):
+    """A photo that cannot be measured; `code` (a key of REFUSALS) says why, `params` fill its message (the
+    code's own, unless a finer one is given)."""
+
+    def __init__(self, code: str, message_id: str | None = None, **params: Any) -> None:
         self.code = code
         self.params = params
+        self.message_id = message_id or REFUSALS[code]
+        super().__init__(self.message_id.format(**params))
 
 
 @dataclass(frozen=True)
@@ -90,12 +106,12 @@ def decode(data: bytes) -> Array:
     try:
         kind, _w, _h, frame = first_frame(data)
     except ImageError as exc:
-        raise PhotoRefused("not_image", "not a usable image: {problem}", problem=exc.reason) from None
+        raise PhotoRefused("not_image", problem=exc.reason) from None
     if kind not in ("jpeg", "png"):
-        raise PhotoRefused("not_image", "not a usable image: {problem}", problem=f"{kind} is not JPEG or PNG")
+        raise PhotoRefused("not_image", _N("not a usable image: a card photo is a JPEG or PNG, not {kind}"), kind=kind)
     img = cv2.imdecode(np.frombuffer(frame, np.uint8), cv2.IMREAD_COLOR)
     if img is None or img.size == 0:
-        raise PhotoRefused("not_image", "not a usable image: {problem}", problem="the data could not be decoded")
+        raise PhotoRefused("not_image", _N("not a usable image: the data could not be decoded"))
     return img
 
 
@@ -106,7 +122,7 @@ def _order(box: Array) -> Array:
     top, bottom = pts[:2][np.argsort(pts[:2, 0])], pts[2:][np.argsort(pts[2:, 0])]
     tl, tr, bl, br = top[0], top[1], bottom[0], bottom[1]
     if np.linalg.norm(tr - tl) > np.linalg.norm(bl - tl):  # lying on its side: not a photo we measure
-        raise PhotoRefused("card_not_upright", "a card lies on its side; photograph the cards upright")
+        raise PhotoRefused("card_not_upright")
     return np.array([tl, tr, br, bl], dtype=np.float32)
 
 
@@ -199,9 +215,7 @@ def _measure_card(img: Array, corners: Array, position: int) -> CardMeasurement:
     card, back = _straighten(img, corners)
     sharpness = _sharpness(card)
     if sharpness < MIN_SHARPNESS:
-        raise PhotoRefused(
-            "blurred", "card {card} is blurred; hold the phone still and photograph it again", card=position
-        )
+        raise PhotoRefused("blurred", card=position)
     gray = cv2.cvtColor(card, cv2.COLOR_BGR2GRAY).astype(np.float32)
     left, top, right, bottom = _window_edges(gray)
     width = right - left
@@ -210,9 +224,9 @@ def _measure_card(img: Array, corners: Array, position: int) -> CardMeasurement:
     membrane = card[rows, cols]
     green = np.median(membrane[:, :, 1].astype(np.float32), axis=1)
     if float(np.median(green)) < MIN_MEMBRANE:
-        raise PhotoRefused("underexposed", "the photo is too dark to measure; add light and photograph it again")
+        raise PhotoRefused("underexposed")
     if float((membrane[:, :, 1] >= 250).mean()) > MAX_CLIPPED:  # the measured channel at full scale
-        raise PhotoRefused("overexposed", "the photo is over-exposed; avoid direct light and photograph it again")
+        raise PhotoRefused("overexposed")
     y = top + 1.5 + (np.arange(len(green)) + 0.5) / PX  # card units of each profile row
     expected = {"c": codec.C_LINE_Y - codec.WINDOW[1] + top, "t": codec.T_LINE_Y - codec.WINDOW[1] + top}
     rough = 1.0 - green / float(np.percentile(green, 80))
@@ -255,13 +269,13 @@ def measure(data: bytes) -> PhotoMeasurement:
     img = decode(data)
     gray_level = float(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY).mean())
     if gray_level < 25:
-        raise PhotoRefused("underexposed", "the photo is too dark to measure; add light and photograph it again")
+        raise PhotoRefused("underexposed")
     corners = _find_cards(img)
     if not corners:
         if gray_level > 200:
-            raise PhotoRefused("overexposed", "the photo is over-exposed; avoid direct light and photograph it again")
-        raise PhotoRefused("no_card", "no card found in the photo; photograph the cards upright on a dark surface")
+            raise PhotoRefused("overexposed")
+        raise PhotoRefused("no_card")
     if len(corners) > codec.MAX_CARDS:
-        raise PhotoRefused("too_many_cards", "more than {count} cards in one photo", count=codec.MAX_CARDS)
+        raise PhotoRefused("too_many_cards", count=codec.MAX_CARDS)
     cards = [_measure_card(img, box, n) for n, box in enumerate(corners, 1)]
     return PhotoMeasurement(width=int(img.shape[1]), height=int(img.shape[0]), cards=cards)

@@ -31,6 +31,7 @@ METHODS = [
     ("lims/i18n/catalogues.py", "ignore"),
     ("lims/**.py", "python"),
     ("barcodes/**.py", "python"),
+    ("instrument_drivers/card_photo/**.py", "python"),
     ("lims/web/templates/**.html", "jinja2"),
 ]
 OPTIONS = {"lims/web/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
