@@ -85,20 +85,28 @@ class Lock:
     retry_after: int
 
 
+def fixed_windows(
+    what: str, storage_url: str, *limit_settings: str
+) -> tuple[Storage, FixedWindowRateLimiter, list[list[RateLimitItem]]]:
+    """The counting storage at `storage_url`, a fixed-window limiter on it, and each limits setting parsed;
+    SettingsError naming `what` (e.g. "sign-in") when a setting or the storage is not usable."""
+    try:
+        parsed = [parse_many(setting) for setting in limit_settings]
+        store = storage_from_string(storage_url)
+    except (ValueError, ConfigurationError) as exc:
+        raise SettingsError(f"{what} throttling: {exc}") from None
+    if not isinstance(store, Storage):
+        raise SettingsError(f"{what} throttling needs a synchronous storage, not {storage_url!r}")
+    return store, FixedWindowRateLimiter(store), parsed
+
+
 class SignInThrottle:
     """Counts failed sign-ins and says when an account or an address must wait."""
 
     def __init__(self, account_limits: str, address_limits: str, storage_url: str = "memory://") -> None:
-        try:
-            self.account_limits: list[RateLimitItem] = parse_many(account_limits)
-            self.address_limits: list[RateLimitItem] = parse_many(address_limits)
-            store = storage_from_string(storage_url)
-        except (ValueError, ConfigurationError) as exc:
-            raise SettingsError(f"sign-in throttling: {exc}") from None
-        if not isinstance(store, Storage):
-            raise SettingsError(f"sign-in throttling needs a synchronous storage, not {storage_url!r}")
-        self.storage = store
-        self._limiter = FixedWindowRateLimiter(store)
+        self.storage, self._limiter, (self.account_limits, self.address_limits) = fixed_windows(
+            "sign-in", storage_url, account_limits, address_limits
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SignInThrottle:

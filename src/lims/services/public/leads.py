@@ -15,10 +15,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from limits import RateLimitItem, parse_many
-from limits.errors import ConfigurationError
-from limits.storage import Storage, storage_from_string
-from limits.strategies import FixedWindowRateLimiter
+from limits import RateLimitItem
 from sqlmodel import Session, col, select
 
 from barcodes.gs1 import CodeError, parse_code
@@ -28,13 +25,13 @@ from lims.models.common import Role, utcnow
 from lims.models.leads import MAX_CONTACT, MAX_NOTE, MAX_WHAT, MAX_WHERE, ConsumerLead, LeadKind, LeadStatus
 from lims.services.access import districts
 from lims.services.access.auth import require_role
-from lims.services.access.throttle import address_key
+from lims.services.access.throttle import address_key, fixed_windows
 from lims.services.cases.files import Upload, check_photos
 from lims.services.core import atomic, audit, visibility
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Conflict, Invalid, NotFound, TooManyRequests
 from lims.services.samples.label_ids import looks_like_label_id
-from lims.settings import Settings, SettingsError
+from lims.settings import Settings
 
 # One person reports a product a few times at most; a whole town in one hour stays under the total.
 ADDRESS_LIMITS = "3/10 minutes;10/day"
@@ -53,15 +50,9 @@ class LeadLimiter:
     def __init__(
         self, address_limits: str = ADDRESS_LIMITS, total_limits: str = TOTAL_LIMITS, storage_url: str = "memory://"
     ) -> None:
-        try:
-            self.address_limits: list[RateLimitItem] = parse_many(address_limits)
-            self.total_limits: list[RateLimitItem] = parse_many(total_limits)
-            store = storage_from_string(storage_url)
-        except (ValueError, ConfigurationError) as exc:
-            raise SettingsError(f"lead throttling: {exc}") from None
-        if not isinstance(store, Storage):
-            raise SettingsError(f"lead throttling needs a synchronous storage, not {storage_url!r}")
-        self._limiter = FixedWindowRateLimiter(store)
+        _store, self._limiter, (self.address_limits, self.total_limits) = fixed_windows(
+            "lead", storage_url, address_limits, total_limits
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LeadLimiter:

@@ -20,22 +20,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from limits import RateLimitItem, parse_many
-from limits.errors import ConfigurationError
-from limits.storage import Storage, storage_from_string
-from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy import and_, or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from lims.i18n import _N
 from lims.models import District, TestResult
-from lims.services.access.throttle import address_key
+from lims.services.access.throttle import address_key, fixed_windows
 from lims.services.core import clock, dates
 from lims.services.core.errors import Invalid, NotFound, TooManyRequests
 from lims.services.public import states
 from lims.services.sharing import records
-from lims.settings import Settings, SettingsError
+from lims.settings import Settings
 
 FORMATS = ("csv", "json")
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
@@ -186,14 +182,7 @@ class ExportLimiter:
     """Counts downloads per client address in fixed windows (the storage sign-in throttling uses)."""
 
     def __init__(self, address_limits: str = ADDRESS_LIMITS, storage_url: str = "memory://") -> None:
-        try:
-            self.limits: list[RateLimitItem] = parse_many(address_limits)
-            store = storage_from_string(storage_url)
-        except (ValueError, ConfigurationError) as exc:
-            raise SettingsError(f"open-data throttling: {exc}") from None
-        if not isinstance(store, Storage):
-            raise SettingsError(f"open-data throttling needs a synchronous storage, not {storage_url!r}")
-        self._limiter = FixedWindowRateLimiter(store)
+        _store, self._limiter, (self.limits,) = fixed_windows("open-data", storage_url, address_limits)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ExportLimiter:
