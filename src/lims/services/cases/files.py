@@ -78,16 +78,30 @@ def check_photos(uploads: list[Upload], already: int = 0) -> list[str]:
     return types
 
 
-def store(
-    session: Session, actor: Actor, case: PositiveCase, purpose: FilePurpose, data: bytes, content_type: str
-) -> CaseFile:
-    """Keep `data` once by its SHA-256 and attach it to `case` (the attachment row is audited)."""
+def keep(session: Session, data: bytes) -> str:
+    """Keep `data` once in the file store, by its SHA-256 (returned); a second copy of the same bytes adds nothing."""
     digest = hashlib.sha256(data).hexdigest()
     session.execute(
         atomic.upsert(session, FileContent)
         .values(sha256=digest, data=data)
         .on_conflict_do_nothing(index_elements=["sha256"])
     )
+    return digest
+
+
+def content(session: Session, digest: str) -> bytes | None:
+    """The stored bytes of SHA-256 `digest`, or None when they are missing or no longer match it."""
+    row = session.exec(select(FileContent).where(FileContent.sha256 == digest)).first()
+    if row is None or hashlib.sha256(row.data).hexdigest() != digest:
+        return None
+    return row.data
+
+
+def store(
+    session: Session, actor: Actor, case: PositiveCase, purpose: FilePurpose, data: bytes, content_type: str
+) -> CaseFile:
+    """Keep `data` once by its SHA-256 and attach it to `case` (the attachment row is audited)."""
+    digest = keep(session, data)
     row = CaseFile(
         case_id=int(case.id or 0),
         district_id=case.district_id,

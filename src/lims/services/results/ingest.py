@@ -23,7 +23,7 @@ from lims.services.core.audit import SYSTEM, Actor
 from lims.services.core.errors import Invalid, ServiceError
 from lims.services.lab import qc, stock
 from lims.services.reference import judging, reference_data
-from lims.services.results import records
+from lims.services.results import evidence, records
 from lims.services.samples import sampling
 
 if TYPE_CHECKING:
@@ -136,6 +136,9 @@ def _existing(session: Session, readings: list[Reading]) -> dict[tuple[str, int]
 
 def _hold(session: Session, actor: Actor, reading: Reading, why: ServiceError) -> Stored:
     reason = why.reason
+    kept = {}
+    if reading.evidence is not None:  # the photo goes to the file store; the held row names it by its SHA-256
+        kept = {"evidence": None, evidence.KEY + "_sha256": evidence.keep(session, reading.evidence)["sha256"]}
     held = HeldReading(
         instrument_serial=reading.instrument_serial,
         sequence=reading.sequence,
@@ -144,6 +147,7 @@ def _hold(session: Session, actor: Actor, reading: Reading, why: ServiceError) -
         sample_label_id=reading.sample_label_id,
         reading={
             **reading.as_dict(),
+            **kept,
             "reason": reason,
             "reason_code": why.code,
             "reason_message": why.message,
@@ -158,11 +162,15 @@ def _hold(session: Session, actor: Actor, reading: Reading, why: ServiceError) -
 
 @dataclass
 class _Shared:
-    """The gateway actors the readings stored in one transaction share, looked up once per district."""
+    """The gateway actors the readings stored in one transaction share, looked up once per district; or the one
+    person who stored them (a tester's uploaded photo)."""
 
     actors: dict[int, Actor] = field(default_factory=dict)
+    person: Actor | None = None
 
     def gateway(self, session: Session, district_id: int) -> Actor:
+        if self.person is not None:
+            return self.person
         if district_id not in self.actors:
             self.actors[district_id] = gateway_actor(session, district_id)
         return self.actors[district_id]
@@ -186,9 +194,10 @@ def store(session: Session, reading: Reading) -> Stored:
     return _store_each(session, [reading])[0]
 
 
-def store_readings(session: Session, readings: list[Reading]) -> list[Stored]:
-    """`store` for each of `readings` in the caller's transaction (an imported file's records)."""
-    return _store_each(session, readings)
+def store_readings(session: Session, readings: list[Reading], actor: Actor | None = None) -> list[Stored]:
+    """`store` for each of `readings` in the caller's transaction (an imported file's records, an uploaded photo's
+    cards), recorded under `actor` when given, else under the instrument's district's gateway account."""
+    return _store_each(session, readings, actor=actor)
 
 
 def stored_keys(session: Session, readings: list[Reading]) -> set[tuple[str, int]]:
@@ -208,10 +217,12 @@ def store_record(engine: Engine, readings: list[Reading], *, new_limit: int | No
     return done
 
 
-def _store_each(session: Session, readings: list[Reading], new_limit: int | None = None) -> list[Stored]:
+def _store_each(
+    session: Session, readings: list[Reading], new_limit: int | None = None, actor: Actor | None = None
+) -> list[Stored]:
     """`store` for each reading in turn, looking up once what they share; stops after `new_limit` new ones."""
     known = _existing(session, readings)
-    shared = _Shared()
+    shared = _Shared(person=actor)
     done: list[Stored] = []
     new = 0
     for reading in readings:
@@ -316,9 +327,16 @@ def submit_reading(
 
     The one way from an instrument's reading to a submission: the figures the family's judgement reads,
     the kit lot and the instrument's clock (when it has a zone); the instrument's own raw data, value and
-    judgement are kept beside ours. `extra` adds to what the result's raw data keep."""
+    judgement are kept beside ours, and what it was measured from (a photo) in the file store, named by its SHA-256.
+    `extra` adds to what the result's raw data keep."""
     lot = reading.raw.get("kit_lot")
     when = reading.instrument_time
+    kept: dict[str, Any] | None
+    if reading.evidence is not None:
+        kept = evidence.keep(session, reading.evidence)
+    else:  # a held reading's photo, kept when it was held
+        kept = evidence.stored(session, reading.raw.get("photo_sha256"))
+    extra = {**(extra or {}), **({evidence.KEY: kept} if kept else {})}
     return records.submit(
         session,
         actor,
@@ -334,7 +352,7 @@ def submit_reading(
         instrument_sequence=reading.sequence,
         instrument_value=reading.value,
         instrument_judgement=reading.judgement,
-        raw_extra={"instrument": reading.raw, **(extra or {})},
+        raw_extra={"instrument": reading.raw, **extra},
     )
 
 
