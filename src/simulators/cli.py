@@ -2,6 +2,10 @@
 
 The first line printed on stdout is what a driver should open (the device path for a pty), so a
 script can read it; a JSON summary goes to stderr at the end.
+
+A family whose instrument saves files (a phone camera's photos: its simulator has ``write_folder``) also
+listens on a folder, ``folder:///path`` or a plain directory path: the photos are saved there, and with
+``--exit-when-done`` the simulator waits until a watcher has taken every one of them out of the folder.
 """
 
 from __future__ import annotations
@@ -11,14 +15,22 @@ import json
 import logging
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
 from instrument_drivers import family_registry as families
 from simulators.faults import FaultPlan, FaultSpecError
-from simulators.registry import SIMULATORS, ListenUrlError, create_simulator, open_endpoint
-from simulators.scenario import ScenarioError, as_json_lines, expected_readings, load
+from simulators.registry import (
+    SIMULATORS,
+    ListenUrlError,
+    create_simulator,
+    listen_folder,
+    open_endpoint,
+    simulator_class,
+)
+from simulators.scenario import Scenario, ScenarioError, as_json_lines, expected_readings, load
 
 
 def build_parser(prog: str = "lims simulate") -> argparse.ArgumentParser:
@@ -27,7 +39,8 @@ def build_parser(prog: str = "lims simulate") -> argparse.ArgumentParser:
     p.add_argument(
         "--listen",
         required=True,
-        help="socket://HOST:PORT, pty, modbus-tcp://HOST:PORT or modbus-rtu+socket://HOST:PORT",
+        help="socket://HOST:PORT, pty, modbus-tcp://HOST:PORT, modbus-rtu+socket://HOST:PORT, "
+        "or for a camera a folder (folder:///path or a directory path)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the scenario and of the faults (default 0)")
     p.add_argument("--count", type=int, default=None, help="number of readings (default 100, or the file's)")
@@ -69,12 +82,16 @@ def main(argv: Sequence[str] | None = None, prog: str = "lims simulate") -> int:
             first_sequence=args.first_seq,
         )
         faults = FaultPlan.parse(args.faults, seed=args.seed)
-        endpoint, framing, driver_url = open_endpoint(args.kind, args.listen, args.baud, args.unit)
+        folder = listen_folder(args.kind, args.listen)
+        if folder is None:
+            endpoint, framing, driver_url = open_endpoint(args.kind, args.listen, args.baud, args.unit)
     except (ScenarioError, FaultSpecError, ListenUrlError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.expect:
         args.expect.write_text(as_json_lines(expected_readings(scenario)), encoding="utf-8")
+    if folder is not None:
+        return _save_photos(args, scenario, folder)
     options: dict[str, object] = {"exit_when_done": args.exit_when_done}
     if families.spec(args.kind).modbus:
         options.update(framing=framing, unit=args.unit)
@@ -99,6 +116,33 @@ def main(argv: Sequence[str] | None = None, prog: str = "lims simulate") -> int:
             "faults": dict(faults.counts),
         }
         print(json.dumps(summary), file=sys.stderr, flush=True)
+    return 0
+
+
+def _save_photos(args: argparse.Namespace, scenario: Scenario, folder: Path) -> int:
+    """Save the scenario's photos into `folder`; with --exit-when-done, wait until they have all been taken."""
+    try:
+        paths: list[Path] = getattr(simulator_class(args.kind), "write_folder")(scenario, folder)  # noqa: B009
+    except OSError as exc:
+        print(f"error: cannot write into {folder}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(f"folder://{folder.resolve()}", flush=True)
+    stopped = False
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopped
+        stopped = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    end = None if args.duration is None else time.monotonic() + args.duration
+    while args.exit_when_done and not stopped and any(p.exists() for p in paths):
+        if end is not None and time.monotonic() >= end:
+            break
+        time.sleep(0.1)
+    left = sum(p.exists() for p in paths)
+    summary = {"kind": args.kind, "serial": scenario.serial, "released": len(paths) - left, "pending": left}
+    print(json.dumps(summary), file=sys.stderr, flush=True)
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from instrument_drivers import family_registry as families
@@ -64,6 +65,29 @@ def open_endpoint(kind: str, listen: str, baud: int | None = None, unit: int = 1
     if spec.modbus:
         return sep, "rtu", f"modbus-rtu://socket://{sep.host}:{sep.port}?baud={rate}&unit={unit}"
     return sep, "rtu", sep.url
+
+
+FOLDER = "folder://"
+
+
+def listen_folder(kind: str, listen: str) -> Path | None:
+    """The folder a camera's simulator saves its photos into (``folder:///path`` or a directory path), or None for
+    a stream listen URL; ListenUrlError for a folder given to a family whose instrument saves no files."""
+    if listen.startswith(FOLDER):
+        folder = Path(listen[len(FOLDER) :])
+    elif listen != "pty" and "://" not in listen and (listen.startswith((".", "/")) or Path(listen).is_dir()):
+        folder = Path(listen)
+    else:
+        return None
+    try:
+        cls = simulator_class(kind)
+    except UnknownDriverError:
+        raise ListenUrlError(f"unknown simulator {kind!r}; known: {', '.join(families.names())}") from None
+    if not hasattr(cls, "write_folder"):
+        raise ListenUrlError(
+            f"{kind} sends its readings over a link: listen on socket://HOST:PORT or pty, not a folder"
+        )
+    return folder
 
 
 def simulator_class(kind: str) -> type[Simulator]:

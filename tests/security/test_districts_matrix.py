@@ -413,6 +413,18 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
         page_write("/vehicle/held/{t}/discard", "held", {"reason": "blank run of the strip"})
     ],
     ("GET", "/vehicle/held"): [page_list("/vehicle/held")],
+    ("POST", "/vehicle/card-photo"): [
+        Probe(
+            "write",
+            "POST",
+            "/vehicle/card-photo",
+            "label",
+            form={"label_id": "{t}"},
+            files={"photo": A_PHOTO},
+            page=True,
+        )
+    ],
+    ("GET", "/results/{result_id}/card-photo"): [page_get("/results/{t}/card-photo", "result")],
     ("POST", "/vehicle/samples/{label_id}/correction"): [
         page_write(
             "/vehicle/samples/{t}/correction", "label", {**SAMPLE, "product_name": "改名", "reason": "typing error"}

@@ -16,6 +16,7 @@ line and, under it, the T (test) line; the sample well is at the bottom.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import zlib
 from dataclasses import dataclass
@@ -76,6 +77,14 @@ class Photo:
     def sequence(self, card: int) -> int:
         """The sequence number of the reading of card `card` (1-based, left to right) of this photo."""
         return self.seq * 10 + card
+
+
+def photo_number(image: bytes) -> int:
+    """The number of a photo that comes as a file (a watched folder's, an upload): from its SHA-256, so the same
+    photo sent twice is one photo, stored once. 56 bits: two different photos share a number with a chance of
+    about n² / 2⁵⁷ among n photos, and its readings' sequence numbers (`Photo.sequence`) fit a signed 64-bit
+    column."""
+    return int(hashlib.sha256(image).hexdigest()[:14], 16)
 
 
 def _crc(serial: str, seq: int, sample: str, image: bytes) -> bytes:

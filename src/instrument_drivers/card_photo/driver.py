@@ -2,19 +2,25 @@
 acknowledges a photo once the readings of all its cards are stored.
 
 Two links: a byte stream (`codec` frames over a serial device, ``socket://`` or a pty: a phone on its USB
-cable, a camera dock) or a watched folder (``folder:///path``): every JPEG or PNG file put into the folder is
-one photo, numbered by the file's modification order; it is moved into ``done/`` once stored, and into
-``refused/`` (with a ``.txt`` giving the reason) when it cannot be measured.
+cable, a camera dock) or a watched folder (``folder:///path`` or the folder's path): every JPEG or PNG file put
+into the folder is one photo, taken in the order the files were written and numbered by its content's hash
+(`codec.photo_number`: the same photo dropped twice is stored once); it is moved into ``done/`` once stored, and
+into ``refused/`` (with a ``.txt`` giving the reason) when it cannot be measured (a file over the photo bound
+without being read). At most `MAX_FOLDER_FILES` files are looked at per pass. The folder's camera serial is
+``?serial=`` of the URL, else the folder's name when it is a serial (``CPH-…``), else ``CPH-`` and the name.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
+import re
 import time
 import zlib
 from collections import deque
 from pathlib import Path
+from urllib.parse import parse_qs
 
 from instrument_drivers.base import Driver, Unit
 from instrument_drivers.card_photo import codec
@@ -25,6 +31,8 @@ from instrument_drivers.transport import SerialLink
 
 FOLDER = "folder://"
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
+_SERIAL = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+MAX_FOLDER_FILES = 1000  # directory entries looked at per pass: a folder flooded with files is taken in slices
 
 
 def readings_from_photo(photo: codec.Photo, item_code: str | None = None, kit_lot: str | None = None) -> list[Reading]:
@@ -74,7 +82,7 @@ class CardPhotoDriver(Driver):
         self._link: SerialLink | None = None
         self._frames = codec.FrameReader()
         self._queue: deque[codec.Photo] = deque()
-        self.folder: Path | None = Path(url[len(FOLDER) :]) if url.startswith(FOLDER) else None
+        self.folder, self.serial = _folder_of(url)
         self.rejected: deque[tuple[str, int]] = deque(maxlen=100)  # (reason code, photo number) kept for a human
         self._measured_before: dict[tuple[str, int, int], list[Reading]] = {}
         self._paths: dict[int, Path] = {}  # the folder's files handed out, by photo number, until released
@@ -135,8 +143,8 @@ class CardPhotoDriver(Driver):
             self.stats["refused_photos"] += 1
             self.log.error("photo %s refused (%s)", photo.seq, exc.code)
             self.rejected.append((exc.code, photo.seq))
+            self._refuse_file(photo, exc)  # a file goes to refused/ with its reason, not to done/
             self._release_quietly(Unit([], token=photo))  # nothing to store: the camera may forget it
-            self._refuse_file(photo, exc)
             return None
         self._measured_before = {key: readings}  # the camera re-sends this photo until it is acknowledged
         return Unit(readings, token=photo)
@@ -162,11 +170,16 @@ class CardPhotoDriver(Driver):
         if self.folder is None:
             return None
         given = set(self._paths.values())
-        files = sorted(
-            (p for p in self.folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES and p.is_file() and p not in given),
-            key=lambda p: (p.stat().st_mtime_ns, p.name),
-        )
-        for path in files:
+        found = []
+        with os.scandir(self.folder) as entries:
+            for entry in itertools.islice(entries, MAX_FOLDER_FILES):
+                path = Path(entry.path)
+                if path.suffix.lower() in PHOTO_SUFFIXES and entry.is_file() and path not in given:
+                    try:
+                        found.append((entry.stat().st_mtime_ns, entry.name, path))
+                    except OSError:
+                        continue
+        for _mtime, _name, path in sorted(found):
             try:
                 if path.stat().st_size > codec.MAX_PHOTO_BYTES:
                     self._refuse_path(path, "too_large")
@@ -174,7 +187,9 @@ class CardPhotoDriver(Driver):
                 image = path.read_bytes()
             except OSError:
                 continue  # still being written or gone: try again on the next look
-            seq = _file_number(path.name, image)
+            seq = codec.photo_number(image)
+            if seq in self._paths:  # the same photo twice in the folder: the copy is taken once the first is stored
+                continue
             self._paths[seq] = path
             sample = path.stem.split("_")[0] if "_" in path.stem else ""
             return codec.Photo(self.serial or _folder_serial(self.folder), seq, sample, image)
@@ -195,11 +210,20 @@ class CardPhotoDriver(Driver):
 
 
 def _folder_serial(folder: Path) -> str:
-    """A watched folder's instrument serial: CPH- and its name (the folder is the camera)."""
+    """A watched folder's instrument serial: its name when that is a camera's serial, else CPH- and its name (the
+    folder is the camera)."""
     name = "".join(ch for ch in folder.resolve().name.upper() if ch.isalnum() or ch in "-_")[:24] or "FOLDER"
-    return f"CPH-{name}"
+    return name if name.startswith("CPH-") and len(name) > 4 else f"CPH-{name}"
 
 
-def _file_number(name: str, image: bytes) -> int:
-    """A photo file's number: from its content and name, so the same file keeps its number across restarts."""
-    return zlib.crc32(image, zlib.crc32(name.encode("utf-8"))) % 100_000_000
+def _folder_of(url: str) -> tuple[Path | None, str | None]:
+    """(folder, serial given in the URL) of a watched folder's URL or path; (None, None) for a byte stream's URL."""
+    if url.startswith(FOLDER):
+        path, _, query = url[len(FOLDER) :].partition("?")
+        serial = parse_qs(query).get("serial", [""])[0]
+        if serial and not _SERIAL.fullmatch(serial):
+            raise BadUrlError(f"{url}: a serial is 1-32 letters, digits, '_', '.' or '-'")
+        return Path(path), serial or None
+    if url and "://" not in url and os.path.isdir(url):
+        return Path(url), None
+    return None, None

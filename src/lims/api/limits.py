@@ -69,12 +69,16 @@ CALIBRATION = Limits(
 )
 READINGS_FILE = Limits(body_bytes=5 * MIB + FORM_OVERHEAD, max_files=1, max_fields=8, max_part_size=16 * KIB)
 
+# A photographed card from the vehicle page: one photo (8 MB, refused by the service just over it) and the choices.
+CARD_PHOTO = Limits(body_bytes=2 * MAX_PHOTO_BYTES + FORM_OVERHEAD, max_files=1, max_fields=8, max_part_size=16 * KIB)
+
 ROUTES: dict[tuple[str, str], Limits] = {
     ("POST", "/api/v1/scan"): API_PHOTO,
     ("POST", "/trace/photo"): PAGE_PHOTO,
     ("POST", "/review/batch/approve"): REVIEW_BATCH,
     ("POST", "/review/batch/publish"): REVIEW_BATCH,
     ("POST", "/trace/lead"): LEAD_FORM,
+    ("POST", "/vehicle/card-photo"): CARD_PHOTO,
 }
 # Routes with an id in their path.
 PATTERNS: list[tuple[str, re.Pattern[str], Limits]] = [

@@ -24,13 +24,14 @@ from lims.services.cases import files, procedure, warnings
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Invalid, ServiceError
 from lims.services.reference import reference_data
-from lims.services.results import records, reviewing
+from lims.services.results import evidence, records, reviewing
 from lims.services.samples import sampling
 from lims.web.common import CsrfChecked, page_router, redirect, render, role_page, said, validation_reason
 
 RowIdValue = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 router = page_router()
 Reviewer = Annotated[Actor, Depends(role_page(Role.REVIEWER))]
+Evidence = Annotated[Actor, Depends(role_page(Role.REVIEWER, Role.TESTER, Role.ADMIN))]
 DONE = {
     "approve",
     "reject",
@@ -66,6 +67,12 @@ class QueueRow:
     category: str
     flags: list[Flag]
     mine: bool
+
+    @property
+    def card_photo(self) -> evidence.Overlay | None:
+        """The photo the result was measured from with its card's window and lines drawn, for card-photo results."""
+        found = evidence.overlays([self.result])
+        return found[0] if found else None
 
     @property
     def evidence(self) -> dict[str, Any]:
@@ -218,6 +225,13 @@ def _unconfirmed() -> Invalid:
         "review.confirm_required",
         _N("tick “I confirm” first: this is public and cannot be undone from here; nothing was changed"),
     )
+
+
+@router.get("/results/{result_id}/card-photo")
+def card_photo(session: SessionDep, actor: Evidence, result_id: RowId) -> Response:
+    """The photo a card-photo result was measured from (to the district's lab staff), checked against its SHA-256."""
+    content_type, data = evidence.photo(session, actor, result_id)
+    return Response(data, media_type=content_type, headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.get("/review", response_class=HTMLResponse)

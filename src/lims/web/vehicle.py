@@ -1,17 +1,20 @@
-"""The detection vehicle's console: today's tasks, sample registration, correction and labels, live results, and
-held readings (assigned to a sample or discarded with a reason), kept live over server-sent events."""
+"""The detection vehicle's console: today's tasks, sample registration, correction and labels, live results, held
+readings (assigned to a sample or discarded with a reason), kept live over server-sent events, and colloidal-gold
+cards photographed with the tester's phone, judged and shown with the lines measured on the photo."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, Form, Query, Request
+from fastapi import Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from markupsafe import Markup
 from pydantic import ValidationError
@@ -21,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from barcodes import labels
 from lims.api.deps import LabelId, RowId, SessionDep
+from lims.api.limits import read_bounded
 from lims.db import get_engine
 from lims.i18n import localized
 from lims.models.common import Role
@@ -31,8 +35,9 @@ from lims.services.access import districts
 from lims.services.core import clock
 from lims.services.core.audit import Actor
 from lims.services.core.errors import ServiceError
+from lims.services.lab import stock
 from lims.services.reference import reference_data
-from lims.services.results import holding, records
+from lims.services.results import card_photos, evidence, holding, records
 from lims.services.samples import plans, sample_labels, sampling
 from lims.web.common import (
     CsrfChecked,
@@ -97,6 +102,9 @@ def _page(request: Request, session: Session, actor: Actor, status: int = 200, *
     if correcting is not None and correction_form is None:
         correction_form = {name: getattr(correcting, name) or "" for name in SAMPLE_FIELDS}
     held = holding.pending_views(session, actor)
+    shown = context.pop("card_shown", None)
+    if shown is None:
+        shown = _cards_shown(session, actor, request.query_params.get("cards", ""))
     return render(
         request,
         "vehicle.html",
@@ -118,8 +126,47 @@ def _page(request: Request, session: Session, actor: Actor, status: int = 200, *
         form=form,
         correcting=correcting,
         correction_form=correction_form or {},
+        card_form=context.pop("card_form", None) or {"label_id": registered},
+        card_items=card_photos.items(session),
+        card_lots=[lot for lot in stock.kit_lots(session, actor) if lot.item_code in _card_item_codes(session)],
+        card_shown=shown,
         **context,
     )
+
+
+def _card_item_codes(session: Session) -> set[str]:
+    return {item.code for item in card_photos.items(session)}
+
+
+CARDS_SHOWN = re.compile(r"[rh][0-9]{1,10}(?:\.[rh][0-9]{1,10}){0,7}")
+
+
+@dataclass(frozen=True)
+class CardsShown:
+    """The cards of the photo just uploaded: their results (drawn on the photo) and readings held with the reason."""
+
+    results: list[ResultPublic]
+    overlays: list[evidence.Overlay]
+    held: list[holding.HeldView]
+
+
+def _cards_shown(session: Session, actor: Actor, wanted: str) -> CardsShown | None:
+    """The results (``r12``) and held readings (``h4``) named in the query string after an upload, those of the
+    tester's district only."""
+    if not CARDS_SHOWN.fullmatch(wanted):
+        return None
+    ids = [(part[0], int(part[1:])) for part in wanted.split(".")]
+    found = []
+    for kind, row_id in ids:
+        if kind == "r":
+            try:
+                found.append(records.get_for(session, actor, row_id))
+            except ServiceError:
+                continue
+    views = records.public_views(session, found)
+    held_ids = {row_id for kind, row_id in ids if kind == "h"}
+    held = [h for h in holding.pending_views(session, actor) if h.held.id in held_ids]
+    return CardsShown(views, evidence.overlays(views), held)
 
 
 def _item_names(session: Session) -> dict[str, tuple[str, str]]:
@@ -358,6 +405,41 @@ def discard_held(
             discard_reason=reason,
         )
     return redirect("/vehicle?discarded=1#held")
+
+
+@router.post("/vehicle/card-photo", response_class=HTMLResponse, dependencies=[CsrfChecked])
+async def card_photo(
+    request: Request,
+    session: SessionDep,
+    actor: Tester,
+    photo: Annotated[UploadFile, File()],
+    label_id: Annotated[str, Form(max_length=12)] = "",
+    item_code: Annotated[str, Form(max_length=16)] = "",
+    kit_lot: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    """Measure a photographed card as the card-photo instrument does, store its result with the photo, and show it
+    with the lines drawn where they were found; a photo that cannot be measured comes back with the reason."""
+    upload = await read_bounded(photo, evidence.MAX_EVIDENCE_BYTES)
+    choice = card_photos.Choice(label_id, item_code, kit_lot)
+    return await run_in_threadpool(_store_card_photo, request, session, actor, upload.data, choice)
+
+
+def _store_card_photo(
+    request: Request, session: Session, actor: Actor, data: bytes, choice: card_photos.Choice
+) -> Response:
+    form = {"label_id": choice.label_id, "item_code": choice.item_code, "kit_lot": choice.kit_lot}
+    try:
+        found = card_photos.readings(session, actor, data, choice)
+        stored = card_photos.store(session, actor, found)
+        session.commit()
+    except ServiceError as exc:
+        session.rollback()
+        page = _page(request, session, actor, exc.status_code, card_error=said(request, exc), card_form=form)
+        if exc.retry_after:
+            page.headers["Retry-After"] = str(exc.retry_after)
+        return page
+    shown = ".".join(f"r{s.result_id}" if s.result_id else f"h{s.held_id}" for s in stored)
+    return redirect(f"/vehicle?cards={shown}#card-photo")
 
 
 @router.get("/vehicle/held", response_class=HTMLResponse)

@@ -5,6 +5,7 @@ suffer; or, with ``--listen folder:///path``, drops the photo files into a watch
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from dataclasses import dataclass
@@ -66,6 +67,21 @@ class CardPhotoSimulator(Simulator):
         """One reading per card of each photo, as measured from the photo the camera sends."""
         return [reading for shot in cls.generate(scenario) for reading in readings_from_photo(shot)]
 
+    @classmethod
+    def write_folder(cls, scenario: Scenario, folder: Path) -> list[Path]:
+        """The scenario's photos as files in `folder` as a phone app saves them (``<sample>_<number>.jpg``, or
+        ``<number>.jpg`` without a sample): each written under a temporary name and renamed, so a watcher never
+        reads half a photo."""
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for shot in cls.generate(scenario):
+            path = folder / (f"{shot.sample}_{shot.seq:06d}.jpg" if shot.sample else f"{shot.seq:06d}.jpg")
+            part = path.with_name(path.name + ".part")
+            part.write_bytes(shot.image)
+            os.replace(part, path)
+            paths.append(path)
+        return paths
+
     def __post_init__(self) -> None:
         super().__post_init__()
         self.photos = self.generate(self.scenario)
@@ -103,14 +119,3 @@ class CardPhotoSimulator(Simulator):
             self.head += 1
             self.released_one(seq)
             self._sent_at = None
-
-
-def write_folder(scenario: Scenario, folder: Path) -> list[Path]:
-    """The scenario's photos as files in `folder` (named ``<sample>_<number>.jpg``), as a phone app saves them."""
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for shot in CardPhotoSimulator.generate(scenario):
-        path = folder / f"{shot.sample or 'photo'}_{shot.seq:06d}.jpg"
-        path.write_bytes(shot.image)
-        paths.append(path)
-    return paths

@@ -1,30 +1,31 @@
 """A tester's photo of colloidal-gold cards, acquired as the card-photo family's instrument path does: measured by
-the family's own driver code, stored by `ingest` (each card once, the photo kept as evidence), refused with the
+the family's own driver code, numbered by its hash as a watched folder's photos are, stored by `ingest` (each card
+once, the photo kept as evidence), refused with the
 reason when it cannot be measured."""
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from instrument_drivers import family_registry
 from instrument_drivers.card_photo import codec
 from instrument_drivers.card_photo.driver import CardPhotoDriver, readings_from_photo
 from instrument_drivers.card_photo.measure import PhotoRefused
 from instrument_drivers.reading import Reading
 from lims.i18n import _N
-from lims.models import HeldReading, Instrument, TestItem, TestResult
+from lims.models import Instrument, TestItem
 from lims.models.common import Role
 from lims.services.access.auth import require_role
 from lims.services.core.audit import Actor
 from lims.services.core.errors import Busy, Conflict, Invalid
+from lims.services.reference import reference_data
 from lims.services.results import evidence, ingest
 from lims.services.samples import sampling
 
 FAMILY = CardPhotoDriver.family
-MAX_PROBES = 64  # photo numbers tried past a number another photo holds (numbers come from the photo's hash)
 MEASURING = threading.BoundedSemaphore(2)  # photos measured at once per process (each takes a core for a moment)
 WAIT_SECONDS = 10.0
 RETRY_AFTER_SECONDS = 5
@@ -59,34 +60,15 @@ def camera(session: Session, actor: Actor) -> Instrument:
     return found
 
 
+def items(session: Session) -> list[TestItem]:
+    """The test items a card photo measures (the colloidal-gold items, judged by their kit lots' cut-offs)."""
+    family = family_registry.item_family(FAMILY)
+    return [item for item in reference_data.items(session) if item.family == family]
+
+
 def refused(exc: PhotoRefused) -> PhotoRefusedError:
     """The service error of a measurement's refusal, in the reader's language when shown."""
     return PhotoRefusedError(f"card_photo.{exc.code}", exc.message_id, **exc.params)
-
-
-def _number(session: Session, serial: str, digest: str) -> int:
-    """The photo's number: from its SHA-256, so the same photo sent again is the same photo (stored once); a number
-    another photo holds already is passed over."""
-    start = int(digest[:12], 16) % 100_000_000
-    for seq in range(start, start + MAX_PROBES):
-        first = seq * 10 + 1
-        held = session.exec(
-            select(TestResult.raw)
-            .join(Instrument, col(Instrument.id) == col(TestResult.instrument_id))
-            .where(Instrument.serial == serial, TestResult.instrument_sequence == first)
-        ).first()
-        if held is None:
-            waiting = session.exec(
-                select(HeldReading.reading).where(
-                    HeldReading.instrument_serial == serial, HeldReading.sequence == first
-                )
-            ).first()
-            if waiting is None:
-                return seq
-            held = {"instrument": waiting.get("raw", {})}
-        if (held.get("instrument") or {}).get("photo_sha256") == digest:
-            return seq
-    raise Conflict("card_photo.no_number", _N("no free photo number for this photo; photograph the cards again"))
 
 
 def readings(session: Session, actor: Actor, data: bytes, choice: Choice) -> list[Reading]:
@@ -101,9 +83,7 @@ def readings(session: Session, actor: Actor, data: bytes, choice: Choice) -> lis
         item = session.exec(select(TestItem).where(TestItem.code == item_code)).first()
         if item is None:
             raise Invalid("card_photo.unknown_item", _N("unknown item {item_code}"), item_code=item_code[:16])
-    serial = camera(session, actor).serial
-    digest = hashlib.sha256(data).hexdigest()
-    photo = codec.Photo(serial, _number(session, serial, digest), sample.label_id, data)
+    photo = codec.Photo(camera(session, actor).serial, codec.photo_number(data), sample.label_id, data)
     if not MEASURING.acquire(timeout=WAIT_SECONDS):
         raise Busy(
             "card_photo.busy",
