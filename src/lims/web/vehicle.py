@@ -126,12 +126,21 @@ def _page(request: Request, session: Session, actor: Actor, status: int = 200, *
         form=form,
         correcting=correcting,
         correction_form=correction_form or {},
-        card_form=context.pop("card_form", None) or {"label_id": registered},
+        card_form=context.pop("card_form", None) or {"label_id": registered or _last_card_sample(shown)},
         card_items=card_photos.items(session),
         card_lots=[lot for lot in stock.kit_lots(session, actor) if lot.item_code in _card_item_codes(session)],
         card_shown=shown,
         **context,
     )
+
+
+def _last_card_sample(shown: CardsShown | None) -> str:
+    """The sample of the card just photographed: the next card photographed is most often of the same sample."""
+    if shown is None:
+        return ""
+    if shown.results:
+        return shown.results[0].sample_label_id
+    return next((h.held.sample_label_id or "" for h in shown.held), "")
 
 
 def _card_item_codes(session: Session) -> set[str]:

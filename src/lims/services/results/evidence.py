@@ -102,9 +102,22 @@ class Overlay:
     marks: list[Mark]
 
     @property
+    def view(self) -> str:
+        """The SVG viewBox: the part of the photo around the measured windows (the cards are often small in it)."""
+        xs = [float(p.split(",")[0]) for m in self.marks for p in m.window.split()]
+        ys = [float(p.split(",")[1]) for m in self.marks for p in m.window.split()]
+        if not xs:
+            return f"0 0 {self.width} {self.height}"
+        w, h = max(xs) - min(xs), max(ys) - min(ys)
+        x0, y0 = max(0.0, min(xs) - 1.5 * w), max(0.0, min(ys) - 1.2 * h)
+        x1, y1 = min(float(self.width), max(xs) + 1.5 * w), min(float(self.height), max(ys) + 1.2 * h)
+        return f"{x0:.0f} {y0:.0f} {x1 - x0:.0f} {y1 - y0:.0f}"
+
+    @property
     def stroke(self) -> float:
-        """A line width that reads at any photo size (about 0.4 % of the photo's long side)."""
-        return round(max(1.5, max(self.width, self.height) / 250), 1)
+        """A line width that reads at the size the windows are shown (about 1.5 % of the shown part's height)."""
+        height = float(self.view.split()[3])
+        return round(max(0.5, height / 120), 1)
 
 
 def _line(points: object) -> tuple[float, float, float, float] | None:
