@@ -116,6 +116,8 @@ class PtyLine(Line):
             except BlockingIOError:
                 select.select([], [self.master], [], 0.1)
                 continue
+            except OSError as exc:  # EIO: the slave side is gone; EBADF: the pty was closed under a long write
+                raise Disconnected(str(exc)) from exc
             view = view[n:]
 
 
