@@ -67,15 +67,16 @@ _FINDER_ALTERNATION = 0.4
 _FINDER_MIN_ENERGY = 2000.0
 _FINDER_MIN_AREA = 0.001
 _MAX_CANDIDATES = 6
-_REFINE_DEG = 1.5
+_REFINE_DEG = 1.5  # an upright crop whose bars still lean more than this is turned again
 # A run of bars: columns whose edge strength is over this share of the read's strongest, joined
 # across gaps narrower than this many modules (EAN/UPC bars and spaces are at most 4 wide).
 _EDGE_SHARE = 0.25
 _QUIET_MODULES = 5.5
 # Half an EAN-13 or UPC-A decodes as a UPC-E, even with a damaged gap beside it: the bars must stand
 # clear of others for more than a whole digit pattern plus guards.
-_FRAGMENT_GAP_MODULES = {"UPC-E": 14.0}  # an upright crop whose bars still lean more than this is turned again
+_FRAGMENT_GAP_MODULES = {"UPC-E": 14.0}
 _UPRIGHT_LENGTH = 420  # a short candidate is enlarged to about this length before reading
+_BAND_SHARE, _MIN_BAND = 0.4, 48  # upright views are at most this share of their width tall
 _MAX_SLANT_DEG = 12.0  # a first-pass scan line further than this off the bars' normal is checked upright
 _MIN_PIXELS_FOR_SECOND_CODE = 1_000_000  # below this, a read ends the search (a crop or a scan of one code)
 
@@ -366,10 +367,11 @@ class _Candidate:
         return cv2.pointPolygonTest(pts.astype(np.float32), (float(x), float(y)), False) >= 0
 
     def covers(self, other: _Candidate) -> bool:
-        """Whether the other candidate's centre lies inside this one's box (the same place found twice)."""
+        """Whether this box holds the other's centre and is about as large (the same place found twice)."""
         pts = cv2.boxPoints(self.box).astype(np.float32)
-        (x, y), _size, _angle = other.box
-        return cv2.pointPolygonTest(pts, (float(x), float(y)), False) >= 0
+        (x, y), (w, h), _angle = other.box
+        inside = cv2.pointPolygonTest(pts, (float(x), float(y)), False) >= 0
+        return inside and self.box[1][0] * self.box[1][1] >= 0.5 * w * h
 
 
 def _tensor_angle(jxx: float, jyy: float, jxy: float) -> float:
@@ -412,8 +414,11 @@ def _bars_mask(maps: dict[str, Gray]) -> npt.NDArray[np.uint8]:
     """Where the maps look like bars: strong, one-directional edges that alternate in sign."""
     energy = maps["energy"]
     floor = max(float(np.percentile(energy[::4, ::4], 60)), _FINDER_MIN_ENERGY)
-    mask = (maps["coherence"] > _FINDER_COHERENCE) & (energy > floor) & (maps["alternation"] < _FINDER_ALTERNATION)
-    return np.asarray(cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)), np.uint8)
+    bars = (maps["coherence"] > _FINDER_COHERENCE) & (energy > floor) & (maps["alternation"] < _FINDER_ALTERNATION)
+    opened = cv2.morphologyEx(bars.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    # Wide spaces and the digits' row split one code's bars; closing joins them into one place.
+    closed = cv2.morphologyEx(opened, cv2.MORPH_CLOSE, np.ones((_FINDER_WINDOW, _FINDER_WINDOW), np.uint8))
+    return np.asarray(closed, np.uint8)
 
 
 def _across(maps: dict[str, Gray], where: npt.NDArray[np.bool_]) -> float:
@@ -463,16 +468,17 @@ def _detector_candidates(
     return out
 
 
-def _bar_candidates(gray: Gray) -> list[_Candidate]:
+def _bar_candidates(gray: Gray, detector: bool = False) -> list[_Candidate]:
     """Places that look like linear codes at any angle, at most ``_MAX_CANDIDATES``.
 
-    Two finders: OpenCV's barcode detector (precise boxes) and the structure tensor at a finer scale
-    (small codes, short bars). Text and pictures have edges in every direction and a stripe has a
-    single edge; a bar code has many edges in one direction, alternating dark and light."""
+    Two finders: the structure tensor at a fine scale (small codes, short bars), or OpenCV's barcode
+    detector. Text and pictures have edges in every direction and a stripe has a single edge; a bar
+    code has many edges in one direction, alternating dark and light."""
     maps, scale = _tensor_maps(gray)
     mask = _bars_mask(maps)
+    found = _detector_candidates(gray, maps, mask, scale) if detector else _tensor_candidates(maps, mask, scale)
     out: list[_Candidate] = []
-    for cand in _detector_candidates(gray, maps, mask, scale) + _tensor_candidates(maps, mask, scale):
+    for cand in found:
         if len(out) >= _MAX_CANDIDATES:
             break
         if not any(o.covers(cand) for o in out):
@@ -490,7 +496,9 @@ def _upright(gray: Gray, cand: _Candidate) -> _View:
     side = pts @ np.array([-np.sin(t), np.cos(t)])
     length, height = float(np.ptp(along)), float(np.ptp(side))
     f = max(1.0, min(3.0, _UPRIGHT_LENGTH / max(length, 1.0)))
-    out_w, out_h = int((length * 1.4 + 16) * f), int((height * 1.1 + 8) * f)
+    # Scan lines need only a band of the bars; a tall band costs time and lets perspective lean them.
+    out_w = int((length * 1.4 + 16) * f)
+    out_h = min(int((height * 1.1 + 8) * f), max(_MIN_BAND, int(_BAND_SHARE * out_w)))
     m = cv2.getRotationMatrix2D((cx, cy), cand.across, f)
     m[0, 2] += out_w / 2 - cx
     m[1, 2] += out_h / 2 - cy
@@ -499,18 +507,15 @@ def _upright(gray: Gray, cand: _Candidate) -> _View:
 
 
 def _residual_tilt(view: _View) -> float:
-    """How far (degrees) the bars in an upright view still lean: the tensor over its bar-like pixels."""
-    maps, _scale = _tensor_maps(view.image)
-    where = _bars_mask(maps) > 0
-    if int(where.sum()) < 16:
+    """How far (degrees) the bars in an upright view still lean: the tensor over its strongest edges."""
+    small = cv2.resize(view.image, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA).astype(np.float32)
+    gx = cv2.Sobel(small, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(small, cv2.CV_32F, 0, 1, ksize=3)
+    energy = gx * gx + gy * gy
+    strong = energy > float(np.percentile(energy[::2, ::2], 80))
+    if int(strong.sum()) < 16:
         return 0.0
-    return _across(maps, where)
-
-
-def _otsu(view: _View) -> _View:
-    """The view thresholded at its own histogram's split (noise that defeats local binarizers)."""
-    _, img = cv2.threshold(view.image, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    return _View(img, view.to_source)
+    return _tensor_angle(float((gx * gx)[strong].sum()), float((gy * gy)[strong].sum()), float((gx * gy)[strong].sum()))
 
 
 def _whole_symbol(view: _View, d: Decoded) -> bool:
@@ -548,6 +553,23 @@ def _whole_symbol(view: _View, d: Decoded) -> bool:
     return bool(hi - lo <= (x1 - x0) + 2 * quiet * module)
 
 
+def _otsu(view: _View) -> _View:
+    """The view thresholded at its own histogram's split (noise that defeats local binarizers)."""
+    _, img = cv2.threshold(view.image, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return _View(img, view.to_source)
+
+
+def _strip(view: _View, d: Decoded) -> _View:
+    """The rows of an upright view around a read's scan line (a cheap place for a second decoder)."""
+    to_view = np.asarray(cv2.invertAffineTransform(view.to_source))
+    pts = np.array([[x, y, 1.0] for x, y in d.corners]) @ to_view.T
+    half = max(12.0, 0.2 * float(np.ptp(pts[:, 0])))
+    y0 = max(0, int(pts[:, 1].min() - half))
+    y1 = min(view.image.shape[0], int(pts[:, 1].max() + half) + 1)
+    shift = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, float(y0)], [0.0, 0.0, 1.0]])
+    return _View(np.ascontiguousarray(view.image[y0:y1]), view.to_source @ shift)
+
+
 def _read_candidate(gray: Gray, cand: _Candidate) -> list[Decoded]:
     """Linear codes read from one candidate turned upright; a code must be read twice and alone.
 
@@ -582,7 +604,7 @@ def _read_candidate(gray: Gray, cand: _Candidate) -> list[Decoded]:
             return []
         if any(len(v) >= 2 for v in votes.values()):
             break
-    if not votes or not count(_zbar(view)):
+    if not votes or not count(_zbar(_strip(view, next(iter(votes.values()))[0]))):
         return []
     return [v[0] for v in votes.values() if len(v) >= 2 and all(_whole_symbol(view, d) for d in v)]
 
@@ -623,14 +645,20 @@ def _across_the_bars(found: list[Decoded], gray: Gray) -> list[Decoded]:
     return kept
 
 
-def _any_angle(gray: Gray, found: list[Decoded], candidates: list[_Candidate]) -> list[Decoded]:
-    """Linear codes in candidate regions that no read so far covers, each read upright."""
+def _any_angle(gray: Gray, found: list[Decoded]) -> list[Decoded]:
+    """Linear codes in candidate regions that no read so far covers, each read upright.
+
+    The tensor's candidates come first; OpenCV's detector, dearer on small images, looks only when
+    they gave no new code (its boxes are tighter where the tensor's split or merged a code)."""
     out: list[Decoded] = []
-    for cand in candidates:
-        if any(cand.contains(d) or _inside(cand, d) for d in found + out):
-            continue
-        # A read overlapping an earlier one is the same place read twice: never a second number.
-        out.extend(d for d in _read_candidate(gray, cand) if not any(_same_place(d, o) for o in found + out))
+    for detector in (False, True):
+        for cand in _bar_candidates(gray, detector):
+            if any(cand.contains(d) or _inside(cand, d) for d in found + out):
+                continue
+            # A read overlapping an earlier one is the same place read twice: never a second number.
+            out.extend(d for d in _read_candidate(gray, cand) if not any(_same_place(d, o) for o in found + out))
+        if out:
+            break
     return out
 
 
@@ -660,17 +688,10 @@ def _retries(view: _View) -> Iterator[Callable[[], list[Decoded]]]:
     flat = _flatten(view)
     yield lambda: _zxing(flat, try_downscale=False, try_invert=False)
     yield lambda: _zxing(_sharpen(_upscale(view) or view), try_downscale=False, try_invert=False)
-    regions = list(_regions(flat))
-    for region in regions:
+    for region in _regions(flat):
         yield lambda region=region: _zxing(region, try_downscale=False, try_invert=False)  # type: ignore[misc]
-    for region in regions:
-        for upright in _straightened(region):
-            yield lambda upright=upright: _zxing(  # type: ignore[misc]
-                upright, try_downscale=False, try_invert=False, try_rotate=False
-            )
     small = _scaled(view.image, _ZBAR_SIDE / max(view.image.shape)) if max(view.image.shape) > _ZBAR_SIDE else view
     yield lambda: _zbar(_View(small.image, view.to_source @ np.vstack([small.to_source, [0.0, 0.0, 1.0]])))
-    yield lambda: _zxing(_rotated(flat, 45.0), try_downscale=False, try_invert=False)
     yield lambda: _zxing(_clahe(view), try_downscale=False, try_invert=False)
 
 
@@ -773,7 +794,7 @@ def decode_gray(gray: Gray) -> list[Decoded]:
         found = _across_the_bars(found, gray)
     # A phone photo may hold a second code the first pass missed; a small crop is one code.
     if not found or pixels >= _MIN_PIXELS_FOR_SECOND_CODE:
-        found += _any_angle(gray, found, _bar_candidates(gray))
+        found += _any_angle(gray, found)
     if found:
         return found
     view = _working(gray)
