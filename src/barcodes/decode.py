@@ -61,12 +61,22 @@ _MAX_SIDE_FOR_FULL_PASSES = 2400
 # Finding bar codes at any angle: the image is searched at this size, with a tensor window this wide;
 # a candidate needs parallel edges over this share of the image, and at most this many are read.
 _FINDER_SIDE = 800
-_FINDER_WINDOW = 15
-_FINDER_COHERENCE = 0.75
+_FINDER_WINDOW = 9
+_FINDER_COHERENCE = 0.7
+_FINDER_ALTERNATION = 0.4
 _FINDER_MIN_ENERGY = 2000.0
-_FINDER_MIN_AREA = 0.002
-_MAX_CANDIDATES = 4
+_FINDER_MIN_AREA = 0.001
+_MAX_CANDIDATES = 6
+_REFINE_DEG = 1.5  # an upright crop whose bars still lean more than this is turned again
+# A run of bars: columns whose edge strength is over this share of the read's strongest, joined
+# across gaps narrower than this many modules (EAN/UPC bars and spaces are at most 4 wide).
+_EDGE_SHARE = 0.25
+_QUIET_MODULES = 5.5
+# Half an EAN-13 or UPC-A decodes as a UPC-E, even with a damaged gap beside it: the bars must stand
+# clear of others for more than a whole digit pattern plus guards.
+_FRAGMENT_GAP_MODULES = {"UPC-E": 14.0}
 _UPRIGHT_LENGTH = 420  # a short candidate is enlarged to about this length before reading
+_BAND_SHARE, _MIN_BAND = 0.4, 48  # upright views are at most this share of their width tall
 _MAX_SLANT_DEG = 12.0  # a first-pass scan line further than this off the bars' normal is checked upright
 _MIN_PIXELS_FOR_SECOND_CODE = 1_000_000  # below this, a read ends the search (a crop or a scan of one code)
 
@@ -356,40 +366,123 @@ class _Candidate:
         y = sum(p[1] for p in d.corners) / len(d.corners)
         return cv2.pointPolygonTest(pts.astype(np.float32), (float(x), float(y)), False) >= 0
 
+    def covers(self, other: _Candidate) -> bool:
+        """Whether this box holds the other's centre and is about as large (the same place found twice)."""
+        pts = cv2.boxPoints(self.box).astype(np.float32)
+        (x, y), (w, h), _angle = other.box
+        inside = cv2.pointPolygonTest(pts, (float(x), float(y)), False) >= 0
+        return inside and self.box[1][0] * self.box[1][1] >= 0.5 * w * h
+
 
 def _tensor_angle(jxx: float, jyy: float, jxy: float) -> float:
     return 0.5 * float(np.degrees(np.arctan2(2 * jxy, jxx - jyy)))
 
 
-def _bar_candidates(gray: Gray, limit: int = _MAX_CANDIDATES) -> list[_Candidate]:
-    """Regions of strong, parallel edges at any angle (structure tensor), largest first.
+def _tensor_maps(gray: Gray) -> tuple[dict[str, Gray], float]:
+    """Structure-tensor maps of the image at the finder's size, and that size's scale.
 
-    Text and pictures have strong edges in every direction; a bar code has them in one. The tensor is
-    averaged over a window a few bars wide, so the bars merge into one blob whatever their angle."""
-    scale = min(1.0, _FINDER_SIDE / max(gray.shape))
-    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
-    g = small.astype(np.float32)
+    Gradients are taken at up to twice the finder's size and their products averaged down, so bars
+    finer than the finder's pixels still count. ``alternation`` is the mean gradient over the mean
+    gradient length: near 0 where edges alternate (bars), near 1 at a single edge (a stripe, a box)."""
+    pre_scale = min(1.0, 2 * _FINDER_SIDE / max(gray.shape))
+    pre = cv2.resize(gray, None, fx=pre_scale, fy=pre_scale, interpolation=cv2.INTER_AREA) if pre_scale < 1 else gray
+    g = pre.astype(np.float32)
     gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)
+    down = min(1.0, _FINDER_SIDE / max(pre.shape))
+    size = (max(1, round(pre.shape[1] * down)), max(1, round(pre.shape[0] * down)))
     win = (_FINDER_WINDOW, _FINDER_WINDOW)
-    jxx, jyy, jxy = cv2.blur(gx * gx, win), cv2.blur(gy * gy, win), cv2.blur(gx * gy, win)
-    energy = jxx + jyy
-    coherence = np.sqrt((jxx - jyy) ** 2 + 4 * jxy**2) / (energy + 1e-6)
-    strong = energy > max(float(np.percentile(energy, 75)), _FINDER_MIN_ENERGY)
-    mask = ((coherence > _FINDER_COHERENCE) & strong).astype(np.uint8)
-    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
+    maps = {
+        name: cv2.blur(cv2.resize(m, size, interpolation=cv2.INTER_AREA), win)
+        for name, m in (
+            ("jxx", gx * gx),
+            ("jyy", gy * gy),
+            ("jxy", gx * gy),
+            ("gx", gx),
+            ("gy", gy),
+            ("mag", cv2.magnitude(gx, gy)),
+        )
+    }
+    energy = maps["jxx"] + maps["jyy"]
+    maps["energy"] = energy
+    maps["coherence"] = np.sqrt((maps["jxx"] - maps["jyy"]) ** 2 + 4 * maps["jxy"] ** 2) / (energy + 1e-6)
+    maps["alternation"] = np.sqrt(maps["gx"] ** 2 + maps["gy"] ** 2) / (maps["mag"] + 1e-6)
+    return maps, pre_scale * down
+
+
+def _bars_mask(maps: dict[str, Gray]) -> npt.NDArray[np.uint8]:
+    """Where the maps look like bars: strong, one-directional edges that alternate in sign."""
+    energy = maps["energy"]
+    floor = max(float(np.percentile(energy[::4, ::4], 60)), _FINDER_MIN_ENERGY)
+    bars = (maps["coherence"] > _FINDER_COHERENCE) & (energy > floor) & (maps["alternation"] < _FINDER_ALTERNATION)
+    opened = cv2.morphologyEx(bars.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    # Wide spaces and the digits' row split one code's bars; closing joins them into one place.
+    closed = cv2.morphologyEx(opened, cv2.MORPH_CLOSE, np.ones((_FINDER_WINDOW, _FINDER_WINDOW), np.uint8))
+    return np.asarray(closed, np.uint8)
+
+
+def _across(maps: dict[str, Gray], where: npt.NDArray[np.bool_]) -> float:
+    """The bars' normal (degrees) from the tensor summed where bars were seen."""
+    jxx, jyy, jxy = (float(maps[k][where].sum()) for k in ("jxx", "jyy", "jxy"))
+    return _tensor_angle(jxx, jyy, jxy)
+
+
+def _tensor_candidates(maps: dict[str, Gray], mask: npt.NDArray[np.uint8], scale: float) -> list[_Candidate]:
+    """Connected bar-like regions of the mask, largest first, as candidates in input pixels."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     order = sorted(range(1, count), key=lambda i: int(stats[i, cv2.CC_STAT_AREA]), reverse=True)
-    min_area = _FINDER_MIN_AREA * small.shape[0] * small.shape[1]
+    min_area = _FINDER_MIN_AREA * mask.shape[0] * mask.shape[1]
     out = []
-    for i in order[:limit]:
+    for i in order[:_MAX_CANDIDATES]:
         if stats[i, cv2.CC_STAT_AREA] < min_area:
             break
-        ys, xs = np.nonzero(labels == i)
-        sel = (ys, xs)
-        across = _tensor_angle(float(jxx[sel].sum()), float(jyy[sel].sum()), float(jxy[sel].sum()))
-        (cx, cy), (w, h), a = cv2.minAreaRect(np.column_stack([xs, ys]).astype(np.float32))
-        out.append(_Candidate(((cx / scale, cy / scale), (w / scale, h / scale), a), across))
+        x, y, w, h = (int(v) for v in stats[i, :4])
+        sub = labels[y : y + h, x : x + w] == i
+        ys, xs = np.nonzero(sub)
+        window = {k: v[y : y + h, x : x + w] for k, v in maps.items()}
+        (cx, cy), (bw, bh), a = cv2.minAreaRect(np.column_stack([xs + x, ys + y]).astype(np.float32))
+        box = ((float(cx) / scale, float(cy) / scale), (float(bw) / scale, float(bh) / scale), float(a))
+        out.append(_Candidate(box, _across(window, sub)))
+    return out
+
+
+def _detector_candidates(
+    gray: Gray, maps: dict[str, Gray], mask: npt.NDArray[np.uint8], scale: float
+) -> list[_Candidate]:
+    """OpenCV's barcode detector's boxes, each with the bars' normal measured inside it."""
+    ok, boxes = cv2.barcode.BarcodeDetector().detectMulti(gray)
+    if not ok or boxes is None:
+        return []
+    out = []
+    for pts in boxes[:_MAX_CANDIDATES]:
+        (cx, cy), (w, h), a = cv2.minAreaRect(pts.astype(np.float32))
+        if min(w, h) < 4:
+            continue
+        rect = ((float(cx), float(cy)), (float(w), float(h)), float(a))
+        inside = np.zeros(mask.shape, np.uint8)
+        cv2.fillPoly(inside, [np.round(pts * scale).astype(np.int32)], 1)
+        where = (inside > 0) & (mask > 0)
+        if int(where.sum()) < 4:
+            where = inside > 0
+        out.append(_Candidate(rect, _across(maps, where)))
+    return out
+
+
+def _bar_candidates(gray: Gray, detector: bool = False) -> list[_Candidate]:
+    """Places that look like linear codes at any angle, at most ``_MAX_CANDIDATES``.
+
+    Two finders: the structure tensor at a fine scale (small codes, short bars), or OpenCV's barcode
+    detector. Text and pictures have edges in every direction and a stripe has a single edge; a bar
+    code has many edges in one direction, alternating dark and light."""
+    maps, scale = _tensor_maps(gray)
+    mask = _bars_mask(maps)
+    found = _detector_candidates(gray, maps, mask, scale) if detector else _tensor_candidates(maps, mask, scale)
+    out: list[_Candidate] = []
+    for cand in found:
+        if len(out) >= _MAX_CANDIDATES:
+            break
+        if not any(o.covers(cand) for o in out):
+            out.append(cand)
     return out
 
 
@@ -403,7 +496,9 @@ def _upright(gray: Gray, cand: _Candidate) -> _View:
     side = pts @ np.array([-np.sin(t), np.cos(t)])
     length, height = float(np.ptp(along)), float(np.ptp(side))
     f = max(1.0, min(3.0, _UPRIGHT_LENGTH / max(length, 1.0)))
-    out_w, out_h = int((length * 1.4 + 16) * f), int((height * 1.1 + 8) * f)
+    # Scan lines need only a band of the bars; a tall band costs time and lets perspective lean them.
+    out_w = int((length * 1.4 + 16) * f)
+    out_h = min(int((height * 1.1 + 8) * f), max(_MIN_BAND, int(_BAND_SHARE * out_w)))
     m = cv2.getRotationMatrix2D((cx, cy), cand.across, f)
     m[0, 2] += out_w / 2 - cx
     m[1, 2] += out_h / 2 - cy
@@ -411,28 +506,107 @@ def _upright(gray: Gray, cand: _Candidate) -> _View:
     return _View(img, np.asarray(cv2.invertAffineTransform(m), dtype=np.float64))
 
 
+def _residual_tilt(view: _View) -> float:
+    """How far (degrees) the bars in an upright view still lean: the tensor over its strongest edges."""
+    small = cv2.resize(view.image, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA).astype(np.float32)
+    gx = cv2.Sobel(small, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(small, cv2.CV_32F, 0, 1, ksize=3)
+    energy = gx * gx + gy * gy
+    strong = energy > float(np.percentile(energy[::2, ::2], 80))
+    if int(strong.sum()) < 16:
+        return 0.0
+    return _tensor_angle(float((gx * gx)[strong].sum()), float((gy * gy)[strong].sum()), float((gx * gy)[strong].sum()))
+
+
+def _whole_symbol(view: _View, d: Decoded) -> bool:
+    """Whether an EAN/UPC read in an upright view spans the whole run of bars it lies in.
+
+    Half an EAN-13 read backwards looks like a UPC-E, and an EAN-8 fits inside longer codes: a read
+    that covers only part of the bars along its scan line is a fragment, not the code. The run of
+    bars is the columns with edges, joined across gaps narrower than a quiet zone."""
+    if d.symbology not in _LINEAR or d.symbology == "Code 128":
+        return True
+    to_view = cv2.invertAffineTransform(view.to_source)
+    pts = np.array([[x, y, 1.0] for x, y in d.corners]) @ np.asarray(to_view).T
+    x0, x1 = float(pts[:, 0].min()), float(pts[:, 0].max())
+    module = max(1.0, (x1 - x0) / _modules(d.symbology))
+    yc = float(pts[:, 1].mean())
+    h, w = view.image.shape
+    band = max(3.0, 4 * module)
+    rows = view.image[max(0, int(yc - band)) : min(h, int(yc + band) + 1)].astype(np.float32)
+    if rows.size == 0:
+        return True
+    profile = np.abs(cv2.Sobel(rows, cv2.CV_32F, 1, 0, ksize=3)).mean(axis=0)
+    inside = profile[max(0, int(x0)) : min(w, int(x1) + 1)]
+    if inside.size == 0:
+        return True
+    active = (profile > _EDGE_SHARE * float(np.percentile(inside, 90))).astype(np.uint8)[None, :]
+    quiet = _FRAGMENT_GAP_MODULES.get(d.symbology, _QUIET_MODULES)
+    gap = int(quiet * module) | 1
+    joined = cv2.morphologyEx(active, cv2.MORPH_CLOSE, np.ones((1, gap), np.uint8))[0]
+    centre = min(w - 1, max(0, int((x0 + x1) / 2)))
+    lo, hi = centre, centre
+    while lo > 0 and joined[lo - 1]:
+        lo -= 1
+    while hi < w - 1 and joined[hi + 1]:
+        hi += 1
+    return bool(hi - lo <= (x1 - x0) + 2 * quiet * module)
+
+
+def _otsu(view: _View) -> _View:
+    """The view thresholded at its own histogram's split (noise that defeats local binarizers)."""
+    _, img = cv2.threshold(view.image, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return _View(img, view.to_source)
+
+
+def _strip(view: _View, d: Decoded) -> _View:
+    """The rows of an upright view around a read's scan line (a cheap place for a second decoder)."""
+    to_view = np.asarray(cv2.invertAffineTransform(view.to_source))
+    pts = np.array([[x, y, 1.0] for x, y in d.corners]) @ to_view.T
+    half = max(12.0, 0.2 * float(np.ptp(pts[:, 0])))
+    y0 = max(0, int(pts[:, 1].min() - half))
+    y1 = min(view.image.shape[0], int(pts[:, 1].max() + half) + 1)
+    shift = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, float(y0)], [0.0, 0.0, 1.0]])
+    return _View(np.ascontiguousarray(view.image[y0:y1]), view.to_source @ shift)
+
+
 def _read_candidate(gray: Gray, cand: _Candidate) -> list[Decoded]:
     """Linear codes read from one candidate turned upright; a code must be read twice and alone.
 
-    Views: the upright crop, the crop smoothed along the bars (noise and print voids), pyzbar on the crop.
-    Two different numbers from one place mean neither is trusted."""
+    The candidate is turned, the lean left in the turned crop measured and turned out too, so scan
+    lines cross the bars squarely (an oblique line through short bars can end in the digits below).
+    zxing-cpp reads the crop, the crop smoothed along the bars (noise and print voids), that
+    thresholded at its histogram's split, and the crop with a global binarizer, until one number is
+    read twice; pyzbar then reads the crop as an independent check (or as the second read). Two
+    different numbers from one place mean neither is trusted."""
     view = _upright(gray, cand)
+    tilt = _residual_tilt(view)
+    if abs(tilt) > _REFINE_DEG:
+        view = _upright(gray, _Candidate(cand.box, cand.across + tilt))
     smooth = _View(cv2.blur(view.image, (1, 7)), view.to_source)
+    linear: dict[str, Any] = {"formats": _LINEAR_FORMATS, "try_rotate": False, "try_downscale": False}
     reads: list[Callable[[], list[Decoded]]] = [
-        lambda: _zxing(view, formats=_LINEAR_FORMATS, try_rotate=False, try_downscale=False, try_invert=False),
-        lambda: _zxing(smooth, formats=_LINEAR_FORMATS, try_rotate=False, try_downscale=False, try_invert=False),
-        lambda: _zbar(view),
+        lambda: _zxing(view, try_invert=False, **linear),
+        lambda: _zxing(smooth, try_invert=False, **linear),
+        lambda: _zxing(_otsu(smooth), try_invert=False, **linear),
+        lambda: _zxing(view, binarizer=zxingcpp.Binarizer.GlobalHistogram, try_invert=False, **linear),
     ]
     votes: dict[str, list[Decoded]] = {}
-    for read in reads:
-        for d in _unique(read()):
+
+    def count(found: list[Decoded]) -> bool:
+        for d in _unique(found):
             if d.symbology in _LINEAR:
                 votes.setdefault(d.text if not d.text.isdigit() else d.text.zfill(13), []).append(d)
-        if len(votes) > 1:
+        return len(votes) <= 1
+
+    for read in reads:
+        if not count(read()):
             return []
         if any(len(v) >= 2 for v in votes.values()):
             break
-    return [v[0] for v in votes.values() if len(v) >= 2]
+    if not votes or not count(_zbar(_strip(view, next(iter(votes.values()))[0]))):
+        return []
+    return [v[0] for v in votes.values() if len(v) >= 2 and all(_whole_symbol(view, d) for d in v)]
 
 
 def _scan_angle(d: Decoded) -> float:
@@ -471,14 +645,20 @@ def _across_the_bars(found: list[Decoded], gray: Gray) -> list[Decoded]:
     return kept
 
 
-def _any_angle(gray: Gray, found: list[Decoded], candidates: list[_Candidate]) -> list[Decoded]:
-    """Linear codes in candidate regions that no read so far covers, each read upright."""
+def _any_angle(gray: Gray, found: list[Decoded]) -> list[Decoded]:
+    """Linear codes in candidate regions that no read so far covers, each read upright.
+
+    The tensor's candidates come first; OpenCV's detector, dearer on small images, looks only when
+    they gave no new code (its boxes are tighter where the tensor's split or merged a code)."""
     out: list[Decoded] = []
-    for cand in candidates:
-        if any(cand.contains(d) or _inside(cand, d) for d in found + out):
-            continue
-        # A read overlapping an earlier one is the same place read twice: never a second number.
-        out.extend(d for d in _read_candidate(gray, cand) if not any(_same_place(d, o) for o in found + out))
+    for detector in (False, True):
+        for cand in _bar_candidates(gray, detector):
+            if any(cand.contains(d) or _inside(cand, d) for d in found + out):
+                continue
+            # A read overlapping an earlier one is the same place read twice: never a second number.
+            out.extend(d for d in _read_candidate(gray, cand) if not any(_same_place(d, o) for o in found + out))
+        if out:
+            break
     return out
 
 
@@ -508,17 +688,10 @@ def _retries(view: _View) -> Iterator[Callable[[], list[Decoded]]]:
     flat = _flatten(view)
     yield lambda: _zxing(flat, try_downscale=False, try_invert=False)
     yield lambda: _zxing(_sharpen(_upscale(view) or view), try_downscale=False, try_invert=False)
-    regions = list(_regions(flat))
-    for region in regions:
+    for region in _regions(flat):
         yield lambda region=region: _zxing(region, try_downscale=False, try_invert=False)  # type: ignore[misc]
-    for region in regions:
-        for upright in _straightened(region):
-            yield lambda upright=upright: _zxing(  # type: ignore[misc]
-                upright, try_downscale=False, try_invert=False, try_rotate=False
-            )
     small = _scaled(view.image, _ZBAR_SIDE / max(view.image.shape)) if max(view.image.shape) > _ZBAR_SIDE else view
     yield lambda: _zbar(_View(small.image, view.to_source @ np.vstack([small.to_source, [0.0, 0.0, 1.0]])))
-    yield lambda: _zxing(_rotated(flat, 45.0), try_downscale=False, try_invert=False)
     yield lambda: _zxing(_clahe(view), try_downscale=False, try_invert=False)
 
 
@@ -621,7 +794,7 @@ def decode_gray(gray: Gray) -> list[Decoded]:
         found = _across_the_bars(found, gray)
     # A phone photo may hold a second code the first pass missed; a small crop is one code.
     if not found or pixels >= _MIN_PIXELS_FOR_SECOND_CODE:
-        found += _any_angle(gray, found, _bar_candidates(gray))
+        found += _any_angle(gray, found)
     if found:
         return found
     view = _working(gray)

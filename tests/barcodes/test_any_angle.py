@@ -92,3 +92,48 @@ def test_heldout_scenes_are_deterministic_and_labelled() -> None:
     a, b = next(scene_photos(1, seed=3)), next(scene_photos(1, seed=3))
     assert np.array_equal(a.image, b.image)
     assert a.preset.startswith("heldout-") and a.text
+
+
+_FULL_EAN = render_with_digits("EAN-13", "6901234567892", 3)
+_FULL_UPC = render_with_digits("UPC-A", "036000291452", 3)
+
+
+@pytest.mark.parametrize("degrees", [45, 135, 300])
+@pytest.mark.parametrize(("code", "text"), [(_FULL_EAN, "6901234567892"), (_FULL_UPC, "036000291452")])
+def test_code_turned_off_the_scan_lines_is_read(code: np.ndarray, text: str, degrees: int) -> None:
+    assert [d.text for d in decode(_on_card(code, degrees))] == [text]
+
+
+def _with_text_around(code: np.ndarray) -> np.ndarray:
+    """The code on a label with lines of text above and below it, as printed on a pack."""
+    h, w = code.shape
+    label = np.full((h + 120, w + 40), 255, np.uint8)
+    label[60 : 60 + h, 20 : 20 + w] = code
+    for y, words in ((22, "NET WT 500g  LOT 250318"), (48, "BEST BEFORE 2026-05-01"), (h + 100, "MADE IN CHINA")):
+        cv2.putText(label, words, (24, y), cv2.FONT_HERSHEY_SIMPLEX, 0.7, 0, 2)
+    return label
+
+
+@pytest.mark.parametrize(("degrees", "tilt"), [(4, 0.03), (-6, -0.04), (183, 0.04)])
+def test_tilted_upca_with_text_around_is_read(degrees: int, tilt: float) -> None:
+    label = _with_text_around(_UPC)
+    assert [d.text for d in decode(_on_card(label, degrees, tilt))] == ["036000291452"]
+
+
+def test_picture_without_a_code_gives_nothing() -> None:
+    # Stripes (single strong edges at one angle), a grid, circles and text: bar-like edges but no code.
+    rng = np.random.default_rng(11)
+    img = np.full((900, 1200), 170, np.uint8)
+    for _ in range(6):
+        x0 = int(rng.integers(-300, 1200))
+        pts = np.array([[x0, 0], [x0 + 90, 0], [x0 + 400, 900], [x0 + 310, 900]], np.int32)
+        cv2.fillPoly(img, [pts], int(rng.integers(20, 250)))
+    for x in range(700, 1100, 14):
+        cv2.line(img, (x, 600), (x, 850), 40, 2)
+    for y in range(600, 850, 14):
+        cv2.line(img, (700, y), (1100, y), 40, 2)
+    for i in range(8):
+        cv2.putText(img, "Ingredients: wheat, salt 500g", (40, 80 + 60 * i), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 30, 2)
+    cv2.circle(img, (900, 250), 150, 60, -1)
+    img = cv2.GaussianBlur(img, (0, 0), 0.8)
+    assert decode(img) == []
