@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +51,7 @@ _ZBAR_SYMBOLS = [pyzbar.ZBarSymbol[name] for name in _ZBAR_FORMATS]
 _LINEAR_FORMATS = zxingcpp.BarcodeFormats((_F.EAN13, _F.EAN8, _F.UPCA, _F.UPCE, _F.Code128))
 _MATRIX = frozenset({"QR Code", "Data Matrix"})
 _LINEAR = frozenset({"EAN-13", "EAN-8", "UPC-A", "UPC-E", "Code 128"})
+_SHORT_LINEAR = frozenset({"EAN-8", "UPC-E"})  # short enough to fit inside a longer code's bars
 # Symbology identifiers (ISO/IEC 15424) that announce GS1 data or an ECI-declared character set.
 _GS1_IDS = frozenset({"]C1", "]d2", "]d5", "]Q3", "]Q4"})
 _ECI_IDS = frozenset({"]Q2", "]Q4", "]Q6", "]d4", "]d5", "]d6"})
@@ -553,6 +555,20 @@ def _whole_symbol(view: _View, d: Decoded) -> bool:
     return bool(hi - lo <= (x1 - x0) + 2 * quiet * module)
 
 
+def _not_a_fragment(view: _View, d: Decoded) -> bool:
+    """Whether a short code (UPC-E, EAN-8) read along a level scan line is not part of a longer code's bars.
+
+    A first pass reads along rows: half an EAN-13 can come out as a UPC-E there, so such a read must span
+    its whole run of bars, as the any-angle stage's reads must. Slanted reads are checked upright later."""
+    if d.symbology not in _SHORT_LINEAR:
+        return True
+    (ax, ay), (bx, by) = d.corners[0], d.corners[1]
+    slant = abs(math.degrees(math.atan2(by - ay, bx - ax))) % 180.0
+    if min(slant, 180.0 - slant) > _MAX_SLANT_DEG:
+        return True
+    return _whole_symbol(view, d)
+
+
 def _otsu(view: _View) -> _View:
     """The view thresholded at its own histogram's split (noise that defeats local binarizers)."""
     _, img = cv2.threshold(view.image, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
@@ -788,7 +804,7 @@ def decode_gray(gray: Gray) -> list[Decoded]:
         if pixels > _MAX_PIXELS_FIRST_PASS
         else _View(gray, _identity())
     )
-    found = _resolve_conflicts(_unique(_zxing(full)), full)
+    found = [d for d in _resolve_conflicts(_unique(_zxing(full)), full) if _not_a_fragment(full, d)]
     if found:
         found = _consistent_when_enlarged(_second_opinion(found, gray), gray)
         found = _across_the_bars(found, gray)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import cv2
 import numpy as np
 import pytest
@@ -137,3 +139,27 @@ def test_picture_without_a_code_gives_nothing() -> None:
     cv2.circle(img, (900, 250), 150, 60, -1)
     img = cv2.GaussianBlur(img, (0, 0), 0.8)
     assert decode(img) == []
+
+
+def test_half_an_ean13_along_a_row_is_no_upc_e() -> None:
+    """A first-pass UPC-E that covers only part of a run of bars is a fragment of a longer code, refused."""
+    decoding = importlib.import_module("barcodes.decode")  # the package exports a function of the same name
+
+    code = render_code("EAN-13", "4710744316911", 3)
+    h, w = code.shape
+    card = np.full((h + 80, w + 80), 255, np.uint8)
+    card[40 : 40 + h, 40 : 40 + w] = code
+    view = decoding._View(card, decoding._identity())
+    y = 40 + h // 2
+    half = decoding.Decoded(
+        "UPC-E", "171070000044", b"0171070000044", ((40 + w // 2, y), (40, y), (40, y + 2), (40 + w // 2, y + 2))
+    )
+    assert not decoding._not_a_fragment(view, half)
+    ean8 = render_code("EAN-8", "96385074", 3)
+    eh, ew = ean8.shape
+    alone = np.full((eh + 80, ew + 80), 255, np.uint8)
+    alone[40 : 40 + eh, 40 : 40 + ew] = ean8
+    y = 40 + eh // 2
+    whole = decoding.Decoded("EAN-8", "96385074", b"96385074", ((40 + ew, y), (40, y), (40, y + 2), (40 + ew, y + 2)))
+    assert decoding._not_a_fragment(decoding._View(alone, decoding._identity()), whole)
+    assert [d.text for d in decode(alone)] == ["96385074"]
