@@ -12,7 +12,11 @@ the same run.
   sequence, reading as JSON) into a plain table of the same database file, once with one commit per
   reading and once with one commit per record (the same transactions as parse + store).
 
-    .venv/bin/python bench/ingest.py [--count 1000] [--db var/bench/ingest.db]
+Both sides run at the same durability setting, the application's own: SQLite in WAL mode with
+synchronous=NORMAL (`lims.db.make_engine`), or PostgreSQL with its server settings (synchronous_commit as
+configured, on by default). The PostgreSQL database named is emptied first.
+
+    .venv/bin/python bench/ingest.py [--count 1000] [--db var/bench/ingest.db | --db postgresql+psycopg://…]
 """
 
 from __future__ import annotations
@@ -152,22 +156,38 @@ class StoreRow:
     bare_per_record: float  # readings/s
 
 
-def parse_and_store(count: int, db: Path) -> list[StoreRow]:
+def _fresh_engine(db: str) -> Engine:
+    """An engine on an empty database: the SQLite file removed, or the PostgreSQL schema dropped."""
+    import sqlalchemy as sa
+
+    from lims.db import make_engine
+
+    if db.startswith("postgresql"):
+        engine = make_engine(db)
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+        return engine
+    path = Path(db)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        leftover.unlink(missing_ok=True)
+    return make_engine(f"sqlite:///{path}")
+
+
+def parse_and_store(count: int, db: str, scratch: Path) -> list[StoreRow]:
     import sqlalchemy as sa
     from sqlmodel import Session, select
 
-    from lims.db import make_engine
     from lims.models import District, Instrument, Sample
     from lims.models.samples import SampleCreate
     from lims.services.core import schema
-    from lims.services.core.audit import SYSTEM
+    from lims.services.core.audit import SYSTEM, Actor
     from lims.services.reference import reference_data
     from lims.services.results import ingest
     from lims.services.samples import sampling
 
-    if db.exists():
-        db.unlink()
-    engine = make_engine(f"sqlite:///{db}")
+    engine = _fresh_engine(db)
     schema.upgrade(engine)
     with Session(engine) as session:
         reference_data.load_reference(session, SYSTEM)
@@ -202,14 +222,16 @@ def parse_and_store(count: int, db: Path) -> list[StoreRow]:
                 )
                 labels.append(sample.label_id)
             session.commit()
-        scenario_file = db.parent / f"{family}-scenario.json"
+        scenario_file = scratch / f"{family}-scenario.json"
         scenario_file.write_text(json.dumps({"readings": [{"sample": lb, "item": item} for lb in labels]}))
         scenario = load(family, scenario_file=scenario_file, serial=serials[family])
         wire, _ = wire_of(scenario)
         t0 = time.perf_counter()
         stored = 0
+        gateways: dict[int, Actor] = {}  # kept from one record to the next, as `ingest.acquire` does
         for record in parse(wire, scenario.serial):
-            stored += sum(result.result_id is not None for result in ingest.store_record(engine, record))
+            done = ingest.store_record(engine, record, gateways=gateways)
+            stored += sum(result.result_id is not None for result in done)
         store_seconds = time.perf_counter() - t0
         assert stored == count, f"{family}: only {stored} of {count} readings became results"
         records = parse(wire, scenario.serial)
@@ -239,7 +261,11 @@ def bare_inserts(engine: Engine, table: Table, transactions: list[list[Reading]]
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--count", type=int, default=1000, help="readings per family (default 1000)")
-    p.add_argument("--db", type=Path, default=ROOT / "var" / "bench" / "ingest.db")
+    p.add_argument(
+        "--db",
+        default=str(ROOT / "var" / "bench" / "ingest.db"),
+        help="a SQLite file (default var/bench/ingest.db) or a PostgreSQL URL, emptied first",
+    )
     p.add_argument("--parse-only", action="store_true", help="skip the database part")
     args = p.parse_args(argv)
     print(f"{args.count} readings per family; line rate at {LINE.baudrate} baud 8N1\n")
@@ -248,13 +274,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{family:<10} {parsed:>14,.0f} {line:>12,.0f} {parsed / line:>7.0f}x")
     if args.parse_only:
         return 0
-    args.db.parent.mkdir(parents=True, exist_ok=True)
-    print(f"\nparse + store: one transaction per instrument record ({args.db})")
+    scratch = ROOT / "var" / "bench"
+    scratch.mkdir(parents=True, exist_ok=True)
+    shown = args.db.split("@")[-1] if args.db.startswith("postgresql") else args.db
+    print(f"\nparse + store: one transaction per instrument record ({shown})")
     print(
         f"{'family':<10} {'records':>8} {'parse+store/s':>14} "
         f"{'bare insert/s, commit per reading':>34} {'ratio':>6} {'per record':>11} {'ratio':>6}"
     )
-    for row in parse_and_store(args.count, args.db):
+    for row in parse_and_store(args.count, args.db, scratch):
         print(
             f"{row.family:<10} {row.records:>8} {row.stored:>14,.0f} {row.bare_per_reading:>34,.0f} "
             f"{row.stored / row.bare_per_reading:>6.2f} {row.bare_per_record:>11,.0f} "

@@ -1,11 +1,12 @@
 """Benchmark: province-scale plan generation (5,000 points, 20 items, 12 months) against a naive baseline.
 
-Prints, for each plan size, the time to generate twelve months of tasks and the time of a naive
+Prints, for each plan size, the time to load the plan (parse and validate its YAML), to generate twelve
+months of tasks, and their sum (the goal: under 5 s for 5,000 points), and the time of a naive
 round-robin that puts each point's visits on evenly spaced working days with no capacity bookkeeping,
-measured in the same run, with their ratio, and how both grow from the smallest size. The vehicle
-budget is the province's combined daily capacity, sized so that every quota fits.
+measured in the same run, with their ratio, and how the sum grows from the smallest size (linear: as the
+size). The vehicle budget is the province's combined daily capacity, sized so that every quota fits.
 
-    python bench/plan.py [--points 500 1000 2000 5000] [--months 12] [--year 2026] [--repeat 1]
+    python bench/plan.py [--points 500 2000 5000] [--months 12] [--year 2026] [--repeat 1]
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ def round_robin_year(plan: Plan, months: list[Month]) -> int:
 def main() -> None:
     """Run the benchmark and print the table."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--points", type=int, nargs="+", default=[500, 1000, 2000, 5000])
+    parser.add_argument("--points", type=int, nargs="+", default=[500, 2000, 5000])
     parser.add_argument("--months", type=int, default=12)
     parser.add_argument("--year", type=int, default=2026)
     parser.add_argument("--repeat", type=int, default=1, help="best of N generation runs per size")
@@ -130,7 +131,7 @@ def main() -> None:
 
     print(f"plan generation: {args.months} months of {args.year}, 20 items, 19 food categories")
     print(
-        f"{'points':>7} {'load s':>7} {'generate s':>11} {'s/month':>8} {'baseline s':>11} {'ratio':>6} "
+        f"{'points':>7} {'load s':>7} {'generate s':>11} {'total s':>8} {'s/month':>8} {'baseline s':>11} {'ratio':>6} "
         f"{'size x':>7} {'time x':>7} {'tasks':>8} {'shortfall':>9}"
     )
     first: tuple[int, float] | None = None
@@ -143,14 +144,14 @@ def main() -> None:
         schedules = cast(list[Schedule], result)
         tasks = sum(len(s.tasks) for s in schedules)
         short = sum(f.batches for s in schedules for f in s.shortfalls)
-        first = first or (n, gen_s)
+        first = first or (n, load_s + gen_s)
         print(
-            f"{n:>7} {load_s:>7.2f} {gen_s:>11.2f} {gen_s / len(months):>8.3f} {base_s:>11.3f} "
-            f"{gen_s / base_s:>6.1f} {n / first[0]:>6.1f}x {gen_s / first[1]:>6.1f}x {tasks:>8} {short:>9}"
+            f"{n:>7} {load_s:>7.2f} {gen_s:>11.2f} {load_s + gen_s:>8.2f} {gen_s / len(months):>8.3f} {base_s:>11.3f} "
+            f"{gen_s / base_s:>6.1f} {n / first[0]:>6.1f}x {(load_s + gen_s) / first[1]:>6.1f}x {tasks:>8} {short:>9}"
         )
     print(
-        "load = parse and validate the plan YAML; ratio = generate / naive round-robin (same run); "
-        "size x and time x = growth against the smallest plan"
+        "load = parse and validate the plan YAML; total = load + generate; ratio = generate / naive round-robin "
+        "(same run); size x and time x = growth of the total against the smallest plan"
     )
 
 

@@ -10,6 +10,7 @@ command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v gs >/dev/null 2>&1 || need_apt+=(ghostscript)                       # reads PDF labels back in tests
 [ -e /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf ] || need_apt+=(fonts-droid-fallback)  # Chinese on labels
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)              # digits on labels
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)              # what several workers share (tests)
 ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1\.0\.so\.0' || need_apt+=(libpango-1.0-0 libpangoft2-1.0-0)  # WeasyPrint: the case notice PDF
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
@@ -32,14 +33,18 @@ from lims.api.routes import (
     sharing,
     signals,
     stock,
+    sync,
     trace,
     users,
     warnings,
 )
 from lims.db import get_engine
 from lims.services.access import throttle
-from lims.services.core import audit_checkpoints, audit_keys
+from lims.services.core import audit_checkpoints, audit_keys, shared
 from lims.services.sharing import delivery
+from lims.services.sync import client as sync_client
+from lims.services.sync import guard
+from lims.services.sync import outbox as sync_outbox
 from lims.settings import get_settings
 from lims.web import pages
 from lims.web.bodies import BodyLimit
@@ -94,13 +99,17 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         audit_keys.event_key()  # a missing or short audit key stops the start, not the first request
         checkpoints = audit_checkpoints.schedule(engine or get_engine())
         dispatcher = delivery.schedule(engine or get_engine())
+        node_loop = sync_client.schedule(engine or get_engine())
         try:
             yield
         finally:
+            if node_loop is not None:
+                await asyncio.to_thread(node_loop.stop)
             if dispatcher is not None:
                 await asyncio.to_thread(dispatcher.stop)
             if checkpoints is not None:
                 await asyncio.to_thread(checkpoints.stop)
+            await asyncio.to_thread(shared.close_all)
 
     app = LimsApp(
         lifespan=lifespan,
@@ -111,8 +120,11 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.engine = engine
+    guard.install()  # on a vehicle node, no request may change what the centre owns
     settings = get_settings()
     settings.resolved_secret_key()  # a missing key file is made now, a short key refused at start
+    if settings.is_node:  # a vehicle node: its node-owned changes go to the outbox from the first request
+        sync_outbox.enable(engine or get_engine())
     app.state.signin_throttle = throttle.SignInThrottle.from_settings(settings)
     app.state.trusted_proxies = throttle.trusted_networks(settings.trusted_proxies)
     errors.install(app)
@@ -132,15 +144,16 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         qc,
         stock,
         sharing,
+        sync,
     ):
         api.include_router(module.router)
     app.include_router(api)
 
     @app.get("/healthz", tags=["health"])
-    def healthz(session: SessionDep) -> dict[str, str]:
-        """Liveness and database reachability."""
+    def healthz(session: SessionDep) -> dict[str, str | int]:
+        """Liveness and database reachability, and which worker process answered (`lims serve --workers N`)."""
         session.execute(text("SELECT 1"))
-        return {"status": "ok", "version": __version__}
+        return {"status": "ok", "version": __version__, "worker": os.getpid()}
 
     docs = _docs_page(app.title)
 

@@ -39,11 +39,18 @@ class Settings(BaseSettings):
     link_timer_scale: float = 1.0
     # Passwords: minimum length (NIST SP 800-63B: no composition rules, a length floor, a blocklist).
     password_min_length: int = Field(default=12, ge=8, le=64)
+    # On a vehicle node: for how many days after its last pull from the centre (or its enrolment) the testers'
+    # password verifiers it copied may still sign them in (the link may stay down that long, no longer).
+    node_credential_days: int = Field(default=7, ge=1, le=30)
     # Sign-in throttling (limits' notation, `;`-separated tiers act as a stepped backoff), and its store:
     # `memory://` keeps counters in the process; a shared store (e.g. `redis://…`) makes workers agree.
     signin_account_limits: str = "5/minute;10/15 minutes;20/hour;50/day"
     signin_address_limits: str = "20/minute;100/hour;500/day"
     throttle_storage_url: str = "memory://"
+    # What several workers share (`lims.services.core.shared`): with a Redis URL, the throttles' counters (unless
+    # `throttle_storage_url` names another store) and the live pages' wake-ups; keys and channels carry the prefix.
+    redis_url: str = ""
+    redis_prefix: str = Field(default="lims", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     # Addresses of reverse proxies whose X-Forwarded-For is believed (comma-separated IPs or CIDRs).
     trusted_proxies: str = ""
     # At most this many password hashes at once per process (argon2 takes 64 MiB each); a sign-in that
@@ -65,6 +72,18 @@ class Settings(BaseSettings):
     webhook_deliver_seconds: float = Field(default=10.0, ge=0, le=3600)
     webhook_timeout_seconds: float = Field(default=15.0, ge=1, le=30)
 
+    # A vehicle node (`lims.services.sync`): when `node_centre` (the centre's base URL) is set, this LIMS runs as
+    # the node of vehicle `node_vehicle` on its own database and syncs with the centre.
+    node_centre: str = Field(default="", max_length=2048)
+    node_vehicle: str = Field(default="", max_length=16)
+    # The sync loop: records per push, pull page size, the seconds between rounds and the backoff ceiling.
+    node_batch_size: int = Field(default=200, ge=1, le=1000)
+    node_sync_seconds: float = Field(default=2.0, ge=0.05, le=3600)
+    node_backoff_max_seconds: float = Field(default=60.0, ge=0.1, le=3600)
+    node_timeout_seconds: float = Field(default=15.0, ge=1, le=120)
+    # How long a one-time enrolment code made at the centre stays valid.
+    vehicle_enrol_minutes: int = Field(default=24 * 60, ge=1, le=30 * 24 * 60)
+
     _secret: str | None = PrivateAttr(default=None)
 
     @field_validator("var_dir", mode="before")
@@ -84,11 +103,26 @@ class Settings(BaseSettings):
             )
         return value
 
+    @property
+    def is_node(self) -> bool:
+        """Whether this LIMS runs as a vehicle node (a centre URL is set)."""
+        return bool(self.node_centre)
+
+    def resolved_node_credential_file(self) -> Path:
+        """Where a node keeps the credential the centre issued to its vehicle (0600)."""
+        return self.var_dir / "node_credential"
+
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file under `var_dir`."""
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.var_dir / 'lims.db'}"
+
+    def resolved_throttle_storage_url(self) -> str:
+        """Where the throttles count: `LIMS_THROTTLE_STORAGE_URL` when set, else Redis when configured, else memory."""
+        if self.throttle_storage_url != "memory://" or not self.redis_url:
+            return self.throttle_storage_url
+        return self.redis_url
 
     def resolved_audit_key_file(self) -> Path:
         """Where the audit HMAC key is kept when `LIMS_AUDIT_KEY` is not set."""

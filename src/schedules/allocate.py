@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import add, le, mul
 
 UNLIMITED = 1 << 40
 VISITS = -1  # index of the points-per-day dimension in a capacity vector
@@ -35,10 +36,14 @@ class Engine:
     used: list[list[int]] = field(init=False)
     placed: dict[tuple[int, int], dict[int, int]] = field(init=False, default_factory=dict)
     _inv: list[float] = field(init=False)
+    _no_zero_cap: bool = field(init=False)
+    _uses: list[list[tuple[int, int]]] = field(init=False)  # per category: (dimension, units) where units > 0
 
     def __post_init__(self) -> None:
         self.used = [[0] * len(self.cap) for _ in range(self.n_days)]
         self._inv = [0.0 if c >= UNLIMITED else (1.0 / c if c else float("inf")) for c in self.cap]
+        self._no_zero_cap = all(self.cap)
+        self._uses = [[(k, u) for k, u in enumerate(usage) if u] for usage in self.usage]
 
     def occupy(self, day: int, counts: dict[int, int], visit: bool = True) -> None:
         """Charge work done outside the engine (completed tasks) against a day's capacity."""
@@ -50,11 +55,11 @@ class Engine:
 
     def _need(self, counts: dict[int, int]) -> list[int]:
         need = [0] * len(self.cap)
+        uses = self._uses
         for cat, n in counts.items():
             if n:
-                for k, u in enumerate(self.usage[cat]):
-                    if u:
-                        need[k] += u * n
+                for k, u in uses[cat]:
+                    need[k] += u * n
         need[VISITS] = 1
         return need
 
@@ -89,6 +94,21 @@ class Engine:
         for k, u in enumerate(self.usage[cat]):
             row[k] += u * n
 
+    def _put_all(self, route: int, day: int, counts: dict[int, int]) -> None:
+        """`_put` of every category of `counts` that has batches, in order."""
+        key = (route, day)
+        bundle = self.placed.get(key)
+        row = self.used[day]
+        uses = self._uses
+        for cat, n in counts.items():
+            if n:
+                if bundle is None:
+                    bundle = self.placed[key] = {}
+                    row[VISITS] += 1
+                bundle[cat] = bundle.get(cat, 0) + n
+                for k, u in uses[cat]:
+                    row[k] += u * n
+
     def _fill(self, route: int, days: Sequence[int], counts: dict[int, int]) -> dict[int, int]:
         """Put as many batches as fit on the days, in the given order; return what is left."""
         left: dict[int, int] = {}
@@ -113,8 +133,29 @@ class Engine:
         fits; the rest is returned.
         """
         need = self._need(counts)
-        size = len(segment)
-        ideal = int(((route * GOLDEN) % 1.0) * size)
+        ideal = int(((route * GOLDEN) % 1.0) * len(segment))
+        if self._no_zero_cap:  # the same choice as `_choose`, looking only at the days that hold the visit
+            cap, inv, used = self.cap, self._inv, self.used
+            best, best_step, best_distance = -1, 0, 0
+            for j, day in enumerate(segment):
+                values = list(map(add, used[day], need))
+                if all(map(le, values, cap)):
+                    step, distance = int(max(map(mul, values, inv)) * LOAD_STEPS), abs(j - ideal)
+                    if best < 0 or step < best_step or (step == best_step and distance < best_distance):
+                        best, best_step, best_distance = day, step, distance
+            if best >= 0:
+                self._put_all(route, best, counts)
+                return {}
+        best, fits = self._choose(segment, need, ideal)
+        if fits:
+            for cat, n in counts.items():
+                if n:
+                    self._put(route, best, cat, n)
+            return {}
+        return self._fill(route, [best], counts)
+
+    def _choose(self, segment: Sequence[int], need: list[int], ideal: int) -> tuple[int, bool]:
+        """The day of the segment `place_visit` takes, and whether it holds the visit."""
         cap, inv, dims = self.cap, self._inv, range(len(self.cap))
         best, best_key = segment[0], (2, 0.0, 0)
         for j, day in enumerate(segment):
@@ -132,12 +173,7 @@ class Engine:
             key = (0, float(int(after * LOAD_STEPS)), abs(j - ideal)) if fits else (1, now, abs(j - ideal))
             if key < best_key:
                 best, best_key = day, key
-        if best_key[0] == 0:
-            for cat, n in counts.items():
-                if n:
-                    self._put(route, best, cat, n)
-            return {}
-        return self._fill(route, [best], counts)
+        return best, best_key[0] == 0
 
     def place_rest(self, route: int, days: Sequence[int], counts: dict[int, int]) -> dict[int, int]:
         """Put left-over batches anywhere the point can go: its visit days first, then the least loaded."""

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from schedules.allocate import UNLIMITED, Demand, Engine, allocate
+from schedules.bulk import no_cycle_collection
 from schedules.errors import PlanError
 from schedules.model import BatchBasis, Plan, Point
 from schedules.tasks import DoneWork, Reason, Schedule, Shortfall, Task
@@ -69,19 +70,21 @@ class _TaskMaker:
         self.rank = {c: i for i, c in enumerate(plan.categories)}
         self.item_rank = {code: i for i, code in enumerate(plan.items)}
         self.usage = {c: [(f, n) for f, n in use.items() if n] for c, use in plan.category_usage().items()}
+        self.families = plan.families
 
     def __call__(self, route: int, day: date, counts: dict[str, int], done: bool = False) -> Task:
         """One task for the point at `route` on `day` with these batches per category."""
         point = self.plan.points[route]
-        batches = {c: counts[c] for c in sorted(counts, key=self.rank.__getitem__) if counts[c]}
-        items = sorted({i for c in batches for i in self.cat_items[c]}, key=self.item_rank.__getitem__)
+        rank, cat_items, usage = self.rank, self.cat_items, self.usage
+        batches = {c: counts[c] for c in sorted(counts, key=rank.__getitem__) if counts[c]}
         used: dict[str, int] = {}
         tests: dict[str, int] = {}
         for cat, n in batches.items():
-            for family, per_batch in self.usage[cat]:
+            for family, per_batch in usage[cat]:
                 used[family] = used.get(family, 0) + per_batch * n
-            for item in self.cat_items[cat]:
+            for item in cat_items[cat]:
                 tests[item] = tests.get(item, 0) + n
+        items = sorted(tests, key=self.item_rank.__getitem__)  # the items of the batches' categories
         return Task(
             date=day,
             point=point.code,
@@ -90,7 +93,7 @@ class _TaskMaker:
             route=route,
             batches=batches,
             items=tuple(items),
-            channels={f: used[f] for f in self.plan.families if f in used},
+            channels={f: used[f] for f in self.families if f in used},
             done=done,
             tests={i: tests[i] for i in items},
         )
@@ -181,7 +184,8 @@ def _schedule(plan: Plan, month: Month, done_tasks: Iterable[DoneWork], start: d
 def generate(plan: Plan, month: Month | str | date | None = None) -> Schedule:
     """Dated tasks for the month meeting every quota the vehicle's capacity allows; the rest as shortfalls."""
     chosen = plan_month(plan, month)
-    return _schedule(plan, chosen, (), chosen.first)
+    with no_cycle_collection():
+        return _schedule(plan, chosen, (), chosen.first)
 
 
 def replan(plan: Plan, month: Month | str | date | None, done_tasks: Iterable[DoneWork], from_date: date) -> Schedule:
@@ -192,4 +196,5 @@ def replan(plan: Plan, month: Month | str | date | None, done_tasks: Iterable[Do
     `from_date` or on a day a point already had a completed visit.
     """
     chosen = plan_month(plan, month)
-    return _schedule(plan, chosen, list(done_tasks), max(from_date, chosen.first))
+    with no_cycle_collection():
+        return _schedule(plan, chosen, list(done_tasks), max(from_date, chosen.first))

@@ -11,6 +11,7 @@ import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from schedules.bulk import no_cycle_collection
 from schedules.errors import PlanError, Problem
 from schedules.model import Plan
 
@@ -49,6 +50,19 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
 class _Loader(_BaseLoader):
     """Safe YAML loader that leaves impossible dates (2026-13-01) as text for validation to report."""
 
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._tags: dict[tuple[Any, str, Any], str] = {}
+
+    def resolve(self, kind: Any, value: str, implicit: Any) -> str:
+        """The tag of a node; the safe loader has no path resolvers, so a scalar's tag depends on its text
+        alone and a plan's many repeated values are resolved once."""
+        key = (kind, value, implicit)
+        tag = self._tags.get(key)
+        if tag is None:
+            tag = self._tags[key] = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+        return tag
+
     def construct_yaml_timestamp(self, node: yaml.Node) -> object:  # type: ignore[override]
         """A date or datetime, or the scalar's text when it names no real day."""
         try:
@@ -86,6 +100,48 @@ def _lines(node: yaml.Node, path: str, table: dict[str, int], problems: list[Pro
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             _lines(item, f"{path}[{i}]", table, problems)
+
+
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+class _Duplicate(Exception):
+    """A mapping names a key twice (the line table then reports every such key)."""
+
+
+def _plain_data(loader: _Loader, node: yaml.Node) -> Any:
+    """The document as plain data, as `construct_document` builds it for a plan's mappings, lists and scalars,
+    in one walk; for merge keys, unhashable keys and other tags None is returned: PyYAML's own constructor then
+    builds it (and reports what it cannot)."""
+    constructors = loader.yaml_constructors
+
+    def build(node: yaml.Node) -> Any:
+        tag = node.tag
+        if isinstance(node, yaml.ScalarNode):
+            if tag == _STR:
+                return node.value
+            return constructors[tag](loader, node)
+        if isinstance(node, yaml.MappingNode) and tag == _MAP:
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == _MERGE:
+                    raise LookupError
+                key = build(key_node)
+                if key in out:
+                    raise _Duplicate
+                out[key] = build(value_node)
+            return out
+        if isinstance(node, yaml.SequenceNode) and tag == _SEQ:
+            return [build(item) for item in node.value]
+        raise LookupError
+
+    try:
+        return build(node)
+    except (LookupError, TypeError, RecursionError):  # a merge key, an unhashable key, a tag of its own, a loop
+        return None
 
 
 def _line_for(path: str, table: dict[str, int]) -> int | None:
@@ -132,18 +188,24 @@ def load_plan(source: str | Path, *, name: str | None = None) -> Plan:
     Errors are reported as `NAME line N: field.path: message`, NAME being `name`, else the file's name.
     """
     text, default_name = _read(source)
-    origin = name or default_name
+    with no_cycle_collection():
+        return _load(text, name or default_name)
+
+
+def _load(text: str, origin: str) -> Plan:
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             raise PlanError([Problem("", "empty plan", 1)], origin)
-        table: dict[str, int] = {}
-        problems: list[Problem] = []
-        _lines(node, "", table, problems)
-        if problems:
-            raise PlanError(problems, origin)
-        data = loader.construct_document(node)
+        try:
+            data = _plain_data(loader, node)
+        except _Duplicate:
+            data = None
+        table: dict[str, int] | None = None
+        if data is None:
+            table = _line_table(node, origin)
+            data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -152,7 +214,27 @@ def load_plan(source: str | Path, *, name: str | None = None) -> Plan:
         loader.dispose()
     if not isinstance(data, dict):
         raise PlanError([Problem("", "a plan must be a mapping of fields", 1)], origin)
-    return _validate(data, table, origin)
+    if table is not None:
+        return _validate(data, table, origin)
+    try:
+        return _validate(data, {}, origin)
+    except PlanError:  # name the lines: compose the document again, only now that they are needed
+        again = _Loader(text)
+        try:
+            table = _line_table(again.get_single_node() or node, origin)
+        finally:
+            again.dispose()
+        return _validate(data, table, origin)
+
+
+def _line_table(node: yaml.Node, origin: str) -> dict[str, int]:
+    """The line of every field path of the document; PlanError naming every key given twice."""
+    table: dict[str, int] = {}
+    problems: list[Problem] = []
+    _lines(node, "", table, problems)
+    if problems:
+        raise PlanError(problems, origin)
+    return table
 
 
 def parse_plan(data: Mapping[str, Any], *, name: str | None = None) -> Plan:

@@ -101,6 +101,7 @@ NOT_AN_IMAGE = ("x.png", b"not an image at all", "image/png")
 A_PDF = ("report.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")
 A_PHOTO = ("p.png", small_png(), "image/png")
 SUGGESTION_TABLES = frozenset({"plan_suggestion", "audit_event"})
+VEHICLE_TABLES = frozenset({"vehicle", "audit_event"})
 WARNING_TABLES = frozenset({"public_warning", "warning_counter", "audit_event"})
 SIGNAL = {"point": "P01", "category": "VEG_LEAF", "item": "OPC"}
 DRAFT_EDIT = {
@@ -522,6 +523,13 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
         Probe("public", "GET", "/api/v1/open-data/results?month=2026-12&format=csv"),
         Probe("public", "GET", "/api/v1/open-data/results?day=2026-12-03"),
     ],
+    # The vehicles' sync API answers a vehicle's credential only (a user's token is refused like no credential);
+    # a vehicle reads its own district's chains only (tests/sync).
+    ("POST", "/api/v1/sync/enroll"): [
+        Probe("auth", "POST", "/api/v1/sync/enroll", json={"vehicle": "VEH-01", "code": "AAAA-BBBB-CCCC-DDDD"})
+    ],
+    ("POST", "/api/v1/sync/push"): [Probe("auth", "POST", "/api/v1/sync/push", json={"records": [], "events": []})],
+    ("GET", "/api/v1/sync/pull"): [api_list("/api/v1/sync/pull?cursor=0.0")],
     ("GET", "/api/v1/webhooks"): [api_list("/api/v1/webhooks")],
     ("POST", "/api/v1/webhooks"): [Probe("own", "POST", "/api/v1/webhooks", json=HOOK, may_add=HOOK_TABLES)],
     ("GET", "/api/v1/webhooks/{subscription_id}/attempts"): [api_get("/api/v1/webhooks/{t}/attempts", "webhook")],
@@ -541,6 +549,13 @@ ROUTES: dict[tuple[str, str], list[Probe]] = {
     ("POST", "/admin/sharing/{subscription_id}/{action}"): [
         page_write(f"/admin/sharing/{{t}}/{a}", "webhook") for a in ("enable", "disable")
     ],
+    # The district's detection vehicles (its own only); a new code for a vehicle of another district is not found,
+    # as one that does not exist (tests/node).
+    ("GET", "/admin/vehicles"): [page_list("/admin/vehicles")],
+    ("POST", "/admin/vehicles"): [
+        Probe("own", "POST", "/admin/vehicles", form={"code": "VEH-09"}, page=True, may_add=VEHICLE_TABLES)
+    ],
+    ("POST", "/admin/vehicles/{code}/code"): [Probe("own", "POST", "/admin/vehicles/VEH-98/code", page=True)],
     ("GET", "/admin/qc"): [page_list("/admin/qc")],
     ("POST", "/admin/qc"): [
         Probe(

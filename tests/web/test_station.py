@@ -161,8 +161,16 @@ def test_results_list_is_paged(app: Any, client: TestClient, headers: dict[str, 
     station = sign_in(app, "station")
     first = station.get("/station?limit=2&judgement=negative")
     assert first.text.count("<tr class=") == 2
-    assert 'href="/station?judgement=negative&amp;limit=202#results"' in first.text
+    ids = [int(i) for i in re.findall(r'data-result="(\d+)"', first.text)]
+    older = re.search(r'href="/station\?judgement=negative&amp;limit=2&amp;before=(\d+)#results"', first.text)
+    assert older, "no link to the older results"
+    second = station.get(f"/station?judgement=negative&limit=2&before={older.group(1)}")
+    assert second.status_code == 200
+    older_ids = [int(i) for i in re.findall(r'data-result="(\d+)"', second.text)]
+    assert older_ids and max(older_ids) < int(older.group(1))
+    assert not set(ids) & set(older_ids)
     assert station.get("/station?limit=5000").status_code == 422
+    assert station.get("/station?before=-1").status_code == 422
 
 
 def _case(client: TestClient, h: dict[str, dict[str, str]], **sample: Any) -> tuple[dict[str, Any], int]:

@@ -72,7 +72,11 @@ READINGS_FILE = Limits(body_bytes=5 * MIB + FORM_OVERHEAD, max_files=1, max_fiel
 # A photographed card from the vehicle page: one photo (8 MB, refused by the service just over it) and the choices.
 CARD_PHOTO = Limits(body_bytes=2 * MAX_PHOTO_BYTES + FORM_OVERHEAD, max_files=1, max_fields=8, max_part_size=16 * KIB)
 
+# A vehicle's push: a batch of its outbox with the audit segment it needs (bounded in records and events too).
+SYNC_PUSH = Limits(body_bytes=16 * MIB, max_files=0, max_fields=0, max_part_size=0)
+
 ROUTES: dict[tuple[str, str], Limits] = {
+    ("POST", "/api/v1/sync/push"): SYNC_PUSH,
     ("POST", "/api/v1/scan"): API_PHOTO,
     ("POST", "/trace/photo"): PAGE_PHOTO,
     ("POST", "/review/batch/approve"): REVIEW_BATCH,

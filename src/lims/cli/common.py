@@ -18,6 +18,8 @@ from lims.services.core import schema
 from lims.services.core.audit import SYSTEM
 from lims.services.core.errors import ServiceError
 from lims.services.reference import reference_data
+from lims.services.sync import outbox as sync_outbox
+from lims.settings import get_settings
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -44,6 +46,8 @@ def ready_engine(*, migrate_sqlite: bool = True) -> Engine:
             schema.bring_up_to_date(engine, then=lambda: _load_reference_if_empty(engine))
     elif not schema.is_current(engine):
         fail("the database schema is not up to date: run `lims db upgrade`")
+    if get_settings().is_node:  # a vehicle node: what a command stores (`lims acquire`) goes to the outbox too
+        sync_outbox.enable(engine)
     return engine
 
 

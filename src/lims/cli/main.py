@@ -22,6 +22,7 @@ from lims.services.core import audit_checkpoints, audit_keys, clock, dates, sche
 from lims.services.core.audit import SYSTEM
 from lims.services.demo import builder
 from lims.services.reference import citations, reference_data
+from lims.services.sync import guard
 from lims.settings import SettingsError, get_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Food quick-test LIMS.")
@@ -42,8 +43,10 @@ COMMAND_MODULES = (
     "lims.cli.simulator_commands",
     "lims.cli.stock_commands",
     "lims.cli.registry_commands",
+    "lims.cli.seed_commands",
     "lims.cli.sharing_commands",
     "lims.cli.user_commands",
+    "lims.cli.node_commands",
 )
 
 
@@ -166,15 +169,27 @@ def demo_command(
 
 
 @app.command("serve")
-def serve_command(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+def serve_command(
+    host: str = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="worker processes (uvicorn), each with its own connections")
+    ] = 1,
+) -> None:
     """Serve the API and pages (Ctrl-C stops)."""
     import uvicorn
 
     ready_engine()
-    get_settings().resolved_secret_key()  # refuse a short key file before the workers start
+    settings = get_settings()
+    settings.resolved_secret_key()  # refuse a short key file before the workers start
     with reporting_errors():  # a missing or short audit key stops here, not at the first request
         audit_keys.event_key()
-    console.print(f"serving on http://{host}:{port}/  (API docs at /docs)")
+    console.print(f"serving on http://{host}:{port}/  (API docs at /docs), {workers} worker(s)")
+    if workers > 1 and settings.resolved_throttle_storage_url().startswith("memory"):
+        console.print(
+            "[yellow]each worker counts sign-in attempts and downloads on its own: set LIMS_REDIS_URL so they "
+            "share the counters[/yellow]"
+        )
     # Forwarded headers are judged by the application against LIMS_TRUSTED_PROXIES (sign-in throttling,
     # HSTS), never rewritten by uvicorn on its own list.
     uvicorn.run(
@@ -195,6 +210,7 @@ for _module in COMMAND_MODULES:
 def run() -> None:
     """Entry point of the `lims` console script."""
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    guard.install()  # on a vehicle node, no command may change what the centre owns
     try:
         app()
     except SettingsError as exc:

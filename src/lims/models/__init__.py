@@ -22,6 +22,15 @@ from lims.models.results import HeldReading, Review, TestResult
 from lims.models.samples import LabelCounter, Sample, SampleVersion
 from lims.models.sharing import WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
 from lims.models.stock import KitStock, StockAlert, StockMovement
+from lims.models.sync import (
+    NodeIdentity,
+    SyncApplied,
+    SyncCursor,
+    SyncOutbox,
+    SyncRowMap,
+    Vehicle,
+    VehicleChain,
+)
 from lims.models.users import User, UserSession
 
 __all__ = [
@@ -42,6 +51,7 @@ __all__ = [
     "LabelCounter",
     "Limit",
     "MaintenanceRecord",
+    "NodeIdentity",
     "NotificationMark",
     "PlanSuggestion",
     "PlanTask",
@@ -57,11 +67,17 @@ __all__ = [
     "Station",
     "StockAlert",
     "StockMovement",
+    "SyncApplied",
+    "SyncCursor",
+    "SyncOutbox",
+    "SyncRowMap",
     "TestItem",
     "TestResult",
     "TrademarkRecord",
     "User",
     "UserSession",
+    "Vehicle",
+    "VehicleChain",
     "WarningCounter",
     "WebhookAttempt",
     "WebhookDelivery",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, UniqueConstraint
+from sqlalchemy import BigInteger, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from lims.models.bounds import RawFigures, SaneMoment
@@ -17,7 +17,17 @@ class TestResult(SQLModel, table=True):
 
     __tablename__ = "test_result"
     __test__ = False
-    __table_args__ = (UniqueConstraint("instrument_id", "instrument_sequence"),)
+    # Lists are read newest first a page at a time (keyset on id) by status, item or judgement; reports and
+    # hotspots read a district's or the public's results of a span of days.
+    __table_args__ = (
+        UniqueConstraint("instrument_id", "instrument_sequence"),
+        Index("ix_test_result_status_id", "status", "id"),
+        Index("ix_test_result_item_id_id", "item_id", "id"),
+        Index("ix_test_result_judgement_id", "judgement", "id"),
+        Index("ix_test_result_district_tested_at", "district_id", "tested_at"),
+        Index("ix_test_result_district_id_id", "district_id", "id"),
+        Index("ix_test_result_status_tested_at", "status", "tested_at"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     district_id: int = Field(foreign_key="district.id", index=True)
     sample_id: int = Field(foreign_key="sample.id", index=True)

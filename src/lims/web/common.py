@@ -37,6 +37,7 @@ from lims.services.core.audit import Actor
 from lims.services.core.errors import Forbidden, ServiceError
 from lims.settings import get_settings
 from lims.web import i18n as web_i18n
+from lims.web import node_banner
 from lims.web.i18n import language
 
 logger = logging.getLogger(__name__)
@@ -361,6 +362,7 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
             "unread": getattr(request.state, "unread", 0),
             "csrf": token,
             "path": request.url.path,
+            "node_link": node_banner.banner(request),
             **context,
         },
         status_code=status_code,

@@ -26,6 +26,7 @@ from lims.settings import get_settings
 from lims.web import (
     admin,
     admin_sharing,
+    admin_vehicles,
     feeds,
     market_board,
     notice,
@@ -344,6 +345,7 @@ router.include_router(leads_pages.router)
 router.include_router(signals.router)
 router.include_router(admin.router)
 router.include_router(admin_sharing.router)
+router.include_router(admin_vehicles.router)
 router.include_router(market_board.router)
 
 

@@ -64,16 +64,17 @@ class Filters:
     item: str = ""
     judgement: str = ""
     limit: int = PAGE_ROWS
+    before: int = 0  # the page shows results older than this one (0: the newest)
 
     def query(self) -> str:
         """The filters as a query string (for the CSV link)."""
         from urllib.parse import urlencode
 
-        return urlencode({k: v for k, v in self.__dict__.items() if v and k != "limit"})
+        return urlencode({k: v for k, v in self.__dict__.items() if v and k not in {"limit", "before"}})
 
-    def more(self) -> str:
-        """The query string that shows more rows."""
-        return (self.query() + "&" if self.query() else "") + f"limit={min(self.limit + 200, MAX_PAGE_ROWS)}"
+    def older(self, last_id: int) -> str:
+        """The query string of the next page: the same filters, results older than `last_id` (keyset)."""
+        return (self.query() + "&" if self.query() else "") + f"limit={self.limit}&before={last_id}"
 
 
 def filters(
@@ -83,9 +84,10 @@ def filters(
     item: Annotated[str, Query(max_length=16)] = "",
     judgement: Annotated[str, Query(max_length=16)] = "",
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_ROWS)] = PAGE_ROWS,
+    before: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
 ) -> Filters:
     """Read the filters from the query string."""
-    return Filters(date_from, date_to, point, item, judgement, limit)
+    return Filters(date_from, date_to, point, item, judgement, limit, before)
 
 
 FiltersDep = Annotated[Filters, Depends(filters)]
@@ -130,6 +132,7 @@ def _results(session: Session, actor: Actor, f: Filters, limit: int) -> list[Res
         item_code=f.item or None,
         judgement=f.judgement or None,
         limit=limit,
+        before_id=f.before or None,
     )
     return records.public_views(session, found)
 

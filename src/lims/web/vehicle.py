@@ -4,7 +4,6 @@ cards photographed with the tester's phone, judged and shown with the lines meas
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import time
@@ -32,7 +31,7 @@ from lims.models.plans import TaskPublic
 from lims.models.results import ResultPublic
 from lims.models.samples import SampleCorrection, SampleCreate, SampleData, SamplePublic
 from lims.services.access import districts
-from lims.services.core import clock
+from lims.services.core import clock, shared
 from lims.services.core.audit import Actor
 from lims.services.core.errors import ServiceError
 from lims.services.lab import stock
@@ -56,7 +55,6 @@ from lims.web.i18n import language
 
 router = page_router()
 Tester = Annotated[Actor, Depends(role_page(Role.TESTER))]
-POLL_SECONDS = 1.0
 DEFAULT_STREAM_SECONDS = 25
 
 
@@ -516,17 +514,21 @@ async def events(
         yield "retry: 1000\n\n"
         deadline = time.monotonic() + seconds
         queue_sent: dict[str, Any] | None = None
-        while time.monotonic() < deadline:
-            if await request.is_disconnected():
-                return
-            views, queue = await run_in_threadpool(fetch, last)
-            for view in views:
-                last = max(last, view.id)
-                yield _event(view, lang, zone)
-            if queue != queue_sent:  # the held readings changed (and once at the start): the page fetches them
-                queue_sent = queue
-                yield f"event: held\ndata: {json.dumps(queue)}\n\n"
-            await asyncio.sleep(POLL_SECONDS)
+        # Woken when any worker or process stores a result of the district or a held reading changes; the stream
+        # also looks on its own now and then (see lims.services.core.shared).
+        with shared.subscribe(engine, actor.district_id) as news:
+            while (left := deadline - time.monotonic()) > 0:
+                if await request.is_disconnected():
+                    return
+                news.clear()
+                views, queue = await run_in_threadpool(fetch, last)
+                for view in views:
+                    last = max(last, view.id)
+                    yield _event(view, lang, zone)
+                if queue != queue_sent:  # the held readings changed (and once at the start): the page fetches them
+                    queue_sent = queue
+                    yield f"event: held\ndata: {json.dumps(queue)}\n\n"
+                await news.wait(min(news.poll_seconds, left))
         yield ": stream ends; the browser reconnects with Last-Event-ID\n\n"
 
     return StreamingResponse(

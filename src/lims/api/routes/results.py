@@ -35,6 +35,7 @@ def shared_results(
     status: Annotated[str | None, Query(max_length=16)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="only results older than this one")] = None,
 ) -> list[ResultPublic]:
     """Results you may see: your district's, or for station users every published result."""
     rows = records.search(
@@ -48,6 +49,7 @@ def shared_results(
         status=status,
         limit=limit,
         offset=offset,
+        before_id=before_id,
     )
     return records.public_views(session, rows)
 

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from lims.i18n import _N, Message
 from lims.models import Station, User, UserSession
 from lims.models.common import Role
-from lims.services.access import districts, passwords
+from lims.services.access import cached_credentials, districts, passwords
 from lims.services.access.throttle import SignInThrottle
 from lims.services.core import audit, clock
 from lims.services.core.audit import Actor
@@ -135,7 +135,9 @@ def sign_in(session: Session, throttle: SignInThrottle, username: str, password:
     user = None
     if len(username) <= MAX_USERNAME and len(password) <= passwords.MAX_LENGTH:
         user = session.exec(select(User).where(User.username == username)).first()
-    usable = user is not None and user.active
+    # A vehicle node signs in from its copy of the centre's accounts, and says why a right password is refused.
+    node = get_settings().is_node
+    usable = user is not None and (user.active or node)
     with passwords.slot():
         # Checked again once a slot is held: those who queued for one may have been locked meanwhile.
         _refuse_if_locked(throttle, username, address)
@@ -143,6 +145,8 @@ def sign_in(session: Session, throttle: SignInThrottle, username: str, password:
     if user is None or not usable or not matches:
         throttle.failed(username, address)
         raise Unauthorized("auth.bad_login", BAD_LOGIN)
+    if node:
+        cached_credentials.refuse_unusable(session, user)
     throttle.succeeded(username)
     return SignedIn(user, issue_token(session, user))
 

@@ -14,13 +14,16 @@ import time
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse_many
-from limits.errors import ConfigurationError
+from limits.errors import ConfigurationError, StorageError
 from limits.storage import Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
-from lims.settings import Settings, SettingsError
+from lims.i18n import _N
+from lims.services.core.errors import Busy
+from lims.settings import Settings, SettingsError, get_settings
 
 ACCOUNT = "signin-account"
+STORE_UNREACHABLE = _N("sign-in is unavailable for a moment (the shared store does not answer); try again shortly")
 ADDRESS = "signin-address"
 
 
@@ -92,7 +95,12 @@ def fixed_windows(
     SettingsError naming `what` (e.g. "sign-in") when a setting or the storage is not usable."""
     try:
         parsed = [parse_many(setting) for setting in limit_settings]
-        store = storage_from_string(storage_url)
+        # On a shared Redis the counters carry the deployment's prefix, so two installations never count together.
+        # Its errors arrive as limits' StorageError, so a store that went away is told apart from a bug.
+        shared: dict[str, str | bool] = {}
+        if storage_url.startswith("redis"):
+            shared = {"key_prefix": f"{get_settings().redis_prefix}:limits", "wrap_exceptions": True}
+        store = storage_from_string(storage_url, **shared)
     except (ValueError, ConfigurationError) as exc:
         raise SettingsError(f"{what} throttling: {exc}") from None
     if not isinstance(store, Storage):
@@ -111,7 +119,9 @@ class SignInThrottle:
     @classmethod
     def from_settings(cls, settings: Settings) -> SignInThrottle:
         """The throttle the settings describe."""
-        return cls(settings.signin_account_limits, settings.signin_address_limits, settings.throttle_storage_url)
+        return cls(
+            settings.signin_account_limits, settings.signin_address_limits, settings.resolved_throttle_storage_url()
+        )
 
     def _tiers(self, username: str, address: str) -> list[tuple[str, RateLimitItem, str]]:
         return [(ACCOUNT, item, account_key(username)) for item in self.account_limits] + [
@@ -119,7 +129,14 @@ class SignInThrottle:
         ]
 
     def lock(self, username: str, address: str) -> Lock | None:
-        """The longest wait among the tiers this account or address has used up, or None."""
+        """The longest wait among the tiers this account or address has used up, or None; 503 while the shared
+        store cannot be reached (sign-in is refused rather than left uncounted)."""
+        try:
+            return self._lock(username, address)
+        except StorageError:
+            raise Busy("throttle.store_unreachable", STORE_UNREACHABLE, retry_after=5) from None
+
+    def _lock(self, username: str, address: str) -> Lock | None:
         longest: Lock | None = None
         for scope, item, key in self._tiers(username, address):
             if self._limiter.test(item, scope, key):
@@ -132,8 +149,11 @@ class SignInThrottle:
 
     def failed(self, username: str, address: str) -> None:
         """Count one failed attempt against the account and the address."""
-        for scope, item, key in self._tiers(username, address):
-            self._limiter.hit(item, scope, key)
+        try:
+            for scope, item, key in self._tiers(username, address):
+                self._limiter.hit(item, scope, key)
+        except StorageError:
+            raise Busy("throttle.store_unreachable", STORE_UNREACHABLE, retry_after=5) from None
 
     def succeeded(self, username: str) -> None:
         """A correct password clears the account's count; the address keeps its count (a password sprayer

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cache
@@ -116,6 +116,36 @@ def snapshot_text(model: type[SQLModel], values: Mapping[Any, Any], key: bytes |
     return canonical({name: _plain(values[name]) for name in model.model_fields})
 
 
+@cache
+def _sorted_fields(model: type[SQLModel]) -> tuple[tuple[str, str], ...]:
+    return tuple((name, _canonical_piece(name)) for name in sorted(model.model_fields))
+
+
+def canonical_piece(value: Any) -> str:
+    """The canonical JSON of one value (what a snapshot writes for a field)."""
+    return _canonical_piece(_plain(value))
+
+
+def encoded_snapshot_text(
+    model: type[SQLModel],
+    values: Mapping[str, Any],
+    encoded: Collection[str],
+    pieces: Mapping[str, str] | None = None,
+) -> str:
+    """`snapshot_text` of a row whose `encoded` columns already hold canonical JSON text, and whose fields named
+    in `pieces` are given as their `canonical_piece` (for bulk writers that repeat a row's constant fields)."""
+    if secret_columns(model):
+        return snapshot_text(model, {n: json.loads(v) if n in encoded else v for n, v in values.items()})
+    known = pieces or {}
+    parts = []
+    for name, key in _sorted_fields(model):
+        piece = known.get(name)
+        if piece is None:
+            piece = values[name] if name in encoded else _canonical_piece(values[name])
+        parts.append(f"{key}:{piece}")
+    return "{" + ",".join(parts) + "}"
+
+
 _EVENT_FIELDS = ("chain", "seq", "at", "actor", "role", "entity", "entity_id", "action", "before", "after")
 _LEGACY_FIELDS = ("at", "actor", "role", "entity", "entity_id", "action", "before", "after")
 
@@ -139,6 +169,45 @@ def _hash_and_after(values: Mapping[Any, Any]) -> tuple[str, str]:
             after = text
         parts.append(f'"{name}":{text}')
     return hashlib.sha256(("{" + ",".join(parts) + "}").encode()).hexdigest(), after
+
+
+class BulkChain:
+    """Appends many events to one chain in memory, for bulk writers: each event gets the position, links, hash
+    and MAC `append` would give it, from snapshots already in canonical text. The caller inserts the rows (in
+    order, in one transaction with the rows they describe) and then stores `head_values()` in the chain's head."""
+
+    def __init__(self, key: bytes, chain: str, count: int, head: str) -> None:
+        self.key, self.chain, self.count, self.head = key, chain, count, head
+        self._chain_text = _canonical_piece(chain)
+
+    def event(
+        self, at: datetime, actor: Actor, entity: str, entity_id: int, action: str, before: str | None, after: str
+    ) -> dict[str, Any]:
+        """The next event's row; `before` and `after` are canonical JSON texts (`snapshot_text`), kept as text."""
+        seq = self.count + 1
+        body = (
+            f'{{"action":{_canonical_piece(action)},"actor":{_canonical_piece(actor.name)},"after":{after},'
+            f'"at":{_canonical_piece(at)},"before":{"null" if before is None else before},'
+            f'"chain":{self._chain_text},"entity":{_canonical_piece(entity)},"entity_id":{entity_id},'
+            f'"prev_hash":"{self.head}","role":{_canonical_piece(actor.role)},"seq":{seq}}}'
+        )
+        digest = hashlib.sha256(body.encode()).hexdigest()
+        row = {
+            "chain": self.chain, "seq": seq, "at": at, "actor": actor.name, "role": actor.role, "entity": entity,
+            "entity_id": entity_id, "action": action, "before": before, "after": after, "prev_hash": self.head,
+            "hash": digest, "mac": event_mac(self.key, digest),
+        }  # fmt: skip
+        self.count, self.head = seq, digest
+        return row
+
+    def head_values(self) -> dict[str, Any]:
+        """The chain head's columns after the events made so far."""
+        return {
+            "count": self.count,
+            "head": self.head,
+            "mac": head_mac(self.key, self.chain, self.count, self.head),
+            "version": head_version(self.head),
+        }
 
 
 def legacy_hash(values: Mapping[Any, Any]) -> str:
@@ -166,6 +235,10 @@ _HEADS = "audit_heads"
 class _Head:
     count: int
     hash: str
+    stored: int = 0  # the count the chain's row holds: the head moves there once, when the transaction commits
+
+    def __post_init__(self) -> None:
+        self.stored = self.count
 
 
 def _insert_chain(session: Session) -> Any:
@@ -200,6 +273,40 @@ _ADVANCE = (
 )
 
 
+def settle(session: Session) -> None:
+    """Move the head row of every chain this transaction appended to, each in one conditional update.
+
+    Runs before every commit; readers of the head rows call it first. Of two transactions appending to a chain
+    (which its row lock prevents on PostgreSQL) the second finds the head moved and fails."""
+    heads: dict[str, _Head] = session.info.get(_HEADS, {})
+    moving = [(chain, head) for chain, head in heads.items() if head.count != head.stored]
+    if not moving:
+        return
+    key = event_key()
+    connection = session.connection()
+    for chain, head in moving:
+        moved = connection.execute(
+            _ADVANCE,
+            {
+                "chain": chain,
+                "expected": head.stored,
+                "new_count": head.count,
+                "new_head": head.hash,
+                "new_mac": head_mac(key, chain, head.count, head.hash),
+                "new_version": head_version(head.hash),
+            },
+        )
+        if moved.rowcount != 1:
+            heads.clear()
+            raise Conflict("audit.audit_trail_changed_meanwhile", _N("the audit trail changed meanwhile; try again"))
+        head.stored = head.count
+
+
+@event.listens_for(Session, "before_commit")
+def _settle_heads(session: Session) -> None:
+    settle(session)
+
+
 @event.listens_for(Session, "after_commit")
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_heads(session: Session, *_args: Any) -> None:
@@ -228,7 +335,8 @@ def append(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> AuditEvent:
-    """Append one event to `chain`; the chain's head is read and locked once per transaction."""
+    """Append one event to `chain`; the chain's head is read and locked once per transaction, and moved once, when
+    it commits (`settle`)."""
     key = event_key()
     heads: dict[str, _Head] = session.info.setdefault(_HEADS, {})
     head = heads.get(chain)
@@ -250,20 +358,6 @@ def append(
     digest = event_hash(values)
     audit_event = AuditEvent(**values, hash=digest, mac=event_mac(key, digest))
     session.add(audit_event)
-    moved = session.connection().execute(
-        _ADVANCE,
-        {
-            "chain": chain,
-            "expected": head.count,
-            "new_count": head.count + 1,
-            "new_head": digest,
-            "new_mac": head_mac(key, chain, head.count + 1, digest),
-            "new_version": head_version(digest),
-        },
-    )
-    if moved.rowcount != 1:
-        heads.pop(chain, None)
-        raise Conflict("audit.audit_trail_changed_meanwhile", _N("the audit trail changed meanwhile; try again"))
     head.count, head.hash = head.count + 1, digest
     return audit_event
 
@@ -650,6 +744,8 @@ class _HeadRow:
 
 
 def _heads(session: Session) -> dict[str, _HeadRow]:
+    settle(session)
+    session.flush()
     rows = session.connection().execute(select(CHAINS.c.name, CHAINS.c["count"], CHAINS.c.head, CHAINS.c.mac))
     return {str(name): _HeadRow(int(count), str(head), str(mac)) for name, count, head, mac in rows}
 
@@ -689,6 +785,8 @@ def chain_heads(session: Session) -> dict[str, tuple[int, str, str]]:
     """Each keyed chain's recorded head: (count, hash of the last event, its MAC); the sealed unkeyed chain is
     vouched for by its seal, the first event of `shared`."""
     heads: dict[str, tuple[int, str, str]] = {}
+    settle(session)
+    session.flush()
     rows = session.connection().execute(
         select(CHAINS.c.name, CHAINS.c["count"], CHAINS.c.head).where(CHAINS.c.name != LEGACY, CHAINS.c["count"] > 0)
     )

@@ -108,6 +108,16 @@ NOT_AUDITED: dict[str, str] = {
     "webhook_attempt": "the delivery log: each try's status code, latency and error, written by the dispatcher",
     "warning_counter": "numbering state of published warnings: each number is audited with its warning, and a "
     "wrong counter can only leave a gap or be refused as a duplicate number, never change a record",
+    "vehicle": "a vehicle's enrolment state and link figures (last contact, backlog); its enrolment and every "
+    "refused push are events on its district's chain, and its credential is checked against the hash only",
+    "vehicle_chain": "how far the centre accepted a vehicle's audit chains: each accepted event verified under the "
+    "vehicle's key, and the rows it vouches for are audited on the centre's chains when applied",
+    "sync_applied": "idempotency keys of applied vehicle records: a lost key can only be refused by the row's own "
+    "unique key or the id map, never change a record",
+    "sync_row_map": "which centre row a vehicle's row became; each applied row is audited on the centre's chain",
+    "node_identity": "a vehicle node's own name, centre address and link state",
+    "sync_outbox": "the node's outbox: a copy, for the centre, of a change audited in the same transaction",
+    "sync_cursor": "the node's positions in the centre's chains and the centre's acknowledgements",
 }
 
 # Reference data that belongs to no district.

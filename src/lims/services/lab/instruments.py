@@ -261,19 +261,17 @@ def due_on(session: Session, instrument: Instrument, day: date) -> date:
     """The calibration due date that held for the instrument on `day`: that of the last calibration made on or
     before it; before the first calibration recorded, the due date that calibration replaced. A reading measured
     while the instrument was overdue stays invalid when it reaches the LIMS after a later calibration."""
-    last = session.exec(
-        select(CalibrationRecord)
-        .where(CalibrationRecord.instrument_id == instrument.id, col(CalibrationRecord.calibrated_on) <= day)
-        .order_by(col(CalibrationRecord.calibrated_on).desc(), col(CalibrationRecord.id).desc())
-    ).first()
-    if last is not None:
-        return last.next_due
-    first = session.exec(
-        select(CalibrationRecord)
-        .where(CalibrationRecord.instrument_id == instrument.id)
-        .order_by(col(CalibrationRecord.calibrated_on), col(CalibrationRecord.id))
-    ).first()
-    return first.previous_due if first is not None else instrument.calibration_due
+    return due_from(calibrations(session, instrument), instrument, day)
+
+
+def due_from(records: list[CalibrationRecord], instrument: Instrument, day: date) -> date:
+    """`due_on` from the instrument's calibration records (all of them, in any order)."""
+    made = [r for r in records if r.calibrated_on <= day]
+    if made:
+        return max(made, key=lambda r: (r.calibrated_on, r.id or 0)).next_due
+    if records:
+        return min(records, key=lambda r: (r.calibrated_on, r.id or 0)).previous_due
+    return instrument.calibration_due
 
 
 def record_maintenance(session: Session, actor: Actor, serial: str, data: MaintenanceCreate) -> MaintenanceRecord:

@@ -57,7 +57,7 @@ class LeadLimiter:
     @classmethod
     def from_settings(cls, settings: Settings) -> LeadLimiter:
         """A limiter in the storage sign-in throttling uses (shared by every worker when that is Redis)."""
-        return cls(storage_url=settings.throttle_storage_url)
+        return cls(storage_url=settings.resolved_throttle_storage_url())
 
     def _tiers(self, address: str) -> list[tuple[RateLimitItem, str, str]]:
         return [(item, "lead-address", address_key(address)) for item in self.address_limits] + [

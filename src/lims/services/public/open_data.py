@@ -187,7 +187,7 @@ class ExportLimiter:
     @classmethod
     def from_settings(cls, settings: Settings) -> ExportLimiter:
         """A limiter in the storage sign-in throttling uses (shared by every worker when that is Redis)."""
-        return cls(storage_url=settings.throttle_storage_url)
+        return cls(storage_url=settings.resolved_throttle_storage_url())
 
     def take(self, address: str) -> None:
         """Count one download from `address`, or TooManyRequests with how long to wait."""

@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 import yaml
 from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
@@ -619,6 +620,47 @@ def require_category(session: Session, code: str) -> None:
 def categories(session: Session) -> list[FoodCategory]:
     """Every food category, by code (for forms and filters)."""
     return list(session.exec(select(FoodCategory).order_by(col(FoodCategory.code))).all())
+
+
+def _prefetch_statement() -> Any:
+    items: Any = sa.bindparam("items", expanding=True)
+    categories: Any = sa.bindparam("categories", expanding=True)
+    lots: Any = sa.bindparam("lots", expanding=True)
+    return (
+        select(TestItem, FoodCategory, Limit, KitLot)
+        .select_from(TestItem)
+        .join(FoodCategory, sa.true())
+        .outerjoin(
+            Limit,
+            sa.and_(
+                col(Limit.item_id) == col(TestItem.id),
+                col(Limit.category_id) == col(FoodCategory.id),
+                col(Limit.retired).is_(False),
+            ),
+        )
+        .outerjoin(KitLot, sa.and_(col(KitLot.item_id) == col(TestItem.id), col(KitLot.lot).in_(lots)))
+        .where(col(TestItem.code).in_(items), col(FoodCategory.code).in_(categories))
+    )
+
+
+_PREFETCH = _prefetch_statement()  # built once: each record then runs one cached statement
+
+
+def prefetch(session: Session, item_codes: set[str], category_codes: set[str], lots: set[str]) -> None:
+    """Look up in one statement the items, food categories, limits and kit lots that `cached_row` would look up
+    one by one for results of these items on these categories with these kit lots (what one instrument record
+    needs); rows not found are left for `cached_row` to look for again."""
+    if not item_codes or not category_codes:
+        return
+    memo: dict[tuple[object, ...], Any] = session.info.setdefault("reference_rows", {})
+    params = {"items": sorted(item_codes), "categories": sorted(category_codes), "lots": sorted(lots)}
+    for item, category, limit, kit in session.exec(_PREFETCH, params=params):
+        memo.setdefault(("item", item.code), item)
+        memo.setdefault(("category", category.code), category)
+        if limit is not None:
+            memo.setdefault(("limit", item.id, category.id), limit)
+        if kit is not None:
+            memo.setdefault(("kit", item.id, kit.lot), kit)
 
 
 @event.listens_for(OrmSession, "after_rollback")

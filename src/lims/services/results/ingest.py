@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -95,42 +96,79 @@ def gateway_actor(session: Session, district_id: int) -> Actor:
     return auth.actor_for(user)
 
 
+def _stored_statement() -> Any:
+    """One statement for the results, held readings and control runs of an instrument (`serial`) that carry any
+    of the sequence numbers `sequences`, in that order of precedence (`kind` 0, 1, 2)."""
+    results, held, runs = TestResult.__table__, HeldReading.__table__, ControlRun.__table__  # type: ignore[attr-defined]
+    instruments = Instrument.__table__  # type: ignore[attr-defined]
+    serial: Any = sa.bindparam("serial")
+    sequences: Any = sa.bindparam("sequences", expanding=True)
+    no_text, no_number = sa.cast(sa.null(), sa.String), sa.cast(sa.null(), sa.Float)
+    return sa.union_all(
+        sa.select(
+            sa.literal_column("0").label("kind"),
+            results.c.instrument_sequence.label("seq"),
+            results.c.id,
+            results.c.repeat_of_id.label("ref"),
+            results.c.judgement,
+            results.c.value,
+        )
+        .join(instruments, instruments.c.id == results.c.instrument_id)
+        .where(instruments.c.serial == serial, results.c.instrument_sequence.in_(sequences)),
+        sa.select(
+            sa.literal_column("1"), held.c.sequence, held.c.id, held.c.assigned_result_id, no_text, no_number
+        ).where(held.c.instrument_serial == serial, held.c.sequence.in_(sequences)),
+        sa.select(
+            sa.literal_column("2"),
+            runs.c.instrument_sequence,
+            runs.c.id,
+            sa.cast(sa.null(), sa.Integer),
+            no_text,
+            runs.c.value,
+        )
+        .join(instruments, instruments.c.id == runs.c.instrument_id)
+        .where(instruments.c.serial == serial, runs.c.instrument_sequence.in_(sequences)),
+    )
+
+
+_STORED = _stored_statement()  # built once: a record's check is then one cached statement
+
+
 def _existing(session: Session, readings: list[Reading]) -> dict[tuple[str, int], Stored]:
-    """Those of `readings` stored before, by key: as a result if there is one, else as a held reading."""
-    found: dict[tuple[str, int], Stored] = {}
+    """Those of `readings` stored before, by key: as a result if there is one, else as a held reading, else as a
+    control run; the sequence numbers of a record (one instrument's) are checked in one statement."""
     by_serial: dict[str, dict[int, Reading]] = {}
     for reading in readings:
         by_serial.setdefault(reading.instrument_serial, {})[reading.sequence] = reading
+    rows = []
+    connection = session.connection()
     for serial, by_sequence in by_serial.items():
-        for result in session.exec(
-            select(TestResult)
-            .join(Instrument, col(Instrument.id) == col(TestResult.instrument_id))
-            .where(Instrument.serial == serial, col(TestResult.instrument_sequence).in_(by_sequence))
+        for kind, sequence, row_id, ref, judgement, value in connection.execute(
+            _STORED, {"serial": serial, "sequences": list(by_sequence)}
         ):
-            reading = by_sequence[int(result.instrument_sequence or 0)]
-            # a repeat run is stored as part of the result it repeats: that is the result it became
-            result_id = result.repeat_of_id or result.id
-            found[reading.key()] = Stored(reading, result_id, None, True, result.judgement, result.value)
-        rest = [sequence for sequence in by_sequence if (serial, sequence) not in found]
-        if not rest:
+            rows.append((kind, serial, sequence, row_id, ref, judgement, value))
+    # A result comes before a held reading of the same key, a held reading before a control run.
+    rows.sort(key=lambda row: row[0])
+    found: dict[tuple[str, int], Stored] = {}
+    held_ids: dict[int, tuple[str, int]] = {}
+    for kind, serial, sequence, row_id, ref, judgement, value in rows:
+        match = by_serial[serial].get(int(sequence))
+        if match is None or match.key() in found:
             continue
-        for held in session.exec(
-            select(HeldReading).where(HeldReading.instrument_serial == serial, col(HeldReading.sequence).in_(rest))
+        if kind == 0:  # a repeat run is stored as part of the result it repeats: that is the result it became
+            found[match.key()] = Stored(match, ref or row_id, None, True, judgement, value)
+        elif kind == 1:
+            found[match.key()] = Stored(match, ref, row_id, True, None, None)
+            held_ids[row_id] = match.key()
+        else:
+            found[match.key()] = Stored(match, None, None, True, None, value, control_id=row_id)
+    if held_ids:  # why each was held (rare: a re-sent reading that is still held)
+        held = HeldReading.__table__  # type: ignore[attr-defined]
+        for held_id, kept in connection.execute(
+            sa.select(held.c.id, held.c.reading).where(held.c.id.in_(list(held_ids)))
         ):
-            reading = by_sequence[held.sequence]
-            found[reading.key()] = Stored(
-                reading, held.assigned_result_id, held.id, True, None, None, str(held.reading.get("reason", ""))
-            )
-        rest = [sequence for sequence in by_sequence if (serial, sequence) not in found]
-        if not rest:
-            continue
-        for run in session.exec(
-            select(ControlRun)
-            .join(Instrument, col(Instrument.id) == col(ControlRun.instrument_id))
-            .where(Instrument.serial == serial, col(ControlRun.instrument_sequence).in_(rest))
-        ):
-            reading = by_sequence[int(run.instrument_sequence or 0)]
-            found[reading.key()] = Stored(reading, None, None, True, None, run.value, control_id=run.id)
+            key = held_ids[held_id]
+            found[key] = replace(found[key], hold_reason=str((kept or {}).get("reason", "")))
     return found
 
 
@@ -162,11 +200,13 @@ def _hold(session: Session, actor: Actor, reading: Reading, why: ServiceError) -
 
 @dataclass
 class _Shared:
-    """The gateway actors the readings stored in one transaction share, looked up once per district; or the one
-    person who stored them (a tester's uploaded photo)."""
+    """What the readings stored in one transaction share: the gateway actors, looked up once per district, or the
+    one person who stored them (a tester's uploaded photo); and what was read for the record (samples, their latest
+    results, calibrations)."""
 
     actors: dict[int, Actor] = field(default_factory=dict)
     person: Actor | None = None
+    lookups: records.Lookups | None = None
 
     def gateway(self, session: Session, district_id: int) -> Actor:
         if self.person is not None:
@@ -174,6 +214,13 @@ class _Shared:
         if district_id not in self.actors:
             self.actors[district_id] = gateway_actor(session, district_id)
         return self.actors[district_id]
+
+    def sample(self, session: Session, label_id: str) -> Sample | None:
+        """The sample with this label id in any district."""
+        key = label_id.strip().upper()
+        if self.lookups is not None and key in self.lookups.samples:
+            return self.lookups.samples[key]
+        return sampling.find(session, label_id)
 
 
 def _instrument(session: Session, serial: str) -> Instrument | None:
@@ -205,24 +252,38 @@ def stored_keys(session: Session, readings: list[Reading]) -> set[tuple[str, int
     return set(_existing(session, readings))
 
 
-def store_record(engine: Engine, readings: list[Reading], *, new_limit: int | None = None) -> list[Stored]:
+def store_record(
+    engine: Engine,
+    readings: list[Reading],
+    *,
+    new_limit: int | None = None,
+    gateways: dict[int, Actor] | None = None,
+) -> list[Stored]:
     """Store the readings of one instrument record in one transaction, committed when this returns.
 
     Stops after `new_limit` newly stored readings; returns what became of each reading it went through, in
-    order, so that exactly those may be acknowledged to the instrument.
+    order, so that exactly those may be acknowledged to the instrument. `gateways` keeps the districts' gateway
+    actors from one record to the next of an acquisition (they are made once and never change).
     """
     with Session(engine, expire_on_commit=False) as session:
-        done = _store_each(session, readings, new_limit)
+        done = _store_each(session, readings, new_limit, gateways=gateways)
         session.commit()
     return done
 
 
 def _store_each(
-    session: Session, readings: list[Reading], new_limit: int | None = None, actor: Actor | None = None
+    session: Session,
+    readings: list[Reading],
+    new_limit: int | None = None,
+    actor: Actor | None = None,
+    gateways: dict[int, Actor] | None = None,
 ) -> list[Stored]:
     """`store` for each reading in turn, looking up once what they share; stops after `new_limit` new ones."""
     known = _existing(session, readings)
-    shared = _Shared(person=actor)
+    shared = _Shared(actors=gateways if gateways is not None else {}, person=actor)
+    fresh = [reading for reading in readings if reading.key() not in known]
+    if fresh:
+        shared.lookups = _lookups(session, fresh)
     done: list[Stored] = []
     new = 0
     for reading in readings:
@@ -239,10 +300,25 @@ def _store_each(
     return done
 
 
+def _lookups(session: Session, readings: list[Reading]) -> records.Lookups:
+    """What the new readings of a record look up, read at once: samples, reference rows, latest results."""
+    labels = {r.sample_label_id for r in readings if r.sample_label_id and qc.control_kind(r.sample_label_id) is None}
+    found = records.lookups(session, labels, ())
+    codes = {r.item_code for r in readings}
+    lots = {str(r.raw["kit_lot"]) for r in readings if r.raw.get("kit_lot")}
+    reference_data.prefetch(session, codes, {s.category_code for s in found.samples.values()}, lots)
+    items = [item for code in codes if (item := _item(session, code)) is not None]
+    if items and found.samples:
+        found = records.lookups(
+            session, labels, {int(item.id or 0) for item in items}, samples=found.samples, districts=found.districts
+        )
+    return found
+
+
 def _store_new(session: Session, reading: Reading, shared: _Shared) -> Stored:
     instrument = _instrument(session, reading.instrument_serial)
     # Found in any district: where a reading is filed follows its instrument (below).
-    sample = sampling.find(session, reading.sample_label_id) if reading.sample_label_id else None
+    sample = shared.sample(session, reading.sample_label_id) if reading.sample_label_id else None
     # An instrument works for its own district's lab: its readings are filed there (and a sample of another
     # district is then unknown to it, so the reading is held).
     district_id = (instrument.district_id if instrument else None) or (sample.district_id if sample else None)
@@ -275,7 +351,7 @@ def _store_new(session: Session, reading: Reading, shared: _Shared) -> Stored:
             Invalid("hold.unknown_item", _N("unknown item {item_code}"), item_code=reading.item_code),
         )
     try:  # submit validates everything before it writes, so a refusal leaves nothing behind
-        result = submit_reading(session, actor, reading, sample.label_id, instrument.serial)
+        result = submit_reading(session, actor, reading, sample.label_id, instrument.serial, known=shared.lookups)
     except (Invalid, stock.LotExhausted) as exc:  # a lot that may not be used holds the reading with the reason
         return _hold(session, actor, reading, exc)
     except ValidationError as exc:
@@ -322,6 +398,7 @@ def submit_reading(
     instrument_serial: str,
     *,
     extra: dict[str, Any] | None = None,
+    known: records.Lookups | None = None,
 ) -> TestResult:
     """Judge `reading` as a result of sample `label_id`, measured on the instrument `instrument_serial`.
 
@@ -353,6 +430,7 @@ def submit_reading(
         instrument_value=reading.value,
         instrument_judgement=reading.judgement,
         raw_extra={"instrument": reading.raw, **extra},
+        known=known,
     )
 
 
@@ -403,8 +481,10 @@ def acquire(
     keeps it for the next acquisition.
     """
     stored_new = 0
+    gateways: dict[int, Actor] = {}
     for record in driver.records(idle_exit=idle_exit):
-        batch = store_record(engine, record, new_limit=None if count is None else count - stored_new)
+        limit = None if count is None else count - stored_new
+        batch = store_record(engine, record, new_limit=limit, gateways=gateways)
         for stored in batch:
             driver.ack(stored.reading)
             if on_stored is not None:

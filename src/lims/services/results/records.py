@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from instrument_drivers import family_registry
 from lims.i18n import _N, terms
 from lims.judgement import Judgement, reasons, rounding
 from lims.judgement._numbers import fmt
-from lims.models import Instrument, KitLot, Limit, Sample, SamplingPoint, TestItem, TestResult
+from lims.models import District, Instrument, KitLot, Limit, Sample, SamplingPoint, TestItem, TestResult
 from lims.models.common import JudgementOutcome, ResultStatus, Role
+from lims.models.instruments import CalibrationRecord
 from lims.models.results import ResultCorrection, ResultPublic, ResultSubmit
 from lims.services.access import districts
 from lims.services.access.auth import require_role
@@ -52,8 +56,69 @@ REPEAT_CONFIRMED = "confirmed"
 REPEAT_NOT_CONFIRMED = "not_confirmed"
 
 
-def _sample(session: Session, actor: Actor, label_id: str) -> Sample:
-    sample = sampling.find(session, label_id, actor.district_id)
+@dataclass
+class Lookups:
+    """What the results of one instrument record share, read for the whole record at once: its samples by label
+    id (their districts loaded with them), the latest result of each of those samples and items, and the
+    calibration records of its instruments. Valid in the transaction that read them; `submit` keeps it current."""
+
+    samples: dict[str, Sample] = field(default_factory=dict)
+    districts: list[District] = field(default_factory=list)  # held here: the session keeps rows weakly
+    latest: dict[tuple[int, int], TestResult | None] = field(default_factory=dict)
+    calibrations: dict[int, list[CalibrationRecord]] = field(default_factory=dict)
+
+
+_SAMPLES: Any = (
+    select(Sample, District)
+    .join(District, col(District.id) == col(Sample.district_id))
+    .where(col(Sample.label_id).in_(sa.bindparam("labels", expanding=True)))
+)
+_LATEST: Any = (
+    select(TestResult)
+    .where(
+        col(TestResult.sample_id).in_(sa.bindparam("samples", expanding=True)),
+        col(TestResult.item_id).in_(sa.bindparam("items", expanding=True)),
+        col(TestResult.repeat_of_id).is_(None),
+    )
+    .order_by(col(TestResult.id).desc())
+)
+
+
+def lookups(
+    session: Session,
+    labels: Iterable[str],
+    item_ids: Iterable[int],
+    *,
+    samples: dict[str, Sample] | None = None,
+    districts: list[District] | None = None,
+) -> Lookups:
+    """Read what submitting results of these samples and items looks up: the samples with their districts in one
+    statement (unless given as `samples`, read so before), their latest results of the items in another."""
+    found = Lookups(samples=samples or {}, districts=districts or [])
+    wanted = sorted({label.strip().upper() for label in labels})
+    if not wanted:
+        return found
+    if samples is None:
+        for sample, district in session.exec(_SAMPLES, params={"labels": wanted}):
+            found.samples[sample.label_id] = sample
+            found.districts.append(district)
+    sample_ids, items = sorted({int(s.id or 0) for s in found.samples.values()}), sorted(set(item_ids))
+    if not sample_ids or not items:
+        return found
+    latest: dict[tuple[int, int], TestResult] = {}
+    for result in session.exec(_LATEST, params={"samples": sample_ids, "items": items}):
+        latest.setdefault((result.sample_id, result.item_id), result)
+    found.latest = {(s, i): latest.get((s, i)) for s in sample_ids for i in items}
+    return found
+
+
+def _sample(session: Session, actor: Actor, label_id: str, known: Lookups | None = None) -> Sample:
+    key = label_id.strip().upper()
+    if known is not None and key in known.samples:
+        found: Sample | None = known.samples[key]
+        sample = found if found is not None and found.district_id == actor.district_id else None
+    else:
+        sample = sampling.find(session, label_id, actor.district_id)
     if sample is None:
         raise Invalid(
             "records.no_sample_your_district", _N("no sample {label_id!r} in your district"), label_id=label_id
@@ -135,8 +200,22 @@ def _flags(item: TestItem, sample: Sample, instrument_judgement: str | None, out
     return flags
 
 
+def _due(session: Session, instrument: Instrument, on: date, known: Lookups | None) -> date:
+    if known is None:
+        return instruments.due_on(session, instrument, on)
+    instrument_id = int(instrument.id or 0)
+    if instrument_id not in known.calibrations:
+        known.calibrations[instrument_id] = instruments.calibrations(session, instrument)
+    return instruments.due_from(known.calibrations[instrument_id], instrument, on)
+
+
 def _valid_run(
-    session: Session, judgement: Judgement, instrument: Instrument | None, kit: KitLot | None, on: date
+    session: Session,
+    judgement: Judgement,
+    instrument: Instrument | None,
+    kit: KitLot | None,
+    on: date,
+    known: Lookups | None = None,
 ) -> Judgement:
     """`judgement`, or invalid when the kit lot had expired or the instrument was past calibration on day `on`
     (the due date that held that day, from its calibration records: `instruments.due_on`).
@@ -149,7 +228,7 @@ def _valid_run(
             "kit_lot_expired",
             {"lot": kit.lot, "expires_on": kit.expires_on.isoformat(), "tested_on": on.isoformat()},
         )
-    due = instruments.due_on(session, instrument, on) if instrument is not None else None
+    due = _due(session, instrument, on, known) if instrument is not None else None
     if instrument is not None and due is not None and due < on:
         return judging.invalidated(
             judgement,
@@ -193,10 +272,12 @@ def submit(
     instrument_value: float | None = None,
     instrument_judgement: str | None = None,
     raw_extra: dict[str, Any] | None = None,
+    known: Lookups | None = None,
 ) -> TestResult:
-    """Judge submitted raw data and store it as a result awaiting review."""
+    """Judge submitted raw data and store it as a result awaiting review (`known`: what was read for the
+    instrument record it belongs to)."""
     require_role(actor, Role.TESTER)
-    sample = _sample(session, actor, data.sample_label_id)
+    sample = _sample(session, actor, data.sample_label_id, known)
     item = _item(session, data.item_code)
     limit = _limit(session, item, sample)
     instrument = _instrument(session, actor, data.instrument_serial, item)
@@ -207,12 +288,18 @@ def submit(
     if tested_at < sample.collected_at - timedelta(minutes=5):
         raise Invalid("records.tested_before_sample_was", _N("tested_at is before the sample was collected"))
     day = _local_day(session, sample, tested_at)
-    judgement = _valid_run(session, judging.judge(item, data.raw, limit, kit, sample), instrument, kit, day)
-    previous = session.exec(
-        select(TestResult)
-        .where(TestResult.sample_id == sample.id, TestResult.item_id == item.id, col(TestResult.repeat_of_id).is_(None))
-        .order_by(col(TestResult.id).desc())
-    ).first()
+    judgement = _valid_run(session, judging.judge(item, data.raw, limit, kit, sample), instrument, kit, day, known)
+    pair = (int(sample.id or 0), int(item.id or 0))
+    if known is not None and pair in known.latest:
+        previous = known.latest[pair]
+    else:
+        previous = session.exec(
+            select(TestResult)
+            .where(
+                TestResult.sample_id == sample.id, TestResult.item_id == item.id, col(TestResult.repeat_of_id).is_(None)
+            )
+            .order_by(col(TestResult.id).desc())
+        ).first()
     awaiting = (
         previous is not None and previous.status == ResultStatus.TESTED and previous.repeat_state == REPEAT_PENDING
     )
@@ -256,6 +343,8 @@ def submit(
         return primary
     session.add(result)
     session.flush()
+    if known is not None:  # the newest result of its sample and item now
+        known.latest[pair] = result
     _ask_repeats(session, result, item)
     audit.record(session, actor, result, "submit", None)
     if taken is not None:
@@ -487,9 +576,11 @@ def search(
     status: str | None = None,
     limit: int = 100,
     offset: int = 0,
+    before_id: int | None = None,
 ) -> list[TestResult]:
     """Results the actor may see, newest first (repeat runs are listed within their result): station users see
-    published results of every district."""
+    published results of every district. `before_id` pages by key: the results older than that one (an index
+    range, however deep the page; `offset` counts rows and stays for the API's old clients)."""
     require_role(actor, Role.TESTER, Role.REVIEWER, Role.STATION, Role.ADMIN)
     # a repeat run is part of the result it repeats (kept in its runs), not a result of its own
     statement = select(TestResult).where(col(TestResult.repeat_of_id).is_(None))
@@ -517,5 +608,10 @@ def search(
         statement = statement.where(TestResult.item_id == _item(session, item_code).id)
     if point_code:  # a point of the reader's district (codes are unique per district)
         point = districts.require_point(session, actor, point_code)
-        statement = statement.join(Sample).where(Sample.point_id == point.id)
+        # a point's results are its district's: the district narrows the index range before the join
+        statement = statement.join(Sample).where(
+            Sample.point_id == point.id, TestResult.district_id == point.district_id
+        )
+    if before_id is not None:
+        statement = statement.where(col(TestResult.id) < before_id)
     return list(session.exec(statement.order_by(col(TestResult.id).desc()).offset(offset).limit(limit)).all())

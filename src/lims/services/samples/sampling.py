@@ -28,7 +28,8 @@ from lims.services.core.audit import Actor
 from lims.services.core.errors import Conflict, Forbidden, Invalid, NotFound
 from lims.services.reference import gtin, reference_data
 from lims.services.samples import plans
-from lims.services.samples.label_ids import MAX_PER_DAY, make_label_id
+from lims.services.samples.label_ids import make_label_id, most_per_day, node_letter
+from lims.settings import get_settings
 
 REVIEW_ACTIONS: tuple[str, ...] = tuple(Decision)
 
@@ -67,16 +68,32 @@ def _next_in_sequence(session: Session, district_id: int, day: date) -> int:
 def _next_label_id(session: Session, district: District, collected: datetime) -> str:
     """The next label id of the district for its local date of `collected` (the sequence is taken atomically)."""
     day = clock.local_date(collected, district)
+    node = _node_letter()
     sequence = _next_in_sequence(session, int(district.id or 0), day)
-    if sequence > MAX_PER_DAY:
+    if sequence > most_per_day(node):
         raise Conflict(
             "sampling.district_already_has_samples",
             _N("district {district_code} already has {most} samples on {day}"),
             district_code=district.code,
-            most=MAX_PER_DAY,
+            most=most_per_day(node),
             day=day,
         )
-    return make_label_id(district.code, day, sequence)
+    return make_label_id(district.code, day, sequence, node)
+
+
+def _node_letter() -> str | None:
+    """On a vehicle node, its node letter (its label ids never collide with the centre's or another vehicle's)."""
+    settings = get_settings()
+    if not settings.is_node:
+        return None
+    letter = node_letter(settings.node_vehicle)
+    if letter is None:
+        raise Invalid(
+            "sampling.node_without_letter",
+            _N("vehicle code {vehicle} must end in a number from 1 to 26 to give its samples label ids"),
+            vehicle=settings.node_vehicle,
+        )
+    return letter
 
 
 def register(session: Session, actor: Actor, data: SampleCreate) -> Sample:
