@@ -41,12 +41,15 @@ def ready_engine(*, migrate_sqlite: bool = True) -> Engine:
     """The configured engine with an up-to-date schema; a new SQLite database is migrated and gets the
     shipped reference data by itself."""
     engine = get_engine()
+    node = get_settings().is_node
     if engine.dialect.name == "sqlite" and migrate_sqlite:
+        # A vehicle node gets its reference data from the centre when it enrols, never from the shipped files.
+        load = None if node else (lambda: _load_reference_if_empty(engine))
         with reporting_errors():  # a migration that refuses (an audit chain it will not seal) says why
-            schema.bring_up_to_date(engine, then=lambda: _load_reference_if_empty(engine))
+            schema.bring_up_to_date(engine, then=load)
     elif not schema.is_current(engine):
         fail("the database schema is not up to date: run `lims db upgrade`")
-    if get_settings().is_node:  # a vehicle node: what a command stores (`lims acquire`) goes to the outbox too
+    if node:  # a vehicle node: what a command stores (`lims acquire`) goes to the outbox too
         sync_outbox.enable(engine)
     return engine
 

@@ -876,5 +876,6 @@ def record_schema_changes(
         row = session.get(model, row_id)
         if row is not None:
             append(session, MIGRATION, chain_of(session, row), str(model.__tablename__), row_id, action, before, after)
+    settle(session)  # the upgrade commits its connection, not this session: its commit hook would not run
     session.flush()
     return len(pending)
