@@ -29,6 +29,10 @@ PG_URL = os.environ.get("LIMS_TEST_DATABASE_URL")
 # One audit key for the whole run: the base state is written once, before any per-test setting.
 TEST_AUDIT_KEY = "test-audit-key-not-for-production-0123456789"
 os.environ["LIMS_AUDIT_KEY"] = TEST_AUDIT_KEY
+# New password hashes at argon2id's lowest cost: sign-ins are in most tests, and a stored hash is checked at the
+# cost it was made with, so what is tested (argon2id, the hashing slots, the timing of unknown names) is the same.
+for _name, _value in (("LIMS_HASH_MEMORY_KIB", "1024"), ("LIMS_HASH_TIME_COST", "1"), ("LIMS_HASH_PARALLELISM", "1")):
+    os.environ.setdefault(_name, _value)
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 # Users every test can act as: name -> (role, station code).
@@ -121,26 +125,29 @@ def base_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
 
 
 def restore(engine: Engine) -> None:
-    """Put the database back to the base state."""
+    """Put the database back to the base state.
+
+    Rows are deleted, not truncated: PostgreSQL's TRUNCATE makes new files for every table, which costs more than
+    deleting the few rows a test leaves; the id sequences are then set past the base rows in one statement."""
     tables = SQLModel.metadata.sorted_tables
     base = BASE_ROWS[str(engine.url)]
     with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in tables) + " RESTART IDENTITY CASCADE"))
-        else:
-            for table in reversed(tables):
-                conn.execute(table.delete())
+        for table in reversed(tables):
+            conn.execute(table.delete())
         for table in tables:
             if base[table.name]:
                 conn.execute(insert(table), base[table.name])
         if engine.dialect.name == "postgresql":
-            for table in tables:
-                conn.execute(
-                    text(
-                        f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', 'id'), "
-                        f'COALESCE((SELECT MAX(id) FROM "{table.name}"), 0) + 1, false)'
+            conn.execute(
+                text(
+                    "SELECT "
+                    + ", ".join(
+                        f"setval(pg_get_serial_sequence('\"{t.name}\"', 'id'), "
+                        f'COALESCE((SELECT MAX(id) FROM "{t.name}"), 0) + 1, false)'
+                        for t in tables
                     )
                 )
+            )
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from importlib import resources
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
-from pypinyin import lazy_pinyin
 from rapidfuzz import fuzz
 
 from barcodes.fonts import cjk_font_path
@@ -124,6 +123,8 @@ def load_sample_trademarks() -> list[Trademark]:
 
 
 def _reading(text: str) -> str:
+    from pypinyin import lazy_pinyin  # its dictionaries take a second to load: only when a mark is compared
+
     return "".join(lazy_pinyin(text)).lower().replace(" ", "")
 
 

@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     # cannot get a slot within `hash_wait_seconds` is answered 503 with Retry-After.
     hash_concurrency: int = Field(default=2, ge=1, le=64)
     hash_wait_seconds: float = Field(default=2.0, ge=0, le=30)
+    # The cost of a new password hash: argon2id with RFC 9106's second recommended setting (64 MiB, 3 passes,
+    # 4 lanes) unless set lower here; a stored hash is always checked with the cost it was made with.
+    hash_memory_kib: int = Field(default=65536, ge=1024, le=1048576)
+    hash_time_cost: int = Field(default=3, ge=1, le=10)
+    hash_parallelism: int = Field(default=4, ge=1, le=16)
 
     # The audit trail's secrets and checkpoints live outside the database (see `lims.services.core.audit_keys`).
     audit_key: SecretStr = SecretStr("")

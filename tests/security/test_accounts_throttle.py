@@ -29,7 +29,7 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> Iterator[CountingHasher]:
     """A real argon2 hasher counting every verification. New hashes (and the dummy hash that unknown names
     are checked against) are made with cheap parameters to keep the test fast; stored hashes keep theirs."""
     hasher = CountingHasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    monkeypatch.setattr(passwords, "_hasher", hasher)
+    monkeypatch.setattr(passwords, "_hasher", lambda: hasher)
     passwords._dummy_hash.cache_clear()
     passwords.verify(None, "warm-up")  # makes the dummy hash beforehand
     hasher.verifies = 0

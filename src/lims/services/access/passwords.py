@@ -15,7 +15,6 @@ from lims.i18n import _N, Message
 from lims.services.core.errors import Busy, Invalid
 from lims.settings import get_settings
 
-_hasher = PasswordHasher()
 MAX_LENGTH = 256  # NIST SP 800-63B asks verifiers to accept at least 64 characters
 _DUMMY_PASSWORD = "dummy-password-for-timing"
 _held = threading.local()
@@ -47,6 +46,17 @@ def check(password: str, *, published_ok: bool = False) -> None:
     reason = problem(password, published_ok=published_ok)
     if reason:
         raise Invalid("passwords.policy", _N("{problem}"), problem=reason)
+
+
+@lru_cache(maxsize=4)
+def _argon2(time_cost: int, memory_kib: int, parallelism: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+
+
+def _hasher() -> PasswordHasher:
+    """The hasher with the configured cost for new hashes (verifying reads the cost from the hash)."""
+    settings = get_settings()
+    return _argon2(settings.hash_time_cost, settings.hash_memory_kib, settings.hash_parallelism)
 
 
 def _semaphore() -> threading.BoundedSemaphore:
@@ -82,18 +92,18 @@ def slot() -> Iterator[None]:
 def hash_password(password: str) -> str:
     """An argon2id hash of `password`."""
     with slot():
-        return _hasher.hash(password)
+        return _hasher().hash(password)
 
 
 def verify(password_hash: str | None, password: str) -> bool:
     """Whether `password` matches the hash; with None, spend the time of a real check and say no."""
     with slot():
         try:
-            return bool(_hasher.verify(password_hash or _dummy_hash(), password)) and password_hash is not None
+            return bool(_hasher().verify(password_hash or _dummy_hash(), password)) and password_hash is not None
         except (VerificationError, InvalidHashError):
             return False
 
 
 @lru_cache(maxsize=1)
 def _dummy_hash() -> str:
-    return _hasher.hash(_DUMMY_PASSWORD)
+    return _hasher().hash(_DUMMY_PASSWORD)

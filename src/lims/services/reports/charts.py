@@ -8,19 +8,15 @@ import io
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import matplotlib
-
-matplotlib.use("Agg")
-
-from matplotlib import font_manager
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from lims import i18n
 from lims.i18n import _N
 from lims.services.reports.month import MonthReport, Row
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # A font with the Chinese characters (installed by scripts/setup.sh); the first of these found is used.
 CJK_FONTS = (
@@ -41,10 +37,21 @@ _lock = threading.RLock()  # matplotlib's font cache and text layout are not thr
 _font: list[str] = []
 
 
+def _matplotlib() -> ModuleType:
+    """matplotlib on its Agg backend, imported when the first chart is drawn (not by every `lims` command)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    return matplotlib
+
+
 def font_family() -> list[str]:
     """The font families the charts use: the CJK font registered once, then matplotlib's default."""
     with _lock:
         if not _font:
+            from matplotlib import font_manager
+
+            _matplotlib()
             for path in CJK_FONTS:
                 if path.exists():
                     font_manager.fontManager.addfont(str(path))
@@ -55,13 +62,16 @@ def font_family() -> list[str]:
 
 
 def _figure(height: float) -> Figure:
+    _matplotlib()
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(WIDTH, height), layout="constrained")
     return figure
 
 
 def _svg(figure: Figure) -> str:
     out = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "lims-report"}):
+    with _matplotlib().rc_context({"svg.fonttype": "path", "svg.hashsalt": "lims-report"}):
         figure.savefig(out, format="svg", metadata={"Date": None})
     return out.getvalue()
 
@@ -127,6 +137,8 @@ def _bars(rows: list[Row], label: Callable[[Row], str], lang: str, limit: int = 
                 va="center", fontsize=7, color=INK, fontfamily=family)  # fmt: skip
     ax.set_yticks(range(len(shown)), [label(r) for r in shown])
     ax.set_xlim(0, top * 1.35 + 1)
+    from matplotlib.ticker import MaxNLocator
+
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(i18n.gettext(_N("Screening positives"), lang), fontsize=8, fontfamily=family, color=INK)
     _style(ax, family)
@@ -164,7 +176,7 @@ def heat(report: MonthReport, lang: str) -> str:
         if tests:
             grid[points.index(point)][items.index(item)] = positives / tests
     highest = max((v for row in grid for v in row if v == v), default=0.0)
-    colours = matplotlib.colormaps["Reds"].with_extremes(bad="#f4f6f8")
+    colours = _matplotlib().colormaps["Reds"].with_extremes(bad="#f4f6f8")
     image = ax.imshow(grid, cmap=colours, vmin=0, vmax=max(highest, 0.05), aspect="auto")
     for (point, item), (tests, positives) in report.heat.items():
         if not tests:
