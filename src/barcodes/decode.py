@@ -70,6 +70,10 @@ _FINDER_MIN_ENERGY = 2000.0
 _FINDER_MIN_AREA = 0.001
 _MAX_CANDIDATES = 6
 _REFINE_DEG = 1.5  # an upright crop whose bars still lean more than this is turned again
+# A candidate this many times longer than tall has a trustworthy axis; when that axis is off the bars'
+# normal by up to this much (perspective), its upright view is sheared so the axis runs level.
+_LEAN_MIN_ASPECT = 2.5
+_MAX_LEAN_DEG = 20.0
 # A run of bars: columns whose edge strength is over this share of the read's strongest, joined
 # across gaps narrower than this many modules (EAN/UPC bars and spaces are at most 4 wide).
 _EDGE_SHARE = 0.25
@@ -488,14 +492,29 @@ def _bar_candidates(gray: Gray, detector: bool = False) -> list[_Candidate]:
     return out
 
 
+def _axis_lean(cand: _Candidate) -> float:
+    """Degrees between a long candidate's axis and its bars' normal (0 when they agree or it is not long).
+
+    Under perspective the bars of a long code are not square to its axis: turned upright, the code runs
+    uphill and a level scan line leaves it through the top of its bars before it has crossed them all."""
+    _centre, (w, h), angle = cand.box
+    if max(w, h) < _LEAN_MIN_ASPECT * max(1.0, min(w, h)):
+        return 0.0
+    axis = angle if w >= h else angle + 90.0
+    lean = (axis - cand.across + 90.0) % 180.0 - 90.0
+    return lean if _REFINE_DEG < abs(lean) <= _MAX_LEAN_DEG else 0.0
+
+
 def _upright(gray: Gray, cand: _Candidate) -> _View:
     """The candidate turned so its bars stand upright, with room for quiet zones, enlarged when small."""
     (cx, cy), _size, _angle = cand.box
-    # Extent along and across the bars' normal, from the box's corners.
+    # Extent along and across the bars' normal, from the box's corners; with the view sheared so the
+    # code's axis runs level, the height is measured across that axis.
+    shear = math.tan(math.radians(_axis_lean(cand)))
     pts = cv2.boxPoints(cand.box) - np.array([cx, cy])
     t = np.radians(cand.across)
     along = pts @ np.array([np.cos(t), np.sin(t)])
-    side = pts @ np.array([-np.sin(t), np.cos(t)])
+    side = pts @ np.array([-np.sin(t), np.cos(t)]) - shear * along
     length, height = float(np.ptp(along)), float(np.ptp(side))
     f = max(1.0, min(3.0, _UPRIGHT_LENGTH / max(length, 1.0)))
     # Scan lines need only a band of the bars; a tall band costs time and lets perspective lean them.
@@ -504,6 +523,9 @@ def _upright(gray: Gray, cand: _Candidate) -> _View:
     m = cv2.getRotationMatrix2D((cx, cy), cand.across, f)
     m[0, 2] += out_w / 2 - cx
     m[1, 2] += out_h / 2 - cy
+    if shear:
+        # Bars stay upright, rows follow the code's axis (y' = y - shear * (x - centre)).
+        m = np.array([[1.0, 0.0, 0.0], [-shear, 1.0, shear * out_w / 2]]) @ np.vstack([m, [0.0, 0.0, 1.0]])
     img = cv2.warpAffine(gray, m, (out_w, out_h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     return _View(img, np.asarray(cv2.invertAffineTransform(m), dtype=np.float64))
 
@@ -678,25 +700,26 @@ def _any_angle(gray: Gray, found: list[Decoded]) -> list[Decoded]:
     return out
 
 
-def _tight_box(d: Decoded) -> tuple[float, float, float, float]:
-    """The read's own corners, a tenth of its length around (`_box` widens linear reads far more)."""
-    xs = [p[0] for p in d.corners]
-    ys = [p[1] for p in d.corners]
-    pad = 0.1 * max(max(xs) - min(xs), max(ys) - min(ys))
-    return min(xs) - pad, min(ys) - pad, max(xs) + pad, max(ys) + pad
+def _turned_box(d: Decoded) -> tuple[tuple[float, float], tuple[float, float], float]:
+    """The read's corners as a turned rectangle, a twentieth of its length around.
+
+    An upright box around a diagonal read covers a far larger area than the code, so two codes side
+    by side on a turned pack would look like one place."""
+    (cx, cy), (w, h), angle = cv2.minAreaRect(np.array(d.corners, np.float32))
+    pad = 0.1 * max(w, h)
+    return (cx, cy), (w + pad, h + pad), angle
 
 
 def _same_place(a: Decoded, b: Decoded) -> bool:
-    ax0, ay0, ax1, ay1 = _tight_box(a)
-    bx0, by0, bx1, by1 = _tight_box(b)
-    return ax0 <= bx1 and bx0 <= ax1 and ay0 <= by1 and by0 <= ay1
+    kind, _points = cv2.rotatedRectangleIntersection(_turned_box(a), _turned_box(b))
+    return bool(kind != cv2.INTERSECT_NONE)
 
 
 def _inside(cand: _Candidate, d: Decoded) -> bool:
     """Whether the candidate's centre lies on a read (the read already covers that place)."""
     (cx, cy), _size, _angle = cand.box
-    x0, y0, x1, y1 = _tight_box(d)
-    return x0 <= cx <= x1 and y0 <= cy <= y1
+    corners = cv2.boxPoints(_turned_box(d)).astype(np.float32)
+    return cv2.pointPolygonTest(corners, (float(cx), float(cy)), False) >= 0
 
 
 def _retries(view: _View) -> Iterator[Callable[[], list[Decoded]]]:
