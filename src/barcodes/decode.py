@@ -69,6 +69,7 @@ _FINDER_ALTERNATION = 0.4
 _FINDER_MIN_ENERGY = 2000.0
 _FINDER_MIN_AREA = 0.001
 _MAX_CANDIDATES = 6
+_MAX_CANDIDATES_SMALL = 2  # a small image is a crop of one code: its largest bar places are that code
 _REFINE_DEG = 1.5  # an upright crop whose bars still lean more than this is turned again
 # A candidate this many times longer than tall has a trustworthy axis; when that axis is off the bars'
 # normal by up to this much (perspective), its upright view is sheared so the axis runs level.
@@ -474,18 +475,28 @@ def _detector_candidates(
     return out
 
 
-def _bar_candidates(gray: Gray, detector: bool = False) -> list[_Candidate]:
-    """Places that look like linear codes at any angle, at most ``_MAX_CANDIDATES``.
+_Finder = tuple[dict[str, Gray], npt.NDArray[np.uint8], float]  # tensor maps, bars mask, scale
+
+
+def _finder(gray: Gray) -> _Finder:
+    """The tensor maps and bars mask both finders use (computed once per image)."""
+    maps, scale = _tensor_maps(gray)
+    return maps, _bars_mask(maps), scale
+
+
+def _bar_candidates(
+    gray: Gray, detector: bool = False, finder: _Finder | None = None, limit: int = _MAX_CANDIDATES
+) -> list[_Candidate]:
+    """Places that look like linear codes at any angle, at most ``limit``.
 
     Two finders: the structure tensor at a fine scale (small codes, short bars), or OpenCV's barcode
     detector. Text and pictures have edges in every direction and a stripe has a single edge; a bar
     code has many edges in one direction, alternating dark and light."""
-    maps, scale = _tensor_maps(gray)
-    mask = _bars_mask(maps)
+    maps, mask, scale = finder or _finder(gray)
     found = _detector_candidates(gray, maps, mask, scale) if detector else _tensor_candidates(maps, mask, scale)
     out: list[_Candidate] = []
     for cand in found:
-        if len(out) >= _MAX_CANDIDATES:
+        if len(out) >= limit:
             break
         if not any(o.covers(cand) for o in out):
             out.append(cand)
@@ -689,8 +700,11 @@ def _any_angle(gray: Gray, found: list[Decoded]) -> list[Decoded]:
     The tensor's candidates come first; OpenCV's detector, dearer on small images, looks only when
     they gave no new code (its boxes are tighter where the tensor's split or merged a code)."""
     out: list[Decoded] = []
+    finder = _finder(gray)
+    small = gray.shape[0] * gray.shape[1] < _MIN_PIXELS_FOR_SECOND_CODE
+    limit = _MAX_CANDIDATES_SMALL if small else _MAX_CANDIDATES
     for detector in (False, True):
-        for cand in _bar_candidates(gray, detector):
+        for cand in _bar_candidates(gray, detector, finder, limit):
             if any(cand.contains(d) or _inside(cand, d) for d in found + out):
                 continue
             # A read overlapping an earlier one is the same place read twice: never a second number.
@@ -831,11 +845,17 @@ def decode_gray(gray: Gray) -> list[Decoded]:
     if found:
         found = _consistent_when_enlarged(_second_opinion(found, gray), gray)
         found = _across_the_bars(found, gray)
-    # A phone photo may hold a second code the first pass missed; a small crop is one code.
-    if not found or pixels >= _MIN_PIXELS_FOR_SECOND_CODE:
+    if pixels >= _MIN_PIXELS_FOR_SECOND_CODE:
+        # A phone photo may hold a second code the first pass missed, often turned or tilted.
         found += _any_angle(gray, found)
-    if found:
-        return found
+        return found or _retried(gray)
+    # A small crop is one code, usually level: the whole-image retries, each about one plain call,
+    # come before the any-angle search, which costs several on a small image.
+    return found or _retried(gray) or _any_angle(gray, [])
+
+
+def _retried(gray: Gray) -> list[Decoded]:
+    """The retry passes (see `_retries`) until one gives a code."""
     view = _working(gray)
     votes: dict[tuple[str, str], list[Decoded]] = {}
     for attempt in _retries(view):
