@@ -48,6 +48,7 @@ _ZBAR_FORMATS: dict[str, str] = {
 }
 SYMBOLOGIES = tuple(sorted(set(_ZXING_FORMATS.values())))
 _ZBAR_SYMBOLS = [pyzbar.ZBarSymbol[name] for name in _ZBAR_FORMATS]
+_ZBAR_LINEAR = [pyzbar.ZBarSymbol[name] for name in _ZBAR_FORMATS if name != "QRCODE"]
 _LINEAR_FORMATS = zxingcpp.BarcodeFormats((_F.EAN13, _F.EAN8, _F.UPCA, _F.UPCE, _F.Code128))
 _MATRIX = frozenset({"QR Code", "Data Matrix"})
 _LINEAR = frozenset({"EAN-13", "EAN-8", "UPC-A", "UPC-E", "Code 128"})
@@ -219,9 +220,9 @@ def _zxing(view: _View, formats: Any = _ZXING_READ_FORMATS, **options: Any) -> l
     return out
 
 
-def _zbar(view: _View) -> list[Decoded]:
+def _zbar(view: _View, symbols: list[Any] = _ZBAR_SYMBOLS) -> list[Decoded]:
     out = []
-    for r in pyzbar.decode(view.image, symbols=_ZBAR_SYMBOLS):
+    for r in pyzbar.decode(view.image, symbols=symbols):
         symbology = _ZBAR_FORMATS.get(r.type)
         raw = bytes(r.data)
         # A linear read seen on a single scan line is too weak to trust.
@@ -653,7 +654,7 @@ def _read_candidate(gray: Gray, cand: _Candidate) -> list[Decoded]:
             return []
         if any(len(v) >= 2 for v in votes.values()):
             break
-    if not votes or not count(_zbar(_strip(view, next(iter(votes.values()))[0]))):
+    if not votes or not count(_zbar(_strip(view, next(iter(votes.values()))[0]), _ZBAR_LINEAR)):
         return []
     return [v[0] for v in votes.values() if len(v) >= 2 and all(_whole_symbol(view, d) for d in v)]
 
@@ -703,7 +704,7 @@ def _any_angle(gray: Gray, found: list[Decoded]) -> list[Decoded]:
     finder = _finder(gray)
     small = gray.shape[0] * gray.shape[1] < _MIN_PIXELS_FOR_SECOND_CODE
     limit = _MAX_CANDIDATES_SMALL if small else _MAX_CANDIDATES
-    for detector in (False, True):
+    for detector in (True,) if small else (False, True):
         for cand in _bar_candidates(gray, detector, finder, limit):
             if any(cand.contains(d) or _inside(cand, d) for d in found + out):
                 continue
@@ -741,7 +742,9 @@ def _retries(view: _View) -> Iterator[Callable[[], list[Decoded]]]:
     flat = _flatten(view)
     yield lambda: _zxing(flat, try_downscale=False, try_invert=False)
     yield lambda: _zxing(_sharpen(_upscale(view) or view), try_downscale=False, try_invert=False)
-    for region in _regions(flat):
+    # A small image is a crop of one code: its largest busy region is that code.
+    small = view.image.shape[0] * view.image.shape[1] < _MIN_PIXELS_FOR_SECOND_CODE
+    for region in _regions(flat, limit=1 if small else 3):
         yield lambda region=region: _zxing(region, try_downscale=False, try_invert=False)  # type: ignore[misc]
     small = _scaled(view.image, _ZBAR_SIDE / max(view.image.shape)) if max(view.image.shape) > _ZBAR_SIDE else view
     yield lambda: _zbar(_View(small.image, view.to_source @ np.vstack([small.to_source, [0.0, 0.0, 1.0]])))
@@ -768,7 +771,7 @@ def _resolve_conflicts(found: list[Decoded], view: _View) -> list[Decoded]:
     clash = {id(a) for a in linear for b in linear if a is not b and a.text != b.text and _overlap(a, b)}
     if not clash:
         return found
-    confirmed = {d.text for d in _zbar(view)}
+    confirmed = {d.text for d in _zbar(view, _ZBAR_LINEAR)}
     return [d for d in found if id(d) not in clash or d.text in confirmed]
 
 
@@ -791,7 +794,8 @@ def _second_opinion(found: list[Decoded], gray: Gray) -> list[Decoded]:
         if d.symbology not in _LINEAR:
             kept.append(d)
             continue
-        others = [o.text for o in _zbar(_View(_crop(gray, d), _identity())) if o.symbology in _LINEAR]
+        # Only linear codes are compared, so only those are looked for.
+        others = [o.text for o in _zbar(_View(_crop(gray, d), _identity()), _ZBAR_LINEAR) if o.symbology in _LINEAR]
         if not others or any(_same_number(o, d.text) for o in others):
             kept.append(d)
     return kept
@@ -816,7 +820,7 @@ def _consistent_when_enlarged(found: list[Decoded], gray: Gray) -> list[Decoded]
             kept.append(d)
             continue
         enlarged = _scaled(_crop(gray, d), 1.5)
-        others = [o.text for o in _zxing(enlarged, try_invert=False) if o.symbology in _LINEAR]
+        others = [o.text for o in _zxing(enlarged, _LINEAR_FORMATS, try_invert=False) if o.symbology in _LINEAR]
         if all(_same_number(o, d.text) for o in others):
             kept.append(d)
     return kept
