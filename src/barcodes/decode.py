@@ -70,7 +70,7 @@ _FINDER_ALTERNATION = 0.4
 _FINDER_MIN_ENERGY = 2000.0
 _FINDER_MIN_AREA = 0.001
 _MAX_CANDIDATES = 6
-_MAX_CANDIDATES_SMALL = 2  # a small image is a crop of one code: its largest bar places are that code
+_MAX_CANDIDATES_SMALL = 1  # a small image is a crop of one code: each finder's largest place is that code
 _REFINE_DEG = 1.5  # an upright crop whose bars still lean more than this is turned again
 # A candidate this many times longer than tall has a trustworthy axis; when that axis is off the bars'
 # normal by up to this much (perspective), its upright view is sheared so the axis runs level.
@@ -704,7 +704,7 @@ def _any_angle(gray: Gray, found: list[Decoded]) -> list[Decoded]:
     finder = _finder(gray)
     small = gray.shape[0] * gray.shape[1] < _MIN_PIXELS_FOR_SECOND_CODE
     limit = _MAX_CANDIDATES_SMALL if small else _MAX_CANDIDATES
-    for detector in (True,) if small else (False, True):
+    for detector in (False, True):
         for cand in _bar_candidates(gray, detector, finder, limit):
             if any(cand.contains(d) or _inside(cand, d) for d in found + out):
                 continue
