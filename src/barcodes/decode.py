@@ -514,7 +514,12 @@ def _axis_lean(cand: _Candidate) -> float:
         return 0.0
     axis = angle if w >= h else angle + 90.0
     lean = (axis - cand.across + 90.0) % 180.0 - 90.0
-    return lean if _REFINE_DEG < abs(lean) <= _MAX_LEAN_DEG else 0.0
+    if not _REFINE_DEG < abs(lean) <= _MAX_LEAN_DEG:
+        return 0.0
+    # While the code climbs less than half its height along its length, level rows still cross all
+    # its bars, and a box's axis is no surer than that.
+    climb = max(w, h) * math.tan(math.radians(abs(lean)))
+    return lean if climb > 0.5 * min(w, h) else 0.0
 
 
 def _upright(gray: Gray, cand: _Candidate) -> _View:
