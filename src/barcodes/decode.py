@@ -48,6 +48,7 @@ _ZBAR_FORMATS: dict[str, str] = {
 }
 SYMBOLOGIES = tuple(sorted(set(_ZXING_FORMATS.values())))
 _ZBAR_SYMBOLS = [pyzbar.ZBarSymbol[name] for name in _ZBAR_FORMATS]
+_ZBAR_LINEAR = [pyzbar.ZBarSymbol[name] for name in _ZBAR_FORMATS if name != "QRCODE"]
 _LINEAR_FORMATS = zxingcpp.BarcodeFormats((_F.EAN13, _F.EAN8, _F.UPCA, _F.UPCE, _F.Code128))
 _MATRIX = frozenset({"QR Code", "Data Matrix"})
 _LINEAR = frozenset({"EAN-13", "EAN-8", "UPC-A", "UPC-E", "Code 128"})
@@ -69,7 +70,12 @@ _FINDER_ALTERNATION = 0.4
 _FINDER_MIN_ENERGY = 2000.0
 _FINDER_MIN_AREA = 0.001
 _MAX_CANDIDATES = 6
+_MAX_CANDIDATES_SMALL = 1  # a small image is a crop of one code: each finder's largest place is that code
 _REFINE_DEG = 1.5  # an upright crop whose bars still lean more than this is turned again
+# A candidate this many times longer than tall has a trustworthy axis; when that axis is off the bars'
+# normal by up to this much (perspective), its upright view is sheared so the axis runs level.
+_LEAN_MIN_ASPECT = 2.5
+_MAX_LEAN_DEG = 20.0
 # A run of bars: columns whose edge strength is over this share of the read's strongest, joined
 # across gaps narrower than this many modules (EAN/UPC bars and spaces are at most 4 wide).
 _EDGE_SHARE = 0.25
@@ -214,9 +220,9 @@ def _zxing(view: _View, formats: Any = _ZXING_READ_FORMATS, **options: Any) -> l
     return out
 
 
-def _zbar(view: _View) -> list[Decoded]:
+def _zbar(view: _View, symbols: list[Any] = _ZBAR_SYMBOLS) -> list[Decoded]:
     out = []
-    for r in pyzbar.decode(view.image, symbols=_ZBAR_SYMBOLS):
+    for r in pyzbar.decode(view.image, symbols=symbols):
         symbology = _ZBAR_FORMATS.get(r.type)
         raw = bytes(r.data)
         # A linear read seen on a single scan line is too weak to trust.
@@ -470,32 +476,62 @@ def _detector_candidates(
     return out
 
 
-def _bar_candidates(gray: Gray, detector: bool = False) -> list[_Candidate]:
-    """Places that look like linear codes at any angle, at most ``_MAX_CANDIDATES``.
+_Finder = tuple[dict[str, Gray], npt.NDArray[np.uint8], float]  # tensor maps, bars mask, scale
+
+
+def _finder(gray: Gray) -> _Finder:
+    """The tensor maps and bars mask both finders use (computed once per image)."""
+    maps, scale = _tensor_maps(gray)
+    return maps, _bars_mask(maps), scale
+
+
+def _bar_candidates(
+    gray: Gray, detector: bool = False, finder: _Finder | None = None, limit: int = _MAX_CANDIDATES
+) -> list[_Candidate]:
+    """Places that look like linear codes at any angle, at most ``limit``.
 
     Two finders: the structure tensor at a fine scale (small codes, short bars), or OpenCV's barcode
     detector. Text and pictures have edges in every direction and a stripe has a single edge; a bar
     code has many edges in one direction, alternating dark and light."""
-    maps, scale = _tensor_maps(gray)
-    mask = _bars_mask(maps)
+    maps, mask, scale = finder or _finder(gray)
     found = _detector_candidates(gray, maps, mask, scale) if detector else _tensor_candidates(maps, mask, scale)
     out: list[_Candidate] = []
     for cand in found:
-        if len(out) >= _MAX_CANDIDATES:
+        if len(out) >= limit:
             break
         if not any(o.covers(cand) for o in out):
             out.append(cand)
     return out
 
 
+def _axis_lean(cand: _Candidate) -> float:
+    """Degrees between a long candidate's axis and its bars' normal (0 when they agree or it is not long).
+
+    Under perspective the bars of a long code are not square to its axis: turned upright, the code runs
+    uphill and a level scan line leaves it through the top of its bars before it has crossed them all."""
+    _centre, (w, h), angle = cand.box
+    if max(w, h) < _LEAN_MIN_ASPECT * max(1.0, min(w, h)):
+        return 0.0
+    axis = angle if w >= h else angle + 90.0
+    lean = (axis - cand.across + 90.0) % 180.0 - 90.0
+    if not _REFINE_DEG < abs(lean) <= _MAX_LEAN_DEG:
+        return 0.0
+    # While the code climbs less than half its height along its length, level rows still cross all
+    # its bars, and a box's axis is no surer than that.
+    climb = max(w, h) * math.tan(math.radians(abs(lean)))
+    return lean if climb > 0.5 * min(w, h) else 0.0
+
+
 def _upright(gray: Gray, cand: _Candidate) -> _View:
     """The candidate turned so its bars stand upright, with room for quiet zones, enlarged when small."""
     (cx, cy), _size, _angle = cand.box
-    # Extent along and across the bars' normal, from the box's corners.
+    # Extent along and across the bars' normal, from the box's corners; with the view sheared so the
+    # code's axis runs level, the height is measured across that axis.
+    shear = math.tan(math.radians(_axis_lean(cand)))
     pts = cv2.boxPoints(cand.box) - np.array([cx, cy])
     t = np.radians(cand.across)
     along = pts @ np.array([np.cos(t), np.sin(t)])
-    side = pts @ np.array([-np.sin(t), np.cos(t)])
+    side = pts @ np.array([-np.sin(t), np.cos(t)]) - shear * along
     length, height = float(np.ptp(along)), float(np.ptp(side))
     f = max(1.0, min(3.0, _UPRIGHT_LENGTH / max(length, 1.0)))
     # Scan lines need only a band of the bars; a tall band costs time and lets perspective lean them.
@@ -504,6 +540,9 @@ def _upright(gray: Gray, cand: _Candidate) -> _View:
     m = cv2.getRotationMatrix2D((cx, cy), cand.across, f)
     m[0, 2] += out_w / 2 - cx
     m[1, 2] += out_h / 2 - cy
+    if shear:
+        # Bars stay upright, rows follow the code's axis (y' = y - shear * (x - centre)).
+        m = np.array([[1.0, 0.0, 0.0], [-shear, 1.0, shear * out_w / 2]]) @ np.vstack([m, [0.0, 0.0, 1.0]])
     img = cv2.warpAffine(gray, m, (out_w, out_h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     return _View(img, np.asarray(cv2.invertAffineTransform(m), dtype=np.float64))
 
@@ -620,7 +659,7 @@ def _read_candidate(gray: Gray, cand: _Candidate) -> list[Decoded]:
             return []
         if any(len(v) >= 2 for v in votes.values()):
             break
-    if not votes or not count(_zbar(_strip(view, next(iter(votes.values()))[0]))):
+    if not votes or not count(_zbar(_strip(view, next(iter(votes.values()))[0]), _ZBAR_LINEAR)):
         return []
     return [v[0] for v in votes.values() if len(v) >= 2 and all(_whole_symbol(view, d) for d in v)]
 
@@ -667,8 +706,11 @@ def _any_angle(gray: Gray, found: list[Decoded]) -> list[Decoded]:
     The tensor's candidates come first; OpenCV's detector, dearer on small images, looks only when
     they gave no new code (its boxes are tighter where the tensor's split or merged a code)."""
     out: list[Decoded] = []
+    finder = _finder(gray)
+    small = gray.shape[0] * gray.shape[1] < _MIN_PIXELS_FOR_SECOND_CODE
+    limit = _MAX_CANDIDATES_SMALL if small else _MAX_CANDIDATES
     for detector in (False, True):
-        for cand in _bar_candidates(gray, detector):
+        for cand in _bar_candidates(gray, detector, finder, limit):
             if any(cand.contains(d) or _inside(cand, d) for d in found + out):
                 continue
             # A read overlapping an earlier one is the same place read twice: never a second number.
@@ -678,25 +720,26 @@ def _any_angle(gray: Gray, found: list[Decoded]) -> list[Decoded]:
     return out
 
 
-def _tight_box(d: Decoded) -> tuple[float, float, float, float]:
-    """The read's own corners, a tenth of its length around (`_box` widens linear reads far more)."""
-    xs = [p[0] for p in d.corners]
-    ys = [p[1] for p in d.corners]
-    pad = 0.1 * max(max(xs) - min(xs), max(ys) - min(ys))
-    return min(xs) - pad, min(ys) - pad, max(xs) + pad, max(ys) + pad
+def _turned_box(d: Decoded) -> tuple[tuple[float, float], tuple[float, float], float]:
+    """The read's corners as a turned rectangle, a twentieth of its length around.
+
+    An upright box around a diagonal read covers a far larger area than the code, so two codes side
+    by side on a turned pack would look like one place."""
+    (cx, cy), (w, h), angle = cv2.minAreaRect(np.array(d.corners, np.float32))
+    pad = 0.1 * max(w, h)
+    return (cx, cy), (w + pad, h + pad), angle
 
 
 def _same_place(a: Decoded, b: Decoded) -> bool:
-    ax0, ay0, ax1, ay1 = _tight_box(a)
-    bx0, by0, bx1, by1 = _tight_box(b)
-    return ax0 <= bx1 and bx0 <= ax1 and ay0 <= by1 and by0 <= ay1
+    kind, _points = cv2.rotatedRectangleIntersection(_turned_box(a), _turned_box(b))
+    return bool(kind != cv2.INTERSECT_NONE)
 
 
 def _inside(cand: _Candidate, d: Decoded) -> bool:
     """Whether the candidate's centre lies on a read (the read already covers that place)."""
     (cx, cy), _size, _angle = cand.box
-    x0, y0, x1, y1 = _tight_box(d)
-    return x0 <= cx <= x1 and y0 <= cy <= y1
+    corners = cv2.boxPoints(_turned_box(d)).astype(np.float32)
+    return cv2.pointPolygonTest(corners, (float(cx), float(cy)), False) >= 0
 
 
 def _retries(view: _View) -> Iterator[Callable[[], list[Decoded]]]:
@@ -704,7 +747,9 @@ def _retries(view: _View) -> Iterator[Callable[[], list[Decoded]]]:
     flat = _flatten(view)
     yield lambda: _zxing(flat, try_downscale=False, try_invert=False)
     yield lambda: _zxing(_sharpen(_upscale(view) or view), try_downscale=False, try_invert=False)
-    for region in _regions(flat):
+    # A small image is a crop of one code: its largest busy region is that code.
+    small = view.image.shape[0] * view.image.shape[1] < _MIN_PIXELS_FOR_SECOND_CODE
+    for region in _regions(flat, limit=1 if small else 3):
         yield lambda region=region: _zxing(region, try_downscale=False, try_invert=False)  # type: ignore[misc]
     small = _scaled(view.image, _ZBAR_SIDE / max(view.image.shape)) if max(view.image.shape) > _ZBAR_SIDE else view
     yield lambda: _zbar(_View(small.image, view.to_source @ np.vstack([small.to_source, [0.0, 0.0, 1.0]])))
@@ -731,7 +776,7 @@ def _resolve_conflicts(found: list[Decoded], view: _View) -> list[Decoded]:
     clash = {id(a) for a in linear for b in linear if a is not b and a.text != b.text and _overlap(a, b)}
     if not clash:
         return found
-    confirmed = {d.text for d in _zbar(view)}
+    confirmed = {d.text for d in _zbar(view, _ZBAR_LINEAR)}
     return [d for d in found if id(d) not in clash or d.text in confirmed]
 
 
@@ -754,7 +799,8 @@ def _second_opinion(found: list[Decoded], gray: Gray) -> list[Decoded]:
         if d.symbology not in _LINEAR:
             kept.append(d)
             continue
-        others = [o.text for o in _zbar(_View(_crop(gray, d), _identity())) if o.symbology in _LINEAR]
+        # Only linear codes are compared, so only those are looked for.
+        others = [o.text for o in _zbar(_View(_crop(gray, d), _identity()), _ZBAR_LINEAR) if o.symbology in _LINEAR]
         if not others or any(_same_number(o, d.text) for o in others):
             kept.append(d)
     return kept
@@ -779,7 +825,7 @@ def _consistent_when_enlarged(found: list[Decoded], gray: Gray) -> list[Decoded]
             kept.append(d)
             continue
         enlarged = _scaled(_crop(gray, d), 1.5)
-        others = [o.text for o in _zxing(enlarged, try_invert=False) if o.symbology in _LINEAR]
+        others = [o.text for o in _zxing(enlarged, _LINEAR_FORMATS, try_invert=False) if o.symbology in _LINEAR]
         if all(_same_number(o, d.text) for o in others):
             kept.append(d)
     return kept
@@ -808,11 +854,17 @@ def decode_gray(gray: Gray) -> list[Decoded]:
     if found:
         found = _consistent_when_enlarged(_second_opinion(found, gray), gray)
         found = _across_the_bars(found, gray)
-    # A phone photo may hold a second code the first pass missed; a small crop is one code.
-    if not found or pixels >= _MIN_PIXELS_FOR_SECOND_CODE:
+    if pixels >= _MIN_PIXELS_FOR_SECOND_CODE:
+        # A phone photo may hold a second code the first pass missed, often turned or tilted.
         found += _any_angle(gray, found)
-    if found:
-        return found
+        return found or _retried(gray)
+    # A small crop is one code, usually level: the whole-image retries, each about one plain call,
+    # come before the any-angle search, which costs several on a small image.
+    return found or _retried(gray) or _any_angle(gray, [])
+
+
+def _retried(gray: Gray) -> list[Decoded]:
+    """The retry passes (see `_retries`) until one gives a code."""
     view = _working(gray)
     votes: dict[tuple[str, str], list[Decoded]] = {}
     for attempt in _retries(view):

@@ -163,3 +163,38 @@ def test_half_an_ean13_along_a_row_is_no_upc_e() -> None:
     whole = decoding.Decoded("EAN-8", "96385074", b"96385074", ((40 + ew, y), (40, y), (40, y + 2), (40 + ew, y + 2)))
     assert decoding._not_a_fragment(decoding._View(alone, decoding._identity()), whole)
     assert [d.text for d in decode(alone)] == ["96385074"]
+
+
+def _leaning_on_card(code: np.ndarray, degrees: float, lean: float, size: int) -> np.ndarray:
+    """``code`` on a card with its bars leaning ``lean`` degrees off square to its axis, turned ``degrees``.
+
+    Perspective does this to a long code: turned so its bars stand upright, the code runs uphill."""
+    h, w = code.shape
+    t = float(np.tan(np.radians(lean)))
+    half = np.float32(
+        [
+            [-w / 2 - t * h / 2, -h / 2],
+            [w / 2 - t * h / 2, -h / 2],
+            [w / 2 + t * h / 2, h / 2],
+            [-w / 2 + t * h / 2, h / 2],
+        ]
+    )
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    turn = cv2.getRotationMatrix2D((0, 0), degrees, 1.0)[:, :2].astype(np.float32)
+    m = cv2.getPerspectiveTransform(src, half @ turn.T + np.float32([size / 2, size / 2]))
+    card = np.full((size, size), 150, np.uint8)
+    warped = cv2.warpPerspective(code, m, (size, size), flags=cv2.INTER_AREA, borderValue=0)
+    inside = cv2.warpPerspective(np.full_like(code, 255), m, (size, size), borderValue=0) > 128
+    card[inside] = warped[inside]
+    return cv2.GaussianBlur(card, (0, 0), 0.8)
+
+
+_LONG = short_bars(render_code("Code 128", "S2027354505-LOT-250318", 3), 0.25)
+
+
+@pytest.mark.parametrize(
+    ("degrees", "lean", "size"), [(40, 10, 1100), (220, -10, 1100), (130, 8, 900), (305, -12, 900)]
+)
+def test_long_code_with_bars_leaning_off_its_axis_is_read(degrees: float, lean: float, size: int) -> None:
+    card = _leaning_on_card(_LONG, degrees, lean, size)
+    assert [d.text for d in decode(card)] == ["S2027354505-LOT-250318"]
