@@ -187,16 +187,23 @@ def _check_live_readings(clients: dict[int, httpx.Client], spare: httpx.Client) 
             headers=headers,
         )
         assert sample.status_code == 201, sample.text
-        label = sample.json()["label_id"]
+        label = stored["label"] = sample.json()["label_id"]  # before the result: its event may beat the answer
         result = writer.post(
             "/api/v1/results",
             json={"sample_label_id": label, "item_code": "OPC", "raw": NEGATIVE_OPC},
             headers=headers,
         )
         assert result.status_code == 201, result.text
-        stored["label"] = label
 
-    thread = threading.Thread(target=store)
+    failed: list[BaseException] = []
+
+    def store_or_say_why() -> None:
+        try:
+            store()
+        except BaseException as exc:  # reported below: a thread's failure would otherwise only stall the stream
+            failed.append(exc)
+
+    thread = threading.Thread(target=store_or_say_why)
     seen: list[str] = []
     started = False
     with watcher.stream("GET", "/vehicle/events?seconds=40") as response:
@@ -214,7 +221,10 @@ def _check_live_readings(clients: dict[int, httpx.Client], spare: httpx.Client) 
                     if stored.get("label") in seen:
                         break
                 event = "message"
+                if failed:
+                    break
     thread.join(timeout=30)
+    assert not failed, failed
     assert stored and stored["label"] in seen, (stored, seen)
 
 

@@ -902,6 +902,9 @@ def frozen() -> Any:
         yield traveller
 
 
+# Every route, each role, both districts: about 50 s on an idle two-core machine, more beside other tests.
+@pytest.mark.timeout(400)
+@pytest.mark.slow
 @pytest.mark.parametrize("roles", [("tester", "reviewer", "admin"), ("station", "anonymous")], ids=["lab", "public"])
 @pytest.mark.parametrize("viewer", ["XQ", "YB"])
 def test_district_never_sees_or_touches_the_others_work(
