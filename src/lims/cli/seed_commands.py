@@ -8,8 +8,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from lims import i18n
 from lims.cli.common import fail, reporting_errors
 from lims.db import get_engine, make_engine
+from lims.i18n import _N
 from lims.services.core import schema
 from lims.services.demo import province
 
@@ -32,7 +34,7 @@ def seed_command(
     with reporting_errors():
         province.check_arguments(districts, days, samples_per_day)
     if db is not None and not db.startswith(("sqlite:", "postgresql")):
-        fail("--db must be a sqlite:/// or postgresql+psycopg:// URL")
+        fail(i18n.render(_N("--db must be a sqlite:/// or postgresql+psycopg:// URL"), i18n.cli_language()))
     engine = make_engine(db) if db else get_engine()
     with reporting_errors():
         schema.bring_up_to_date(engine)

@@ -192,7 +192,8 @@ def _setup_districts(engine: Engine, codes: list[str], first_day: date, summary:
             admin = auth.actor_for(users["admin"])
             district_id = int(admin.district_id or 0)
             holdings = {}
-            for lot in session.exec(select(KitLot).where(col(KitLot.expires_on) >= clock.now().date())).all():
+            today = clock.today_of(session, district_id)  # the district's date, not the UTC one
+            for lot in session.exec(select(KitLot).where(col(KitLot.expires_on) >= today)).all():
                 held = stock.receive(session, admin, int(lot.id or 0), DELIVERY, received_on=first_day, min_units=50,
                                      note="first delivery")  # fmt: skip
                 stock.accept(session, admin, int(lot.id or 0), True, "negative and positive control cards read")
